@@ -1,0 +1,23 @@
+"""The Celery app and its beat schedule.
+
+Without CELERY_BROKER_URL the settings make every task run eagerly in-process, so a laptop needs no
+broker; with it (production, CI) tasks go to Redis and `make worker` runs them.
+"""
+import os
+
+from celery import Celery
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("shop")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    # Attempts whose shopper never came back and whose webhook never arrived.
+    "reconcile-stuck-payments": {
+        "task": "payments.tasks.reconcile_stuck_payments",
+        "schedule": crontab(minute="*/5"),
+    },
+}

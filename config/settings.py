@@ -1,0 +1,151 @@
+"""The shop's one settings module: every value comes from the environment (django-environ).
+
+`.env.example` lists every variable. Unset DATABASE_URL means SQLite under var/; unset CELERY_BROKER_URL
+means tasks run eagerly in-process. Provider base URLs default to the emulator so that development
+never reaches a real provider by accident; secrets only have defaults when DEBUG is on.
+"""
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+
+
+def _secret(name, dev_default):
+    value = env.str(name, default="")
+    if value:
+        return value
+    if DEBUG:
+        return dev_default
+    raise ImproperlyConfigured(f"{name} must be set when DEBUG is off")
+
+
+SECRET_KEY = _secret("SECRET_KEY", "dev-only-insecure-key-do-not-use-in-production")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "shop",
+    "payments",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "shop.context_processors.cart_summary",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"),
+}
+DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The laptop default: wait for the writer instead of failing with "database is locked".
+    # IMMEDIATE takes the write lock at BEGIN, so two transactions never deadlock upgrading a read lock.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=20, transaction_mode="IMMEDIATE")
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = env.str("TIME_ZONE", default="Europe/Amsterdam")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- The shop -----------------------------------------------------------------------------------
+# Absolute base URL the providers send shoppers and callbacks back to.
+SHOP_BASE_URL = env.str("SHOP_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+SHOP_NAME = env.str("SHOP_NAME", default="Nordlicht Supply")
+SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="EUR")
+SHOP_COUNTRIES = env.list("SHOP_COUNTRIES", default=["NL", "DE", "AT", "BE", "FI", "SE", "DK", "NO", "ES", "IT", "FR"])
+# Flat shipping fee in minor units (VAT included) for carts with physical goods.
+SHOP_SHIPPING_FEE = env.int("SHOP_SHIPPING_FEE", default=495)
+SHOP_SHIPPING_VAT_BP = env.int("SHOP_SHIPPING_VAT_BP", default=2100)
+
+# --- Payments -------------------------------------------------------------------------------------
+PAYMENT_ROUTES = env.list("PAYMENT_ROUTES", default=["next"])
+# How long a signed return link or status link stays valid.
+PAYMENT_RETURN_MAX_AGE = env.int("PAYMENT_RETURN_MAX_AGE", default=7 * 24 * 3600)
+# An attempt still waiting at the provider after this long is re-read by the reconcile task.
+PAYMENT_RECONCILE_AFTER = env.int("PAYMENT_RECONCILE_AFTER", default=15 * 60)
+# ...and given up on (marked expired) when the provider has no order for it after this long.
+PAYMENT_EXPIRE_AFTER = env.int("PAYMENT_EXPIRE_AFTER", default=48 * 3600)
+PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", default=3.05)
+PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=15.0)
+PROVIDER_MAX_RETRIES = env.int("PROVIDER_MAX_RETRIES", default=3)
+# Upper bound on one Retry-After / backoff sleep inside a shopper's request.
+PROVIDER_MAX_BACKOFF = env.float("PROVIDER_MAX_BACKOFF", default=4.0)
+
+EMULATOR_URL = env.str("EMULATOR_URL", default="http://127.0.0.1:8100").rstrip("/")
+
+# 29 Next Admin API
+NEXT_API_BASE_URL = env.str("NEXT_API_BASE_URL", default=f"{EMULATOR_URL}/next/api/admin/")
+NEXT_API_TOKEN = _secret("NEXT_API_TOKEN", "emulator-token")
+NEXT_API_VERSION = env.str("NEXT_API_VERSION", default="2024-04-01")
+NEXT_WEBHOOK_SECRET = _secret("NEXT_WEBHOOK_SECRET", "emulator-webhook-secret")
+NEXT_PAYMENT_GATEWAY = env.int("NEXT_PAYMENT_GATEWAY", default=None)
+
+# --- Celery -----------------------------------------------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="shop")
+CELERY_TIMEZONE = TIME_ZONE
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.server": {"level": "WARNING"}},
+}

@@ -1,0 +1,116 @@
+"""Merchant views of money in flight. Everything here is read-only: payment state changes only through
+the state machine, and the ledger is append-only."""
+import json
+
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
+
+from shop.pricing import format_minor
+
+from .models import PaymentAttempt, PaymentEvent, WebhookDelivery
+from .services.webhooks import webhook_apply
+
+
+def pretty_json(value):
+    """Payloads as indented JSON inside <pre>; format_html escapes them, so a hostile payload stays text."""
+    if value in (None, "", {}):
+        return "—"
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return format_html("<pre style='white-space:pre-wrap;max-width:80ch'>{}</pre>", value)
+    text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    return format_html("<pre style='white-space:pre-wrap;max-width:80ch'>{}</pre>", text)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class PaymentEventInline(admin.TabularInline):
+    model = PaymentEvent
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "kind", "source", "from_status", "to_status", "message", "payload_pretty")
+    readonly_fields = fields
+    ordering = ("created_at", "id")
+
+    @admin.display(description="payload")
+    def payload_pretty(self, obj):
+        return pretty_json(obj.payload)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PaymentAttempt)
+class PaymentAttemptAdmin(ReadOnlyAdmin):
+    list_display = ("reference", "order_link", "route", "status", "amount_display", "provider_reference",
+                    "created_at")
+    list_filter = ("status", "route", "created_at")
+    search_fields = ("reference", "provider_reference", "order__number", "order__email")
+    date_hierarchy = "created_at"
+    list_select_related = ("order",)
+    inlines = [PaymentEventInline]
+    readonly_fields = ("reference", "order_link", "route", "status", "amount_display", "currency",
+                       "provider_reference", "redirect_url", "failure_reason", "created_at", "updated_at")
+    fields = readonly_fields
+
+    @admin.display(description="order", ordering="order__number")
+    def order_link(self, obj):
+        url = reverse("admin:shop_order_change", args=[obj.order_id])
+        return format_html('<a href="{}">{}</a>', url, obj.order.number)
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_display(self, obj):
+        return format_minor(obj.amount, obj.currency)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("received_at", "provider", "event_type", "event_id", "signature_valid", "state",
+                    "attempt", "apply_count")
+    list_filter = ("provider", "state", "signature_valid", "event_type")
+    search_fields = ("event_id", "event_type", "attempt__reference", "attempt__order__number")
+    date_hierarchy = "received_at"
+    actions = ["reapply"]
+    readonly_fields = ("provider", "event_id", "event_type", "signature_valid", "state", "error",
+                       "attempt", "apply_count", "received_at", "processed_at", "headers_pretty",
+                       "body_pretty")
+    fields = readonly_fields
+
+    @admin.display(description="headers")
+    def headers_pretty(self, obj):
+        return pretty_json(obj.headers)
+
+    @admin.display(description="body")
+    def body_pretty(self, obj):
+        return pretty_json(obj.body)
+
+    def has_change_permission(self, request, obj=None):
+        # Needed for the action; every field stays read-only.
+        return request.user.has_perm("payments.change_webhookdelivery")
+
+    @admin.action(description="Re-apply selected deliveries (verified ones only)")
+    def reapply(self, request, queryset):
+        applied = skipped = 0
+        for delivery in queryset:
+            if not delivery.signature_valid:
+                skipped += 1
+                continue
+            webhook_apply(delivery_id=delivery.pk)
+            applied += 1
+        self.message_user(request, f"Re-applied {applied} deliveries; skipped {skipped} unverified.",
+                          messages.SUCCESS if applied else messages.WARNING)

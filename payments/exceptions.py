@@ -1,0 +1,83 @@
+"""One error tree for everything that can go wrong with a payment.
+
+Views map these to pages: ProviderUnavailable → "try again", PaymentDeclined → failure page,
+InvalidReturn/ReturnMismatch → a 400 page that marks nothing paid.
+"""
+
+
+class PaymentError(Exception):
+    """Base class. `shopper_message` is safe to show; str(exc) is for logs and admin."""
+
+    shopper_message = "Something went wrong with the payment. Please try again."
+
+
+class ProviderError(PaymentError):
+    """The provider answered with an error, or not at all. Carries what support needs."""
+
+    def __init__(self, message, *, status=None, code=None, correlation_id=None, body=None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.correlation_id = correlation_id
+        self.body = body
+
+    def __str__(self):
+        parts = [super().__str__()]
+        if self.status:
+            parts.append(f"status={self.status}")
+        if self.code:
+            parts.append(f"code={self.code}")
+        if self.correlation_id:
+            parts.append(f"correlation_id={self.correlation_id}")
+        return " ".join(parts)
+
+
+class ProviderUnavailable(ProviderError):
+    """Timeout, connection error, 5xx or rate limit after our retries: retryable later."""
+
+    retryable = True
+    shopper_message = ("The payment provider is not answering right now. Nothing was charged; "
+                       "please try again in a moment.")
+
+
+class ProviderRequestError(ProviderError):
+    """The provider refused the request (4xx): retrying the same request will not help."""
+
+    retryable = False
+    shopper_message = "The payment provider could not accept this order. Please check your details."
+
+
+class ProviderAuthError(ProviderRequestError):
+    """401/403: our credentials or API version are wrong. A merchant problem, never the shopper's."""
+
+    shopper_message = "Payments are temporarily unavailable. Nothing was charged."
+
+
+class PaymentDeclined(PaymentError):
+    shopper_message = "The payment was declined or cancelled. You can try again."
+
+
+class OperationNotSupported(PaymentError):
+    """The route cannot do this (e.g. recurring on a route without tokens)."""
+
+
+class RouteNotAvailable(PaymentError):
+    shopper_message = "That payment method is not available. Please choose another one."
+
+
+class InvalidReturn(PaymentError):
+    """A return request we cannot attribute to an attempt: missing, tampered or foreign token,
+    or a body that is not what the provider sends."""
+
+    shopper_message = "We could not read the answer from the payment provider."
+
+
+class ReturnMismatch(PaymentError):
+    """The provider's order does not match our attempt (amount, currency, lines or reference)."""
+
+    shopper_message = ("We could not confirm this payment. Nothing has been marked as paid; if you "
+                       "were charged, our team will sort it out.")
+
+
+class OrderAlreadyPaid(PaymentError):
+    shopper_message = "This order is already paid. Nothing more to do."

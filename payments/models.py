@@ -1,0 +1,109 @@
+"""What the shop knows about money in flight.
+
+PaymentAttempt: one try at collecting an order's total through one route; its status is changed only
+by payments.states. PaymentEvent: the append-only ledger of everything that happened to an attempt.
+WebhookDelivery: every webhook as it arrived (raw body), verified or not.
+"""
+import secrets
+
+from django.db import models
+
+from .states import Status
+
+
+def new_reference():
+    # Our id for the attempt, sent to the provider (tags/metadata) and signed into return URLs.
+    return "pa_" + secrets.token_hex(10)
+
+
+class PaymentAttempt(models.Model):
+    order = models.ForeignKey("shop.Order", related_name="payment_attempts", on_delete=models.PROTECT)
+    route = models.CharField(max_length=32, db_index=True)
+    reference = models.CharField(max_length=40, unique=True, default=new_reference, editable=False)
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.CREATED, db_index=True)
+    amount = models.PositiveIntegerField(help_text="minor units")
+    currency = models.CharField(max_length=3)
+    provider_reference = models.CharField(
+        max_length=64, blank=True, db_index=True, help_text="The provider's id, e.g. the 29 Next order number"
+    )
+    redirect_url = models.URLField(max_length=500, blank=True)
+    failure_reason = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self):
+        return f"{self.reference} ({self.route}, {self.status})"
+
+
+class PaymentEvent(models.Model):
+    class Kind(models.TextChoices):
+        TRANSITION = "transition", "Status change"
+        IGNORED = "ignored", "Ignored (not allowed from the current status)"
+        NOTE = "note", "Note"
+        REJECTED = "rejected", "Rejected input"
+
+    attempt = models.ForeignKey(PaymentAttempt, related_name="events", on_delete=models.PROTECT)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    source = models.CharField(max_length=24, help_text="checkout, return, webhook, reconcile, admin")
+    from_status = models.CharField(max_length=24, blank=True)
+    to_status = models.CharField(max_length=24, blank=True)
+    message = models.CharField(max_length=500, blank=True)
+    dedupe_key = models.CharField(
+        max_length=120, null=True, blank=True,
+        help_text="Identity of the provider event; the same key is applied once per attempt",
+    )
+    payload = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["attempt", "dedupe_key"], name="paymentevent_once_per_key"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.from_status}→{self.to_status} ({self.source})"
+
+
+class WebhookDelivery(models.Model):
+    class State(models.TextChoices):
+        RECEIVED = "received", "Received"
+        APPLIED = "applied", "Applied"
+        IGNORED = "ignored", "Ignored (nothing to apply)"
+        UNMATCHED = "unmatched", "No matching payment"
+        REJECTED = "rejected", "Rejected (bad signature or body)"
+        FAILED = "failed", "Failed to apply (will be retried)"
+
+    provider = models.CharField(max_length=32)
+    event_id = models.CharField(max_length=64, blank=True)
+    event_type = models.CharField(max_length=64, blank=True)
+    signature_valid = models.BooleanField(default=False)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.RECEIVED, db_index=True)
+    headers = models.JSONField(default=dict)
+    body = models.TextField()
+    error = models.CharField(max_length=500, blank=True)
+    attempt = models.ForeignKey(PaymentAttempt, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="webhook_deliveries")
+    apply_count = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name_plural = "webhook deliveries"
+        constraints = [
+            # Dedupe verified deliveries only: a forged body must not be able to claim (and so block)
+            # the event id of a genuine delivery that arrives later.
+            models.UniqueConstraint(
+                fields=["provider", "event_id"],
+                condition=models.Q(signature_valid=True) & ~models.Q(event_id=""),
+                name="webhook_event_once",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.provider} {self.event_type} {self.event_id}"

@@ -1,0 +1,58 @@
+"""The adapter contract every payment route implements (DESIGN rule 2).
+
+A route that cannot do something raises OperationNotSupported rather than doing nothing, so a caller
+(or a merchant clicking in admin) always learns that the action did not happen.
+"""
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from datetime import datetime
+
+from ..exceptions import OperationNotSupported
+from .types import CheckoutRequest, CheckoutStart, ProviderPayment, ReturnData, WebhookEvent
+
+
+class PaymentAdapter(ABC):
+    key: str = ""
+    display_name: str = ""
+    description: str = ""
+    supports_recurring: bool = False
+    supports_upsell: bool = False
+
+    @abstractmethod
+    def start_checkout(self, request: CheckoutRequest) -> CheckoutStart:
+        """Create the payment at the provider and say where the shopper goes next."""
+
+    @abstractmethod
+    def parse_return(self, data: Mapping[str, str]) -> ReturnData:
+        """Read what the shopper's browser brought back. Raises InvalidReturn for a malformed body."""
+
+    @abstractmethod
+    def fetch_payment(self, provider_reference: str) -> ProviderPayment:
+        """Read the payment from the provider: the only source that may mark an attempt paid."""
+
+    @abstractmethod
+    def find_payment(self, reference: str, since: datetime) -> ProviderPayment | None:
+        """Look up a payment by our reference when we never learned the provider's (reconcile)."""
+
+    @abstractmethod
+    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> bool:
+        """True when the signature over the raw body is valid (constant-time comparison)."""
+
+    @abstractmethod
+    def parse_webhook(self, body: bytes) -> WebhookEvent:
+        """Turn a verified body into an event. Raises InvalidReturn when it is not a known envelope."""
+
+    def charge_recurring(self, *args, **kwargs):
+        raise OperationNotSupported(f"{self.key} cannot charge recurring payments")
+
+    def add_upsell(self, *args, **kwargs):
+        raise OperationNotSupported(f"{self.key} does not support upsells")
+
+    def capture(self, *args, **kwargs):
+        raise OperationNotSupported(f"{self.key} cannot capture from the shop")
+
+    def refund(self, *args, **kwargs):
+        raise OperationNotSupported(f"{self.key} cannot refund from the shop")
+
+    def cancel(self, *args, **kwargs):
+        raise OperationNotSupported(f"{self.key} cannot cancel from the shop")

@@ -1,0 +1,45 @@
+"""29 Next Admin API endpoints used by the shop (spec: 2024-04-01)."""
+from urllib.parse import quote
+
+from ..http import ErrorInfo, ProviderHTTP
+
+
+def _error_info(response) -> ErrorInfo:
+    """29 Next documents no error format; its API is Django REST Framework, so expect
+    {"detail": "..."} or {"field": ["message", ...]} and keep a readable summary of either."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ErrorInfo(f"HTTP {response.status_code}")
+    if isinstance(body, dict) and isinstance(body.get("detail"), str):
+        return ErrorInfo(body["detail"], code=body.get("code"))
+    if isinstance(body, dict) and body:
+        field = next(iter(body))
+        return ErrorInfo(f"{field}: {body[field]}"[:300], code="invalid")
+    return ErrorInfo(f"HTTP {response.status_code}")
+
+
+class NextClient:
+    def __init__(self, *, base_url: str, token: str, api_version: str, **http_options):
+        self.http = ProviderHTTP(
+            name="29next",
+            base_url=base_url,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "X-29next-API-Version": api_version,
+                "Accept": "application/json",
+            },
+            error_info=_error_info,
+            **http_options,
+        )
+
+    def create_order(self, body: dict) -> dict:
+        """ordersCreate. No idempotency key exists, so this POST is retried only when the request
+        provably never reached 29 Next (connect failure, 429)."""
+        return self.http.request("POST", "orders/", json=body)
+
+    def get_order(self, number: str) -> dict:
+        return self.http.request("GET", f"orders/{quote(str(number), safe='')}/")
+
+    def list_orders(self, **params) -> dict:
+        return self.http.request("GET", "orders/", params=params)

@@ -1,0 +1,88 @@
+"""The dataclasses adapters see. Adapters never touch ORM rows: services translate both ways."""
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Address:
+    first_name: str
+    last_name: str
+    line1: str
+    line2: str
+    city: str
+    postcode: str
+    country: str
+
+
+@dataclass(frozen=True)
+class Customer:
+    email: str
+    first_name: str
+    last_name: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class CheckoutLine:
+    sku: str
+    name: str
+    quantity: int
+    unit_price: int  # minor units, VAT included
+    total: int
+    tax: int
+    vat_rate_bp: int
+    provider_product_id: int | None = None
+    interval: str = ""
+    interval_count: int | None = None
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    """Everything a route needs to start collecting one order's total."""
+
+    reference: str  # our attempt reference; the provider echoes it back (tags/metadata)
+    order_number: str
+    amount: int
+    currency: str
+    lines: tuple[CheckoutLine, ...]
+    shipping_fee: int
+    customer: Customer
+    shipping_address: Address
+    billing_address: Address
+    return_url: str  # signed, bound to this attempt
+
+
+@dataclass(frozen=True)
+class CheckoutStart:
+    redirect_url: str
+    provider_reference: str = ""
+
+
+@dataclass(frozen=True)
+class ReturnData:
+    """What the shopper's browser brought back. Never trusted on its own (DESIGN rule 4)."""
+
+    succeeded: bool
+    provider_reference: str = ""
+
+
+@dataclass(frozen=True)
+class ProviderPayment:
+    """The provider's own view of a payment, read from the provider itself or a signed webhook."""
+
+    provider_reference: str
+    status: str  # one of payments.states.Status values
+    amount: int
+    currency: str
+    reference: str  # our attempt reference as the provider stored it ('' when absent)
+    lines: tuple[tuple[int, int], ...] = ()  # (provider_product_id, quantity) of non-upsell lines
+    supports_upsell: bool = False
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    event_id: str
+    event_type: str
+    provider_reference: str = ""  # e.g. 29 Next order number, when the event names one
+    payment: ProviderPayment | None = None  # when the event carries the whole payment
+    raw: dict = field(default_factory=dict, compare=False, repr=False)

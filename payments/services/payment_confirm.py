@@ -1,0 +1,68 @@
+"""Applying the provider's own word about a payment to our attempt (return, webhook, reconcile).
+
+This is the only way an attempt becomes paid, and it happens only after the provider's payment has
+been checked against what we asked for: our reference, currency, amount and lines.
+"""
+from collections import Counter
+
+from ..exceptions import ReturnMismatch
+from ..models import PaymentAttempt
+from ..providers.types import ProviderPayment
+from ..states import Status, record_event, transition
+
+APPLICABLE = {
+    "authorized": Status.AUTHORIZED,
+    "captured": Status.CAPTURED,
+    "failed": Status.FAILED,
+    "cancelled": Status.CANCELLED,
+    "expired": Status.EXPIRED,
+    "partially_refunded": Status.PARTIALLY_REFUNDED,
+    "refunded": Status.REFUNDED,
+}
+
+
+def payment_mismatches(attempt: PaymentAttempt, payment: ProviderPayment) -> list[str]:
+    """Every way the provider's payment differs from the attempt; empty when it matches."""
+    problems = []
+    if payment.reference != attempt.reference:
+        problems.append(f"reference {payment.reference or '(none)'} is not {attempt.reference}")
+    if payment.currency.upper() != attempt.currency.upper():
+        problems.append(f"currency {payment.currency or '(none)'} is not {attempt.currency}")
+    if payment.amount != attempt.amount:
+        problems.append(f"amount {payment.amount} is not {attempt.amount}")
+    expected = Counter()
+    for product_id, quantity in attempt.order.lines.values_list("next_product_id", "quantity"):
+        expected[int(product_id or 0)] += quantity
+    got = Counter()
+    for product_id, quantity in payment.lines:
+        got[product_id] += quantity
+    if payment.lines and got != expected:
+        problems.append("order lines differ from the shop's order")
+    if attempt.provider_reference and payment.provider_reference != attempt.provider_reference:
+        problems.append(f"provider order {payment.provider_reference} is not {attempt.provider_reference}")
+    return problems
+
+
+def payment_confirm(*, attempt_id, payment: ProviderPayment, source: str, dedupe_key=None):
+    """Check `payment` against the attempt, then move the attempt to the provider's status.
+
+    Raises ReturnMismatch (after recording a REJECTED event) when anything differs: nothing is marked
+    paid on a mismatch. Idempotent through transition(): the same outcome applied twice, or by a return
+    POST racing a webhook, changes the attempt once. Returns the TransitionResult, or None when the
+    provider still reports the payment as pending.
+    """
+    attempt = PaymentAttempt.objects.select_related("order").get(pk=attempt_id)
+    problems = payment_mismatches(attempt, payment)
+    if problems:
+        message = f"Provider payment {payment.provider_reference} rejected: " + "; ".join(problems)
+        record_event(attempt.pk, kind="rejected", source=source, message=message, payload=payment.raw,
+                     dedupe_key=f"{dedupe_key}:rejected" if dedupe_key else None)
+        raise ReturnMismatch(message)
+    target = APPLICABLE.get(payment.status)
+    if target is None:
+        record_event(attempt.pk, kind="note", source=source, dedupe_key=dedupe_key, payload=payment.raw,
+                     message=f"Provider reports {payment.provider_reference} as {payment.status}")
+        return None
+    return transition(attempt.pk, target, source=source, dedupe_key=dedupe_key, payload=payment.raw,
+                      provider_reference=payment.provider_reference,
+                      message=f"Provider order {payment.provider_reference} is {payment.status}")

@@ -1,0 +1,88 @@
+"""Starting a payment: one new PaymentAttempt per try, created before the provider is called."""
+import logging
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.urls import reverse
+
+from shop.models import Order
+
+from ..exceptions import OrderAlreadyPaid, ProviderError
+from ..models import PaymentAttempt
+from ..providers.registry import get_enabled_adapter
+from ..providers.types import Address, CheckoutLine, CheckoutRequest, Customer
+from ..states import Status, record_event, transition
+
+log = logging.getLogger(__name__)
+RETURN_SALT = "payments.return"
+
+
+def return_token(attempt) -> str:
+    """Binds a return URL to one attempt: the signed attempt reference, salted per route."""
+    return signing.dumps(attempt.reference, salt=f"{RETURN_SALT}.{attempt.route}", compress=False)
+
+
+def return_url(attempt) -> str:
+    path = reverse("payments:return", args=[attempt.route, return_token(attempt)])
+    return settings.SHOP_BASE_URL + path
+
+
+def payment_start(*, order, route) -> PaymentAttempt:
+    """Create an attempt for `order` on `route` and ask the provider where the shopper goes.
+
+    Locks the order while deciding, so a double-clicked "pay" on a paid order cannot start a charge.
+    Raises RouteNotAvailable, OrderAlreadyPaid, or the provider's ProviderError; on a provider error the
+    attempt is recorded as failed and the order stays as it was (nothing charged, nothing lost).
+    Not idempotent by design: each call is a new try with its own attempt row.
+    """
+    adapter = get_enabled_adapter(route)
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if order.status == Order.Status.PAID:
+            raise OrderAlreadyPaid(f"order {order.number} is already paid")
+        attempt = PaymentAttempt.objects.create(
+            order=order, route=route, amount=order.total, currency=order.currency
+        )
+        Order.objects.filter(pk=order.pk).update(route=route)
+        record_event(attempt.pk, kind="note", source="checkout",
+                     message=f"Checkout started for {order.number} on {route}")
+    try:
+        start = adapter.start_checkout(checkout_request(order, attempt))
+    except ProviderError as exc:
+        log.warning("payment_start %s failed: %s", attempt.reference, exc)
+        transition(attempt.pk, Status.FAILED, source="checkout", message=str(exc)[:500],
+                   failure_reason=exc.shopper_message)
+        raise
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(redirect_url=start.redirect_url)
+    transition(attempt.pk, Status.PENDING, source="checkout", provider_reference=start.provider_reference,
+               message="Shopper sent to the provider", payload={"redirect_url": start.redirect_url})
+    attempt.refresh_from_db()
+    return attempt
+
+
+def checkout_request(order, attempt) -> CheckoutRequest:
+    def address(data):
+        return Address(first_name=data["first_name"], last_name=data["last_name"], line1=data["line1"],
+                       line2=data["line2"], city=data["city"], postcode=data["postcode"],
+                       country=data["country"])
+
+    return CheckoutRequest(
+        reference=attempt.reference,
+        order_number=order.number,
+        amount=order.total,
+        currency=order.currency,
+        lines=tuple(
+            CheckoutLine(sku=line.sku, name=line.name, quantity=line.quantity,
+                         unit_price=line.unit_price, total=line.total, tax=line.tax,
+                         vat_rate_bp=line.vat_rate_bp, provider_product_id=line.next_product_id,
+                         interval=line.interval, interval_count=line.interval_count)
+            for line in order.lines.all()
+        ),
+        shipping_fee=order.shipping_fee,
+        customer=Customer(email=order.email, first_name=order.first_name, last_name=order.last_name,
+                          phone=order.phone),
+        shipping_address=address(order.shipping_address),
+        billing_address=address(order.billing_address),
+        return_url=return_url(attempt),
+    )

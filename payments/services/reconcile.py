@@ -1,0 +1,74 @@
+"""Re-reading attempts stuck in between (shopper never came back, webhook never arrived)."""
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from ..exceptions import InvalidReturn, ProviderError, ReturnMismatch
+from ..models import PaymentAttempt
+from ..providers.registry import get_adapter
+from ..states import IN_BETWEEN, Status, transition
+from .payment_confirm import payment_confirm
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReconcileReport:
+    checked: int = 0
+    settled: int = 0
+    expired: int = 0
+    waiting: int = 0
+    unavailable: int = 0
+    rejected: int = 0
+    details: list[str] = field(default_factory=list)
+
+
+def payments_reconcile(*, now=None, older_than=None, limit=500) -> ReconcileReport:
+    """Ask the provider about every in-between attempt older than `older_than` seconds.
+
+    Each attempt is settled through payment_confirm (same checks, same state machine as a return),
+    expired when the provider has nothing for it after PAYMENT_EXPIRE_AFTER, or left waiting. Safe to
+    run concurrently with returns and webhooks and to run twice: transitions are idempotent.
+    """
+    now = now or timezone.now()
+    older_than = settings.PAYMENT_RECONCILE_AFTER if older_than is None else older_than
+    report = ReconcileReport()
+    stuck = (PaymentAttempt.objects.filter(status__in=IN_BETWEEN,
+                                           created_at__lte=now - timedelta(seconds=older_than))
+             .order_by("created_at")[:limit])
+    for attempt in stuck:
+        report.checked += 1
+        adapter = get_adapter(attempt.route)
+        try:
+            if attempt.provider_reference:
+                payment = adapter.fetch_payment(attempt.provider_reference)
+            else:
+                payment = adapter.find_payment(attempt.reference, since=attempt.created_at)
+        except (ProviderError, InvalidReturn) as exc:
+            report.unavailable += 1
+            report.details.append(f"{attempt.reference}: provider error {exc}")
+            continue
+        if payment is None:
+            if attempt.created_at <= now - timedelta(seconds=settings.PAYMENT_EXPIRE_AFTER):
+                transition(attempt.pk, Status.EXPIRED, source="reconcile",
+                           message="The provider has no payment for this attempt; given up",
+                           failure_reason="Abandoned at the provider")
+                report.expired += 1
+            else:
+                report.waiting += 1
+            continue
+        try:
+            result = payment_confirm(attempt_id=attempt.pk, payment=payment, source="reconcile")
+        except ReturnMismatch as exc:
+            report.rejected += 1
+            report.details.append(f"{attempt.reference}: {exc}")
+            continue
+        if result is not None and result.changed:
+            report.settled += 1
+        else:
+            report.waiting += 1
+    log.info("reconcile: %s", report)
+    return report

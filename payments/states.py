@@ -1,0 +1,148 @@
+"""The one payment state machine. Nothing else assigns PaymentAttempt.status or Order.status.
+
+transition() locks the attempt row, checks TRANSITIONS, writes a PaymentEvent and saves, all in one
+database transaction. Re-applying the same provider event (same dedupe_key) or asking for the status the
+attempt already has is a no-op, which is what makes return POSTs, webhooks and reconcile safe to repeat
+and to race each other.
+"""
+from dataclasses import dataclass
+
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+
+class Status(models.TextChoices):
+    CREATED = "created", "Created"
+    PENDING = "pending", "Waiting for the shopper at the provider"
+    AUTHORIZED = "authorized", "Authorized"
+    CAPTURED = "captured", "Paid (captured)"
+    FAILED = "failed", "Failed or declined"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
+    REFUNDED = "refunded", "Refunded"
+
+
+S = Status
+SUCCESSFUL = frozenset({S.AUTHORIZED, S.CAPTURED, S.PARTIALLY_REFUNDED, S.REFUNDED})
+# Still waiting for an outcome: the reconcile task re-reads these from the provider.
+IN_BETWEEN = frozenset({S.CREATED, S.PENDING})
+
+TRANSITIONS = {
+    S.CREATED: {S.PENDING, S.AUTHORIZED, S.CAPTURED, S.FAILED, S.CANCELLED},
+    S.PENDING: {S.AUTHORIZED, S.CAPTURED, S.FAILED, S.CANCELLED, S.EXPIRED},
+    S.AUTHORIZED: {S.CAPTURED, S.CANCELLED, S.EXPIRED},
+    S.CAPTURED: {S.PARTIALLY_REFUNDED, S.REFUNDED},
+    S.PARTIALLY_REFUNDED: {S.PARTIALLY_REFUNDED, S.REFUNDED},
+    # A provider-confirmed success after we had given up (the shopper paid in another tab, a webhook
+    # arrived late): money was taken, so the books must say so.
+    S.FAILED: {S.AUTHORIZED, S.CAPTURED},
+    S.EXPIRED: {S.AUTHORIZED, S.CAPTURED},
+    S.CANCELLED: set(),
+    S.REFUNDED: set(),
+}
+
+
+class InvalidTransition(Exception):
+    """Raised by transition(strict=True) when TRANSITIONS does not allow the change."""
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    attempt: object
+    changed: bool
+    reason: str = ""
+
+
+def transition(attempt_id, to_status, *, source, dedupe_key=None, message="", payload=None,
+               provider_reference=None, failure_reason=None, strict=False) -> TransitionResult:
+    """Move attempt `attempt_id` to `to_status`, recording why.
+
+    Locks the attempt row (select_for_update) for the whole change. Idempotent: a dedupe_key already
+    recorded for this attempt, or a transition to the current status, changes nothing. A transition the
+    table forbids is recorded as an IGNORED event (the merchant sees it in the timeline) and returns
+    changed=False, or raises InvalidTransition when strict.
+    """
+    from .models import PaymentAttempt, PaymentEvent
+
+    to_status = Status(to_status)
+    with transaction.atomic():
+        attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt_id)
+        if dedupe_key and attempt.events.filter(dedupe_key=dedupe_key).exists():
+            return TransitionResult(attempt, False, "already applied")
+        if provider_reference and not attempt.provider_reference:
+            attempt.provider_reference = provider_reference
+        current = Status(attempt.status)
+        if to_status == current:
+            if provider_reference:
+                attempt.save(update_fields=["provider_reference", "updated_at"])
+            return TransitionResult(attempt, False, "already in that status")
+        if to_status not in TRANSITIONS[current]:
+            reason = f"{current} → {to_status} is not allowed"
+            if strict:
+                raise InvalidTransition(reason)
+            _record(attempt, PaymentEvent.Kind.IGNORED, source, current, to_status,
+                    f"{reason}. {message}".strip(), dedupe_key, payload)
+            return TransitionResult(attempt, False, reason)
+        attempt.status = to_status
+        if failure_reason is not None:
+            attempt.failure_reason = failure_reason[:255]
+        attempt.save()
+        _record(attempt, PaymentEvent.Kind.TRANSITION, source, current, to_status, message,
+                dedupe_key, payload)
+        _sync_order(attempt)
+        return TransitionResult(attempt, True)
+
+
+def record_event(attempt_id, *, kind, source, message="", payload=None, dedupe_key=None):
+    """Append a non-transition event (a note, a rejected forgery) to an attempt's timeline.
+
+    Returns False when an event with the same dedupe_key already exists.
+    """
+    from .models import PaymentAttempt
+
+    with transaction.atomic():
+        attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt_id)
+        try:
+            with transaction.atomic():
+                _record(attempt, kind, source, attempt.status, attempt.status, message, dedupe_key,
+                        payload)
+        except IntegrityError:
+            return False
+    return True
+
+
+def _record(attempt, kind, source, from_status, to_status, message, dedupe_key, payload):
+    from .models import PaymentEvent
+
+    PaymentEvent.objects.create(
+        attempt=attempt, kind=kind, source=source, from_status=from_status, to_status=to_status,
+        message=(message or "")[:500], dedupe_key=dedupe_key, payload=payload,
+    )
+
+
+def _sync_order(attempt):
+    """Derive the order's status from its attempts: paid as soon as any attempt succeeded.
+
+    Runs inside transition()'s transaction with the order row locked, so two attempts finishing at
+    once cannot both decide the order's fate from a stale view.
+    """
+    from shop.models import Order
+
+    order = Order.objects.select_for_update().get(pk=attempt.order_id)
+    statuses = set(order.payment_attempts.values_list("status", flat=True))
+    if statuses & SUCCESSFUL:
+        new = Order.Status.PAID
+    elif statuses & IN_BETWEEN:
+        new = Order.Status.PENDING
+    elif statuses == {S.CANCELLED}:
+        new = Order.Status.CANCELLED
+    else:
+        new = Order.Status.PAYMENT_FAILED
+    if new != order.status:
+        order.status = new
+        fields = ["status", "updated_at"]
+        if new == Order.Status.PAID and order.paid_at is None:
+            order.paid_at = timezone.now()
+            fields.append("paid_at")
+        order.save(update_fields=fields)

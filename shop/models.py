@@ -1,0 +1,193 @@
+"""Catalog and orders. Money is always an integer in minor units plus the shop currency.
+
+Prices are VAT-inclusive (EU retail); each line keeps its VAT rate in basis points (2100 = 21 %) and
+the VAT amount contained in its total, so totals never need recomputing from a changed catalog.
+"""
+import secrets
+
+from django.core.validators import MinValueValidator
+from django.db import IntegrityError, models, transaction
+from django.urls import reverse
+
+
+class Product(models.Model):
+    class Kind(models.TextChoices):
+        PHYSICAL = "physical", "Physical good"
+        SUBSCRIPTION = "subscription", "Subscription"
+
+    class Interval(models.TextChoices):
+        DAY = "day", "day"
+        WEEK = "week", "week"
+        MONTH = "month", "month"
+        YEAR = "year", "year"
+
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=140, unique=True)
+    sku = models.CharField(max_length=64, unique=True)
+    description = models.TextField(blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PHYSICAL)
+    price = models.PositiveIntegerField(help_text="VAT-inclusive unit price in minor units (cents)")
+    currency = models.CharField(max_length=3, default="EUR")
+    vat_rate_bp = models.PositiveIntegerField(
+        default=2100, help_text="VAT rate in basis points: 2100 = 21 %"
+    )
+    interval = models.CharField(max_length=8, choices=Interval.choices, blank=True)
+    interval_count = models.PositiveSmallIntegerField(null=True, blank=True)
+    next_product_id = models.PositiveIntegerField(
+        null=True, blank=True, help_text="29 Next variant id (product_id in the Admin API)"
+    )
+    hue = models.PositiveSmallIntegerField(default=210, help_text="Colour of the product tile (0-359)")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind="physical") | models.Q(interval__gt="", interval_count__gte=1),
+                name="subscription_has_interval",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("shop:product", args=[self.slug])
+
+    @property
+    def is_subscription(self):
+        return self.kind == self.Kind.SUBSCRIPTION
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Awaiting payment"
+        PAID = "paid", "Paid"
+        PAYMENT_FAILED = "payment_failed", "Payment failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    number = models.CharField(max_length=20, unique=True, editable=False)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    route = models.CharField(max_length=32, help_text="Payment route the shopper chose last")
+    email = models.EmailField()
+    phone = models.CharField(max_length=20)
+    first_name = models.CharField(max_length=60)
+    last_name = models.CharField(max_length=60)
+    shipping_line1 = models.CharField(max_length=120)
+    shipping_line2 = models.CharField(max_length=120, blank=True)
+    shipping_city = models.CharField(max_length=80)
+    shipping_postcode = models.CharField(max_length=16)
+    shipping_country = models.CharField(max_length=2)
+    billing_same_as_shipping = models.BooleanField(default=True)
+    billing_first_name = models.CharField(max_length=60, blank=True)
+    billing_last_name = models.CharField(max_length=60, blank=True)
+    billing_line1 = models.CharField(max_length=120, blank=True)
+    billing_line2 = models.CharField(max_length=120, blank=True)
+    billing_city = models.CharField(max_length=80, blank=True)
+    billing_postcode = models.CharField(max_length=16, blank=True)
+    billing_country = models.CharField(max_length=2, blank=True)
+    currency = models.CharField(max_length=3)
+    subtotal = models.PositiveIntegerField(help_text="Sum of the lines, VAT included (minor units)")
+    shipping_fee = models.PositiveIntegerField(default=0, help_text="VAT included (minor units)")
+    shipping_vat_rate_bp = models.PositiveIntegerField(default=0)
+    tax_total = models.PositiveIntegerField(help_text="VAT contained in the total (minor units)")
+    total = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(total=models.F("subtotal") + models.F("shipping_fee")),
+                name="order_total_is_lines_plus_shipping",
+            ),
+        ]
+
+    def __str__(self):
+        return self.number
+
+    @property
+    def full_name(self):
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def billing_address(self):
+        """The billing address as a dict; the shipping one when the shopper said they are the same."""
+        if self.billing_same_as_shipping:
+            return {
+                "first_name": self.first_name, "last_name": self.last_name, "line1": self.shipping_line1,
+                "line2": self.shipping_line2, "city": self.shipping_city,
+                "postcode": self.shipping_postcode, "country": self.shipping_country,
+            }
+        return {
+            "first_name": self.billing_first_name, "last_name": self.billing_last_name,
+            "line1": self.billing_line1, "line2": self.billing_line2, "city": self.billing_city,
+            "postcode": self.billing_postcode, "country": self.billing_country,
+        }
+
+    @property
+    def shipping_address(self):
+        return {
+            "first_name": self.first_name, "last_name": self.last_name, "line1": self.shipping_line1,
+            "line2": self.shipping_line2, "city": self.shipping_city,
+            "postcode": self.shipping_postcode, "country": self.shipping_country,
+        }
+
+    @property
+    def is_paid(self):
+        return self.status == self.Status.PAID
+
+    @classmethod
+    def new_number(cls):
+        # Unguessable and short enough to read over the phone; uniqueness is enforced by the
+        # database (see save_with_number), not by this function.
+        alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+        return "SO-" + "".join(secrets.choice(alphabet) for _ in range(8))
+
+    def save_with_number(self):
+        """Insert a new order with a fresh number, retrying on the (astronomically rare) collision."""
+        for _ in range(5):
+            self.number = self.new_number()
+            try:
+                with transaction.atomic():
+                    self.save(force_insert=True)
+                return
+            except IntegrityError:
+                if Order.objects.filter(number=self.number).exists():
+                    continue
+                raise
+        raise IntegrityError("could not allocate a unique order number")
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, related_name="lines", on_delete=models.CASCADE)
+    product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.SET_NULL)
+    sku = models.CharField(max_length=64)
+    name = models.CharField(max_length=120)
+    quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    unit_price = models.PositiveIntegerField(help_text="VAT included (minor units)")
+    vat_rate_bp = models.PositiveIntegerField()
+    total = models.PositiveIntegerField(help_text="quantity × unit price (minor units)")
+    tax = models.PositiveIntegerField(help_text="VAT contained in total (minor units)")
+    next_product_id = models.PositiveIntegerField(null=True, blank=True)
+    interval = models.CharField(max_length=8, blank=True)
+    interval_count = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(total=models.F("quantity") * models.F("unit_price")),
+                name="orderline_total_is_quantity_times_price",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.quantity} × {self.name}"
+
+    @property
+    def is_subscription(self):
+        return bool(self.interval)

@@ -1,0 +1,58 @@
+"""Shared fixtures: the emulator process, provider settings pointing at it, service requirements.
+
+Tests that need PostgreSQL, Redis or a browser skip with a reason when those are absent, and fail
+instead when REQUIRE_SERVICES=1 (CI sets it): see `require_service`.
+"""
+import os
+
+import pytest
+from django.db import connection
+
+
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def require_service(available: bool, reason: str):
+    """Skip (laptop) or fail (CI) a test whose service is missing."""
+    if available:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"REQUIRE_SERVICES=1 but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def postgres(db):
+    require_service(connection.vendor == "postgresql",
+                    "needs PostgreSQL (set DATABASE_URL=postgres://...)")
+
+
+@pytest.fixture(scope="session")
+def emulator_process():
+    from tests.emulator_process import EmulatorProcess
+
+    process = EmulatorProcess()
+    process.start(env={"EMULATOR_RATE_LIMIT": "0"})
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def emulator(emulator_process, settings):
+    """A freshly reset emulator with the shop's 29 Next settings pointing at it."""
+    from payments.providers.registry import reset_cache
+
+    emulator_process.reset()
+    emulator_process.control("PATCH", "/_emulator/config", json={
+        "next": {"rate_limit": False, "webhooks_sync": True, "webhook_target": "",
+                 "webhook_secret": settings.NEXT_WEBHOOK_SECRET},
+    })
+    settings.NEXT_API_BASE_URL = emulator_process.url + "/next/api/admin/"
+    settings.NEXT_API_TOKEN = "emulator-token"
+    settings.PROVIDER_READ_TIMEOUT = 2.0
+    settings.PROVIDER_MAX_BACKOFF = 0.2
+    reset_cache()
+    yield emulator_process
+    emulator_process.control("DELETE", "/_emulator/faults")
+    reset_cache()

@@ -1,0 +1,102 @@
+"""29 Next adapter: what goes on the wire and how returns and orders are read (no network)."""
+import json
+
+import pytest
+
+from payments.exceptions import InvalidReturn, ProviderRequestError
+from payments.providers.next.adapter import NextAdapter
+from payments.providers.types import Address, CheckoutLine, CheckoutRequest, Customer
+
+
+class NoClient:
+    """The adapter is built with a client; these tests never reach it."""
+
+
+@pytest.fixture
+def adapter():
+    return NextAdapter(client=NoClient())
+
+
+def checkout_request(**overrides):
+    address = Address("Anna", "Jansen", "Keizersgracht 1", "", "Amsterdam", "1015 CJ", "NL")
+    values = dict(
+        reference="pa_1", order_number="SO-1", amount=5495, currency="EUR",
+        lines=(CheckoutLine(sku="MUG", name="Mug", quantity=2, unit_price=2500, total=5000, tax=868,
+                            vat_rate_bp=2100, provider_product_id=101),),
+        shipping_fee=495, customer=Customer("anna@example.com", "Anna", "Jansen", "+31612345678"),
+        shipping_address=address, billing_address=address, return_url="http://shop/return/x/",
+    )
+    values.update(overrides)
+    return CheckoutRequest(**values)
+
+
+def test_order_body_is_a_klarna_redirect_order(adapter):
+    body = adapter.order_body(checkout_request())
+    assert body["payment_method"] == "klarna"
+    assert body["payment_details"]["payment_return_url"] == "http://shop/return/x/"
+    assert body["currency"] == "EUR"
+    assert body["lines"] == [{"product_id": 101, "quantity": 2, "price": "25.00",
+                              "metadata": {"sku": "MUG", "title": "Mug"}}]
+    assert body["shipping_price"] == "4.95"
+    assert body["metadata"]["shop_reference"] == "pa_1"
+    assert body["tags"] == ["shop-pa_1"]
+    assert body["shipping_address"]["line4"] == "Amsterdam"
+    assert body["user"]["phone_number"] == "+31612345678"
+
+
+def test_subscription_lines_carry_their_interval(adapter):
+    line = CheckoutLine(sku="BEANS", name="Beans", quantity=1, unit_price=1500, total=1500, tax=124,
+                        vat_rate_bp=900, provider_product_id=201, interval="month", interval_count=1)
+    body = adapter.order_body(checkout_request(lines=(line,), shipping_fee=0, amount=1500))
+    assert body["lines"][0]["subscription"] == {"interval": "month", "interval_count": 1}
+    assert "shipping_price" not in body
+
+
+def test_line_without_provider_product_is_refused(adapter):
+    line = CheckoutLine(sku="X", name="X", quantity=1, unit_price=100, total=100, tax=17, vat_rate_bp=2100)
+    with pytest.raises(ProviderRequestError):
+        adapter.order_body(checkout_request(lines=(line,)))
+
+
+def test_empty_response_means_failed(adapter):
+    assert adapter.parse_return({"response": "{}"}).succeeded is False
+
+
+def test_order_response_names_the_order(adapter):
+    returned = adapter.parse_return({"response": json.dumps({"number": "100001"})})
+    assert returned.succeeded and returned.provider_reference == "100001"
+
+
+@pytest.mark.parametrize("data", [
+    {},                                         # no field
+    {"response": "not json"},
+    {"response": "[1, 2]"},                     # not an object
+    {"response": '"text"'},
+    {"response": json.dumps({"lines": []})},    # no number
+    {"response": json.dumps({"number": True})},
+    {"response": json.dumps({"number": "  "})},
+    {"response": "{" + " " * (600 * 1024) + "}"},  # too large
+])
+def test_malformed_returns_are_invalid(adapter, data):
+    with pytest.raises(InvalidReturn):
+        adapter.parse_return(data)
+
+
+def test_order_json_becomes_a_provider_payment(adapter):
+    payment = adapter.to_payment({
+        "number": "100001", "payment_status": "paid", "total_incl_tax": "54.95", "currency": "EUR",
+        "metadata": {"shop_reference": "pa_1"}, "supports_post_purchase_upsells": True,
+        "lines": [{"product_id": 101, "quantity": 2}, {"product_id": 7, "quantity": 1, "is_upsell": True}],
+    })
+    assert payment.status == "captured" and payment.amount == 5495 and payment.reference == "pa_1"
+    assert payment.lines == ((101, 2),) and payment.supports_upsell
+
+
+def test_authorized_orders_are_authorized_not_paid(adapter):
+    payment = adapter.to_payment({"number": "1", "payment_status": "authorized", "total_incl_tax": "1.00"})
+    assert payment.status == "authorized"
+
+
+def test_unreadable_total_is_invalid(adapter):
+    with pytest.raises(InvalidReturn):
+        adapter.to_payment({"number": "1", "payment_status": "paid", "total_incl_tax": "lots"})
