@@ -70,6 +70,8 @@ TEMPLATES = [
     },
 ]
 
+if not env.str("DATABASE_URL", default=""):
+    (BASE_DIR / "var").mkdir(exist_ok=True)
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"),
 }

@@ -1,0 +1,51 @@
+"""docker-compose.yml cannot run here (no Docker engine), so check what can be checked: it parses,
+long-running services have health checks, and every command names something this project has."""
+import importlib.util
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+LONG_RUNNING = {"web", "worker", "beat", "emulator", "postgres", "redis"}
+
+
+def compose():
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_has_the_production_topology():
+    services = compose()["services"]
+    assert LONG_RUNNING <= set(services)
+    for name in LONG_RUNNING:
+        assert "healthcheck" in services[name], name
+
+
+def test_every_command_exists_in_the_project():
+    for name, service in compose()["services"].items():
+        command = service.get("command")
+        if not command:
+            continue
+        program = command[0]
+        if program == "gunicorn":
+            module = command[1].split(":")[0]
+            assert importlib.util.find_spec(module), (name, module)
+        elif program == "celery":
+            app = command[command.index("-A") + 1]
+            assert (ROOT / app / "celery.py").exists(), name
+        elif program == "python" and command[1] == "-m":
+            assert (ROOT / command[2] / "__main__.py").exists(), (name, command[2])
+        elif program == "python":
+            assert (ROOT / command[1]).exists(), (name, command[1])
+        else:
+            raise AssertionError(f"{name}: unexpected program {program}")
+
+
+def test_env_example_lists_every_setting_read_from_the_environment():
+    settings_text = (ROOT / "config" / "settings.py").read_text()
+    import re
+
+    read = set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z_]+)"', settings_text))
+    read |= set(re.findall(r'_secret\("([A-Z_]+)"', settings_text))
+    example = {line.split("=")[0] for line in (ROOT / ".env.example").read_text().splitlines()
+               if line and not line.startswith("#")}
+    assert read - example == set()
