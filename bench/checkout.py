@@ -1,0 +1,174 @@
+#!/usr/bin/env python
+"""Checkout benchmark for the 29 Next route. Prints its figures; asserts nothing.
+
+1. Shop overhead per checkout: the shop's own time for "place order + start payment" and "handle the
+   return POST", minus the time spent waiting for the emulator in those requests (measured on every
+   provider HTTP call). Median and p90 over N checkouts.
+2. Return-POST throughput: fresh, approved return POSTs handled per second (each one reads the order
+   back from the emulator and marks the attempt paid), against a bare Django view that writes one row,
+   through the same in-process WSGI handler, in the same run.
+
+Usage: python bench/checkout.py [--checkouts 200] [--returns 300]
+Runs on a throw-away SQLite database unless DATABASE_URL is set; starts its own emulator.
+"""
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def setup_django(emulator_url):
+    os.environ.setdefault("DEBUG", "1")
+    if not os.environ.get("DATABASE_URL"):
+        os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.mkdtemp(prefix='shop-bench-')}/bench.sqlite3"
+    os.environ["NEXT_API_BASE_URL"] = emulator_url + "/next/api/admin/"
+    os.environ["LOG_LEVEL"] = "WARNING"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def bare_view(request):
+    """One row written, nothing else: the floor any POST handler stands on."""
+    from django.contrib.sessions.models import Session
+    from django.http import HttpResponse
+    from django.utils import timezone
+
+    Session.objects.create(session_key=uuid.uuid4().hex, session_data="", expire_date=timezone.now())
+    return HttpResponse(status=204)
+
+
+def install_bench_urls():
+    import types
+
+    from django.conf import settings
+    from django.urls import clear_url_caches, path
+    from django.views.decorators.csrf import csrf_exempt
+
+    import config.urls
+
+    module = types.ModuleType("bench_urls")
+    module.urlpatterns = [path("bench/bare/", csrf_exempt(bare_view))] + list(config.urls.urlpatterns)
+    settings.ROOT_URLCONF = module
+    clear_url_caches()
+
+
+class ProviderTimer:
+    """Sums the wall time of every provider HTTP call, from a requests response hook."""
+
+    def __init__(self, session):
+        self.total = 0.0
+        session.hooks["response"].append(self._hook)
+
+    def _hook(self, response, *args, **kwargs):
+        self.total += response.elapsed.total_seconds()
+
+    def take(self):
+        value, self.total = self.total, 0.0
+        return value
+
+
+CHECKOUT_FORM = {
+    "email": "bench@example.com", "phone": "+31612345678", "first_name": "Bench", "last_name": "Mark",
+    "shipping_line1": "Damrak 1", "shipping_city": "Amsterdam", "shipping_postcode": "1012 LG",
+    "shipping_country": "NL", "billing_same_as_shipping": "on", "route": "next",
+}
+
+
+def one_checkout(client, product, timer, emulator):
+    """Returns (shop seconds, emulator seconds, return path, response) for one approved checkout."""
+    client.post("/cart/add/", {"product_id": product.pk, "quantity": 2})
+    timer.take()
+    started = time.perf_counter()
+    response = client.post("/checkout/", CHECKOUT_FORM)
+    elapsed = time.perf_counter() - started
+    provider = timer.take()
+    if response.status_code != 302 or "/next/klarna/" not in response["Location"]:
+        raise SystemExit(f"checkout did not reach the emulator: {response.status_code}")
+    done = emulator.complete_checkout(response["Location"], "approve")
+    return elapsed, provider, urlparse(done["return_url"]).path, done["response"]
+
+
+def post_return(client, path, body, timer):
+    timer.take()
+    started = time.perf_counter()
+    response = client.post(path, {"response": body})
+    elapsed = time.perf_counter() - started
+    if response.status_code != 303 or "/thanks/" not in response["Location"]:
+        raise SystemExit(f"return was not confirmed: {response.status_code}")
+    return elapsed, timer.take()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkouts", type=int, default=200)
+    parser.add_argument("--returns", type=int, default=300)
+    args = parser.parse_args()
+
+    from tests.emulator_process import EmulatorProcess
+
+    emulator = EmulatorProcess()
+    emulator.start(env={"EMULATOR_RATE_LIMIT": "0"})
+    try:
+        setup_django(emulator.url)
+        install_bench_urls()
+        from django.test import Client
+
+        from payments.providers.registry import get_adapter
+        from tests.factories import make_product
+
+        product = make_product(price=2450)
+        timer = ProviderTimer(get_adapter("next").client.http.session)
+        client = Client()
+
+        overheads, provider_times = [], []
+        pending_returns = []
+        for _ in range(args.checkouts):
+            shop_s, provider_s, path, body = one_checkout(client, product, timer, emulator)
+            ret_s, ret_provider_s = post_return(client, path, body, timer)
+            overheads.append((shop_s - provider_s) + (ret_s - ret_provider_s))
+            provider_times.append(provider_s + ret_provider_s)
+
+        for _ in range(args.returns):
+            _, _, path, body = one_checkout(client, product, timer, emulator)
+            pending_returns.append((path, body))
+        started = time.perf_counter()
+        for path, body in pending_returns:
+            post_return(client, path, body, timer)
+        returns_per_s = len(pending_returns) / (time.perf_counter() - started)
+
+        started = time.perf_counter()
+        for _ in range(args.returns):
+            client.post("/bench/bare/")
+        bare_per_s = args.returns / (time.perf_counter() - started)
+
+        def ms(value):
+            return f"{value * 1000:.1f} ms"
+
+        quantiles = statistics.quantiles(overheads, n=10)
+        print(f"database: {os.environ['DATABASE_URL'].split(':')[0]}, checkouts: {args.checkouts}, "
+              f"returns: {args.returns}")
+        print(f"shop overhead per checkout (excluding emulator time): median {ms(statistics.median(overheads))}, "
+              f"p90 {ms(quantiles[-1])}")
+        print(f"emulator time per checkout: median {ms(statistics.median(provider_times))}")
+        print(f"return-POST throughput: {returns_per_s:.1f}/s (sequential, includes the GET /orders/ read-back)")
+        print(f"bare one-row POST view:  {bare_per_s:.1f}/s")
+        print(f"return POST costs {bare_per_s / returns_per_s:.1f}× the bare view")
+    finally:
+        emulator.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""Headless Chromium (Debian's package) driven by Playwright, against the live shop and the emulator."""
+import os
+import shutil
+
+import pytest
+
+from tests.conftest import require_service
+
+# Playwright's sync API runs an event loop in this thread; the test's own ORM calls are still plain
+# synchronous code, so tell Django not to refuse them.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    require_service(os.path.exists(CHROMIUM), "needs Debian's chromium (make test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844})  # a phone
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def shop(live_server, emulator, settings):
+    """The live shop wired to the emulator both ways (return URLs and webhooks)."""
+    settings.SHOP_BASE_URL = live_server.url
+    emulator.control("PATCH", "/_emulator/config", json={"next": {
+        "webhook_target": live_server.url + "/payments/webhooks/next/", "webhooks_sync": False}})
+    return live_server
