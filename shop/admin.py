@@ -1,0 +1,136 @@
+"""Admin for the catalog and orders. Orders are read-only money records: totals and lines can't be
+edited here because they must keep matching what the provider charged."""
+from django.contrib import admin
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+
+from payments.models import PaymentAttempt
+
+from .models import Order, OrderLine, Product
+from .pricing import format_minor
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ("name", "sku", "kind", "price_display", "interval_display", "is_active")
+    list_filter = ("kind", "is_active")
+    search_fields = ("name", "sku")
+    prepopulated_fields = {"slug": ("name",)}
+    list_editable = ("is_active",)
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "sku", "description", "kind", "is_active", "hue")}),
+        ("Price", {"fields": ("price", "currency", "vat_rate_bp")}),
+        ("Subscription", {"fields": ("interval", "interval_count"),
+                          "description": "Only for subscriptions: how often it renews."}),
+        ("Provider", {"fields": ("next_product_id",)}),
+    )
+
+    @admin.display(description="Price", ordering="price")
+    def price_display(self, obj):
+        return format_minor(obj.price, obj.currency)
+
+    @admin.display(description="Renews")
+    def interval_display(self, obj):
+        if not obj.is_subscription:
+            return "—"
+        count = obj.interval_count or 1
+        return f"every {obj.interval}" if count == 1 else f"every {count} {obj.interval}s"
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class OrderLineInline(ReadOnlyInline):
+    model = OrderLine
+    fields = ("name", "sku", "quantity", "unit_price_display", "vat_rate_bp", "total_display",
+              "interval", "interval_count")
+    readonly_fields = fields
+
+    @admin.display(description="Unit price")
+    def unit_price_display(self, obj):
+        return format_minor(obj.unit_price, obj.order.currency)
+
+    @admin.display(description="Total")
+    def total_display(self, obj):
+        return format_minor(obj.total, obj.order.currency)
+
+
+class PaymentAttemptInline(ReadOnlyInline):
+    model = PaymentAttempt
+    fields = ("reference_link", "route", "status", "amount_display", "provider_reference", "created_at")
+    readonly_fields = fields
+    ordering = ("-created_at",)
+
+    @admin.display(description="Reference")
+    def reference_link(self, obj):
+        try:
+            url = reverse("admin:payments_paymentattempt_change", args=[obj.pk])
+        except NoReverseMatch:
+            # The payments admin is optional for this page; without it the reference is plain text.
+            return obj.reference
+        return format_html('<a href="{}">{}</a>', url, obj.reference)
+
+    @admin.display(description="Amount")
+    def amount_display(self, obj):
+        return format_minor(obj.amount, obj.currency)
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ("number", "created_at", "email", "total_display", "status", "route")
+    list_filter = ("status", "route", "created_at")
+    search_fields = ("number", "email", "last_name")
+    date_hierarchy = "created_at"
+    inlines = [OrderLineInline, PaymentAttemptInline]
+    # Status belongs to the payment state machine and totals to what was charged: neither is
+    # edited by hand here. Contact details stay editable for customer service.
+    readonly_fields = (
+        "number", "status", "route", "currency", "subtotal_display", "shipping_display", "tax_display",
+        "total_display", "created_at", "updated_at", "paid_at",
+    )
+    fieldsets = (
+        (None, {"fields": ("number", "status", "route", "created_at", "updated_at", "paid_at")}),
+        ("Totals", {"fields": ("currency", "subtotal_display", "shipping_display", "tax_display",
+                               "total_display")}),
+        ("Customer", {"fields": ("email", "phone", "first_name", "last_name")}),
+        ("Shipping address", {"fields": ("shipping_line1", "shipping_line2", "shipping_postcode",
+                                         "shipping_city", "shipping_country")}),
+        ("Billing address", {"fields": ("billing_same_as_shipping", "billing_first_name",
+                                        "billing_last_name", "billing_line1", "billing_line2",
+                                        "billing_postcode", "billing_city", "billing_country")}),
+    )
+
+    def has_add_permission(self, request):
+        # Orders come from checkout (with their lines and a payment); an order made here would have neither.
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Once a payment was tried the order is part of the money trail (attempts are PROTECTed anyway).
+        if obj is not None and obj.payment_attempts.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @admin.display(description="Total", ordering="total")
+    def total_display(self, obj):
+        return format_minor(obj.total, obj.currency)
+
+    @admin.display(description="Subtotal")
+    def subtotal_display(self, obj):
+        return format_minor(obj.subtotal, obj.currency)
+
+    @admin.display(description="Shipping")
+    def shipping_display(self, obj):
+        return format_minor(obj.shipping_fee, obj.currency)
+
+    @admin.display(description="VAT included")
+    def tax_display(self, obj):
+        return format_minor(obj.tax_total, obj.currency)

@@ -1,0 +1,183 @@
+"""Checkout and retry forms.
+
+The forms only validate and normalise what the shopper typed; placing the order and starting the
+payment are services (shop.orders, payments.services). Routes are passed in by the view so the form
+never decides which payment methods the merchant enabled.
+"""
+import re
+
+from django import forms
+from django.conf import settings
+
+# English names for the countries a shop is likely to sell to; an unknown code is shown as itself,
+# so adding a country to SHOP_COUNTRIES never needs a code change here.
+COUNTRY_NAMES = {
+    "AT": "Austria", "BE": "Belgium", "CH": "Switzerland", "CZ": "Czechia", "DE": "Germany",
+    "DK": "Denmark", "ES": "Spain", "FI": "Finland", "FR": "France", "GB": "United Kingdom",
+    "GR": "Greece", "IE": "Ireland", "IT": "Italy", "NL": "Netherlands", "NO": "Norway",
+    "PL": "Poland", "PT": "Portugal", "SE": "Sweden", "US": "United States",
+}
+
+# Separators people type inside phone numbers; they carry no meaning in E.164.
+PHONE_SEPARATORS = re.compile(r"[\s\-./()]")
+E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+PHONE_HELP = "With country code, e.g. +31 6 1234 5678."
+
+BILLING_REQUIRED = (
+    "billing_first_name", "billing_last_name", "billing_line1", "billing_city", "billing_postcode",
+    "billing_country",
+)
+BILLING_FIELDS = BILLING_REQUIRED + ("billing_line2",)
+
+
+def country_choices():
+    return [(code, COUNTRY_NAMES.get(code, code)) for code in settings.SHOP_COUNTRIES]
+
+
+def normalise_phone(raw: str) -> str:
+    """'+31 6 1234 5678' → '+31612345678'. Raises ValidationError when it cannot be E.164.
+
+    Klarna and 29 Next both want E.164; asking for the country code up front is kinder than a
+    provider rejection after the shopper has been redirected.
+    """
+    compact = PHONE_SEPARATORS.sub("", raw or "")
+    if not compact.startswith("+"):
+        raise forms.ValidationError(
+            "Start your phone number with + and the country code, e.g. +31 6 1234 5678.",
+            code="phone_no_plus",
+        )
+    if not E164.match(compact):
+        raise forms.ValidationError(
+            "Enter a phone number of 8 to 15 digits after the +, e.g. +31 6 1234 5678.",
+            code="phone_invalid",
+        )
+    return compact
+
+
+class RouteSelect(forms.RadioSelect):
+    """Radio buttons whose options also carry the route's description (as `radio.data.description`)."""
+
+    def __init__(self, *args, descriptions=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.descriptions = descriptions or {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        option["description"] = self.descriptions.get(value, "")
+        return option
+
+
+class RouteFormMixin:
+    """Adds the `route` radio field over the adapters the view passes in."""
+
+    def add_route_field(self, routes):
+        choices = [(route.key, route.display_name) for route in routes]
+        field = forms.ChoiceField(
+            label="Payment method", choices=choices,
+            widget=RouteSelect(descriptions={route.key: route.description for route in routes}),
+            error_messages={
+                "required": "Choose how you want to pay.",
+                "invalid_choice": "That payment method is not available. Please choose another one.",
+            },
+        )
+        # With a single route there is nothing to choose; preselect it so one click is enough.
+        if len(choices) == 1:
+            field.initial = choices[0][0]
+        self.fields["route"] = field
+
+
+def _text(label, max_length, *, required=True, autocomplete=None, **attrs):
+    if autocomplete:
+        attrs["autocomplete"] = autocomplete
+    return forms.CharField(
+        label=label, max_length=max_length, required=required, strip=True,
+        widget=forms.TextInput(attrs=attrs),
+    )
+
+
+class CheckoutForm(RouteFormMixin, forms.Form):
+    email = forms.EmailField(
+        label="Email", max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "inputmode": "email"}),
+        error_messages={"required": "Enter your email address so we can send the receipt.",
+                        "invalid": "Enter a valid email address, e.g. name@example.com."},
+    )
+    phone = forms.CharField(
+        label="Phone", max_length=32, help_text=PHONE_HELP,
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel", "inputmode": "tel"}),
+        error_messages={"required": "Enter your phone number, e.g. +31 6 1234 5678."},
+    )
+    first_name = _text("First name", 60, autocomplete="given-name")
+    last_name = _text("Last name", 60, autocomplete="family-name")
+    shipping_line1 = _text("Street and number", 120, autocomplete="shipping address-line1")
+    shipping_line2 = _text("Apartment, floor (optional)", 120, required=False,
+                           autocomplete="shipping address-line2")
+    shipping_postcode = _text("Postcode", 16, autocomplete="shipping postal-code")
+    shipping_city = _text("City", 80, autocomplete="shipping address-level2")
+    shipping_country = forms.ChoiceField(
+        label="Country", choices=(),
+        widget=forms.Select(attrs={"autocomplete": "shipping country"}),
+    )
+    billing_same_as_shipping = forms.BooleanField(
+        label="Billing address is the same as shipping", required=False, initial=True,
+    )
+    billing_first_name = _text("First name", 60, required=False, autocomplete="billing given-name")
+    billing_last_name = _text("Last name", 60, required=False, autocomplete="billing family-name")
+    billing_line1 = _text("Street and number", 120, required=False, autocomplete="billing address-line1")
+    billing_line2 = _text("Apartment, floor (optional)", 120, required=False,
+                          autocomplete="billing address-line2")
+    billing_postcode = _text("Postcode", 16, required=False, autocomplete="billing postal-code")
+    billing_city = _text("City", 80, required=False, autocomplete="billing address-level2")
+    billing_country = forms.ChoiceField(
+        label="Country", choices=(), required=False,
+        widget=forms.Select(attrs={"autocomplete": "billing country"}),
+    )
+
+    def __init__(self, *args, routes, **kwargs):
+        super().__init__(*args, **kwargs)
+        countries = country_choices()
+        self.fields["shipping_country"].choices = countries
+        self.fields["billing_country"].choices = [("", "Choose a country")] + countries
+        self.add_route_field(routes)
+
+    def clean_phone(self):
+        return normalise_phone(self.cleaned_data["phone"])
+
+    def clean_shipping_postcode(self):
+        return self.cleaned_data["shipping_postcode"].upper()
+
+    def clean_billing_postcode(self):
+        return self.cleaned_data["billing_postcode"].upper()
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("billing_same_as_shipping"):
+            # Stale billing fields from an earlier attempt must not end up on the order.
+            for name in BILLING_FIELDS:
+                cleaned[name] = ""
+            return cleaned
+        for name in BILLING_REQUIRED:
+            if not cleaned.get(name) and name not in self.errors:
+                self.add_error(name, "Required when the billing address is different.")
+        return cleaned
+
+    def details(self) -> dict:
+        """The cleaned address details without the route: what the session remembers for next time."""
+        return {name: value for name, value in self.cleaned_data.items() if name != "route"}
+
+    def shipping_fields(self):
+        return [self[name] for name in (
+            "shipping_line1", "shipping_line2", "shipping_postcode", "shipping_city", "shipping_country")]
+
+    def billing_fields(self):
+        return [self[name] for name in (
+            "billing_first_name", "billing_last_name", "billing_line1", "billing_line2",
+            "billing_postcode", "billing_city", "billing_country")]
+
+
+class RetryForm(RouteFormMixin, forms.Form):
+    """Try the payment of an existing order again, possibly with another route."""
+
+    def __init__(self, *args, routes, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_route_field(routes)

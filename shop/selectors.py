@@ -1,0 +1,28 @@
+"""Reads for the storefront pages: what the views show, fetched in as few queries as the page needs."""
+from django.db.models import Prefetch
+
+from .links import order_number_from_token
+from .models import Order, OrderLine, Product
+
+
+def products_for_sale():
+    return Product.objects.filter(is_active=True)
+
+
+def product_for_sale(slug: str) -> Product | None:
+    return products_for_sale().filter(slug=slug).first()
+
+
+def order_for_token(token: str, *, with_attempts: bool = False) -> Order | None:
+    """The order a signed link points to, or None for a forged, malformed or unknown token.
+
+    The token is the only credential the order pages ask for, so a bad one must look exactly like a
+    missing order (the caller answers 404 for both).
+    """
+    number = order_number_from_token(token)
+    if not number:
+        return None
+    queryset = Order.objects.prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("id")))
+    if with_attempts:
+        queryset = queryset.prefetch_related("payment_attempts")
+    return queryset.filter(number=number).first()

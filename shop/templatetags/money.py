@@ -1,0 +1,43 @@
+"""Template filters for showing money, VAT rates, subscription intervals and countries to shoppers."""
+from django import template
+
+from ..forms import COUNTRY_NAMES
+from ..pricing import format_minor
+
+register = template.Library()
+
+
+@register.filter
+def money(amount, currency):
+    """`{{ order.total|money:order.currency }}` → '€ 12.34'. Empty for a missing amount."""
+    if amount is None or amount == "":
+        return ""
+    return format_minor(int(amount), currency)
+
+
+@register.filter
+def every(item):
+    """'every month', 'every 3 months' for anything with `interval` and `interval_count`
+    (a Product or an OrderLine); empty for one-off goods."""
+    interval = getattr(item, "interval", "")
+    if not interval:
+        return ""
+    count = getattr(item, "interval_count", None) or 1
+    if count == 1:
+        return f"every {interval}"
+    return f"every {count} {interval}s"
+
+
+@register.filter
+def percent(basis_points):
+    """VAT rate in basis points as shoppers read it: 2100 → '21 %', 550 → '5.5 %'."""
+    whole, rest = divmod(int(basis_points), 100)
+    if not rest:
+        return f"{whole}\u00a0%"
+    return f"{whole}.{rest:02d}".rstrip("0") + "\u00a0%"
+
+
+@register.filter
+def country_name(code):
+    """'NL' → 'Netherlands'; a code without a known name is shown as it is."""
+    return COUNTRY_NAMES.get(code, code)

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from .views import cart, catalog, checkout, orders
+
+app_name = "shop"
+
+urlpatterns = [
+    path("", catalog.catalog, name="catalog"),
+    path("p/<slug:slug>/", catalog.product, name="product"),
+    path("cart/", cart.cart, name="cart"),
+    path("cart/add/", cart.cart_add, name="cart_add"),
+    path("cart/update/", cart.cart_update, name="cart_update"),
+    path("cart/remove/", cart.cart_remove, name="cart_remove"),
+    path("checkout/", checkout.checkout, name="checkout"),
+    path("orders/<str:token>/", orders.order_status, name="order_status"),
+    path("orders/<str:token>/thanks/", orders.order_confirmation, name="order_confirmation"),
+    path("orders/<str:token>/payment-failed/", orders.order_failed, name="order_failed"),
+    path("orders/<str:token>/retry/", orders.order_retry, name="order_retry"),
+]

@@ -1,0 +1,80 @@
+"""Checkout: the details form beside a cart summary; a valid POST places the order and sends the
+shopper to the payment provider.
+
+The order exists before any provider call, so a provider that is down or declines leaves a real order
+the shopper can retry from the failure page without typing anything again.
+"""
+import logging
+
+from django.contrib import messages
+from django.http import HttpResponseRedirect
+from django.shortcuts import redirect, render
+
+from payments.exceptions import PaymentError
+from payments.providers.registry import enabled_routes
+from payments.services.payment_start import payment_start
+
+from ..cart import Cart, CartError
+from ..forms import CheckoutForm
+from ..links import order_url
+from ..orders import order_place
+
+logger = logging.getLogger(__name__)
+
+DETAILS_SESSION_KEY = "checkout_details"
+LAST_ORDER_SESSION_KEY = "last_order"
+
+
+def see_other(url):
+    """303 to `url` (may be the provider's host): the browser follows it with GET, never re-POSTs."""
+    response = HttpResponseRedirect(url)
+    response.status_code = 303
+    return response
+
+
+def start_payment_and_redirect(request, *, order, route):
+    """Start a payment for `order` and send the shopper to the provider, or to the failure page with
+    the provider's shopper-safe message. Shared by checkout and retry so both behave the same."""
+    try:
+        attempt = payment_start(order=order, route=route)
+    except PaymentError as exc:
+        logger.warning("payment start failed for order %s on %s: %s", order.number, route, exc)
+        messages.error(request, exc.shopper_message)
+        return see_other(order_url(order, "shop:order_failed"))
+    return see_other(attempt.redirect_url)
+
+
+def checkout(request):
+    cart = Cart(request.session)
+    lines = cart.lines()
+    if not lines:
+        messages.info(request, "Your cart is empty. Add something before checking out.")
+        return redirect("shop:cart")
+
+    routes = enabled_routes()
+    if request.method == "POST":
+        form = CheckoutForm(request.POST, routes=routes)
+        if form.is_valid():
+            return _place_and_pay(request, cart, form)
+    else:
+        form = CheckoutForm(routes=routes, initial=request.session.get(DETAILS_SESSION_KEY) or None)
+
+    return render(request, "shop/checkout.html", {
+        "form": form,
+        "lines": lines,
+        "totals": cart.totals(lines),
+        "has_subscription": any(line.product.is_subscription for line in lines),
+    })
+
+
+def _place_and_pay(request, cart, form):
+    route = form.cleaned_data["route"]
+    try:
+        order = order_place(cart=cart, details=form.cleaned_data, route=route)
+    except CartError as exc:
+        # The cart emptied between page load and submit (another tab, a withdrawn product).
+        messages.error(request, str(exc))
+        return redirect("shop:cart")
+    request.session[DETAILS_SESSION_KEY] = form.details()
+    request.session[LAST_ORDER_SESSION_KEY] = order.number
+    return start_payment_and_redirect(request, order=order, route=route)

@@ -1,0 +1,84 @@
+"""Order pages reached by signed link: status, thank-you, payment failed, and retry.
+
+None of them needs the session: the token in the URL is the credential (shop.links). The session is
+only consulted to clear the cart of the browser that placed a now-paid order.
+
+Every unpaid order can be paid again: payments.states marks an order cancelled when all its attempts
+were cancelled (the shopper backed out at the provider), which is not a reason to stop them paying.
+"""
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from payments.providers.registry import enabled_routes
+
+from .. import selectors
+from ..cart import Cart
+from ..forms import RetryForm
+from ..links import order_url
+from ..models import Order
+from .checkout import LAST_ORDER_SESSION_KEY, start_payment_and_redirect
+
+# Orders the thank-you page has nothing to thank for: the shopper belongs on the try-again page.
+UNPAID_FINAL = {Order.Status.PAYMENT_FAILED, Order.Status.CANCELLED}
+
+
+def _order_or_404(token, **kwargs):
+    order = selectors.order_for_token(token, **kwargs)
+    if order is None:
+        raise Http404("No such order")
+    return order
+
+
+def order_status(request, token):
+    order = _order_or_404(token, with_attempts=True)
+    # A route the merchant has since disabled still shows by its key rather than disappearing.
+    names = {route.key: route.display_name for route in enabled_routes()}
+    return render(request, "shop/order_status.html", {
+        "order": order,
+        "attempts": [(attempt, names.get(attempt.route, attempt.route))
+                     for attempt in order.payment_attempts.all()],
+        "pay_url": None if order.is_paid else order_url(order, "shop:order_failed"),
+    })
+
+
+def order_confirmation(request, token):
+    order = _order_or_404(token)
+    if order.status in UNPAID_FINAL:
+        return redirect(order_url(order, "shop:order_failed"))
+    if order.is_paid and request.session.get(LAST_ORDER_SESSION_KEY) == order.number:
+        # Only the browser that placed this order loses its cart: someone opening the link elsewhere
+        # must not have their own cart emptied.
+        Cart(request.session).clear()
+    return render(request, "shop/order_confirmation.html", {
+        "order": order,
+        "status_url": order_url(order),
+    })
+
+
+def order_failed(request, token):
+    order = _order_or_404(token)
+    if order.is_paid:
+        return redirect(order_url(order, "shop:order_confirmation"))
+    return render(request, "shop/order_failed.html", {
+        "order": order,
+        "form": RetryForm(routes=enabled_routes(), initial={"route": order.route}),
+        "retry_url": order_url(order, "shop:order_retry"),
+        "status_url": order_url(order),
+    })
+
+
+@require_POST
+def order_retry(request, token):
+    order = _order_or_404(token)
+    if order.is_paid:
+        return redirect(order_url(order, "shop:order_confirmation"))
+    form = RetryForm(request.POST, routes=enabled_routes())
+    if not form.is_valid():
+        for error in form.errors.get("route", []):
+            messages.error(request, error)
+        return redirect(order_url(order, "shop:order_failed"))
+    # The retrying browser is the one whose cart should clear once this order is paid.
+    request.session[LAST_ORDER_SESSION_KEY] = order.number
+    return start_payment_and_redirect(request, order=order, route=form.cleaned_data["route"])
