@@ -1,0 +1,120 @@
+"""The emulator application: shared services plus the providers, and the dispatch of every request.
+
+Why one object: the control API resets and inspects everything (providers, faults, logs, config) in one
+call, so tests start from a known state. Providers register their routes, config and reset hooks here and
+never import each other.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from .config import Config
+from .faults import Faults
+from .server import HTTPError, Request, Response, Router, json_response
+from .webhooks import WebhookDispatcher
+
+log = logging.getLogger("emulator")
+MAX_LOGGED_REQUESTS = 2000
+HIDDEN_HEADERS = {"authorization", "cookie", "proxy-authorization"}
+
+
+class Provider(Protocol):
+    name: str
+    spec_loaded: bool
+
+    def reset(self) -> None: ...
+
+
+class RequestLog:
+    """Requests the providers received, for tests that check what the shop actually sent."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: deque[dict] = deque(maxlen=MAX_LOGGED_REQUESTS)
+        self._ids = itertools.count(1)
+
+    def add(self, request: Request, response: Response, provider: str, started: float) -> None:
+        body = request.body.decode("utf-8", "replace")
+        entry = {
+            "id": next(self._ids),
+            "at": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "provider": provider,
+            "method": request.method,
+            "path": request.path,
+            "query": {k: v if len(v) > 1 else v[0] for k, v in request.query.items()},
+            "headers": {k: v for k, v in request.headers.items() if k not in HIDDEN_HEADERS},
+            "body": body,
+            "status": response.status,
+            "duration_ms": round((time.monotonic() - started) * 1000, 1),
+        }
+        with self._lock:
+            self._entries.append(entry)
+
+    def list(self, provider: str | None = None) -> list[dict]:
+        with self._lock:
+            return [e for e in self._entries if provider in (None, e["provider"])]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+class Emulator:
+    def __init__(self, *, public_url: str) -> None:
+        self.public_url = public_url.rstrip("/")
+        self.router = Router()
+        self.config = Config()
+        self.faults = Faults()
+        self.requests = RequestLog()
+        self.webhooks = WebhookDispatcher()
+        self.providers: dict[str, Provider] = {}
+
+    def add_provider(self, provider: Provider) -> None:
+        self.providers[provider.name] = provider
+
+    def reset(self) -> None:
+        """Everything back to start-up state: provider data, faults, logs, webhook queue, config."""
+        self.faults.clear()
+        self.webhooks.reset()
+        self.requests.clear()
+        self.config.reset()
+        for provider in self.providers.values():
+            provider.reset()
+
+    def health(self) -> dict[str, Any]:
+        return {"ok": True, "specs": {name: p.spec_loaded for name, p in self.providers.items()}}
+
+    def handle(self, request: Request) -> Response:
+        """Route, apply latency and faults to provider API calls, record provider traffic."""
+        started = time.monotonic()
+        route = None
+        try:
+            route, request.params = self.router.match(request.method, request.path)
+            request.route = route
+            if route.kind == "api":
+                self.faults.sleep(self.config.get("latency_ms") / 1000)
+                fault = self.faults.take(request.method, request.path)
+                response = self.faults.run(fault, request, self._call)
+            else:
+                response = self._call(request)
+        except HTTPError as exc:
+            response = exc.response()
+        if route is not None and route.provider is not None:
+            self.requests.add(request, response, route.provider, started)
+        return response
+
+    @staticmethod
+    def _call(request: Request) -> Response:
+        try:
+            return request.route.handler(request)
+        except HTTPError as exc:
+            return exc.response()
+        except Exception:  # a bug in the emulator must look like a provider 500, not a dropped socket
+            log.exception("unhandled error for %s %s", request.method, request.path)
+            return json_response({"detail": "A server error occurred."}, 500)

@@ -1,0 +1,113 @@
+"""In-memory provider-side state of the emulated 29 Next store: checkouts, orders, webhooks, ids.
+
+Why in memory: the emulator is a test double with a lifetime of one test session; `POST /_emulator/reset`
+wipes it. One re-entrant lock guards everything, because the HTTP server is threaded and completing a
+checkout must turn into exactly one order even when the shopper double-clicks "Pay now".
+"""
+from __future__ import annotations
+
+import copy
+import itertools
+import secrets
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+FIRST_ORDER_NUMBER = 100001
+
+
+@dataclass
+class Checkout:
+    """A pending Klarna payment: no order exists until the shopper approves (docs: `{}` = no order)."""
+
+    id: str
+    created_at: str
+    data: dict  # the validated CreateOrder body (defaults filled in, unknown keys dropped)
+    raw: Any  # exactly what the client sent, for inspection through the control API
+    status: str = "pending"  # pending, approved, declined, canceled
+    response: str | None = None  # the exact `response` form value sent back (idempotent re-sends)
+    order_number: str | None = None
+    completed_at: str | None = None
+
+    @property
+    def return_url(self) -> str:
+        return (self.data.get("payment_details") or {}).get("payment_return_url") or ""
+
+    def as_dict(self, public_url: str) -> dict:
+        return {
+            "id": self.id, "status": self.status, "created_at": self.created_at,
+            "completed_at": self.completed_at, "order_number": self.order_number,
+            "payment_complete_url": checkout_url(public_url, self.id), "return_url": self.return_url,
+            "response": self.response, "request": copy.deepcopy(self.raw),
+        }
+
+
+def checkout_url(public_url: str, checkout_id: str) -> str:
+    return f"{public_url}/next/klarna/{checkout_id}/"
+
+
+@dataclass
+class NextState:
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    checkouts: dict[str, Checkout] = field(default_factory=dict)
+    orders: dict[str, dict] = field(default_factory=dict)  # number -> Order JSON, insertion = age order
+    webhooks: dict[int, dict] = field(default_factory=dict)  # id -> Webhook JSON (+ secret_key)
+    users: dict[str, int] = field(default_factory=dict)  # email -> user id: customers are matched by email
+    _counters: dict[str, itertools.count] = field(default_factory=dict)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.checkouts.clear()
+            self.orders.clear()
+            self.webhooks.clear()
+            self.users.clear()
+            self._counters.clear()
+
+    def next_id(self, kind: str) -> int:
+        """Sequential ids per kind; order numbers start at 100001 like a store's first orders."""
+        with self.lock:
+            if kind not in self._counters:
+                self._counters[kind] = itertools.count(FIRST_ORDER_NUMBER if kind == "order" else 1)
+            return next(self._counters[kind])
+
+    def user_id(self, email: str | None) -> int:
+        with self.lock:
+            if not email:
+                return self.next_id("user")
+            key = email.strip().lower()
+            if key not in self.users:
+                self.users[key] = self.next_id("user")
+            return self.users[key]
+
+    def add_checkout(self, *, data: dict, raw: Any, created_at: str) -> Checkout:
+        with self.lock:
+            checkout = Checkout(id=secrets.token_urlsafe(18), created_at=created_at, data=data, raw=raw)
+            self.checkouts[checkout.id] = checkout
+            return checkout
+
+    def checkout(self, checkout_id: str) -> Checkout | None:
+        with self.lock:
+            return self.checkouts.get(checkout_id)
+
+    def order(self, number: str) -> dict | None:
+        with self.lock:
+            order = self.orders.get(number)
+            return copy.deepcopy(order) if order else None
+
+    def list_orders(self) -> list[dict]:
+        with self.lock:
+            return [copy.deepcopy(o) for o in self.orders.values()]
+
+    def add_webhook(self, webhook: dict) -> dict:
+        with self.lock:
+            self.webhooks[webhook["id"]] = webhook
+            return copy.deepcopy(webhook)
+
+    def list_webhooks(self) -> list[dict]:
+        with self.lock:
+            return [copy.deepcopy(w) for w in self.webhooks.values()]
+
+    def disable_webhook(self, webhook_id: int) -> None:
+        with self.lock:
+            if webhook_id in self.webhooks:
+                self.webhooks[webhook_id]["active"] = False

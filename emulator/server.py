@@ -1,0 +1,188 @@
+"""HTTP plumbing: request and response objects, a small router and the threaded server.
+
+Why hand-rolled: the emulator stands in for other companies' servers, so it must not share a framework
+(or any code) with the shop it is tested against. The standard library's http.server is enough for a
+few JSON endpoints and two HTML pages, and keeps the process quick to start in tests.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
+
+log = logging.getLogger("emulator")
+
+
+class HTTPError(Exception):
+    """Raised by handlers to answer with an error body; the dispatcher turns it into a Response."""
+
+    def __init__(self, status: int, payload: Any, headers: dict[str, str] | None = None):
+        super().__init__(status, payload)
+        self.status = status
+        self.payload = payload
+        self.headers = headers or {}
+
+    def response(self) -> "Response":
+        return json_response(self.payload, self.status, self.headers)
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(payload).encode()
+    return Response(status, body, {"Content-Type": "application/json", **(headers or {})})
+
+
+def html_response(html: str, status: int = 200) -> Response:
+    return Response(status, html.encode(), {"Content-Type": "text/html; charset=utf-8"})
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # keys lower-cased: header names are case-insensitive
+    body: bytes
+    client: str = ""
+    params: dict[str, str] = field(default_factory=dict)
+    route: "Route | None" = None
+
+    def header(self, name: str, default: str | None = None) -> str | None:
+        return self.headers.get(name.lower(), default)
+
+    def arg(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else None
+
+    def args(self, name: str) -> list[str]:
+        return [v for v in self.query.get(name, []) if v != ""]
+
+    @property
+    def content_type(self) -> str:
+        return (self.header("content-type") or "").split(";")[0].strip().lower()
+
+    def data(self) -> Any:
+        """The body as a provider API would parse it: JSON or a urlencoded form (DRF-style errors)."""
+        if not self.body.strip():
+            return {}
+        ctype = self.content_type
+        if ctype == "application/x-www-form-urlencoded":
+            form = parse_qs(self.body.decode("utf-8", "replace"), keep_blank_values=True)
+            return {k: v[0] if len(v) == 1 else v for k, v in form.items()}
+        if ctype not in ("", "application/json") and not ctype.endswith("+json"):
+            raise HTTPError(415, {"detail": f'Unsupported media type "{ctype}" in request.'})
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise HTTPError(400, {"detail": f"JSON parse error - {exc}"}) from None
+
+    def json_object(self) -> dict:
+        """A JSON object body for the control API (no form support, no provider error style needed)."""
+        if not self.body.strip():
+            return {}
+        try:
+            data = json.loads(self.body)  # whatever the Content-Type: curl users forget to set it
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise HTTPError(400, {"detail": f"JSON parse error - {exc}"}) from None
+        if not isinstance(data, dict):
+            raise HTTPError(400, {"detail": "Expected a JSON object."})
+        return data
+
+
+Handler = Callable[[Request], Response]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: str
+    regex: re.Pattern
+    handler: Handler
+    provider: str | None  # None for the control API
+    kind: str  # "api" (faults and latency apply), "page" (hosted pages) or "control"
+
+
+class Router:
+    """Maps (method, path) to handlers; `<name>` in a pattern captures one path segment."""
+
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+
+    def add(self, method: str, pattern: str, handler: Handler, *, provider: str | None = None,
+            kind: str = "api") -> None:
+        regex = re.compile("^" + re.sub(r"<(\w+)>", r"(?P<\1>[^/]+)", pattern) + "$")
+        self.routes.append(Route(method.upper(), pattern, regex, handler, provider, kind))
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        allowed = []
+        for route in self.routes:
+            found = route.regex.match(path)
+            if not found:
+                continue
+            if route.method == method:
+                return route, found.groupdict()
+            allowed.append(route.method)
+        if allowed:
+            raise HTTPError(405, {"detail": f'Method "{method}" not allowed.'},
+                            {"Allow": ", ".join(sorted(set(allowed)))})
+        raise HTTPError(404, {"detail": "Not found."})
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: benchmarks reuse connections like a real client would
+    disable_nagle_algorithm = True  # headers and body are separate writes: avoid 40 ms delayed-ACK stalls
+
+    def _handle(self) -> None:
+        started = time.monotonic()
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        request = Request(
+            method=self.command,
+            path=parts.path,
+            query=parse_qs(parts.query, keep_blank_values=True),
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+            client=self.client_address[0],
+        )
+        response = self.server.app.handle(request)
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (e.g. a timeout fault): nothing left to tell it
+        # One line per request; the path only (no query, headers or body): those may carry personal data.
+        log.info('%s "%s %s" %s %.1fms', request.client, request.method, request.path,
+                 response.status, (time.monotonic() - started) * 1000)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass  # replaced by the single line written in _handle
+
+
+class EmulatorHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # bursts from rate-limit tests and benchmarks must not be refused
+    app: Any = None
+
+
+def make_server(host: str, port: int) -> EmulatorHTTPServer:
+    """Bind first (port 0 picks a free one); the caller attaches `.app` before serving."""
+    return EmulatorHTTPServer((host, port), _RequestHandler)
