@@ -95,7 +95,7 @@ def one_checkout(client, product, timer, emulator):
     response = client.post("/checkout/", CHECKOUT_FORM)
     elapsed = time.perf_counter() - started
     provider = timer.take()
-    if response.status_code != 302 or "/next/klarna/" not in response["Location"]:
+    if response.status_code not in (302, 303) or "/next/klarna/" not in response["Location"]:
         raise SystemExit(f"checkout did not reach the emulator: {response.status_code}")
     done = emulator.complete_checkout(response["Location"], "approve")
     return elapsed, provider, urlparse(done["return_url"]).path, done["response"]

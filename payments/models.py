@@ -76,6 +76,7 @@ class WebhookDelivery(models.Model):
         IGNORED = "ignored", "Ignored (nothing to apply)"
         UNMATCHED = "unmatched", "No matching payment"
         REJECTED = "rejected", "Rejected (bad signature or body)"
+        MISMATCH = "mismatch", "Does not match our payment (not applied)"
         FAILED = "failed", "Failed to apply (will be retried)"
 
     provider = models.CharField(max_length=32)

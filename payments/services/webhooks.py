@@ -101,7 +101,7 @@ def _apply(adapter, delivery):
         payment_confirm(attempt_id=attempt.pk, payment=payment, source="webhook",
                         dedupe_key=f"webhook:{delivery.provider}:{event.event_id}")
     except ReturnMismatch as exc:
-        return State.REJECTED, str(exc), attempt
+        return State.MISMATCH, str(exc), attempt
     return State.APPLIED, "", attempt
 
 
