@@ -20,4 +20,19 @@ app.conf.beat_schedule = {
         "task": "payments.tasks.reconcile_stuck_payments",
         "schedule": crontab(minute="*/5"),
     },
+    # Upsell charges left without an outcome by a dead worker or exhausted retries.
+    "reconcile-upsells": {
+        "task": "payments.tasks.reconcile_upsells",
+        "schedule": crontab(minute="*/5"),
+    },
+    # Mirror of provider-run subscriptions, for webhooks that never came.
+    "reconcile-subscriptions": {
+        "task": "payments.tasks.reconcile_subscriptions",
+        "schedule": crontab(minute=17),
+    },
+    # Retry past-due subscriptions on the dunning schedule, then cancel them.
+    "dunning": {
+        "task": "payments.tasks.run_dunning",
+        "schedule": crontab(minute=5),
+    },
 }

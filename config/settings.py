@@ -124,6 +124,9 @@ PROVIDER_MAX_RETRIES = env.int("PROVIDER_MAX_RETRIES", default=3)
 # Upper bound on one Retry-After / backoff sleep inside a shopper's request.
 PROVIDER_MAX_BACKOFF = env.float("PROVIDER_MAX_BACKOFF", default=4.0)
 
+# Days after a subscription fell past due on which its payment is retried; then it is cancelled.
+SUBSCRIPTION_DUNNING_DAYS = [int(d) for d in env.list("SUBSCRIPTION_DUNNING_DAYS", default=["1", "3", "7"])]
+
 EMULATOR_URL = env.str("EMULATOR_URL", default="http://127.0.0.1:8100").rstrip("/")
 
 # 29 Next Admin API
@@ -141,6 +144,12 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="shop")
+# A task whose worker dies is redelivered: every task is idempotent, so running one twice is safe.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Redis redelivers an unacknowledged (acks_late) task after this many seconds.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+}
 CELERY_TIMEZONE = TIME_ZONE
 
 LOGGING = {

@@ -146,3 +146,53 @@ def _sync_order(attempt):
             order.paid_at = timezone.now()
             fields.append("paid_at")
         order.save(update_fields=fields)
+
+
+# --- Subscriptions ------------------------------------------------------------------------------------
+# The provider runs a subscription's life; we mirror it. Cancelled is terminal, so a stale read or a
+# late webhook can never bring a cancelled subscription back.
+SUBSCRIPTION_TRANSITIONS = {
+    "active": {"past_due", "retrying", "paused", "canceled"},
+    "past_due": {"active", "retrying", "canceled", "paused"},
+    "retrying": {"active", "past_due", "canceled"},
+    "paused": {"active", "canceled"},
+    "canceled": set(),
+}
+
+
+def subscription_transition(subscription_id, to_status, *, source, message="", payload=None,
+                            dedupe_key=None, **fields) -> TransitionResult:
+    """Set a subscription's status (and other mirrored `fields`), recording a SubscriptionEvent.
+
+    Locks the subscription row. A forbidden move is recorded as ignored and changes nothing; a
+    repeated dedupe_key is a no-op. `fields` are saved along with the status.
+    """
+    from .models import Subscription, SubscriptionEvent
+
+    with transaction.atomic():
+        sub = Subscription.objects.select_for_update().get(pk=subscription_id)
+        if dedupe_key and sub.events.filter(dedupe_key=dedupe_key).exists():
+            return TransitionResult(sub, False, "already applied")
+        current = sub.status
+        if to_status != current and to_status not in SUBSCRIPTION_TRANSITIONS.get(current, set()):
+            SubscriptionEvent.objects.create(
+                subscription=sub, kind="ignored", source=source, dedupe_key=dedupe_key, payload=payload,
+                message=f"{current} → {to_status} is not allowed. {message}"[:500])
+            return TransitionResult(sub, False, "not allowed")
+        changed_fields = [name for name, value in fields.items() if getattr(sub, name) != value]
+        for name in changed_fields:
+            setattr(sub, name, fields[name])
+        if to_status != current:
+            sub.status = to_status
+            if to_status == "past_due" and sub.past_due_since is None:
+                sub.past_due_since = timezone.now()
+            if to_status == "active":
+                sub.past_due_since, sub.dunning_step = None, 0
+        sub.save()
+        if to_status != current or changed_fields or message:
+            text = message or (f"{current} → {to_status}" if to_status != current else
+                               "updated " + ", ".join(changed_fields))
+            SubscriptionEvent.objects.create(
+                subscription=sub, kind="status" if to_status != current else "sync", source=source,
+                dedupe_key=dedupe_key, payload=payload, message=text[:500])
+        return TransitionResult(sub, to_status != current or bool(changed_fields))

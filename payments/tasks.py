@@ -1,16 +1,71 @@
-"""Celery tasks: ids in, one service call, safe to run twice (DESIGN rule 8)."""
+"""Celery tasks: ids in, one service call, safe to run twice (DESIGN rule 8).
+
+Only retryable provider errors (ProviderUnavailable) are retried, with bounded exponential backoff;
+everything else is an outcome the service has already recorded.
+"""
 from celery import shared_task
 
-from .services.reconcile import payments_reconcile
-from .services.webhooks import webhook_apply
+from .exceptions import ProviderUnavailable
+
+MAX_RETRIES = 6
+
+
+def _backoff(retries: int) -> int:
+    return min(600, 5 * 2 ** retries)
 
 
 @shared_task(acks_late=True)
 def reconcile_stuck_payments():
+    from .services.reconcile import payments_reconcile
+
     report = payments_reconcile()
     return {"checked": report.checked, "settled": report.settled, "expired": report.expired}
 
 
 @shared_task(acks_late=True)
 def reapply_webhook(delivery_id):
+    from .services.webhooks import webhook_apply
+
     return webhook_apply(delivery_id=delivery_id)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def charge_upsell(self, upsell_id):
+    """acks_late + the service's lease and read-back: a worker killed mid-call is harmless."""
+    from .services.upsells import upsell_charge
+
+    try:
+        return upsell_charge(upsell_id=upsell_id).state
+    except ProviderUnavailable as exc:
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+
+
+@shared_task(acks_late=True)
+def reconcile_upsells():
+    from .services.upsells import upsells_reconcile
+
+    return upsells_reconcile()
+
+
+@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def link_subscription(self, route, provider_id, order_id):
+    from .services.subscriptions import subscription_link
+
+    try:
+        return subscription_link(route=route, provider_id=provider_id, order_id=order_id).pk
+    except ProviderUnavailable as exc:
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+
+
+@shared_task(acks_late=True)
+def reconcile_subscriptions():
+    from .services.subscription_actions import subscriptions_reconcile
+
+    return subscriptions_reconcile()
+
+
+@shared_task(acks_late=True)
+def run_dunning():
+    from .services.dunning import subscriptions_dunning_run
+
+    return subscriptions_dunning_run()

@@ -23,3 +23,22 @@ def order_number_from_token(token: str) -> str | None:
 
 def order_url(order, name="shop:order_status") -> str:
     return reverse(name, args=[order_token(order)])
+
+
+SUBSCRIPTION_SALT = "shop.subscription-link"
+
+
+def subscription_token(subscription) -> str:
+    """The subscriber's 'manage subscription' link: grants viewing and cancelling that one subscription."""
+    return signing.dumps(subscription.pk, salt=SUBSCRIPTION_SALT, compress=False)
+
+
+def subscription_id_from_token(token: str):
+    try:
+        return signing.loads(token, salt=SUBSCRIPTION_SALT)
+    except signing.BadSignature:
+        return None
+
+
+def subscription_url(subscription) -> str:
+    return reverse("shop:subscription_manage", args=[subscription_token(subscription)])

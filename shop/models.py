@@ -96,6 +96,9 @@ class Order(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     paid_at = models.DateTimeField(null=True, blank=True)
+    renewal_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="renewals", help_text="The order whose subscription this renews")
+    billing_cycle = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -175,6 +178,7 @@ class OrderLine(models.Model):
     next_product_id = models.PositiveIntegerField(null=True, blank=True)
     interval = models.CharField(max_length=8, blank=True)
     interval_count = models.PositiveSmallIntegerField(null=True, blank=True)
+    is_upsell = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["id"]
@@ -191,3 +195,33 @@ class OrderLine(models.Model):
     @property
     def is_subscription(self):
         return bool(self.interval)
+
+
+class UpsellOffer(models.Model):
+    """A one-click extra offered on the confirmation page after a paid order."""
+
+    name = models.CharField(max_length=120, help_text="Shown to the shopper, e.g. 'Add a second mug'")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="upsell_offers")
+    price = models.PositiveIntegerField(help_text="Offer price, VAT included (minor units)")
+    pitch = models.CharField(max_length=255, blank=True)
+    trigger_products = models.ManyToManyField(
+        Product, blank=True, related_name="triggered_upsell_offers",
+        help_text="Offer it after purchases of these products; empty means after any purchase",
+    )
+    starts_at = models.DateTimeField(null=True, blank=True)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__isnull=True) | models.Q(starts_at__isnull=True)
+                | models.Q(ends_at__gt=models.F("starts_at")),
+                name="upsell_window_ends_after_start",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name

@@ -41,3 +41,68 @@ def order_place(*, cart: Cart, details: dict, route: str) -> Order:
             for line in lines
         )
     return order
+
+
+def order_add_upsell_line(*, order_id, product, name, sku, quantity, unit_price, vat_rate_bp,
+                          provider_product_id) -> OrderLine:
+    """Add a charged upsell to a paid order and raise its totals, in one locked transaction.
+
+    Called once per upsell, when its payment is confirmed; the order row lock keeps concurrent
+    upsells on the same order from losing each other's totals.
+    """
+    from .pricing import vat_included
+
+    total = unit_price * quantity
+    tax = vat_included(total, vat_rate_bp)
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order_id)
+        line = OrderLine.objects.create(
+            order=order, product=product, sku=sku, name=name, quantity=quantity, unit_price=unit_price,
+            vat_rate_bp=vat_rate_bp, total=total, tax=tax, next_product_id=provider_product_id,
+            is_upsell=True,
+        )
+        order.subtotal += total
+        order.tax_total += tax
+        order.total += total
+        order.save(update_fields=["subtotal", "tax_total", "total", "updated_at"])
+    return line
+
+
+def order_create_renewal(*, initial: Order, billing_cycle: int, amount: int, provider_lines) -> Order:
+    """The shop order for one paid renewal: the subscriber's address, the renewed lines, `amount`.
+
+    Lines are the provider's renewal lines at the prices it charged (matched to our catalog by provider
+    product id; `line_total` in minor units); whatever they do not account for is shipping. Falls back
+    to the initial order's subscription lines. Runs inside the caller's transaction.
+    """
+    from .models import Product
+    from .pricing import vat_included
+
+    ids = [line.get("product_id") for line in provider_lines]
+    by_provider_id = {p.next_product_id: p for p in Product.objects.filter(next_product_id__in=ids)}
+    wanted = [(by_provider_id[line["product_id"]], line["quantity"], line["line_total"])
+              for line in provider_lines if line.get("product_id") in by_provider_id]
+    if not wanted:
+        wanted = [(line.product, line.quantity, line.total) for line in initial.lines.filter(is_upsell=False)
+                  if line.interval and line.product is not None]
+    subtotal = min(sum(total for _, _, total in wanted), amount)
+    shipping = amount - subtotal
+    with transaction.atomic():
+        order = Order(
+            route=initial.route, currency=initial.currency, subtotal=subtotal, shipping_fee=shipping,
+            shipping_vat_rate_bp=initial.shipping_vat_rate_bp if shipping else 0,
+            tax_total=sum(vat_included(total, p.vat_rate_bp) for p, _, total in wanted)
+            + vat_included(shipping, initial.shipping_vat_rate_bp if shipping else 0),
+            total=amount, renewal_of=initial, billing_cycle=billing_cycle,
+            **{field: getattr(initial, field) for field in ADDRESS_FIELDS},
+        )
+        order.save_with_number()
+        OrderLine.objects.bulk_create(
+            OrderLine(order=order, product=product, sku=product.sku, name=product.name, quantity=quantity,
+                      unit_price=total // quantity, vat_rate_bp=product.vat_rate_bp,
+                      total=(total // quantity) * quantity, tax=vat_included(total, product.vat_rate_bp),
+                      next_product_id=product.next_product_id, interval=product.interval,
+                      interval_count=product.interval_count)
+            for product, quantity, total in wanted
+        )
+    return order

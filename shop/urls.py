@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import cart, catalog, checkout, orders
+from .views import cart, catalog, checkout, orders, subscriptions, upsells
 
 app_name = "shop"
 
@@ -16,4 +16,9 @@ urlpatterns = [
     path("orders/<str:token>/thanks/", orders.order_confirmation, name="order_confirmation"),
     path("orders/<str:token>/payment-failed/", orders.order_failed, name="order_failed"),
     path("orders/<str:token>/retry/", orders.order_retry, name="order_retry"),
+    path("orders/<str:token>/upsells/<int:offer_id>/", upsells.upsell_accept_view, name="upsell_accept"),
+    path("orders/<str:token>/upsells.json", upsells.upsell_status_view, name="upsell_status"),
+    path("subscriptions/<str:token>/", subscriptions.subscription_manage, name="subscription_manage"),
+    path("subscriptions/<str:token>/cancel/", subscriptions.subscription_cancel_view,
+         name="subscription_cancel"),
 ]

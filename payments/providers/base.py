@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from ..exceptions import OperationNotSupported
-from .types import CheckoutRequest, CheckoutStart, ProviderPayment, ReturnData, WebhookEvent
+from .types import (CheckoutRequest, CheckoutStart, ProviderPayment, ReturnData, SubscriptionInfo,
+                    UpsellRequest, UpsellResult, WebhookEvent)
 
 
 class PaymentAdapter(ABC):
@@ -45,8 +46,29 @@ class PaymentAdapter(ABC):
     def charge_recurring(self, *args, **kwargs):
         raise OperationNotSupported(f"{self.key} cannot charge recurring payments")
 
-    def add_upsell(self, *args, **kwargs):
+    def add_upsell(self, request: UpsellRequest) -> UpsellResult:
+        """Charge an upsell on a paid payment. Raises ProviderRequestError when declined."""
         raise OperationNotSupported(f"{self.key} does not support upsells")
+
+    def find_upsell(self, provider_reference: str, reference: str) -> UpsellResult | None:
+        """Read back whether an upsell with our `reference` was charged (after an unknown outcome)."""
+        raise OperationNotSupported(f"{self.key} does not support upsells")
+
+    # Provider-run subscriptions (29 Next renews them itself; the shop mirrors and steers).
+    def fetch_subscription(self, provider_id: str) -> SubscriptionInfo:
+        raise OperationNotSupported(f"{self.key} has no provider-run subscriptions")
+
+    def subscription_renew(self, provider_id: str) -> SubscriptionInfo:
+        raise OperationNotSupported(f"{self.key} cannot renew a subscription on request")
+
+    def subscription_retry(self, provider_id: str) -> SubscriptionInfo:
+        raise OperationNotSupported(f"{self.key} cannot retry a subscription payment")
+
+    def subscription_cancel(self, provider_id: str, *, reason: str, message: str = "") -> SubscriptionInfo:
+        raise OperationNotSupported(f"{self.key} cannot cancel a provider subscription")
+
+    def subscription_reschedule(self, provider_id: str, when: datetime) -> SubscriptionInfo:
+        raise OperationNotSupported(f"{self.key} cannot move a subscription's renewal date")
 
     def capture(self, *args, **kwargs):
         raise OperationNotSupported(f"{self.key} cannot capture from the shop")

@@ -1,5 +1,6 @@
 """The dataclasses adapters see. Adapters never touch ORM rows: services translate both ways."""
 from dataclasses import dataclass, field
+from datetime import datetime
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,46 @@ class ProviderPayment:
     reference: str  # our attempt reference as the provider stored it ('' when absent)
     lines: tuple[tuple[int, int], ...] = ()  # (provider_product_id, quantity) of non-upsell lines
     supports_upsell: bool = False
+    # Provider subscriptions this payment started or renewed: (subscription id, billing cycle).
+    subscriptions: tuple[tuple[str, int], ...] = ()
+    # (provider_product_id, quantity, line total in minor units) of non-upsell lines, as charged.
+    line_totals: tuple[tuple[int, int, int], ...] = ()
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class UpsellRequest:
+    provider_reference: str  # the paid order at the provider
+    reference: str  # our Upsell reference, stored on the provider's line so it can be found again
+    sku: str
+    name: str
+    provider_product_id: int | None
+    quantity: int
+    unit_price: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class UpsellResult:
+    provider_reference: str
+    amount: int  # what the provider charged for the added line(s)
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class SubscriptionInfo:
+    """The provider's view of one subscription."""
+
+    provider_id: str
+    status: str  # active, past_due, retrying, paused, canceled
+    interval: str
+    interval_count: int
+    next_renewal_at: datetime | None
+    amount: int
+    currency: str
+    email: str = ""
+    cancel_reason: str = ""
+    orders: tuple[tuple[str, int], ...] = ()  # (provider order, billing cycle)
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -85,4 +126,7 @@ class WebhookEvent:
     event_type: str
     provider_reference: str = ""  # e.g. 29 Next order number, when the event names one
     payment: ProviderPayment | None = None  # when the event carries the whole payment
+    subscription_id: str = ""  # the provider subscription the event is about, if any
+    billing_cycle: int | None = None  # for renewal orders and renewal transactions
+    failed: bool = False  # a failed transaction (declined renewal or upsell)
     raw: dict = field(default_factory=dict, compare=False, repr=False)

@@ -8,7 +8,9 @@ from collections import Counter
 from ..exceptions import ReturnMismatch
 from ..models import PaymentAttempt
 from ..providers.types import ProviderPayment
-from ..states import Status, record_event, transition
+from django.db import transaction
+
+from ..states import SUCCESSFUL, Status, record_event, transition
 
 APPLICABLE = {
     "authorized": Status.AUTHORIZED,
@@ -63,6 +65,24 @@ def payment_confirm(*, attempt_id, payment: ProviderPayment, source: str, dedupe
         record_event(attempt.pk, kind="note", source=source, dedupe_key=dedupe_key, payload=payment.raw,
                      message=f"Provider reports {payment.provider_reference} as {payment.status}")
         return None
-    return transition(attempt.pk, target, source=source, dedupe_key=dedupe_key, payload=payment.raw,
-                      provider_reference=payment.provider_reference,
-                      message=f"Provider order {payment.provider_reference} is {payment.status}")
+    result = transition(attempt.pk, target, source=source, dedupe_key=dedupe_key, payload=payment.raw,
+                        provider_reference=payment.provider_reference,
+                        message=f"Provider order {payment.provider_reference} is {payment.status}")
+    if target in SUCCESSFUL:
+        _after_success(attempt, payment)
+    return result
+
+
+def _after_success(attempt, payment):
+    """Remember what the provider allows next (upsells) and link the subscriptions it started."""
+    if payment.supports_upsell and not attempt.provider_supports_upsell:
+        PaymentAttempt.objects.filter(pk=attempt.pk).update(provider_supports_upsell=True)
+    started = [sid for sid, cycle in payment.subscriptions if cycle == 0]
+    if not started or attempt.kind != PaymentAttempt.Kind.CHECKOUT:
+        return
+    from ..models import Subscription
+    from ..tasks import link_subscription
+
+    for provider_id in started:
+        if not Subscription.objects.filter(route=attempt.route, provider_id=provider_id).exists():
+            transaction.on_commit(lambda pid=provider_id: link_subscription.delay(attempt.route, pid, attempt.order_id))

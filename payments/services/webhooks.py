@@ -15,6 +15,7 @@ from ..exceptions import InvalidReturn, ProviderError, ReturnMismatch
 from ..models import PaymentAttempt, WebhookDelivery
 from ..providers.registry import get_adapter
 from .payment_confirm import payment_confirm
+from .subscriptions import subscription_apply_event
 
 log = logging.getLogger(__name__)
 State = WebhookDelivery.State
@@ -85,6 +86,17 @@ def _apply(adapter, delivery):
         event = adapter.parse_webhook(delivery.body.encode())
     except InvalidReturn as exc:
         return State.REJECTED, str(exc), None
+    if event.subscription_id:
+        try:
+            state, sub = subscription_apply_event(route=delivery.provider, event=event,
+                                                  dedupe_key=f"webhook:{event.event_id}")
+        except ProviderError as exc:
+            return (State.FAILED if getattr(exc, "retryable", False) else State.UNMATCHED), str(exc), None
+        except InvalidReturn as exc:
+            return State.REJECTED, str(exc), None
+        if state == "unmatched":
+            return State.UNMATCHED, f"no subscription {event.subscription_id} of ours", None
+        return State.APPLIED, "", None
     payment = event.payment
     try:
         if payment is None and event.provider_reference:

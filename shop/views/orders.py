@@ -11,12 +11,15 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from django.urls import reverse
+
 from payments.providers.registry import enabled_routes
+from payments.selectors import upsell_offers_for, upsells_of
 
 from .. import selectors
 from ..cart import Cart
 from ..forms import RetryForm
-from ..links import order_url
+from ..links import order_url, subscription_url
 from ..models import Order
 from .checkout import LAST_ORDER_SESSION_KEY, start_payment_and_redirect
 
@@ -37,6 +40,7 @@ def order_status(request, token):
     names = {route.key: route.display_name for route in enabled_routes()}
     return render(request, "shop/order_status.html", {
         "order": order,
+        "subscriptions": [(sub, subscription_url(sub)) for sub in order.subscriptions.all()],
         "attempts": [(attempt, names.get(attempt.route, attempt.route))
                      for attempt in order.payment_attempts.all()],
         "pay_url": None if order.is_paid else order_url(order, "shop:order_failed"),
@@ -51,9 +55,16 @@ def order_confirmation(request, token):
         # Only the browser that placed this order loses its cart: someone opening the link elsewhere
         # must not have their own cart emptied.
         Cart(request.session).clear()
+    placed_here = request.session.get(LAST_ORDER_SESSION_KEY) == order.number
     return render(request, "shop/order_confirmation.html", {
         "order": order,
         "status_url": order_url(order),
+        # One-click extras only for the browser that placed the order (see views.upsells).
+        "offers": upsell_offers_for(order) if order.is_paid and placed_here else [],
+        "upsells": upsells_of(order),
+        "upsell_status_url": reverse("shop:upsell_status", args=[token]),
+        "token": token,
+        "subscriptions": [(sub, subscription_url(sub)) for sub in order.subscriptions.all()],
     })
 
 

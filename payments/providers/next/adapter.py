@@ -15,28 +15,15 @@ from django.conf import settings
 
 from ...exceptions import InvalidReturn, ProviderRequestError
 from ..base import PaymentAdapter
-from ..money import from_decimal_string, to_decimal_string
-from ..types import Address, CheckoutRequest, CheckoutStart, ProviderPayment, ReturnData, WebhookEvent
-from . import signatures
+from ..money import to_decimal_string
+from ..types import (Address, CheckoutRequest, CheckoutStart, ProviderPayment, ReturnData, SubscriptionInfo,
+                     UpsellRequest, UpsellResult, WebhookEvent)
+from . import signatures, wire
 from .client import NextClient
 
 # Bigger than any real order JSON, small enough that parsing it cannot hurt us.
 MAX_RESPONSE_FIELD = 512 * 1024
 TAG_PREFIX = "shop-"
-
-PAYMENT_STATUS = {
-    "paid": "captured",
-    "authorized": "authorized",
-    "expiring": "authorized",
-    "partially_paid": "pending",
-    "pending": "pending",
-    "expired": "expired",
-    "voided": "cancelled",
-    "partially_voided": "captured",
-    "refunded": "refunded",
-    "partially_refunded": "partially_refunded",
-}
-
 
 class NextAdapter(PaymentAdapter):
     key = "next"
@@ -134,29 +121,46 @@ class NextAdapter(PaymentAdapter):
                     return payment
         return None
 
-    @staticmethod
-    def to_payment(order: dict) -> ProviderPayment:
-        if not isinstance(order, dict) or not order.get("number"):
-            raise InvalidReturn("29 Next order without a number")
-        metadata = order.get("metadata") if isinstance(order.get("metadata"), dict) else {}
-        lines = tuple(sorted(
-            (int(line.get("product_id") or 0), int(line.get("quantity") or 0))
-            for line in order.get("lines") or [] if not line.get("is_upsell")
-        ))
-        try:
-            amount = from_decimal_string(order.get("total_incl_tax", ""))
-        except ValueError:
-            raise InvalidReturn("29 Next order without a readable total") from None
-        return ProviderPayment(
-            provider_reference=str(order["number"]),
-            status=PAYMENT_STATUS.get(str(order.get("payment_status")), "pending"),
-            amount=amount,
-            currency=str(order.get("currency") or ""),
-            reference=str(metadata.get("shop_reference") or ""),
-            lines=lines,
-            supports_upsell=bool(order.get("supports_post_purchase_upsells")),
-            raw=order,
-        )
+    to_payment = staticmethod(wire.to_payment)
+
+    # --- upsells: ordersAddLineItemsCreate charges the order's payment method --------------------
+    def add_upsell(self, request: UpsellRequest) -> UpsellResult:
+        if not request.provider_product_id:
+            raise ProviderRequestError(f"product {request.sku} has no 29 Next product id")
+        order = self.client.add_line_items(request.provider_reference, {"lines": [{
+            "product_id": request.provider_product_id,
+            "quantity": request.quantity,
+            "price": to_decimal_string(request.unit_price),
+            "is_upsell": True,
+            "metadata": {"shop_upsell": request.reference, "sku": request.sku, "title": request.name},
+        }]})
+        found = wire.find_upsell_line(order or {}, request.reference)
+        if found is None:
+            raise ProviderRequestError("29next: add-line-items answered without our upsell line")
+        return found
+
+    def find_upsell(self, provider_reference: str, reference: str) -> UpsellResult | None:
+        return wire.find_upsell_line(self.client.get_order(provider_reference) or {}, reference)
+
+    # --- subscriptions: 29 Next renews them; we read, renew, retry, cancel, reschedule -----------
+    def fetch_subscription(self, provider_id: str) -> SubscriptionInfo:
+        return wire.to_subscription(self.client.get_subscription(provider_id))
+
+    def subscription_renew(self, provider_id: str) -> SubscriptionInfo:
+        return wire.to_subscription(self.client.subscription_action(provider_id, "renew"))
+
+    def subscription_retry(self, provider_id: str) -> SubscriptionInfo:
+        return wire.to_subscription(self.client.subscription_action(provider_id, "retry"))
+
+    def subscription_cancel(self, provider_id: str, *, reason: str, message: str = "") -> SubscriptionInfo:
+        body = {"cancel_reason": reason, "send_cancel_notification": True}
+        if message:
+            body["cancel_reason_other_message"] = message[:255]
+        return wire.to_subscription(self.client.subscription_action(provider_id, "cancel", body))
+
+    def subscription_reschedule(self, provider_id: str, when: datetime) -> SubscriptionInfo:
+        return wire.to_subscription(
+            self.client.patch_subscription(provider_id, {"next_renewal_date": when.isoformat()}))
 
     # --- webhooks ---------------------------------------------------------------------------------
     def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> bool:
@@ -171,11 +175,22 @@ class NextAdapter(PaymentAdapter):
             raise InvalidReturn("webhook body is not a 29 Next envelope")
         data = envelope.get("data") if isinstance(envelope.get("data"), dict) else {}
         event = dict(event_id=str(envelope["event_id"]), event_type=str(envelope["event_type"]), raw=envelope)
-        if envelope.get("object") == "order" or event["event_type"].startswith("order."):
-            return WebhookEvent(**event, provider_reference=str(data.get("number") or ""),
-                                payment=self.to_payment(data))
-        if event["event_type"].startswith("transaction."):
-            return WebhookEvent(**event, provider_reference=str(data.get("order") or ""))
+        kind = event["event_type"].split(".")[0]
+        if kind == "order":
+            payment = self.to_payment(data)
+            # A renewal order names its subscription with billing_cycle >= 1 (0 is the first purchase).
+            renewal = next(((sid, cycle) for sid, cycle in payment.subscriptions if cycle >= 1), None)
+            return WebhookEvent(**event, provider_reference=payment.provider_reference, payment=payment,
+                                subscription_id=renewal[0] if renewal else "",
+                                billing_cycle=renewal[1] if renewal else None)
+        if kind == "transaction":
+            sub = data.get("subscription") if isinstance(data.get("subscription"), dict) else {}
+            return WebhookEvent(**event, provider_reference=str(data.get("order") or ""),
+                                subscription_id=str(sub.get("id") or ""),
+                                billing_cycle=sub.get("billing_cycle") if sub else None,
+                                failed=data.get("status") == "failed")
+        if kind == "subscription":
+            return WebhookEvent(**event, subscription_id=str(data.get("id") or ""))
         return WebhookEvent(**event)
 
 

@@ -43,3 +43,19 @@ class NextClient:
 
     def list_orders(self, **params) -> dict:
         return self.http.request("GET", "orders/", params=params)
+
+    def add_line_items(self, number: str, body: dict) -> dict:
+        """ordersAddLineItemsCreate: charges the order's payment method. No idempotency key, so never
+        retried after a 5xx or timeout: the caller reads the order back instead (DESIGN rule 5)."""
+        return self.http.request("POST", f"orders/{quote(str(number), safe='')}/add-line-items/", json=body)
+
+    def get_subscription(self, subscription_id) -> dict:
+        return self.http.request("GET", f"subscriptions/{quote(str(subscription_id), safe='')}/")
+
+    def subscription_action(self, subscription_id, action: str, body: dict | None = None) -> dict:
+        """renew / retry / cancel: POSTs without idempotency keys, so not retried after 5xx."""
+        path = f"subscriptions/{quote(str(subscription_id), safe='')}/{action}/"
+        return self.http.request("POST", path, json=body or {})
+
+    def patch_subscription(self, subscription_id, body: dict) -> dict:
+        return self.http.request("PATCH", f"subscriptions/{quote(str(subscription_id), safe='')}/", json=body)

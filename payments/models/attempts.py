@@ -1,14 +1,11 @@
-"""What the shop knows about money in flight.
-
-PaymentAttempt: one try at collecting an order's total through one route; its status is changed only
-by payments.states. PaymentEvent: the append-only ledger of everything that happened to an attempt.
-WebhookDelivery: every webhook as it arrived (raw body), verified or not.
-"""
+"""Money in flight. PaymentAttempt: one try at collecting an amount for an order through one route (the
+checkout total, an upsell, a renewal); its status is changed only by payments.states. PaymentEvent: the
+append-only ledger of everything that happened to an attempt."""
 import secrets
 
 from django.db import models
 
-from .states import Status
+from ..states import Status
 
 
 def new_reference():
@@ -17,6 +14,12 @@ def new_reference():
 
 
 class PaymentAttempt(models.Model):
+    class Kind(models.TextChoices):
+        CHECKOUT = "checkout", "Checkout"
+        UPSELL = "upsell", "Post-purchase upsell"
+        RENEWAL = "renewal", "Subscription renewal"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CHECKOUT)
     order = models.ForeignKey("shop.Order", related_name="payment_attempts", on_delete=models.PROTECT)
     route = models.CharField(max_length=32, db_index=True)
     reference = models.CharField(max_length=40, unique=True, default=new_reference, editable=False)
@@ -28,6 +31,9 @@ class PaymentAttempt(models.Model):
     )
     redirect_url = models.URLField(max_length=500, blank=True)
     failure_reason = models.CharField(max_length=255, blank=True)
+    provider_supports_upsell = models.BooleanField(
+        default=False, help_text="The provider said this payment can take one-click upsells"
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -67,44 +73,3 @@ class PaymentEvent(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.from_status}→{self.to_status} ({self.source})"
-
-
-class WebhookDelivery(models.Model):
-    class State(models.TextChoices):
-        RECEIVED = "received", "Received"
-        APPLIED = "applied", "Applied"
-        IGNORED = "ignored", "Ignored (nothing to apply)"
-        UNMATCHED = "unmatched", "No matching payment"
-        REJECTED = "rejected", "Rejected (bad signature or body)"
-        MISMATCH = "mismatch", "Does not match our payment (not applied)"
-        FAILED = "failed", "Failed to apply (will be retried)"
-
-    provider = models.CharField(max_length=32)
-    event_id = models.CharField(max_length=64, blank=True)
-    event_type = models.CharField(max_length=64, blank=True)
-    signature_valid = models.BooleanField(default=False)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.RECEIVED, db_index=True)
-    headers = models.JSONField(default=dict)
-    body = models.TextField()
-    error = models.CharField(max_length=500, blank=True)
-    attempt = models.ForeignKey(PaymentAttempt, null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="webhook_deliveries")
-    apply_count = models.PositiveIntegerField(default=0)
-    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    processed_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-received_at"]
-        verbose_name_plural = "webhook deliveries"
-        constraints = [
-            # Dedupe verified deliveries only: a forged body must not be able to claim (and so block)
-            # the event id of a genuine delivery that arrives later.
-            models.UniqueConstraint(
-                fields=["provider", "event_id"],
-                condition=models.Q(signature_valid=True) & ~models.Q(event_id=""),
-                name="webhook_event_once",
-            ),
-        ]
-
-    def __str__(self):
-        return f"{self.provider} {self.event_type} {self.event_id}"

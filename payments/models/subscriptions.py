@@ -1,0 +1,113 @@
+"""Subscriptions as the provider runs them, mirrored; one SubscriptionCharge per billing cycle.
+
+For 29 Next the platform renews and charges; the shop mirrors it from webhooks and reconcile, and
+drives dunning (/retry/, /cancel/). Status changes go through payments.states.subscription_transition.
+"""
+import secrets
+
+from django.db import models
+
+
+class Subscription(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        PAST_DUE = "past_due", "Past due"
+        RETRYING = "retrying", "Retrying"
+        PAUSED = "paused", "Paused"
+        CANCELED = "canceled", "Cancelled"
+
+    route = models.CharField(max_length=32)
+    provider_id = models.CharField(max_length=64)
+    order = models.ForeignKey("shop.Order", related_name="subscriptions", on_delete=models.PROTECT,
+                              help_text="The order that started it")
+    email = models.EmailField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    interval = models.CharField(max_length=8)
+    interval_count = models.PositiveSmallIntegerField(default=1)
+    amount = models.PositiveIntegerField(help_text="Recurring total (minor units)")
+    currency = models.CharField(max_length=3)
+    next_renewal_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    cancel_reason = models.CharField(max_length=64, blank=True)
+    customer_token = models.CharField(max_length=128, blank=True,
+                                      help_text="Provider token charged for renewals (Klarna)")
+    past_due_since = models.DateTimeField(null=True, blank=True)
+    dunning_step = models.PositiveSmallIntegerField(default=0, help_text="Retries made since past due")
+    provider_synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["route", "provider_id"], name="subscription_once_per_provider_id"),
+        ]
+
+    def __str__(self):
+        return f"{self.route} subscription {self.provider_id} ({self.status})"
+
+    @property
+    def is_canceled(self):
+        return self.status == self.Status.CANCELED
+
+
+def new_charge_key():
+    return "sc_" + secrets.token_hex(12)
+
+
+class SubscriptionCharge(models.Model):
+    """One billing cycle. Created before anything is charged, unique per cycle: the row is the
+    exactly-once guard, and its key is the provider idempotency key where the provider has one."""
+
+    subscription = models.ForeignKey(Subscription, related_name="charges", on_delete=models.PROTECT)
+    billing_cycle = models.PositiveIntegerField(help_text="0 is the initial purchase")
+    idempotency_key = models.CharField(max_length=40, unique=True, default=new_charge_key, editable=False)
+    amount = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    attempt = models.OneToOneField("payments.PaymentAttempt", null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="subscription_charge")
+    provider_order = models.CharField(max_length=64, blank=True)
+    failures = models.PositiveSmallIntegerField(default=0)
+    last_failure = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["subscription", "billing_cycle"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "billing_cycle"], name="one_charge_per_cycle"),
+        ]
+
+    def __str__(self):
+        return f"{self.subscription} cycle {self.billing_cycle}"
+
+    @property
+    def outcome(self):
+        """paid / failed / pending, derived from the payment attempt (the one state machine)."""
+        from ..states import SUCCESSFUL
+
+        if self.attempt_id and self.attempt.status in SUCCESSFUL:
+            return "paid"
+        if self.failures:
+            return "failed"
+        return "pending"
+
+
+class SubscriptionEvent(models.Model):
+    """Append-only history of a subscription: syncs, renewals, failures, dunning steps, actions."""
+
+    subscription = models.ForeignKey(Subscription, related_name="events", on_delete=models.PROTECT)
+    kind = models.CharField(max_length=32)
+    source = models.CharField(max_length=24)
+    message = models.CharField(max_length=500, blank=True)
+    dedupe_key = models.CharField(max_length=120, null=True, blank=True)
+    payload = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "dedupe_key"], name="subscriptionevent_once_per_key"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind}: {self.message}"

@@ -1,0 +1,95 @@
+"""Reading 29 Next objects (Order, SubscriptionDetail) into our dataclasses."""
+from datetime import datetime
+
+from ...exceptions import InvalidReturn
+from ..money import from_decimal_string
+from ..types import ProviderPayment, SubscriptionInfo, UpsellResult
+
+PAYMENT_STATUS = {
+    "paid": "captured",
+    "authorized": "authorized",
+    "expiring": "authorized",
+    "partially_paid": "pending",
+    "pending": "pending",
+    "expired": "expired",
+    "voided": "cancelled",
+    "partially_voided": "captured",
+    "refunded": "refunded",
+    "partially_refunded": "partially_refunded",
+}
+
+
+def _money(value, what) -> int:
+    try:
+        return from_decimal_string(value)
+    except ValueError:
+        raise InvalidReturn(f"29 Next {what} is not a readable amount") from None
+
+
+def to_payment(order: dict) -> ProviderPayment:
+    """An Order as a ProviderPayment for its checkout: upsell lines (added after payment, charged
+    separately) are left out of both the lines and the amount, so the checkout still matches after
+    an upsell. OrderLine.price_incl_tax is read as the line total (django-oscar's line price)."""
+    if not isinstance(order, dict) or not order.get("number"):
+        raise InvalidReturn("29 Next order without a number")
+    metadata = order.get("metadata") if isinstance(order.get("metadata"), dict) else {}
+    lines = order.get("lines") if isinstance(order.get("lines"), list) else []
+    checkout_lines, line_totals, upsell_total = [], [], 0
+    for line in lines:
+        if not isinstance(line, dict):
+            continue
+        line_total = _money(line.get("price_incl_tax") or "0", "line price")
+        if line.get("is_upsell"):
+            upsell_total += line_total
+        else:
+            product_id, quantity = int(line.get("product_id") or 0), int(line.get("quantity") or 0)
+            checkout_lines.append((product_id, quantity))
+            line_totals.append((product_id, quantity, line_total))
+    subscriptions = tuple(
+        (str(item["id"]), int(item.get("billing_cycle") or 0))
+        for item in order.get("subscriptions") or [] if isinstance(item, dict) and item.get("id") is not None
+    )
+    return ProviderPayment(
+        provider_reference=str(order["number"]),
+        status=PAYMENT_STATUS.get(str(order.get("payment_status")), "pending"),
+        amount=_money(order.get("total_incl_tax", ""), "order total") - upsell_total,
+        currency=str(order.get("currency") or ""),
+        reference=str(metadata.get("shop_reference") or ""),
+        lines=tuple(sorted(checkout_lines)),
+        supports_upsell=bool(order.get("supports_post_purchase_upsells")),
+        subscriptions=subscriptions,
+        line_totals=tuple(line_totals),
+        raw=order,
+    )
+
+
+def find_upsell_line(order: dict, reference: str) -> UpsellResult | None:
+    """The upsell line we tagged with `reference` in its metadata, if the order has it."""
+    for line in order.get("lines") or []:
+        metadata = line.get("metadata") if isinstance(line, dict) else None
+        if isinstance(metadata, dict) and metadata.get("shop_upsell") == reference:
+            return UpsellResult(provider_reference=str(order.get("number")),
+                                amount=_money(line.get("price_incl_tax", "0"), "upsell line price"),
+                                raw=order)
+    return None
+
+
+def to_subscription(data: dict) -> SubscriptionInfo:
+    if not isinstance(data, dict) or data.get("id") is None:
+        raise InvalidReturn("29 Next subscription without an id")
+    next_date = data.get("next_renewal_date")
+    user = data.get("user") if isinstance(data.get("user"), dict) else {}
+    return SubscriptionInfo(
+        provider_id=str(data["id"]),
+        status=str(data.get("status") or ""),
+        interval=str(data.get("interval") or ""),
+        interval_count=int(data.get("interval_count") or 1),
+        next_renewal_at=datetime.fromisoformat(next_date) if next_date else None,
+        amount=_money(data.get("total") or "0", "subscription total"),
+        currency=str(data.get("currency") or ""),
+        email=str(user.get("email") or ""),
+        cancel_reason=str(data.get("cancel_reason") or ""),
+        orders=tuple((str(o.get("order_number")), int(o.get("billing_cycle") or 0))
+                     for o in data.get("orders") or [] if isinstance(o, dict)),
+        raw=data,
+    )

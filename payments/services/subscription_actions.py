@@ -1,0 +1,86 @@
+"""What merchants (admin) and subscribers (their signed page) can do to a subscription, and the
+periodic read-back that keeps every mirror in step with the provider."""
+import logging
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from ..exceptions import InvalidReturn, PaymentError, ProviderError
+from ..models import Subscription, SubscriptionEvent
+from ..providers.registry import get_adapter
+from .subscriptions import subscription_sync
+
+log = logging.getLogger(__name__)
+
+CANCEL_REASONS = {
+    "not_satisfied_with_product": "Not satisfied with the product",
+    "product_too_expensive": "Too expensive",
+    "cancel_recurring": "No longer needed",
+    "unwanted_subscription": "Did not want a subscription",
+    "recurring_payment_declined": "Recurring payment declined",
+    "disputed_cancel_recurring": "Disputed",
+    "schedule_ended": "Schedule ended",
+    "other": "Other",
+}
+
+
+class SubscriptionActionError(PaymentError):
+    shopper_message = "We could not change your subscription right now. Please try again later."
+
+
+def _act(subscription_id, action: str, call, *, source: str, message: str) -> Subscription:
+    sub = Subscription.objects.get(pk=subscription_id)
+    try:
+        info = call(get_adapter(sub.route), sub)
+    except (ProviderError, InvalidReturn) as exc:
+        SubscriptionEvent.objects.create(subscription=sub, kind=f"{action}_failed", source=source,
+                                         message=f"{message}: {exc}"[:500])
+        raise SubscriptionActionError(f"{action} of subscription {sub.provider_id} failed: {exc}") from exc
+    SubscriptionEvent.objects.create(subscription=sub, kind=action, source=source, message=message[:500])
+    return subscription_sync(subscription=sub, info=info, source=source)
+
+
+def subscription_renew_now(*, subscription_id, source="admin") -> Subscription:
+    """Ask the provider to renew now (29 Next: /renew/, active subscriptions only)."""
+    return _act(subscription_id, "renew", lambda a, s: a.subscription_renew(s.provider_id),
+                source=source, message="Renewal requested now")
+
+
+def subscription_retry(*, subscription_id, source="admin") -> Subscription:
+    """Retry a past-due subscription's payment (29 Next: /retry/)."""
+    return _act(subscription_id, "retry", lambda a, s: a.subscription_retry(s.provider_id),
+                source=source, message="Payment retry requested")
+
+
+def subscription_cancel(*, subscription_id, reason: str, message: str = "", source="admin") -> Subscription:
+    """Cancel at the provider with one of its reasons; cancelled is final."""
+    if reason not in CANCEL_REASONS:
+        raise SubscriptionActionError(f"unknown cancel reason {reason!r}")
+    sub = Subscription.objects.get(pk=subscription_id)
+    if sub.is_canceled:
+        return sub
+    return _act(subscription_id, "cancel",
+                lambda a, s: a.subscription_cancel(s.provider_id, reason=reason, message=message),
+                source=source, message=f"Cancelled: {CANCEL_REASONS[reason]}. {message}".strip())
+
+
+def subscription_reschedule(*, subscription_id, when: datetime, source="admin") -> Subscription:
+    """Move the next renewal date (a past date makes the provider renew soon)."""
+    return _act(subscription_id, "reschedule", lambda a, s: a.subscription_reschedule(s.provider_id, when),
+                source=source, message=f"Next renewal moved to {when.isoformat()}")
+
+
+def subscriptions_reconcile(*, older_than=3600, limit=500) -> int:
+    """Re-read subscriptions not synced for `older_than` seconds; returns how many were read."""
+    cutoff = timezone.now() - timedelta(seconds=older_than)
+    stale = (Subscription.objects.exclude(status=Subscription.Status.CANCELED)
+             .filter(provider_synced_at__lte=cutoff).order_by("provider_synced_at")[:limit])
+    read = 0
+    for sub in stale:
+        try:
+            subscription_sync(subscription=sub, info=get_adapter(sub.route).fetch_subscription(sub.provider_id),
+                              source="reconcile")
+            read += 1
+        except (ProviderError, InvalidReturn) as exc:
+            log.warning("subscription %s not reconciled: %s", sub.provider_id, exc)
+    return read

@@ -1,0 +1,164 @@
+"""Subscriptions the provider runs (29 Next): mirror them, record each billing cycle once, steer them.
+
+The provider is the source of truth. Webhooks tell us *that* something changed; we then read the
+subscription back (GET) and apply what it says now, so a late or out-of-order webhook can never move
+state backwards. Every billing cycle gets one SubscriptionCharge row (unique per cycle), so a renewal
+delivered three times is recorded once.
+"""
+import logging
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from shop.models import Order
+from shop.orders import order_create_renewal
+
+from ..exceptions import InvalidReturn, ProviderError
+from ..models import PaymentAttempt, Subscription, SubscriptionCharge, SubscriptionEvent
+from ..providers.registry import get_adapter
+from ..providers.types import ProviderPayment, SubscriptionInfo
+from ..states import SUCCESSFUL, Status, subscription_transition, transition
+
+log = logging.getLogger(__name__)
+
+
+def subscription_link(*, route: str, provider_id: str, order_id) -> Subscription:
+    """Create (or find) our mirror of a subscription the provider started from our order.
+
+    Idempotent on (route, provider_id). Records cycle 0 as the order's checkout payment.
+    Raises ProviderError when the provider cannot be read (the caller's task retries).
+    """
+    existing = Subscription.objects.filter(route=route, provider_id=provider_id).first()
+    if existing:
+        return existing
+    info = get_adapter(route).fetch_subscription(provider_id)
+    order = Order.objects.get(pk=order_id)
+    try:
+        with transaction.atomic():
+            sub = Subscription.objects.create(
+                route=route, provider_id=provider_id, order=order, email=order.email, status=info.status,
+                interval=info.interval, interval_count=info.interval_count, amount=info.amount,
+                currency=info.currency or order.currency, next_renewal_at=info.next_renewal_at,
+                provider_synced_at=timezone.now(),
+            )
+            checkout = (order.payment_attempts.filter(kind=PaymentAttempt.Kind.CHECKOUT, status__in=SUCCESSFUL)
+                        .first())
+            SubscriptionCharge.objects.create(subscription=sub, billing_cycle=0, amount=order.total,
+                                              currency=order.currency, attempt=checkout,
+                                              provider_order=checkout.provider_reference if checkout else "")
+            SubscriptionEvent.objects.create(subscription=sub, kind="created", source="provider",
+                                             message=f"Started by order {order.number}", payload=info.raw)
+    except IntegrityError:
+        return Subscription.objects.get(route=route, provider_id=provider_id)
+    return sub
+
+
+def subscription_sync(*, subscription: Subscription, info: SubscriptionInfo, source: str) -> Subscription:
+    """Apply the provider's current view, then record any renewal order we have not seen yet."""
+    subscription_transition(
+        subscription.pk, info.status, source=source, payload=info.raw,
+        next_renewal_at=info.next_renewal_at, interval=info.interval, interval_count=info.interval_count,
+        amount=info.amount, cancel_reason=info.cancel_reason, provider_synced_at=timezone.now(),
+    )
+    adapter = get_adapter(subscription.route)
+    recorded = set(subscription.charges.filter(attempt__status__in=SUCCESSFUL)
+                   .values_list("billing_cycle", flat=True))
+    for order_number, cycle in info.orders:
+        if cycle >= 1 and cycle not in recorded:
+            payment = adapter.fetch_payment(order_number)
+            subscription_renewal_record(subscription=subscription, billing_cycle=cycle, payment=payment,
+                                        source=source)
+    subscription.refresh_from_db()
+    return subscription
+
+
+def subscription_renewal_record(*, subscription: Subscription, billing_cycle: int, payment: ProviderPayment,
+                                source: str) -> SubscriptionCharge:
+    """Record a paid renewal: one charge row per cycle, one shop order to fulfil, one captured attempt.
+
+    Idempotent: the unique (subscription, billing_cycle) row is taken under a lock, and a cycle that
+    already has a paid attempt is left alone however often the renewal is reported.
+    """
+    with transaction.atomic():
+        charge, _ = SubscriptionCharge.objects.select_for_update().get_or_create(
+            subscription=subscription, billing_cycle=billing_cycle,
+            defaults={"amount": payment.amount, "currency": payment.currency or subscription.currency},
+        )
+        if charge.attempt_id and charge.attempt.status in SUCCESSFUL:
+            return charge
+        if payment.status not in ("captured", "authorized"):
+            return charge
+        order = order_create_renewal(initial=subscription.order, billing_cycle=billing_cycle,
+                                     amount=payment.amount,
+                                     provider_lines=[{"product_id": p, "quantity": q, "line_total": t}
+                                                     for p, q, t in payment.line_totals if q > 0])
+        attempt = PaymentAttempt.objects.create(
+            order=order, route=subscription.route, kind=PaymentAttempt.Kind.RENEWAL, amount=payment.amount,
+            currency=order.currency, provider_reference=payment.provider_reference,
+        )
+        transition(attempt.pk, Status(_status(payment.status)), source=source, payload=payment.raw,
+                   message=f"Renewal {billing_cycle} of subscription {subscription.provider_id} "
+                           f"paid as provider order {payment.provider_reference}")
+        charge.attempt, charge.provider_order, charge.amount = attempt, payment.provider_reference, payment.amount
+        charge.save(update_fields=["attempt", "provider_order", "amount", "updated_at"])
+        SubscriptionEvent.objects.create(subscription=subscription, kind="renewed", source=source,
+                                         message=f"Cycle {billing_cycle} paid: order {order.number}")
+    return charge
+
+
+def subscription_failure_record(*, subscription: Subscription, billing_cycle: int | None, reason: str,
+                                source: str, dedupe_key: str) -> bool:
+    """Count one failed renewal attempt for a cycle, once per provider event. Returns False on repeats."""
+    cycle = billing_cycle if billing_cycle is not None else subscription.charges.count()
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                SubscriptionEvent.objects.create(subscription=subscription, kind="renewal_failed", source=source,
+                                                 dedupe_key=dedupe_key, message=f"Cycle {cycle}: {reason}"[:500])
+        except IntegrityError:
+            return False
+        charge, _ = SubscriptionCharge.objects.select_for_update().get_or_create(
+            subscription=subscription, billing_cycle=cycle,
+            defaults={"amount": subscription.amount, "currency": subscription.currency})
+        charge.failures += 1
+        charge.last_failure = reason[:255]
+        charge.save(update_fields=["failures", "last_failure", "updated_at"])
+    return True
+
+
+def subscription_apply_event(*, route: str, event, dedupe_key: str) -> tuple[str, Subscription | None]:
+    """Apply a subscription-related webhook. Returns (delivery state, subscription)."""
+    sub = Subscription.objects.filter(route=route, provider_id=event.subscription_id).first()
+    adapter = get_adapter(route)
+    if sub is None:
+        sub = _link_from_provider(route, event.subscription_id)
+        if sub is None:
+            return "unmatched", None
+    if event.payment is not None and event.billing_cycle:
+        subscription_renewal_record(subscription=sub, billing_cycle=event.billing_cycle, payment=event.payment,
+                                    source="webhook")
+    elif event.failed:
+        subscription_failure_record(subscription=sub, billing_cycle=event.billing_cycle,
+                                    reason="Renewal payment declined", source="webhook", dedupe_key=dedupe_key)
+    subscription_sync(subscription=sub, info=adapter.fetch_subscription(sub.provider_id), source="webhook")
+    return "applied", sub
+
+
+def _link_from_provider(route, provider_id):
+    """A webhook about a subscription we have not linked yet: find its first order among ours."""
+    try:
+        info = get_adapter(route).fetch_subscription(provider_id)
+    except (ProviderError, InvalidReturn) as exc:
+        log.warning("subscription %s unknown and unreadable: %s", provider_id, exc)
+        return None
+    first = next((number for number, cycle in info.orders if cycle == 0), None)
+    attempt = (PaymentAttempt.objects.filter(route=route, kind=PaymentAttempt.Kind.CHECKOUT,
+                                             provider_reference=first, status__in=SUCCESSFUL).first()
+               if first else None)
+    if attempt is None:
+        return None
+    return subscription_link(route=route, provider_id=provider_id, order_id=attempt.order_id)
+
+
+def _status(provider_status: str) -> str:
+    return {"captured": Status.CAPTURED, "authorized": Status.AUTHORIZED}[provider_status]

@@ -1,0 +1,168 @@
+"""One-click post-purchase upsells, charged exactly once (DESIGN rule 5).
+
+accept: the Upsell row (unique per order and offer) and its PaymentAttempt are created before any
+provider call; a double click finds the row that is already there. charge: a Celery task; it takes a
+short lease on the upsell so only one worker talks to the provider at a time, commits "pending" before
+the call, and when an earlier try's outcome is unknown (timeout, 5xx, a killed worker) it reads the
+provider's order back and looks for our line (tagged with the upsell's reference) before calling again.
+29 Next has no idempotency key, so this read-back is what stands between a retry and a double charge.
+"""
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from shop.models import Order, UpsellOffer
+from shop.orders import order_add_upsell_line
+
+from ..exceptions import OperationNotSupported, PaymentError, ProviderRequestError, ProviderUnavailable
+from ..models import PaymentAttempt, Upsell
+from ..providers.registry import get_adapter
+from ..providers.types import UpsellRequest
+from ..selectors import paid_checkout_attempt, upsell_offers_for
+from ..states import SUCCESSFUL, Status, record_event, transition
+
+log = logging.getLogger(__name__)
+LEASE = timedelta(seconds=120)  # longer than any single provider call may take
+
+
+class UpsellNotAvailable(PaymentError):
+    shopper_message = "This offer is no longer available for your order."
+
+
+@dataclass(frozen=True)
+class ChargeOutcome:
+    state: str  # added / declined / pending / busy
+    detail: str = ""
+
+
+def upsell_accept(*, order: Order, offer_id) -> tuple[Upsell, bool]:
+    """Record the shopper's click and queue the charge. Returns (upsell, created).
+
+    Locks the order. Idempotent: a second click on the same offer returns the existing upsell and
+    queues nothing new. Raises UpsellNotAvailable when the offer is not open to this order.
+    """
+    from ..tasks import charge_upsell
+
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        existing = Upsell.objects.filter(order=order, offer_id=offer_id).select_related("attempt").first()
+        if existing:
+            return existing, False
+        offer = next((o for o in upsell_offers_for(order) if str(o.pk) == str(offer_id)), None)
+        checkout = paid_checkout_attempt(order)
+        if offer is None or checkout is None:
+            raise UpsellNotAvailable(f"offer {offer_id} is not open to order {order.number}")
+        attempt = PaymentAttempt.objects.create(
+            order=order, route=checkout.route, kind=PaymentAttempt.Kind.UPSELL, amount=offer.price,
+            currency=order.currency, provider_reference=checkout.provider_reference,
+        )
+        try:
+            with transaction.atomic():
+                upsell = Upsell.objects.create(
+                    order=order, offer=offer, attempt=attempt, product=offer.product, name=offer.product.name,
+                    sku=offer.product.sku, provider_product_id=offer.product.next_product_id, quantity=1,
+                    unit_price=offer.price, vat_rate_bp=offer.product.vat_rate_bp,
+                )
+        except IntegrityError:
+            raise UpsellNotAvailable("this offer was already accepted") from None
+        record_event(attempt.pk, kind="note", source="shopper",
+                     message=f"Shopper accepted upsell {offer.name} ({upsell.reference})")
+        transaction.on_commit(lambda: charge_upsell.delay(upsell.pk))
+    return upsell, True
+
+
+def upsell_charge(*, upsell_id) -> ChargeOutcome:
+    """Charge one accepted upsell, at most once. Safe to run any number of times, concurrently too.
+
+    Raises ProviderUnavailable when the outcome is unknown (the task retries; the retry reads back
+    first). A decline or refusal marks the upsell's attempt failed and leaves the paid order alone.
+    """
+    if not _lease(upsell_id):
+        return ChargeOutcome("busy", "another worker holds this upsell")
+    try:
+        return _charge(Upsell.objects.select_related("attempt", "order").get(pk=upsell_id))
+    finally:
+        Upsell.objects.filter(pk=upsell_id).update(charging_until=None)
+
+
+def _lease(upsell_id) -> bool:
+    now = timezone.now()
+    taken = (Upsell.objects.filter(pk=upsell_id)
+             .exclude(charging_until__gt=now)
+             .update(charging_until=now + LEASE))
+    return taken == 1
+
+
+def _charge(upsell) -> ChargeOutcome:
+    attempt = upsell.attempt
+    if attempt.status not in (Status.CREATED, Status.PENDING):
+        return ChargeOutcome(upsell.state)
+    adapter = get_adapter(attempt.route)
+    if attempt.status == Status.PENDING:
+        # An earlier try may have reached the provider: look before charging again.
+        found = adapter.find_upsell(attempt.provider_reference, upsell.reference)
+        if found is not None:
+            return _added(upsell, found, "found on the provider's order after an unknown outcome")
+        record_event(attempt.pk, kind="note", source="task",
+                     message="Earlier try left no line at the provider; charging again")
+    else:
+        transition(attempt.pk, Status.PENDING, source="task", message="Charging the upsell")
+    request = UpsellRequest(
+        provider_reference=attempt.provider_reference, reference=upsell.reference, sku=upsell.sku,
+        name=upsell.name, provider_product_id=upsell.provider_product_id, quantity=upsell.quantity,
+        unit_price=upsell.unit_price, currency=attempt.currency,
+    )
+    try:
+        result = adapter.add_upsell(request)
+    except ProviderUnavailable as exc:
+        record_event(attempt.pk, kind="note", source="task", message=f"Outcome unknown, will read back: {exc}")
+        raise
+    except (ProviderRequestError, OperationNotSupported) as exc:
+        transition(attempt.pk, Status.FAILED, source="task", message=str(exc)[:500],
+                   failure_reason="Declined by the payment provider", payload={"body": getattr(exc, "body", None)})
+        return ChargeOutcome("declined", str(exc))
+    return _added(upsell, result, "charged")
+
+
+def _added(upsell, result, how) -> ChargeOutcome:
+    attempt = upsell.attempt
+    if result.amount != upsell.total:
+        # The provider charged something other than the offer: record it, never guess.
+        record_event(attempt.pk, kind="rejected", source="task", payload=result.raw,
+                     message=f"Provider charged {result.amount} for upsell {upsell.reference}, "
+                             f"expected {upsell.total}")
+    with transaction.atomic():
+        moved = transition(attempt.pk, Status.CAPTURED, source="task", payload=result.raw,
+                           message=f"Upsell {upsell.reference} {how}")
+        if moved.changed:
+            order_add_upsell_line(order_id=upsell.order_id, product=upsell.product, name=upsell.name,
+                                  sku=upsell.sku, quantity=upsell.quantity, unit_price=upsell.unit_price,
+                                  vat_rate_bp=upsell.vat_rate_bp, provider_product_id=upsell.provider_product_id)
+    return ChargeOutcome("added")
+
+
+def upsells_reconcile(*, older_than=300) -> int:
+    """Re-run the charge of upsells stuck without an outcome (a worker died, retries ran out)."""
+    from ..selectors import stuck_upsells
+
+    settled = 0
+    for upsell in stuck_upsells(older_than=older_than):
+        try:
+            outcome = upsell_charge(upsell_id=upsell.pk)
+        except ProviderUnavailable as exc:
+            log.warning("upsell %s still unknown: %s", upsell.reference, exc)
+            continue
+        settled += outcome.state in ("added", "declined")
+    return settled
+
+
+def upsell_status(upsell) -> dict:
+    """What the confirmation page shows while it polls."""
+    order = upsell.order
+    order.refresh_from_db(fields=["total", "currency"])
+    return {"id": upsell.pk, "state": upsell.state, "name": upsell.name, "order_total": order.total,
+            "currency": order.currency, "reason": upsell.attempt.failure_reason,
+            "charged": upsell.attempt.status in SUCCESSFUL}
