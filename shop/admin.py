@@ -6,7 +6,7 @@ from django.utils.html import format_html
 
 from payments.models import PaymentAttempt
 
-from .models import Order, OrderLine, Product
+from .models import Order, OrderLine, Product, UpsellOffer
 from .pricing import format_minor
 
 
@@ -134,3 +134,16 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.display(description="VAT included")
     def tax_display(self, obj):
         return format_minor(obj.tax_total, obj.currency)
+
+
+@admin.register(UpsellOffer)
+class UpsellOfferAdmin(admin.ModelAdmin):
+    list_display = ("name", "product", "price_display", "starts_at", "ends_at", "is_active")
+    list_filter = ("is_active",)
+    search_fields = ("name", "product__name")
+    filter_horizontal = ("trigger_products",)
+    autocomplete_fields = ("product",)
+
+    @admin.display(description="Price", ordering="price")
+    def price_display(self, obj):
+        return format_minor(obj.price, obj.product.currency)

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils.text import slugify
 
-from shop.models import Product
+from shop.models import Product, UpsellOffer
 
 PHYSICAL = Product.Kind.PHYSICAL
 SUBSCRIPTION = Product.Kind.SUBSCRIPTION
@@ -45,6 +45,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         created, updated = self._load_products()
+        self._load_offers()
         self.stdout.write(self.style.SUCCESS(
             f"Demo catalog: {created} product(s) created, {updated} updated."))
         self.stdout.write(self._ensure_admin())
@@ -65,6 +66,17 @@ class Command(BaseCommand):
             created += was_created
             updated += not was_created
         return created, updated
+
+    @transaction.atomic
+    def _load_offers(self):
+        """One post-purchase offer: a second mug at a discount after any purchase of physical goods."""
+        mug = Product.objects.get(sku="NS-MUG")
+        offer, _ = UpsellOffer.objects.update_or_create(
+            name="Add a second Fjord Enamel Mug",
+            defaults={"product": mug, "price": 1290, "is_active": True,
+                      "pitch": "30 % off, shipped in the same parcel."},
+        )
+        offer.trigger_products.set(Product.objects.filter(kind=PHYSICAL))
 
     def _ensure_admin(self):
         admin_url = f"{settings.SHOP_BASE_URL}/admin/"

@@ -8,8 +8,8 @@ from django.utils.html import format_html
 
 from shop.pricing import format_minor
 
-from .models import PaymentAttempt, PaymentEvent, WebhookDelivery
-from .services.webhooks import webhook_apply
+from ..models import PaymentAttempt, PaymentEvent, WebhookDelivery
+from ..services.webhooks import webhook_apply
 
 
 def pretty_json(value):
@@ -57,14 +57,14 @@ class PaymentEventInline(admin.TabularInline):
 
 @admin.register(PaymentAttempt)
 class PaymentAttemptAdmin(ReadOnlyAdmin):
-    list_display = ("reference", "order_link", "route", "status", "amount_display", "provider_reference",
+    list_display = ("reference", "order_link", "kind", "route", "status", "amount_display", "provider_reference",
                     "created_at")
-    list_filter = ("status", "route", "created_at")
+    list_filter = ("status", "kind", "route", "created_at")
     search_fields = ("reference", "provider_reference", "order__number", "order__email")
     date_hierarchy = "created_at"
     list_select_related = ("order",)
     inlines = [PaymentEventInline]
-    readonly_fields = ("reference", "order_link", "route", "status", "amount_display", "currency",
+    readonly_fields = ("reference", "order_link", "kind", "route", "status", "amount_display", "currency",
                        "provider_reference", "redirect_url", "failure_reason", "created_at", "updated_at")
     fields = readonly_fields
 

@@ -1,0 +1,134 @@
+"""Subscriptions in admin: the mirror (read-only) plus the merchant's actions, each on its own
+confirmation page: renew now, retry a past-due payment, cancel with a reason, move the next renewal."""
+from django import forms
+from django.contrib import admin, messages
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from shop.pricing import format_minor
+
+from ..exceptions import PaymentError
+from ..models import Subscription, SubscriptionCharge, SubscriptionEvent
+from ..services.subscription_actions import (CANCEL_REASONS, subscription_cancel, subscription_renew_now,
+                                             subscription_reschedule, subscription_retry)
+from .attempts import ReadOnlyAdmin, pretty_json
+
+
+class CancelForm(forms.Form):
+    reason = forms.ChoiceField(choices=list(CANCEL_REASONS.items()))
+    message = forms.CharField(required=False, max_length=255, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class RescheduleForm(forms.Form):
+    next_renewal_at = forms.DateTimeField(
+        label="Next renewal", help_text="A date in the past makes the provider renew within about 30 minutes",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+
+
+class ConfirmForm(forms.Form):
+    pass
+
+
+ACTIONS = {
+    "renew": ("Renew now", ConfirmForm, lambda sub, data: subscription_renew_now(subscription_id=sub.pk)),
+    "retry": ("Retry the past-due payment", ConfirmForm,
+              lambda sub, data: subscription_retry(subscription_id=sub.pk)),
+    "cancel": ("Cancel subscription", CancelForm,
+               lambda sub, data: subscription_cancel(subscription_id=sub.pk, reason=data["reason"],
+                                                     message=data["message"])),
+    "reschedule": ("Change next renewal date", RescheduleForm,
+                   lambda sub, data: subscription_reschedule(subscription_id=sub.pk, when=data["next_renewal_at"])),
+}
+
+
+class ChargeInline(admin.TabularInline):
+    model = SubscriptionCharge
+    extra = 0
+    can_delete = False
+    fields = ("billing_cycle", "outcome", "amount_display", "provider_order", "attempt", "failures",
+              "last_failure", "idempotency_key", "created_at")
+    readonly_fields = fields
+
+    @admin.display(description="amount")
+    def amount_display(self, obj):
+        return format_minor(obj.amount, obj.currency)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class EventInline(admin.TabularInline):
+    model = SubscriptionEvent
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "kind", "source", "message", "payload_pretty")
+    readonly_fields = fields
+
+    @admin.display(description="payload")
+    def payload_pretty(self, obj):
+        return pretty_json(obj.payload)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(ReadOnlyAdmin):
+    list_display = ("provider_id", "route", "email", "status", "amount_display", "every", "next_renewal_at",
+                    "dunning_step")
+    list_filter = ("status", "route", "interval")
+    search_fields = ("provider_id", "email", "order__number")
+    date_hierarchy = "created_at"
+    inlines = [ChargeInline, EventInline]
+    fields = ("provider_id", "route", "order", "email", "status", "amount_display", "every", "next_renewal_at",
+              "cancel_reason", "past_due_since", "dunning_step", "provider_synced_at", "created_at", "actions_html")
+    readonly_fields = fields
+
+    @admin.display(description="amount")
+    def amount_display(self, obj):
+        return format_minor(obj.amount, obj.currency)
+
+    @admin.display(description="renews")
+    def every(self, obj):
+        return f"every {obj.interval}" if obj.interval_count == 1 else f"every {obj.interval_count} {obj.interval}s"
+
+    @admin.display(description="merchant actions")
+    def actions_html(self, obj):
+        if obj.pk is None or obj.is_canceled:
+            return "—"
+        links = [format_html('<a class="button" href="{}">{}</a>',
+                             reverse("admin:payments_subscription_action", args=[obj.pk, key]), label)
+                 for key, (label, _, _) in ACTIONS.items()]
+        return format_html(" ".join(["{}"] * len(links)), *links)
+
+    def get_urls(self):
+        return [path("<int:pk>/action/<str:action>/", self.admin_site.admin_view(self.action_view),
+                     name="payments_subscription_action")] + super().get_urls()
+
+    def action_view(self, request, pk, action):
+        if action not in ACTIONS or not request.user.has_perm("payments.change_subscription"):
+            messages.error(request, "That action is not available.")
+            return redirect(reverse("admin:payments_subscription_changelist"))
+        sub = get_object_or_404(Subscription, pk=pk)
+        title, form_class, run = ACTIONS[action]
+        form = form_class(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                after = run(sub, form.cleaned_data)
+            except PaymentError as exc:
+                messages.error(request, f"{title} failed: {exc}")
+            else:
+                messages.success(request, f"{title}: done. The subscription is now {after.get_status_display()}.")
+            return redirect(reverse("admin:payments_subscription_change", args=[sub.pk]))
+        return TemplateResponse(request, "admin/payments/subscription/action.html", {
+            **self.admin_site.each_context(request), "title": f"{title}: subscription {sub.provider_id}",
+            "subscription": sub, "form": form, "opts": self.model._meta,
+        })
