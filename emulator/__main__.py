@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        server.app.clock.stop()
         server.app.webhooks.stop()
         server.server_close()
     return 0

@@ -14,6 +14,7 @@ from collections import deque
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
+from .clock import Clock
 from .config import Config
 from .faults import Faults
 from .server import HTTPError, Request, Response, Router, json_response
@@ -70,6 +71,7 @@ class Emulator:
         self.public_url = public_url.rstrip("/")
         self.router = Router()
         self.config = Config()
+        self.clock = Clock()
         self.faults = Faults()
         self.requests = RequestLog()
         self.webhooks = WebhookDispatcher()
@@ -79,8 +81,9 @@ class Emulator:
         self.providers[provider.name] = provider
 
     def reset(self) -> None:
-        """Everything back to start-up state: provider data, faults, logs, webhook queue, config."""
+        """Everything back to start-up state: provider data, faults, logs, webhook queue, config, clock."""
         self.faults.clear()
+        self.clock.reset()
         self.webhooks.reset()
         self.requests.clear()
         self.config.reset()

@@ -1,4 +1,4 @@
-"""The control API under `/_emulator/`: health, reset, config, faults, webhook modes and inspection.
+"""The control API under `/_emulator/`: health, reset, config, faults, webhook modes, clock and inspection.
 
 Why: tests and benchmarks drive scenarios the way a sandbox can't (server errors, lost answers, late or
 repeated webhooks) and assert on what the shop really sent. JSON in and out, no auth: it only ever listens
@@ -55,6 +55,23 @@ def register(app: Emulator) -> None:
         return json_response({"mode": app.webhooks.mode(),
                               "deliveries": app.webhooks.records(request.arg("provider"))})
 
+    def clock_get(request: Request) -> Response:
+        return json_response({"now": app.clock.now_iso()})
+
+    def clock_advance(request: Request) -> Response:
+        """{"seconds": N} and/or {"days": N}; answers after the work that became due was done."""
+        body = request.json_object()
+        seconds = 0.0
+        for key, factor in (("seconds", 1), ("days", 86400)):
+            value = body.get(key, 0)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise HTTPError(400, {"detail": f"'{key}' must be a number."})
+            seconds += value * factor
+        try:
+            return json_response(app.clock.advance(seconds))
+        except ValueError as exc:
+            raise HTTPError(400, {"detail": str(exc)}) from None
+
     def requests_list(request: Request) -> Response:
         return json_response({"requests": app.requests.list(request.arg("provider"))})
 
@@ -69,6 +86,8 @@ def register(app: Emulator) -> None:
         ("POST", "/_emulator/webhooks/mode", webhook_mode),
         ("GET", "/_emulator/webhooks", webhook_deliveries),
         ("GET", "/_emulator/requests", requests_list),
+        ("GET", "/_emulator/clock", clock_get),
+        ("POST", "/_emulator/clock/advance", clock_advance),
     ]
     for method, path, handler in routes:
         app.router.add(method, path, handler, kind="control")

@@ -5,12 +5,15 @@ the real providers, so the tests exercise the same HTTP path (timeouts, connecti
 """
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -99,8 +102,72 @@ class EmulatorProcess:
         checkout_id = urlsplit(payment_complete_url).path.rstrip("/").rsplit("/", 1)[-1]
         return self.control("POST", f"/_emulator/next/checkouts/{checkout_id}/complete", {"action": action})
 
+    def advance_clock(self, *, seconds: float = 0, days: float = 0) -> dict:
+        """Move the emulator clock forward; answers {"now", "renewals": [...]} once due renewals are done."""
+        return self.control("POST", "/_emulator/clock/advance", {"seconds": seconds, "days": days})
+
+    def clock_now(self) -> str:
+        return self.control("GET", "/_emulator/clock")["now"]
+
+    def script_renewals(self, subscription_id: int, outcome: str, times: int = 1) -> Any:
+        """The next `times` renewal charges of that 29 Next subscription approve or decline."""
+        return self.control("POST", f"/_emulator/next/subscriptions/{subscription_id}/scenario",
+                            {"renewal": outcome, "times": times})
+
+    def script_upsells(self, order_number: str, outcome: str, times: int = 1) -> Any:
+        """The next `times` add-line-items charges on that 29 Next order approve or decline."""
+        return self.control("POST", f"/_emulator/next/orders/{order_number}/scenario",
+                            {"upsell": outcome, "times": times})
+
     def __enter__(self) -> "EmulatorProcess":
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+class WebhookReceiver:
+    """A tiny local webhook target: records each delivery, answers the next scripted status (200 default)."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[tuple[dict, bytes]] = []
+        self.statuses: list[int] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver.lock:
+                    receiver.deliveries.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                    status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks/next/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def clear(self) -> None:
+        with self.lock:
+            self.deliveries.clear()
+            self.statuses.clear()
+
+    def events(self) -> list[dict]:
+        with self.lock:
+            return [json.loads(body) for _, body in self.deliveries]
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[dict]:
+        """The parsed envelopes once at least `count` arrived (or all there are after `timeout`)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and len(self.events()) < count:
+            time.sleep(0.02)
+        return self.events()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

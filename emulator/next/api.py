@@ -1,4 +1,5 @@
-"""29 Next Admin API routes under `/next/api/admin/`: orders (Klarna redirect flow) and webhooks.
+"""29 Next Admin API routes under `/next/api/admin/`: orders (Klarna redirect flow), upsells, subscriptions
+and webhooks. Upsell and subscription handlers live in `upsells.py` and `subscription_api.py`.
 
 Why each check sits where it does: Django REST Framework, which 29 Next's spec comes from, determines the
 API version, then authenticates, then throttles, and only then parses and validates the body; the emulator
@@ -6,21 +7,21 @@ keeps that order so the shop sees the same error for the same mistake.
 """
 from __future__ import annotations
 
-import base64
-import binascii
-from datetime import date, datetime
+from datetime import datetime
 from typing import Callable
-from urllib.parse import urlencode
 
 from ..faults import throttled_response
 from ..server import HTTPError, Request, Response, json_response
 from .orders import order_list_item
-from .provider import API_VERSION, NextProvider, now_iso
+from .pagination import date_arg, paginate
+from .provider import API_VERSION, NextProvider
 from .rules import validate_create_order
 from .state import checkout_url
+from .subscription_api import (subscriptions_cancel, subscriptions_list, subscriptions_partial_update,
+                               subscriptions_renew, subscriptions_retrieve, subscriptions_retry)
+from .upsells import orders_add_line_items
 
 BASE = "/next/api/admin"
-PAGE_SIZE = 50
 VERSION_HEADER = "X-29next-API-Version"
 
 
@@ -29,6 +30,13 @@ def register(provider: NextProvider) -> None:
         ("POST", "/orders/", "ordersCreate", orders_create),
         ("GET", "/orders/", "ordersList", orders_list),
         ("GET", "/orders/<number>/", "ordersRetrieve", orders_retrieve),
+        ("POST", "/orders/<number>/add-line-items/", "ordersAddLineItemsCreate", orders_add_line_items),
+        ("GET", "/subscriptions/", "subscriptionsList", subscriptions_list),
+        ("GET", "/subscriptions/<id>/", "subscriptionsRetrieve", subscriptions_retrieve),
+        ("PATCH", "/subscriptions/<id>/", "subscriptionsPartialUpdate", subscriptions_partial_update),
+        ("POST", "/subscriptions/<id>/renew/", "subscriptionsRenewCreate", subscriptions_renew),
+        ("POST", "/subscriptions/<id>/retry/", "subscriptionsRetryCreate", subscriptions_retry),
+        ("POST", "/subscriptions/<id>/cancel/", "subscriptionsCancelCreate", subscriptions_cancel),
         ("POST", "/webhooks/", "webhooksCreate", webhooks_create),
         ("GET", "/webhooks/", "webhooksList", webhooks_list),
     ]
@@ -75,7 +83,7 @@ def orders_create(provider: NextProvider, request: Request) -> Response:
     data, errors = validate_create_order(validator, provider.schema("CreateOrder"), body)
     if errors:
         raise HTTPError(400, errors)
-    checkout = provider.state.add_checkout(data=data, raw=body, created_at=now_iso())
+    checkout = provider.state.add_checkout(data=data, raw=body, created_at=provider.now_iso())
     return json_response({"reference_transaction_id": None,
                           "payment_complete_url": checkout_url(provider.public_url, checkout.id)}, 201)
 
@@ -90,13 +98,13 @@ def orders_retrieve(provider: NextProvider, request: Request) -> Response:
 def orders_list(provider: NextProvider, request: Request) -> Response:
     orders = [o for o in provider.state.list_orders() if _matches(o, request)]
     orders.sort(key=lambda o: int(o["number"]), reverse=True)  # newest first
-    return json_response(_paginate(provider, request, orders, key=lambda o: int(o["number"]),
-                                   render=order_list_item))
+    return json_response(paginate(provider, request, orders, key=lambda o: int(o["number"]),
+                                  render=order_list_item))
 
 
 def _matches(order: dict, request: Request) -> bool:
     placed = datetime.fromisoformat(order["date_placed"]).date()
-    date_from, date_to = _date_arg(request, "date_placed_from"), _date_arg(request, "date_placed_to")
+    date_from, date_to = date_arg(request, "date_placed_from"), date_arg(request, "date_placed_to")
     checks = [
         not request.args("tags") or any(tag in order["tags"] for tag in request.args("tags")),
         not request.args("payment_method")
@@ -104,57 +112,11 @@ def _matches(order: dict, request: Request) -> bool:
         not request.arg("order_number") or order["number"] == request.arg("order_number"),
         not request.args("status") or order["status"] in request.args("status"),
         not request.args("payment_status") or order["payment_status"] in request.args("payment_status"),
+        not request.args("sources") or order["source"] in request.args("sources"),
         date_from is None or placed >= date_from,
         date_to is None or placed <= date_to,
     ]
     return all(checks)
-
-
-def _date_arg(request: Request, name: str) -> date | None:
-    value = request.arg(name)
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise HTTPError(400, {name: ["Enter a valid date."]}) from None
-
-
-def _paginate(provider: NextProvider, request: Request, items: list, *, key: Callable, render: Callable) -> dict:
-    """DRF-like cursor pagination over items sorted by `key` descending; the cursor is opaque base64."""
-    reverse, position = _decode_cursor(request.arg("cursor"))
-    if position is None:
-        before, page = [], items[:PAGE_SIZE]
-        after = items[PAGE_SIZE:]
-    elif not reverse:
-        rest = [i for i in items if key(i) < position]
-        before, page, after = [None], rest[:PAGE_SIZE], rest[PAGE_SIZE:]
-    else:
-        rest = [i for i in items if key(i) > position]
-        before, page, after = rest[:-PAGE_SIZE], rest[-PAGE_SIZE:], [None]
-    return {
-        "next": _page_url(provider, request, 0, key(page[-1])) if after and page else None,
-        "previous": _page_url(provider, request, 1, key(page[0])) if before and page else None,
-        "results": [render(i) for i in page],
-    }
-
-
-def _decode_cursor(cursor: str | None) -> tuple[bool, int | None]:
-    if not cursor:
-        return False, None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        fields = dict(part.split("=", 1) for part in raw.split("&"))
-        return fields["r"] == "1", int(fields["p"])
-    except (binascii.Error, UnicodeDecodeError, ValueError, KeyError):
-        raise HTTPError(404, {"detail": "Invalid cursor"}) from None
-
-
-def _page_url(provider: NextProvider, request: Request, reverse: int, position: int) -> str:
-    cursor = base64.urlsafe_b64encode(f"r={reverse}&p={position}".encode()).decode().rstrip("=")
-    query = {k: v for k, v in request.query.items() if k != "cursor"}
-    query["cursor"] = [cursor]
-    return f"{provider.public_url}{request.path}?{urlencode(query, doseq=True)}"
 
 
 # --- webhooks ----------------------------------------------------------------------------
@@ -168,7 +130,7 @@ def webhooks_create(provider: NextProvider, request: Request) -> Response:
         errors = {"events": bad} if bad else None
     if errors:
         raise HTTPError(400, errors)
-    now = now_iso()
+    now = provider.now_iso()
     webhook = {
         "id": provider.state.next_id("webhook"), "name": data.get("name"), "target": data["target"],
         "events": [e for e in data["events"] if e], "active": data.get("active", True),
@@ -180,4 +142,4 @@ def webhooks_create(provider: NextProvider, request: Request) -> Response:
 
 def webhooks_list(provider: NextProvider, request: Request) -> Response:
     hooks = sorted(provider.state.list_webhooks(), key=lambda w: w["id"], reverse=True)
-    return json_response(_paginate(provider, request, hooks, key=lambda w: w["id"], render=lambda w: w))
+    return json_response(paginate(provider, request, hooks, key=lambda w: w["id"], render=lambda w: w))

@@ -1,9 +1,10 @@
 """The Klarna redirect flow: a pending checkout becomes an order (or nothing) when the shopper decides.
 
 Why the order is created only on approval: 29 Next's docs say a `response` of `{}` means payment failed and
-no order was created, so a pending checkout has no order number. Completion is idempotent: a second POST
-(double click, browser back, a retried test) re-sends the stored response and never makes a second order
-or a second webhook.
+no order was created, so a pending checkout has no order number. Lines carrying `subscription` start their
+subscriptions at the same moment (the order's `subscriptions` lists them, billing cycle 0). Completion is
+idempotent: a second POST (double click, browser back, a retried test) re-sends the stored response and never
+makes a second order, subscription or webhook.
 """
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from dataclasses import asdict, dataclass
 
 from .events import queue_events
 from .orders import build_order, transaction_resource
-from .provider import NextProvider, now_iso
+from .provider import NextProvider
 from .state import Checkout
+from .subscriptions import create_from_order
 
 ACTIONS = ("approve", "decline", "cancel")
 DENIED_MARKER = "+denied"  # Klarna playground persona: customer+denied@example.com is always declined
@@ -49,16 +51,19 @@ def complete_checkout(provider: NextProvider, checkout_id: str, action: str) -> 
             if action == "approve" and is_denied_persona(checkout.data):
                 action = "decline"
             if action == "approve":
-                order = _create_order(provider, checkout)
-                checkout.status, checkout.order_number = "approved", order["number"]
+                number = _create_order(provider, checkout)["number"]
+                subscriptions = create_from_order(provider, checkout.data, number)
+                order = copy.deepcopy(state.orders[number])
+                checkout.status, checkout.order_number = "approved", number
                 checkout.response = json.dumps(order)
                 events = [("order.created", "order", order),
                           ("transaction.created", "transaction",
                            transaction_resource(order, order["transactions"][0]))]
+                events += [("subscription.created", "subscription", s) for s in subscriptions]
             else:
                 checkout.status = "declined" if action == "decline" else "canceled"
                 checkout.response = "{}"
-            checkout.completed_at = now_iso()
+            checkout.completed_at = provider.now_iso()
         completion = Completion(checkout.return_url, checkout.response or "{}", checkout.order_number)
     if events:
         queue_events(provider, events)  # outside the lock: a sync delivery may take a while
@@ -77,6 +82,6 @@ def _create_order(provider: NextProvider, checkout: Checkout) -> dict:
         "transaction": state.next_id("transaction"),
     }
     order = build_order(data, number=number, ids=ids, payment_status=provider.setting("klarna_payment_status"),
-                        now=now_iso(), public_url=provider.public_url)
+                        now=provider.now_iso(), public_url=provider.public_url)
     state.orders[number] = order
     return copy.deepcopy(order)

@@ -47,7 +47,7 @@ def line_title(line: dict) -> str:
     return str(metadata.get("title") or f"Product {line['product_id']}")
 
 
-def _address(source: dict | None, address_id: int, *, shipping: bool) -> dict | None:
+def address(source: dict | None, address_id: int, *, shipping: bool) -> dict | None:
     if not source:
         return None
     address = {"id": address_id, **{k: source.get(k, "") or "" for k in ADDRESS_FIELDS}}
@@ -66,7 +66,7 @@ def _user(data: dict, user_id: int) -> dict:
     }
 
 
-def _line(line: dict, *, line_id: int, currency: str, now: str) -> dict:
+def build_line(line: dict, *, line_id: int, currency: str, now: str) -> dict:
     metadata = line.get("metadata") if isinstance(line.get("metadata"), dict) else {}
     total = money(Decimal(line["price"]) * line["quantity"])
     prices = {"price_incl_tax": total, "price_excl_tax": total, "original_price_incl_tax": total,
@@ -112,11 +112,11 @@ def build_order(data: dict, *, number: str, ids: dict[str, Any], payment_status:
     shipping = money(data.get("shipping_price") or "0")
     total = money(order_total(data))
     outstanding = total if payment_status == "authorized" else ZERO
-    shipping_address = _address(data.get("shipping_address"), ids["shipping_address"], shipping=True)
+    shipping_address = address(data.get("shipping_address"), ids["shipping_address"], shipping=True)
     billing_source = data.get("billing_address")
     if data.get("billing_same_as_shipping_address") or not billing_source:
         billing_source = data.get("shipping_address")
-    billing_address = _address(billing_source, ids["billing_address"], shipping=False)
+    billing_address = address(billing_source, ids["billing_address"], shipping=False)
     attribution = {k: (data.get("attribution") or {}).get(k) for k in ATTRIBUTION_FIELDS}
     attribution.update(agent=None, metadata=(data.get("attribution") or {}).get("metadata") or {})
     payment_details = data.get("payment_details") or {}
@@ -133,7 +133,7 @@ def build_order(data: dict, *, number: str, ids: dict[str, Any], payment_status:
         "total_outstanding": outstanding, "shipping_tax": ZERO, "display_taxes": "",
         "report_values": {"currency": currency, **totals},
         "tax_lines": [], "shipping_tax_lines": [], "voucher_discounts": [], "offer_discounts": [],
-        "lines": [_line(line, line_id=line_id, currency=currency, now=now)
+        "lines": [build_line(line, line_id=line_id, currency=currency, now=now)
                   for line, line_id in zip(data["lines"], ids["lines"])],
         "user": _user(data, ids["user"]),
         "shipping_address": shipping_address, "billing_address": billing_address,
@@ -152,12 +152,31 @@ def build_order(data: dict, *, number: str, ids: dict[str, Any], payment_status:
     }
 
 
-def transaction_resource(order: dict, transaction: dict) -> dict:
-    """The `Transaction` resource (webhook data): TransactionObject plus its order and customer."""
+def transaction_resource(order: dict, transaction: dict, subscription: dict | None = None) -> dict:
+    """The `Transaction` resource (webhook data): TransactionObject plus its order, customer and, for a
+    renewal, `subscription: {id, billing_cycle}`."""
     return {
         **copy.deepcopy(transaction), "order": order["number"], "user": copy.deepcopy(order["user"]),
-        "attribution": copy.deepcopy(order["attribution"]), "subscription": None, "initiator": None,
+        "attribution": copy.deepcopy(order["attribution"]), "subscription": copy.deepcopy(subscription),
+        "initiator": None,
         "amount_available_for_refund": transaction["amount"] if transaction["type"] == "debit" else ZERO,
+    }
+
+
+def failed_transaction_resource(*, transaction_id: int, amount: str, currency: str, order_number: str | None,
+                                user: dict, attribution: dict, subscription: dict | None, now: str) -> dict:
+    """A declined merchant-initiated Klarna charge (renewal or upsell), as `transaction.created` carries it.
+
+    It is not added to any order: a declined renewal makes no order, and a declined upsell leaves the
+    order untouched. Response code 200 is "declined" in the gateway's 100/200/300 scheme.
+    """
+    transaction = build_transaction(transaction_id=transaction_id, amount=amount, currency=currency,
+                                    payment_status="paid", statement_descriptor=None, now=now)
+    transaction.update(status="failed", response_code=200, auth_code="")
+    return {
+        **transaction, "order": order_number, "user": copy.deepcopy(user),
+        "attribution": copy.deepcopy(attribution), "subscription": copy.deepcopy(subscription),
+        "initiator": None, "amount_available_for_refund": ZERO,
     }
 
 

@@ -6,7 +6,7 @@ object keeps them free of globals, and `reset()` is what `POST /_emulator/reset`
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Mapping
 
 from ..app import Emulator
@@ -15,16 +15,14 @@ from ..ratelimit import SlidingWindowLimiter
 from ..schema import Validator
 from ..spec import Spec
 from .rules import FALLBACK_CREATE_ORDER, FALLBACK_WEBHOOK
+from .rules_recurring import FALLBACKS as RECURRING_FALLBACKS
 from .state import NextState
 
 SPEC_FILE = "next-admin-api/2024-04-01.yaml"
 API_VERSION = "2024-04-01"
 RATE_LIMIT_PER_SECOND = 4  # documented: 4 requests/second per access token
 PAYMENT_STATUSES = ("paid", "authorized")
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+OUTCOMES = ("approve", "decline")
 
 
 class NextProvider:
@@ -47,13 +45,24 @@ class NextProvider:
                 "webhook_target_active": True,  # a 410 answer from the configured target turns it off
                 "klarna_payment_status": env.get("EMULATOR_NEXT_KLARNA_PAYMENT_STATUS") or "paid",
                 "webhooks_sync": env_flag(env.get("EMULATOR_WEBHOOKS_SYNC"), False),
+                # merchant-initiated charges on the stored Klarna method; "approve" still lets personas decline
+                "renewal_outcome": env.get("EMULATOR_NEXT_RENEWAL_OUTCOME") or "approve",
+                "upsell_outcome": env.get("EMULATOR_NEXT_UPSELL_OUTCOME") or "approve",
             },
-            choices={"klarna_payment_status": PAYMENT_STATUSES},
+            choices={"klarna_payment_status": PAYMENT_STATUSES, "renewal_outcome": OUTCOMES,
+                     "upsell_outcome": OUTCOMES},
         )
 
     def reset(self) -> None:
         self.state.reset()
         self.limiter.reset()
+
+    def now(self) -> datetime:
+        """The emulator clock (real time plus the offset tests move): every stored timestamp uses it."""
+        return self.app.clock.now()
+
+    def now_iso(self) -> str:
+        return self.app.clock.now_iso()
 
     def setting(self, key: str) -> Any:
         return self.app.config.get("next", key)
@@ -70,7 +79,7 @@ class NextProvider:
         return self.spec.validator(coerce=coerce) if self.spec else Validator(coerce=coerce)
 
     def schema(self, name: str) -> dict:
-        fallback = {"CreateOrder": FALLBACK_CREATE_ORDER, "Webhook": FALLBACK_WEBHOOK}[name]
+        fallback = {"CreateOrder": FALLBACK_CREATE_ORDER, "Webhook": FALLBACK_WEBHOOK, **RECURRING_FALLBACKS}[name]
         return (self.spec.schema(name) if self.spec else None) or fallback
 
     def webhook_events(self) -> list[str]:

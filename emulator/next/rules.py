@@ -27,7 +27,9 @@ FALLBACK_CREATE_ORDER = {
             "properties": {
                 "product_id": {"type": "integer"}, "quantity": {"type": "integer", "minimum": 1},
                 "price": DECIMAL, "is_upsell": {"type": "boolean", "default": False}, "metadata": {},
-                "subscription": _OBJECT_OR_NULL,
+                "subscription": {"type": "object", "required": ["interval", "interval_count"], "properties": {
+                    "interval": {"type": "string", "enum": ["day", "week", "month", "year"]},
+                    "interval_count": {"type": "integer", "minimum": 1}, "price": DECIMAL}},
             }}},
         "currency": {"type": "string", "maxLength": 3},
         "payment_method": {"type": ["string", "null"], "enum": PAYMENT_METHODS},
@@ -82,13 +84,13 @@ def klarna_rules(body: dict, errors: Errors | None) -> Errors | None:
         if not lines:
             found["lines"] = ["This list may not be empty."]
         else:
-            line_errors = [_line_rules(line) for line in lines]
+            line_errors = [line_rules(line) for line in lines]
             if any(line_errors):
                 found["lines"] = line_errors
     return found or None
 
 
-def _line_rules(line: Any) -> dict:
+def line_rules(line: Any) -> dict:
     if not isinstance(line, dict):
         return {}
     price = line.get("price")

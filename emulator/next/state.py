@@ -1,8 +1,10 @@
-"""In-memory provider-side state of the emulated 29 Next store: checkouts, orders, webhooks, ids.
+"""In-memory provider-side state of the emulated 29 Next store: checkouts, orders, subscriptions, webhooks,
+scripted outcomes (scenarios) and ids.
 
 Why in memory: the emulator is a test double with a lifetime of one test session; `POST /_emulator/reset`
 wipes it. One re-entrant lock guards everything, because the HTTP server is threaded and completing a
-checkout must turn into exactly one order even when the shopper double-clicks "Pay now".
+checkout must turn into exactly one order even when the shopper double-clicks "Pay now", and a renewal
+must be charged once even when the clock's ticker and a `/renew/` call meet.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import copy
 import itertools
 import secrets
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,13 +55,18 @@ class NextState:
     checkouts: dict[str, Checkout] = field(default_factory=dict)
     orders: dict[str, dict] = field(default_factory=dict)  # number -> Order JSON, insertion = age order
     webhooks: dict[int, dict] = field(default_factory=dict)  # id -> Webhook JSON (+ secret_key)
+    subscriptions: dict[int, dict] = field(default_factory=dict)  # id -> SubscriptionDetail JSON
     users: dict[str, int] = field(default_factory=dict)  # email -> user id: customers are matched by email
+    # scripted outcomes, consumed one per charge: ("renewal", subscription id) / ("upsell", order number)
+    scenarios: dict[tuple[str, Any], deque] = field(default_factory=dict)
     _counters: dict[str, itertools.count] = field(default_factory=dict)
 
     def reset(self) -> None:
         with self.lock:
             self.checkouts.clear()
             self.orders.clear()
+            self.subscriptions.clear()
+            self.scenarios.clear()
             self.webhooks.clear()
             self.users.clear()
             self._counters.clear()
@@ -97,6 +105,27 @@ class NextState:
     def list_orders(self) -> list[dict]:
         with self.lock:
             return [copy.deepcopy(o) for o in self.orders.values()]
+
+    def subscription(self, subscription_id: int) -> dict | None:
+        with self.lock:
+            subscription = self.subscriptions.get(subscription_id)
+            return copy.deepcopy(subscription) if subscription else None
+
+    def list_subscriptions(self) -> list[dict]:
+        with self.lock:
+            return [copy.deepcopy(s) for s in self.subscriptions.values()]
+
+    def add_scenario(self, kind: str, key: Any, outcome: str, times: int) -> list[str]:
+        with self.lock:
+            queue = self.scenarios.setdefault((kind, key), deque())
+            queue.extend([outcome] * times)
+            return list(queue)
+
+    def take_scenario(self, kind: str, key: Any) -> str | None:
+        """The next scripted outcome for this charge, or None when nothing is scripted."""
+        with self.lock:
+            queue = self.scenarios.get((kind, key))
+            return queue.popleft() if queue else None
 
     def add_webhook(self, webhook: dict) -> dict:
         with self.lock:
