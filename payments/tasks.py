@@ -32,12 +32,19 @@ def reapply_webhook(delivery_id):
 @shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
 def charge_upsell(self, upsell_id):
     """acks_late + the service's lease and read-back: a worker killed mid-call is harmless."""
-    from .services.upsells import upsell_charge
+    from .services.upsells import lease_length, upsell_charge
 
     try:
-        return upsell_charge(upsell_id=upsell_id).state
+        outcome = upsell_charge(upsell_id=upsell_id)
     except ProviderUnavailable as exc:
+        if self.request.is_eager:
+            # No broker to retry through (laptop mode): reconcile_upsells settles it later.
+            return "pending"
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+    if outcome.state == "busy":
+        # Another worker holds the lease, or a dead one did: come back when it has run out.
+        raise self.retry(countdown=lease_length().total_seconds(), max_retries=MAX_RETRIES + 3)
+    return outcome.state
 
 
 @shared_task(acks_late=True)
@@ -54,6 +61,8 @@ def link_subscription(self, route, provider_id, order_id):
     try:
         return subscription_link(route=route, provider_id=provider_id, order_id=order_id).pk
     except ProviderUnavailable as exc:
+        if self.request.is_eager:
+            return None  # reconcile links it from the next subscription webhook or read-back
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
 
 

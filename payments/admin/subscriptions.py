@@ -119,7 +119,7 @@ class SubscriptionAdmin(ReadOnlyAdmin):
             return redirect(reverse("admin:payments_subscription_changelist"))
         sub = get_object_or_404(Subscription, pk=pk)
         title, form_class, run = ACTIONS[action]
-        form = form_class(request.POST or None)
+        form = form_class(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             try:
                 after = run(sub, form.cleaned_data)

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -25,7 +26,12 @@ from ..selectors import paid_checkout_attempt, upsell_offers_for
 from ..states import SUCCESSFUL, Status, record_event, transition
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(seconds=120)  # longer than any single provider call may take
+
+
+def lease_length() -> timedelta:
+    """Longer than one provider call can take (connect + read timeout), so a live worker never loses
+    its lease mid-call, and short enough that a killed worker's upsell is picked up again soon."""
+    return timedelta(seconds=settings.PROVIDER_CONNECT_TIMEOUT + settings.PROVIDER_READ_TIMEOUT + 10)
 
 
 class UpsellNotAvailable(PaymentError):
@@ -92,7 +98,7 @@ def _lease(upsell_id) -> bool:
     now = timezone.now()
     taken = (Upsell.objects.filter(pk=upsell_id)
              .exclude(charging_until__gt=now)
-             .update(charging_until=now + LEASE))
+             .update(charging_until=now + lease_length()))
     return taken == 1
 
 

@@ -1,0 +1,172 @@
+"""29 Next subscriptions: linked at checkout, renewed by the platform, mirrored, dunned, cancelled."""
+import json
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from payments.models import Subscription, SubscriptionCharge, WebhookDelivery
+from payments.providers.next.signatures import sign
+from payments.services.dunning import subscriptions_dunning_run
+from payments.states import Status
+from shop.links import subscription_url
+from shop.models import Order
+from tests.integration.next_flow import pay, provider_requests, subscription_order
+
+WEBHOOK_PATH = "/payments/webhooks/next/"
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def hooked(emulator, live_server):
+    emulator.control("PATCH", "/_emulator/config",
+                     json={"next": {"webhook_target": live_server.url + WEBHOOK_PATH, "webhooks_sync": True}})
+    return emulator
+
+
+def subscribe(emulator, client, **kwargs):
+    order, attempt, number = pay(emulator, client, subscription_order(**kwargs))
+    return order, Subscription.objects.get(order=order)
+
+
+def test_checkout_of_a_subscription_links_it(hooked, client):
+    order, sub = subscribe(hooked, client)
+    assert sub.status == "active" and sub.interval == "month" and sub.interval_count == 1
+    assert sub.next_renewal_at > timezone.now() + timedelta(days=27)
+    assert sub.amount == 1650
+    first = sub.charges.get()
+    assert first.billing_cycle == 0 and first.outcome == "paid"
+    provider_subs = hooked.control("GET", "/_emulator/next/subscriptions")["subscriptions"]
+    assert [str(s["id"]) for s in provider_subs] == [sub.provider_id]
+
+
+def test_renewal_is_recorded_once_with_its_own_order(hooked, client):
+    order, sub = subscribe(hooked, client)
+    hooked.control("POST", "/_emulator/clock/advance", json={"days": 32})
+    sub.refresh_from_db()
+    renewal = sub.charges.get(billing_cycle=1)
+    assert renewal.outcome == "paid"
+    renewal_order = renewal.attempt.order
+    assert renewal_order.renewal_of == order and renewal_order.status == Order.Status.PAID
+    assert renewal_order.total == 1650
+    assert sub.next_renewal_at > timezone.now() + timedelta(days=50)
+
+
+def test_renewal_webhook_delivered_three_times_records_one_charge(hooked, client):
+    order, sub = subscribe(hooked, client)
+    hooked.control("POST", "/_emulator/webhooks/mode", json={"mode": "duplicate"})
+    hooked.control("POST", "/_emulator/clock/advance", json={"days": 32})
+    created = WebhookDelivery.objects.filter(event_type="order.created").order_by("-received_at").first()
+    body = created.body.encode()
+    # A third delivery of the same event, and the same renewal under a new event id.
+    response = client.post(WEBHOOK_PATH, body, content_type="application/json",
+                           headers={"X-29Next-Signature": sign("emulator-webhook-secret", body)})
+    assert response.status_code == 200
+    envelope = json.loads(body)
+    envelope["event_id"] = "replayed-under-new-id"
+    again = json.dumps(envelope).encode()
+    client.post(WEBHOOK_PATH, again, content_type="application/json",
+                headers={"X-29Next-Signature": sign("emulator-webhook-secret", again)})
+    assert SubscriptionCharge.objects.filter(subscription=sub, billing_cycle=1).count() == 1
+    assert Order.objects.filter(renewal_of=order).count() == 1
+
+
+def test_declined_renewal_is_dunned_then_recovers(hooked, client):
+    order, sub = subscribe(hooked, client)
+    hooked.control("POST", f"/_emulator/next/subscriptions/{sub.provider_id}/scenario",
+                   json={"renewal": "decline", "times": 1})
+    hooked.control("POST", "/_emulator/clock/advance", json={"days": 32})
+    sub.refresh_from_db()
+    assert sub.status == "past_due" and sub.past_due_since is not None
+    assert sub.charges.get(billing_cycle=1).outcome == "failed"
+    assert subscriptions_dunning_run(now=timezone.now())["retried"] == 0  # not due yet
+    report = subscriptions_dunning_run(now=timezone.now() + timedelta(days=1, minutes=1))
+    assert report == {"retried": 1, "cancelled": 0, "recovered": 1}
+    sub.refresh_from_db()
+    assert sub.status == "active" and sub.dunning_step == 0
+    assert sub.charges.get(billing_cycle=1).outcome == "paid"
+    assert sub.events.filter(kind="dunning").count() == 1
+
+
+def test_declined_renewals_are_cancelled_after_the_last_retry(hooked, client):
+    order, sub = subscribe(hooked, client)
+    hooked.control("POST", f"/_emulator/next/subscriptions/{sub.provider_id}/scenario",
+                   json={"renewal": "decline", "times": 10})
+    hooked.control("POST", "/_emulator/clock/advance", json={"days": 32})
+    start = timezone.now()
+    for day in (1, 3, 7):
+        subscriptions_dunning_run(now=start + timedelta(days=day, minutes=1))
+    sub.refresh_from_db()
+    assert sub.status == "canceled" and sub.cancel_reason == "recurring_payment_declined"
+    assert sub.events.filter(kind="dunning").count() == 3
+    assert len(provider_requests(hooked, "POST", "/retry/")) == 3
+    # Running the schedule again changes nothing.
+    subscriptions_dunning_run(now=start + timedelta(days=30))
+    assert len(provider_requests(hooked, "POST", "/retry/")) == 3
+
+
+def test_old_webhook_after_a_newer_state_never_moves_it_back(hooked, client):
+    order, sub = subscribe(hooked, client)
+    early = WebhookDelivery.objects.filter(event_type="subscription.created").first()
+    client_page = client.get(subscription_url(sub))
+    assert client_page.status_code == 200
+    client.post(subscription_url(sub) + "cancel/", {"reason": "cancel_recurring"})
+    sub.refresh_from_db()
+    assert sub.status == "canceled"
+    envelope = json.loads(early.body)
+    envelope["event_id"] = "late-delivery"
+    envelope["event_type"] = "subscription.updated"
+    body = json.dumps(envelope).encode()  # says "active"
+    assert client.post(WEBHOOK_PATH, body, content_type="application/json",
+                       headers={"X-29Next-Signature": sign("emulator-webhook-secret", body)}).status_code == 200
+    sub.refresh_from_db()
+    assert sub.status == "canceled"
+
+
+def test_webhook_for_an_unknown_subscription_is_stored_and_reported(client, emulator):
+    body = json.dumps({"event_id": "evt-unknown-sub", "event_type": "subscription.updated",
+                       "object": "subscription", "data": {"id": 424242, "status": "active"}}).encode()
+    response = client.post(WEBHOOK_PATH, body, content_type="application/json",
+                           headers={"X-29Next-Signature": sign("emulator-webhook-secret", body)})
+    assert response.status_code == 200
+    assert WebhookDelivery.objects.get(event_id="evt-unknown-sub").state in ("unmatched",)
+
+
+def test_shopper_page_shows_history_and_cancels(hooked, client):
+    from django.test import Client
+
+    order, sub = subscribe(hooked, client)
+    anonymous = Client()  # the signed link needs no session
+    page = anonymous.get(subscription_url(sub))
+    assert b"Next renewal" in page.content and b"First order" in page.content
+    response = anonymous.post(subscription_url(sub) + "cancel/", {"reason": "product_too_expensive"})
+    assert response.status_code == 302
+    sub.refresh_from_db()
+    assert sub.status == "canceled" and sub.cancel_reason == "product_too_expensive"
+    assert b"You will not be charged again" in anonymous.get(subscription_url(sub)).content
+    assert anonymous.get("/subscriptions/forged/").status_code == 404
+    assert anonymous.post(subscription_url(sub) + "cancel/", {"reason": "nonsense"}).status_code == 302
+
+
+def test_merchant_actions_in_admin(hooked, client, admin_client):
+    order, sub = subscribe(hooked, client)
+
+    def act(action, data=None):
+        url = reverse("admin:payments_subscription_action", args=[sub.pk, action])
+        assert admin_client.get(url).status_code == 200
+        return admin_client.post(url, data or {}, follow=True)
+
+    act("renew")
+    sub.refresh_from_db()
+    assert sub.charges.get(billing_cycle=1).outcome == "paid"
+    when = timezone.now() + timedelta(days=10)
+    act("reschedule", {"next_renewal_at": timezone.localtime(when).strftime("%Y-%m-%dT%H:%M")})
+    sub.refresh_from_db()
+    assert abs((sub.next_renewal_at - when).total_seconds()) < 120
+    retry = act("retry")  # not past due: the provider refuses, the merchant is told
+    assert b"failed" in retry.content
+    act("cancel", {"reason": "other", "message": "customer called"})
+    sub.refresh_from_db()
+    assert sub.status == "canceled" and sub.cancel_reason == "other"
+    assert admin_client.get(reverse("admin:payments_subscription_change", args=[sub.pk])).status_code == 200

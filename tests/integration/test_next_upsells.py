@@ -1,0 +1,138 @@
+"""One-click post-purchase upsells on the 29 Next route, exactly once."""
+import time
+
+import pytest
+
+from payments.models import Upsell
+from payments.services.upsells import upsell_charge
+from payments.states import Status
+from shop.links import order_url
+from shop.models import Order, UpsellOffer
+from tests.factories import make_product
+from tests.integration.next_flow import pay, provider_requests
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def offer():
+    extra = make_product(name="Second mug", price=1850, next_product_id=777)
+    return UpsellOffer.objects.create(name="Add a second mug", product=extra, price=1290)
+
+
+def accept(client, order, offer):
+    return client.post(order_url(order, "shop:order_confirmation").replace("thanks/", f"upsells/{offer.pk}/"))
+
+
+def test_confirmation_offers_the_upsell_and_one_click_adds_it(emulator, client, offer):
+    order, attempt, number = pay(emulator, client)
+    assert attempt.provider_supports_upsell
+    page = client.get(order_url(order, "shop:order_confirmation"))
+    assert f"accept-offer-{offer.pk}".encode() in page.content
+    total_before = order.total
+    response = accept(client, order, offer)
+    assert response.status_code == 303
+    upsell = Upsell.objects.get()
+    assert upsell.state == "added"
+    order.refresh_from_db()
+    assert order.total == total_before + 1290
+    assert order.status == Order.Status.PAID
+    assert order.lines.filter(is_upsell=True, unit_price=1290).count() == 1
+    provider_order = emulator.control("GET", "/_emulator/next/orders")["orders"][0]
+    upsell_lines = [line for line in provider_order["lines"] if line["is_upsell"]]
+    assert [line["metadata"]["shop_upsell"] for line in upsell_lines] == [upsell.reference]
+    status = client.get(order_url(order, "shop:order_confirmation").replace("thanks/", "upsells.json")).json()
+    assert status["upsells"][0]["state"] == "added"
+    assert status["upsells"][0]["order_total"] == order.total
+    # The checkout payment still matches the provider's order after the upsell was added.
+    from payments.services.reconcile import payments_reconcile
+
+    assert payments_reconcile(older_than=0).rejected == 0
+
+
+def test_double_click_charges_once(emulator, client, offer):
+    order, _, number = pay(emulator, client)
+    accept(client, order, offer)
+    accept(client, order, offer)
+    assert Upsell.objects.count() == 1
+    assert len(provider_requests(emulator, "POST", "add-line-items")) == 1
+
+
+def test_declined_upsell_leaves_the_paid_order_untouched(emulator, client, offer):
+    order, _, number = pay(emulator, client)
+    emulator.control("POST", f"/_emulator/next/orders/{number}/scenario", json={"upsell": "decline", "times": 1})
+    total_before = order.total
+    accept(client, order, offer)
+    upsell = Upsell.objects.get()
+    assert upsell.state == "declined"
+    order.refresh_from_db()
+    assert order.total == total_before and order.status == Order.Status.PAID
+    assert not order.lines.filter(is_upsell=True).exists()
+    page = client.get(order_url(order, "shop:order_confirmation"))
+    assert b"declined for this extra" in page.content
+
+
+@pytest.mark.parametrize("fault", [
+    {"kind": "error", "status": 500, "when": "after"},
+    {"kind": "timeout", "seconds": 4, "when": "after"},
+])
+def test_unknown_outcome_is_read_back_not_charged_again(emulator, client, offer, fault):
+    order, _, number = pay(emulator, client)
+    emulator.control("POST", "/_emulator/faults", json={"method": "POST", "path": "/next/api/admin/orders/",
+                                                        "times": 1, **fault})
+    accept(client, order, offer)  # the eager task meets the fault and schedules a retry
+    upsell = Upsell.objects.get()
+    assert upsell.attempt.status == Status.PENDING
+    outcome = upsell_charge(upsell_id=upsell.pk)  # the retry
+    assert outcome.state == "added"
+    time.sleep(fault.get("seconds", 0))  # let the held request finish at the emulator
+    assert len(provider_requests(emulator, "POST", "add-line-items", at_least=1)) == 1
+    order.refresh_from_db()
+    assert order.lines.filter(is_upsell=True).count() == 1
+    assert upsell_charge(upsell_id=upsell.pk).state == "added"  # and again: still once
+
+
+def test_fault_before_processing_is_charged_on_retry(emulator, client, offer):
+    order, _, number = pay(emulator, client)
+    emulator.control("POST", "/_emulator/faults", json={"method": "POST", "path": "/next/api/admin/orders/",
+                                                        "times": 1, "kind": "error", "status": 503})
+    accept(client, order, offer)
+    upsell = Upsell.objects.get()
+    assert upsell_charge(upsell_id=upsell.pk).state == "added"
+    assert len(provider_requests(emulator, "POST", "add-line-items")) == 2  # the first never got through
+
+
+def test_tampered_link_is_refused(emulator, client, offer):
+    order, _, _ = pay(emulator, client)
+    url = order_url(order, "shop:order_confirmation").replace("thanks/", f"upsells/{offer.pk}/")
+    response = client.post(url.replace("/orders/", "/orders/x"))
+    assert response.status_code == 404
+    assert not Upsell.objects.exists()
+
+
+def test_someone_elses_order_is_refused(emulator, client, offer, django_user_model):
+    from django.test import Client
+
+    order, _, _ = pay(emulator, client)
+    stranger = Client()
+    response = accept(stranger, order, offer)
+    assert response.status_code == 403
+    assert not Upsell.objects.exists()
+
+
+def test_offer_outside_its_window_or_trigger_is_not_offered(emulator, client, offer):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    other = make_product(name="Unrelated")
+    offer.trigger_products.set([other])
+    order, _, _ = pay(emulator, client)
+    assert accept(client, order, offer).status_code == 302  # back to the page with a message
+    assert not Upsell.objects.exists()
+    offer.trigger_products.clear()
+    offer.ends_at = timezone.now() - timedelta(minutes=1)
+    offer.starts_at = timezone.now() - timedelta(days=1)
+    offer.save()
+    accept(client, order, offer)
+    assert not Upsell.objects.exists()
