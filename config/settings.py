@@ -124,6 +124,8 @@ PROVIDER_MAX_RETRIES = env.int("PROVIDER_MAX_RETRIES", default=3)
 # Upper bound on one Retry-After / backoff sleep inside a shopper's request.
 PROVIDER_MAX_BACKOFF = env.float("PROVIDER_MAX_BACKOFF", default=4.0)
 
+# Seconds an upsell charge's lease outlives the longest provider call (connect + read timeout).
+UPSELL_LEASE_PADDING = env.float("UPSELL_LEASE_PADDING", default=10.0)
 # Days after a subscription fell past due on which its payment is retried; then it is cancelled.
 SUBSCRIPTION_DUNNING_DAYS = [int(d) for d in env.list("SUBSCRIPTION_DUNNING_DAYS", default=["1", "3", "7"])]
 

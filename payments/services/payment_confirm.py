@@ -8,9 +8,8 @@ from collections import Counter
 from ..exceptions import ReturnMismatch
 from ..models import PaymentAttempt
 from ..providers.types import ProviderPayment
-from django.db import transaction
-
 from ..states import SUCCESSFUL, Status, record_event, transition
+from .dispatch import enqueue_on_commit
 
 APPLICABLE = {
     "authorized": Status.AUTHORIZED,
@@ -85,4 +84,4 @@ def _after_success(attempt, payment):
 
     for provider_id in started:
         if not Subscription.objects.filter(route=attempt.route, provider_id=provider_id).exists():
-            transaction.on_commit(lambda pid=provider_id: link_subscription.delay(attempt.route, pid, attempt.order_id))
+            enqueue_on_commit(link_subscription, attempt.route, provider_id, attempt.order_id)

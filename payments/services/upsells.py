@@ -24,6 +24,7 @@ from ..providers.registry import get_adapter
 from ..providers.types import UpsellRequest
 from ..selectors import paid_checkout_attempt, upsell_offers_for
 from ..states import SUCCESSFUL, Status, record_event, transition
+from .dispatch import enqueue_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,8 @@ log = logging.getLogger(__name__)
 def lease_length() -> timedelta:
     """Longer than one provider call can take (connect + read timeout), so a live worker never loses
     its lease mid-call, and short enough that a killed worker's upsell is picked up again soon."""
-    return timedelta(seconds=settings.PROVIDER_CONNECT_TIMEOUT + settings.PROVIDER_READ_TIMEOUT + 10)
+    return timedelta(seconds=settings.PROVIDER_CONNECT_TIMEOUT + settings.PROVIDER_READ_TIMEOUT
+                     + settings.UPSELL_LEASE_PADDING)
 
 
 class UpsellNotAvailable(PaymentError):
@@ -76,7 +78,7 @@ def upsell_accept(*, order: Order, offer_id) -> tuple[Upsell, bool]:
             raise UpsellNotAvailable("this offer was already accepted") from None
         record_event(attempt.pk, kind="note", source="shopper",
                      message=f"Shopper accepted upsell {offer.name} ({upsell.reference})")
-        transaction.on_commit(lambda: charge_upsell.delay(upsell.pk))
+        enqueue_on_commit(charge_upsell, upsell.pk)
     return upsell, True
 
 
