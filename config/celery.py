@@ -30,6 +30,11 @@ app.conf.beat_schedule = {
         "task": "payments.tasks.reconcile_subscriptions",
         "schedule": crontab(minute=17),
     },
+    # Subscriptions whose renewal date passed: read them back so renewals are recorded promptly.
+    "check-due-subscriptions": {
+        "task": "payments.tasks.check_due_subscriptions",
+        "schedule": crontab(minute="*/15"),
+    },
     # Retry past-due subscriptions on the dunning schedule, then cancel them.
     "dunning": {
         "task": "payments.tasks.run_dunning",

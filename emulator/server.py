@@ -166,7 +166,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             if self.command != "HEAD":
                 self.wfile.write(response.body)
         except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (e.g. a timeout fault): nothing left to tell it
+            # The client gave up (e.g. a timeout fault): nothing left to tell it, but say so in the log.
+            log.debug("client %s left before the answer", request.client)
         # One line per request; the path only (no query, headers or body): those may carry personal data.
         log.info('%s "%s %s" %s %.1fms', request.client, request.method, request.path,
                  response.status, (time.monotonic() - started) * 1000)
@@ -174,7 +175,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        pass  # replaced by the single line written in _handle
+        """Silenced: _handle writes the one line per request, without the query string."""
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):

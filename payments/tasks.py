@@ -78,3 +78,26 @@ def run_dunning():
     from .services.dunning import subscriptions_dunning_run
 
     return subscriptions_dunning_run()
+
+
+@shared_task(acks_late=True)
+def check_due_subscriptions():
+    """Fan out: one refresh task per subscription whose renewal date has passed."""
+    from .services.subscription_actions import subscriptions_due
+
+    due = subscriptions_due()
+    for subscription_id in due:
+        refresh_subscription.delay(subscription_id)
+    return len(due)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def refresh_subscription(self, subscription_id):
+    from .services.subscription_actions import subscription_refresh
+
+    try:
+        return subscription_refresh(subscription_id=subscription_id).status
+    except ProviderUnavailable as exc:
+        if self.request.is_eager:
+            return None
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc

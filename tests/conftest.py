@@ -8,8 +8,6 @@ import os
 import pytest
 from django.db import connection
 
-
-
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
 

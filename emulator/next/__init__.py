@@ -6,6 +6,8 @@ Wire contract: `shared/reference/next-admin-api/2024-04-01.yaml` plus our notes 
 """
 from __future__ import annotations
 
+import copy
+
 from ..app import Emulator
 from ..server import HTTPError, Request, Response, json_response
 from . import api, pages
@@ -63,6 +65,26 @@ def _register_control(provider: NextProvider) -> None:
             return json_response({kind: provider.state.add_scenario(kind, key, outcome, times)})
         return handler
 
+    def seed(request: Request) -> Response:
+        """Clone one subscription `count` times (load tests need thousands; checkouts would be slow)."""
+        body = request.json_object()
+        source = body.get("from_subscription")
+        count = body.get("count")
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 100_000:
+            raise HTTPError(400, {"detail": "'count' must be an integer from 1 to 100000."})
+        template = provider.state.subscription(int(source)) if str(source).isdigit() else None
+        if template is None:
+            raise HTTPError(404, {"detail": "Not found."})
+        state = provider.state
+        ids = []
+        with state.lock:
+            for _ in range(count):
+                clone = copy.deepcopy(template)
+                clone["id"] = state.next_id("subscription")
+                state.subscriptions[clone["id"]] = clone
+                ids.append(clone["id"])
+        return json_response({"ids": ids}, status=201)
+
     def subscription_key(raw: str) -> int | None:
         return int(raw) if raw.isdigit() and provider.state.subscription(int(raw)) else None
 
@@ -73,6 +95,7 @@ def _register_control(provider: NextProvider) -> None:
     router.add("GET", "/_emulator/next/orders", orders, kind="control")
     router.add("POST", "/_emulator/next/checkouts/<checkout_id>/complete", complete, kind="control")
     router.add("GET", "/_emulator/next/subscriptions", subscriptions, kind="control")
+    router.add("POST", "/_emulator/next/subscriptions/seed", seed, kind="control")
     router.add("POST", "/_emulator/next/subscriptions/<key>/scenario", scenario("renewal", subscription_key),
                kind="control")
     router.add("POST", "/_emulator/next/orders/<key>/scenario", scenario("upsell", order_key), kind="control")

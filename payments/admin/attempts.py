@@ -36,23 +36,33 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class PaymentEventInline(admin.TabularInline):
-    model = PaymentEvent
+class ReadOnlyInline(admin.TabularInline):
+    """A ledger shown inside its owner's page: nothing added, changed or deleted from admin."""
+
     extra = 0
     can_delete = False
-    fields = ("created_at", "kind", "source", "from_status", "to_status", "message", "payload_pretty")
-    readonly_fields = fields
-    ordering = ("created_at", "id")
-
-    @admin.display(description="payload")
-    def payload_pretty(self, obj):
-        return pretty_json(obj.payload)
 
     def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class LedgerInline(ReadOnlyInline):
+    """Event timelines: oldest first, payloads pretty-printed and escaped."""
+
+    ordering = ("created_at", "id")
+
+    @admin.display(description="payload")
+    def payload_pretty(self, obj):
+        return pretty_json(obj.payload)
+
+
+class PaymentEventInline(LedgerInline):
+    model = PaymentEvent
+    fields = ("created_at", "kind", "source", "from_status", "to_status", "message", "payload_pretty")
+    readonly_fields = fields
 
 
 @admin.register(PaymentAttempt)

@@ -11,9 +11,14 @@ from shop.pricing import format_minor
 
 from ..exceptions import PaymentError
 from ..models import Subscription, SubscriptionCharge, SubscriptionEvent
-from ..services.subscription_actions import (CANCEL_REASONS, subscription_cancel, subscription_renew_now,
-                                             subscription_reschedule, subscription_retry)
-from .attempts import ReadOnlyAdmin, pretty_json
+from ..services.subscription_actions import (
+    CANCEL_REASONS,
+    subscription_cancel,
+    subscription_renew_now,
+    subscription_reschedule,
+    subscription_retry,
+)
+from .attempts import LedgerInline, ReadOnlyAdmin, ReadOnlyInline
 
 
 class CancelForm(forms.Form):
@@ -43,10 +48,8 @@ ACTIONS = {
 }
 
 
-class ChargeInline(admin.TabularInline):
+class ChargeInline(ReadOnlyInline):
     model = SubscriptionCharge
-    extra = 0
-    can_delete = False
     fields = ("billing_cycle", "outcome", "amount_display", "provider_order", "attempt", "failures",
               "last_failure", "idempotency_key", "created_at")
     readonly_fields = fields
@@ -55,29 +58,11 @@ class ChargeInline(admin.TabularInline):
     def amount_display(self, obj):
         return format_minor(obj.amount, obj.currency)
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class EventInline(admin.TabularInline):
+class EventInline(LedgerInline):
     model = SubscriptionEvent
-    extra = 0
-    can_delete = False
     fields = ("created_at", "kind", "source", "message", "payload_pretty")
     readonly_fields = fields
-
-    @admin.display(description="payload")
-    def payload_pretty(self, obj):
-        return pretty_json(obj.payload)
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Subscription)

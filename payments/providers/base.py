@@ -8,8 +8,16 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from ..exceptions import OperationNotSupported
-from .types import (CheckoutRequest, CheckoutStart, ProviderPayment, ReturnData, SubscriptionInfo,
-                    UpsellRequest, UpsellResult, WebhookEvent)
+from .types import (
+    CheckoutRequest,
+    CheckoutStart,
+    ProviderPayment,
+    ReturnData,
+    SubscriptionInfo,
+    UpsellRequest,
+    UpsellResult,
+    WebhookEvent,
+)
 
 
 class PaymentAdapter(ABC):

@@ -84,3 +84,19 @@ def subscriptions_reconcile(*, older_than=3600, limit=500) -> int:
         except (ProviderError, InvalidReturn) as exc:
             log.warning("subscription %s not reconciled: %s", sub.provider_id, exc)
     return read
+
+
+def subscriptions_due(*, now=None) -> list[int]:
+    """Active subscriptions whose renewal date has passed: the provider should have renewed them, so
+    the shop reads each back now rather than waiting for a webhook that may never come."""
+    now = now or timezone.now()
+    return list(Subscription.objects.filter(status=Subscription.Status.ACTIVE, next_renewal_at__lte=now)
+                .exclude(provider_synced_at__gte=now).values_list("pk", flat=True))
+
+
+def subscription_refresh(*, subscription_id, source="renewal-check") -> Subscription:
+    """Read one subscription back from the provider and record what changed (renewals included).
+    Raises ProviderError for the task to retry."""
+    sub = Subscription.objects.get(pk=subscription_id)
+    return subscription_sync(subscription=sub, info=get_adapter(sub.route).fetch_subscription(sub.provider_id),
+                             source=source)

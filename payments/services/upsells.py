@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from shop.models import Order, UpsellOffer
+from shop.models import Order
 from shop.orders import order_add_upsell_line
 
 from ..exceptions import OperationNotSupported, PaymentError, ProviderRequestError, ProviderUnavailable

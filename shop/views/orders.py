@@ -9,9 +9,8 @@ were cancelled (the shopper backed out at the provider), which is not a reason t
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
-
 from django.urls import reverse
+from django.views.decorators.http import require_POST
 
 from payments.providers.registry import enabled_routes
 from payments.selectors import upsell_offers_for, upsells_of

@@ -59,7 +59,7 @@ def test_order_sent_to_29next_matches_the_shop_order(emulator):
     order = make_order(items=[(product, 3)], shipping_fee=495)
     attempt = start(order)
     done = complete(emulator, attempt)
-    sent = emulator.control("GET", f"/_emulator/next/orders")
+    sent = emulator.control("GET", "/_emulator/next/orders")
     provider_order = next(o for o in sent["orders"] if o["number"] == done["order_number"])
     assert provider_order["total_incl_tax"] == "64.92"
     assert provider_order["currency"] == "EUR"

@@ -9,7 +9,6 @@ from django.utils import timezone
 from payments.models import Subscription, SubscriptionCharge, WebhookDelivery
 from payments.providers.next.signatures import sign
 from payments.services.dunning import subscriptions_dunning_run
-from payments.states import Status
 from shop.links import subscription_url
 from shop.models import Order
 from tests.integration.next_flow import pay, provider_requests, subscription_order
@@ -170,3 +169,18 @@ def test_merchant_actions_in_admin(hooked, client, admin_client):
     sub.refresh_from_db()
     assert sub.status == "canceled" and sub.cancel_reason == "other"
     assert admin_client.get(reverse("admin:payments_subscription_change", args=[sub.pk])).status_code == 200
+
+
+def test_due_subscriptions_are_read_back_when_webhooks_are_lost(hooked, client):
+    from payments.tasks import check_due_subscriptions
+
+    order, sub = subscribe(hooked, client)
+    hooked.control("POST", "/_emulator/webhooks/mode", json={"mode": "drop"})
+    hooked.control("POST", "/_emulator/clock/advance", json={"days": 32})
+    assert not sub.charges.filter(billing_cycle=1).exists()
+    Subscription.objects.filter(pk=sub.pk).update(next_renewal_at=timezone.now() - timedelta(minutes=1))
+    assert check_due_subscriptions() == 1
+    sub.refresh_from_db()
+    assert sub.charges.get(billing_cycle=1).outcome == "paid"
+    assert sub.next_renewal_at > timezone.now()
+    assert check_due_subscriptions() == 0

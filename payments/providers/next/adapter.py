@@ -16,8 +16,17 @@ from django.conf import settings
 from ...exceptions import InvalidReturn, ProviderRequestError
 from ..base import PaymentAdapter
 from ..money import to_decimal_string
-from ..types import (Address, CheckoutRequest, CheckoutStart, ProviderPayment, ReturnData, SubscriptionInfo,
-                     UpsellRequest, UpsellResult, WebhookEvent)
+from ..types import (
+    Address,
+    CheckoutRequest,
+    CheckoutStart,
+    ProviderPayment,
+    ReturnData,
+    SubscriptionInfo,
+    UpsellRequest,
+    UpsellResult,
+    WebhookEvent,
+)
 from . import signatures, wire
 from .client import NextClient
 
