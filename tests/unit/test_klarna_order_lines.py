@@ -4,7 +4,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from payments.providers.klarna_payments.order_lines import (
-    Item, OrderLinesError, items_from_checkout, klarna_amounts, tax_included)
+    Item,
+    OrderLinesError,
+    items_from_checkout,
+    klarna_amounts,
+    tax_included,
+)
 from payments.providers.types import CheckoutLine
 
 RATES = st.sampled_from([0, 600, 900, 1000, 1200, 1400, 2000, 2100, 2400, 2500, 2550])

@@ -1,0 +1,102 @@
+"""The storefront through Django's test client: the catalog, product pages and the cart."""
+import pytest
+from django.urls import reverse
+
+from shop.cart import MAX_QUANTITY
+from tests.factories import make_product
+from tests.integration.storefront.helpers import add, cart_count
+
+pytestmark = pytest.mark.django_db
+
+
+# --- Catalog ----------------------------------------------------------------------------------
+
+def test_catalog_lists_active_products_with_price_and_subscription_badge(client, mug, beans):
+    make_product(name="Withdrawn thing", is_active=False)
+    response = client.get(reverse("shop:catalog"))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Fjord Enamel Mug" in html and "€\u00a018.50" in html
+    assert "Subscription: every 3 months" in html
+    assert "--hue: 175" in html
+    assert "Withdrawn thing" not in html
+    assert cart_count(response) == 0
+
+
+def test_product_page_has_the_add_to_cart_form(client, beans):
+    response = client.get(reverse("shop:product", args=[beans.slug]))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="add-to-cart"' in html and "Add to cart" in html
+    assert f'action="{reverse("shop:cart_add")}"' in html
+    assert "Subscription: every 3 months" in html
+    assert "9\u00a0%" in html
+
+
+def test_unknown_or_inactive_product_is_a_404_page(client):
+    hidden = make_product(is_active=False)
+    for slug in ("no-such-thing", hidden.slug):
+        response = client.get(reverse("shop:product", args=[slug]))
+        assert response.status_code == 404
+        assert "Page not found" in response.content.decode()
+
+
+# --- Cart -----------------------------------------------------------------------------------------
+
+def test_add_update_remove_through_the_cart_pages(client, mug, beans):
+    response = add(client, mug, 2)
+    assert response.status_code == 302 and response["Location"] == reverse("shop:cart")
+    add(client, beans)
+
+    page = client.get(reverse("shop:cart"))
+    html = page.content.decode()
+    assert cart_count(page) == 3
+    assert "Added Fjord Enamel Mug to your cart." in html
+    assert "€\u00a037.00" in html            # 2 × 18.50
+    assert "Subtotal" in html and "Shipping" in html and "VAT included" in html
+    assert "€\u00a058.45" in html            # 37.00 + 16.50 + 4.95 shipping
+    assert 'id="checkout-link"' in html
+
+    client.post(reverse("shop:cart_update"), {"product_id": mug.pk, "quantity": 5})
+    assert cart_count(client.get(reverse("shop:cart"))) == 6
+    client.post(reverse("shop:cart_update"), {"product_id": mug.pk, "quantity": 0})
+    client.post(reverse("shop:cart_remove"), {"product_id": beans.pk})
+    page = client.get(reverse("shop:cart"))
+    assert cart_count(page) == 0
+    assert "Your cart is empty." in page.content.decode()
+
+
+def test_subscription_only_cart_has_no_shipping(client, beans):
+    add(client, beans, 2)
+    html = client.get(reverse("shop:cart")).content.decode()
+    assert "Not needed" in html
+    assert "€\u00a033.00" in html
+
+
+@pytest.mark.parametrize("url_name, data, message", [
+    ("shop:cart_add", {"product_id": "999999", "quantity": "1"}, "That product is not available."),
+    ("shop:cart_add", {"product_id": "abc"}, "That product is not available."),
+    ("shop:cart_add", {"quantity": "1"}, "That product is not available."),
+    ("shop:cart_add", {"product_id": "MUG", "quantity": "two"}, "Quantity must be a whole number."),
+    ("shop:cart_add", {"product_id": "MUG", "quantity": "0"}, f"between 1 and {MAX_QUANTITY}"),
+    ("shop:cart_add", {"product_id": "MUG", "quantity": str(MAX_QUANTITY + 1)}, f"between 1 and {MAX_QUANTITY}"),
+    ("shop:cart_update", {"product_id": "MUG", "quantity": "-3"}, f"between 0 and {MAX_QUANTITY}"),
+    ("shop:cart_update", {"product_id": "MUG", "quantity": ""}, "Quantity must be a whole number."),
+])
+def test_bad_cart_input_becomes_a_message_not_an_error(client, mug, url_name, data, message):
+    data = {key: (mug.pk if value == "MUG" else value) for key, value in data.items()}
+    response = client.post(reverse(url_name), data, follow=True)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+
+
+def test_adding_past_the_limit_is_refused(client, mug):
+    add(client, mug, MAX_QUANTITY)
+    response = client.post(reverse("shop:cart_add"), {"product_id": mug.pk, "quantity": 1}, follow=True)
+    assert f"at most {MAX_QUANTITY}" in response.content.decode()
+    assert cart_count(response) == MAX_QUANTITY
+
+
+@pytest.mark.parametrize("url_name", ["shop:cart_add", "shop:cart_update", "shop:cart_remove"])
+def test_cart_changes_refuse_get(client, url_name):
+    assert client.get(reverse(url_name)).status_code == 405

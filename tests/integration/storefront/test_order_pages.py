@@ -1,0 +1,147 @@
+"""The storefront's order pages (status, confirmation, try-again), the admin pages and the demo catalog.
+
+Successful payments are the emulator suites' business; here an order becomes paid through the real state
+machine (see `helpers.paid`).
+"""
+import pytest
+from django.core.management import call_command
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from shop.links import order_token, order_url
+from shop.models import Order, Product
+from tests.factories import make_order
+from tests.integration.storefront.helpers import add, cart_count, paid
+
+pytestmark = pytest.mark.django_db
+
+
+# --- Order pages ------------------------------------------------------------------------------------
+
+def test_order_status_works_without_a_session(client):
+    order = make_order(email="sam@example.com")
+    html = client.get(order_url(order)).content.decode()
+    assert order.number in html
+    assert "Awaiting payment" in html
+    assert "Keizersgracht 1" in html and "1015 CJ" in html
+    assert order.lines.get().name in html
+    assert "No payment has been started" in html
+
+
+def test_order_status_lists_attempts(client):
+    order = paid(make_order())
+    html = client.get(order_url(order)).content.decode()
+    assert "Paid" in html and "Paid (captured)" in html and "Klarna (via 29 Next)" in html
+
+
+@pytest.mark.parametrize("name", ["shop:order_status", "shop:order_confirmation", "shop:order_failed"])
+def test_forged_or_unknown_tokens_are_404(client, name):
+    order = make_order()
+    token = order_token(order)
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    assert client.get(reverse(name, args=[forged])).status_code == 404
+    assert client.get(reverse(name, args=["SO-ABCDEFGH"])).status_code == 404
+    order.lines.all().delete()
+    Order.objects.filter(pk=order.pk).delete()
+    assert client.get(reverse(name, args=[token])).status_code == 404
+
+
+def test_confirmation_while_payment_is_confirming_refreshes(client):
+    order = make_order()
+    html = client.get(order_url(order, "shop:order_confirmation")).content.decode()
+    assert "Thank you" in html
+    assert f'id="order-number">{order.number}<' in html
+    assert '<meta http-equiv="refresh" content="3">' in html
+    assert "still confirming" in html
+    assert f'id="order-status-link" href="{order_url(order)}"' in html
+
+
+def test_confirmation_of_a_paid_order_clears_only_the_placing_browsers_cart(client, mug):
+    order = paid(make_order())
+    add(client, mug)
+    elsewhere = client.get(order_url(order, "shop:order_confirmation"))
+    assert cart_count(elsewhere) == 1  # not this browser's order: its cart stays
+
+    session = client.session
+    session["last_order"] = order.number
+    session.save()
+    response = client.get(order_url(order, "shop:order_confirmation"))
+    html = response.content.decode()
+    assert "Thank you" in html and order.number in html and order.email in html
+    assert "http-equiv" not in html
+    assert cart_count(response) == 0
+
+
+def test_confirmation_of_a_failed_order_redirects_to_try_again(client, provider_down):
+    order = make_order()
+    client.post(order_url(order, "shop:order_retry"), {"route": "next"})
+    response = client.get(order_url(order, "shop:order_confirmation"))
+    assert response["Location"] == order_url(order, "shop:order_failed")
+
+
+def test_failure_page_of_a_paid_order_redirects_to_the_confirmation(client):
+    order = paid(make_order())
+    response = client.get(order_url(order, "shop:order_failed"))
+    assert response["Location"] == order_url(order, "shop:order_confirmation")
+
+
+def test_failure_page_without_a_flashed_message_explains_itself(client):
+    order = make_order()
+    html = client.get(order_url(order, "shop:order_failed")).content.decode()
+    assert "Payment not completed" in html
+    assert "declined or cancelled" in html
+    assert 'id="retry-payment"' in html
+
+
+def test_return_error_template_renders_message_and_link(rf):
+    html = render_to_string("payments/return_error.html",
+                            {"message": "We could not confirm this payment.", "order_link": "/orders/x/"},
+                            request=_request_with_session(rf))
+    assert "We could not confirm this payment." in html and 'href="/orders/x/"' in html
+
+
+def _request_with_session(rf):
+    from django.contrib.messages.storage.fallback import FallbackStorage
+    from django.contrib.sessions.backends.db import SessionStore
+
+    request = rf.get("/")
+    request.session = SessionStore()
+    request._messages = FallbackStorage(request)
+    return request
+
+
+# --- Admin and demo data ----------------------------------------------------------------------------
+
+def test_admin_pages_render(admin_client):
+    order = paid(make_order())
+    for url in (reverse("admin:shop_product_changelist"), reverse("admin:shop_order_changelist"),
+                reverse("admin:shop_order_change", args=[order.pk]),
+                reverse("admin:shop_product_change", args=[order.lines.get().product_id])):
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+    html = admin_client.get(reverse("admin:shop_order_change", args=[order.pk])).content.decode()
+    assert order.payment_attempts.get().reference in html
+
+
+def test_demo_catalog_is_idempotent(capsys, monkeypatch):
+    monkeypatch.setenv("DEMO_ADMIN_PASSWORD", "correct-horse-battery")
+    call_command("load_demo_catalog")
+    first = capsys.readouterr().out
+    snapshot = list(Product.objects.order_by("sku").values_list("sku", "price", "next_product_id"))
+
+    call_command("load_demo_catalog")
+    second = capsys.readouterr().out
+
+    assert list(Product.objects.order_by("sku").values_list("sku", "price", "next_product_id")) == snapshot
+    assert Product.objects.filter(kind="physical").count() == 6
+    assert Product.objects.filter(kind="subscription").count() == 3
+    assert Product.objects.filter(vat_rate_bp=900, kind="physical").count() == 1
+    assert len({p.next_product_id for p in Product.objects.all()}) == 9
+    intervals = set(Product.objects.filter(kind="subscription").values_list("interval", "interval_count"))
+    assert intervals == {("month", 1), ("month", 3), ("year", 1)}
+    assert "user admin  password correct-horse-battery" in first
+    assert "already exists" in second and "correct-horse-battery" not in second
+
+    from django.contrib.auth import get_user_model
+    admin = get_user_model().objects.get(username="admin")
+    assert admin.is_superuser and admin.check_password("correct-horse-battery")
