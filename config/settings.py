@@ -138,6 +138,15 @@ NEXT_API_VERSION = env.str("NEXT_API_VERSION", default="2024-04-01")
 NEXT_WEBHOOK_SECRET = _secret("NEXT_WEBHOOK_SECRET", "emulator-webhook-secret")
 NEXT_PAYMENT_GATEWAY = env.int("NEXT_PAYMENT_GATEWAY", default=None)
 
+# Klarna Payments (+ Customer Token, Order Management). EU playground: https://api.playground.klarna.com/
+KLARNA_API_BASE_URL = env.str("KLARNA_API_BASE_URL", default=f"{EMULATOR_URL}/klarna/")
+KLARNA_USERNAME = _secret("KLARNA_USERNAME", "PK_TEST")
+KLARNA_PASSWORD = _secret("KLARNA_PASSWORD", "emulator-secret")
+# The JS SDK: Klarna's CDN in production (https://x.klarnacdn.net/kp/lib/v1/api.js), the emulator's stand-in here.
+KLARNA_SDK_URL = env.str("KLARNA_SDK_URL", default=f"{EMULATOR_URL}/klarna/js/klarna-payments.js")
+# Mixed carts (one-off goods + a subscription) use intent buy_and_default_tokenize when on.
+KLARNA_DEFAULT_TOKENIZE = env.bool("KLARNA_DEFAULT_TOKENIZE", default=False)
+
 # --- Celery -----------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None

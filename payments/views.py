@@ -1,9 +1,12 @@
 """Provider-facing endpoints: the shopper's return and provider webhooks. Thin by design."""
+import json
 import logging
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from shop.links import order_url
@@ -11,7 +14,7 @@ from shop.links import order_url
 from .exceptions import InvalidReturn, ReturnMismatch, RouteNotAvailable
 from .providers.registry import get_adapter
 from .services.return_handle import attempt_from_token, return_handle
-from .services.webhooks import webhook_receive
+from .services.webhooks import notification_receive, webhook_receive
 
 log = logging.getLogger(__name__)
 MAX_WEBHOOK_BODY = 1024 * 1024
@@ -39,6 +42,8 @@ def payment_return(request, route, token):
         return redirect(order_url(attempt.order), permanent=False)
     if request.method != "POST":
         return HttpResponseNotAllowed(["GET", "POST"])
+    if request.content_type == "application/json":
+        return _callback(request, route, token)
     try:
         data = request.POST
     except RequestDataTooBig:
@@ -58,6 +63,56 @@ def payment_return(request, route, token):
     order = outcome.attempt.order
     name = "shop:order_confirmation" if outcome.paid or outcome.confirming else "shop:order_failed"
     return _see_other(order_url(order, name))
+
+
+def _callback(request, route, token):
+    """A provider's server-to-server callback to the same signed URL (Klarna's authorization callback):
+    the same service as the browser's return, answered in JSON with a 2xx when handled."""
+    if len(request.body) > MAX_WEBHOOK_BODY:
+        return JsonResponse({"error": "body too large"}, status=413)
+    try:
+        data = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return JsonResponse({"error": "body is not JSON"}, status=400)
+    if not isinstance(data, dict):
+        return JsonResponse({"error": "body is not a JSON object"}, status=400)
+    try:
+        outcome = return_handle(route=route, token=token, data=data)
+    except (InvalidReturn, ReturnMismatch) as exc:
+        return JsonResponse({"error": str(exc)[:300]}, status=400)
+    return JsonResponse({"status": outcome.attempt.status})
+
+
+def widget(request, route, token):
+    """Our payment page for routes whose widget runs here (Klarna Payments)."""
+    try:
+        attempt = attempt_from_token(route=route, token=token)
+    except InvalidReturn as exc:
+        return _error_page(request, exc.shopper_message, status=404)
+    if attempt.status != "pending" or not attempt.client_token:
+        return redirect(order_url(attempt.order))
+    return render(request, "payments/widget.html", {
+        "attempt": attempt, "order": attempt.order, "sdk_url": settings.KLARNA_SDK_URL,
+        "authorize_url": reverse("payments:return", args=[route, token]),
+        "failed_url": order_url(attempt.order, "shop:order_failed"),
+    })
+
+
+@csrf_exempt
+def notification(request, route, token):
+    """Provider notifications about one attempt (Klarna's pending-fraud decisions). Klarna v1 signs
+    nothing, so the signed URL is what authenticates it, and the body is only a hint: the decision is
+    read back from the provider."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    if len(request.body) > MAX_WEBHOOK_BODY:
+        return JsonResponse({"error": "body too large"}, status=413)
+    try:
+        attempt = attempt_from_token(route=route, token=token)
+    except InvalidReturn as exc:
+        return JsonResponse({"error": str(exc)}, status=404)
+    result = notification_receive(attempt=attempt, body=request.body, headers=request.headers)
+    return JsonResponse({"state": result.state}, status=result.http_status)
 
 
 def _see_other(url):

@@ -35,6 +35,14 @@ class PaymentAdapter(ABC):
     def parse_return(self, data: Mapping[str, str]) -> ReturnData:
         """Read what the shopper's browser brought back. Raises InvalidReturn for a malformed body."""
 
+    def confirm_return(self, returned: ReturnData, request: CheckoutRequest) -> ProviderPayment:
+        """Turn a successful return into the provider's own view of the payment. By default: read it
+        back (29 Next). Routes that place the order at this point (Klarna Payments) override this."""
+        return self.fetch_payment(returned.provider_reference)
+
+    def release_return(self, returned: ReturnData) -> None:
+        """Give back what a return held that will not be used (e.g. an unused authorization)."""
+
     @abstractmethod
     def fetch_payment(self, provider_reference: str) -> ProviderPayment:
         """Read the payment from the provider: the only source that may mark an attempt paid."""

@@ -58,8 +58,9 @@ class ProviderHTTP:
         self.sleep = sleep
 
     def request(self, method: str, path: str, *, json=None, params=None, headers=None,
-                idempotency_key: str | None = None):
-        """Send one logical request (with retries) and return the decoded JSON body (or None)."""
+                idempotency_key: str | None = None, with_headers: bool = False):
+        """Send one logical request (with retries) and return the decoded JSON body (or None); with
+        `with_headers`, a (body, response headers) pair (e.g. Klarna's Capture-Id)."""
         method = method.upper()
         url = self.base_url + path.lstrip("/")
         repeatable = method in SAFE_METHODS or idempotency_key is not None
@@ -88,7 +89,8 @@ class ProviderHTTP:
             elapsed = (time.monotonic() - started) * 1000
             log.info("%s %s %s -> %s in %.0f ms", self.name, method, path, response.status_code, elapsed)
             if response.status_code < 400:
-                return _json_or_none(response)
+                body = _json_or_none(response)
+                return (body, response.headers) if with_headers else body
             last_error = self._error(response)
             if response.status_code == 429 or (response.status_code >= 500 and repeatable):
                 continue

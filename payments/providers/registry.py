@@ -8,9 +8,10 @@ from .base import PaymentAdapter
 
 
 def _factories():
+    from .klarna_payments.adapter import KlarnaPaymentsAdapter
     from .next.adapter import NextAdapter
 
-    return {NextAdapter.key: NextAdapter}
+    return {NextAdapter.key: NextAdapter, KlarnaPaymentsAdapter.key: KlarnaPaymentsAdapter}
 
 
 @cache

@@ -50,20 +50,24 @@ class CheckoutRequest:
     shipping_address: Address
     billing_address: Address
     return_url: str  # signed, bound to this attempt
+    notification_url: str = ""  # signed, for provider notifications about this attempt
+    shipping_vat_rate_bp: int = 0
+    locale: str = "en-NL"
 
 
 @dataclass(frozen=True)
 class CheckoutStart:
-    redirect_url: str
+    redirect_url: str  # where the shopper goes next; empty when the route pays in a widget on our page
     provider_reference: str = ""
+    client_token: str = ""  # for routes whose widget runs on our own payment page (Klarna Payments)
 
 
 @dataclass(frozen=True)
 class ReturnData:
-    """What the shopper's browser brought back. Never trusted on its own (DESIGN rule 4)."""
+    """What the shopper's browser (or a callback) brought back. Never trusted on its own (DESIGN rule 4)."""
 
     succeeded: bool
-    provider_reference: str = ""
+    provider_reference: str = ""  # 29 Next: the order number; Klarna Payments: the authorization token
 
 
 @dataclass(frozen=True)

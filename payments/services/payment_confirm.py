@@ -61,6 +61,10 @@ def payment_confirm(*, attempt_id, payment: ProviderPayment, source: str, dedupe
         raise ReturnMismatch(message)
     target = APPLICABLE.get(payment.status)
     if target is None:
+        # Still undecided (e.g. Klarna fraud review): remember which provider payment to ask about.
+        if payment.provider_reference and not attempt.provider_reference:
+            PaymentAttempt.objects.filter(pk=attempt.pk, provider_reference="").update(
+                provider_reference=payment.provider_reference)
         record_event(attempt.pk, kind="note", source=source, dedupe_key=dedupe_key, payload=payment.raw,
                      message=f"Provider reports {payment.provider_reference} as {payment.status}")
         return None

@@ -54,11 +54,21 @@ def payment_start(*, order, route) -> PaymentAttempt:
         transition(attempt.pk, Status.FAILED, source="checkout", message=str(exc)[:500],
                    failure_reason=exc.shopper_message)
         raise
-    PaymentAttempt.objects.filter(pk=attempt.pk).update(redirect_url=start.redirect_url)
+    # A route whose widget runs on our own page (Klarna Payments) sends the shopper there.
+    redirect = start.redirect_url or widget_url(attempt)
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(redirect_url=redirect, client_token=start.client_token)
     transition(attempt.pk, Status.PENDING, source="checkout", provider_reference=start.provider_reference,
-               message="Shopper sent to the provider", payload={"redirect_url": start.redirect_url})
+               message="Shopper sent to the provider", payload={"redirect_url": redirect})
     attempt.refresh_from_db()
     return attempt
+
+
+def widget_url(attempt) -> str:
+    return settings.SHOP_BASE_URL + reverse("payments:widget", args=[attempt.route, return_token(attempt)])
+
+
+def notification_url(attempt) -> str:
+    return settings.SHOP_BASE_URL + reverse("payments:notification", args=[attempt.route, return_token(attempt)])
 
 
 def checkout_request(order, attempt) -> CheckoutRequest:
@@ -85,4 +95,7 @@ def checkout_request(order, attempt) -> CheckoutRequest:
         shipping_address=address(order.shipping_address),
         billing_address=address(order.billing_address),
         return_url=return_url(attempt),
+        notification_url=notification_url(attempt),
+        shipping_vat_rate_bp=order.shipping_vat_rate_bp,
+        locale=f"en-{order.billing_address['country'] or order.shipping_country}",
     )

@@ -10,7 +10,7 @@ from ..models import PaymentAttempt
 from ..providers.registry import get_adapter
 from ..states import SUCCESSFUL, Status, record_event, transition
 from .payment_confirm import payment_confirm
-from .payment_start import RETURN_SALT
+from .payment_start import RETURN_SALT, checkout_request
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def return_handle(*, route: str, token: str, data) -> ReturnOutcome:
                             failure_reason="Declined or cancelled at the provider")
         return ReturnOutcome(result.attempt, paid=result.attempt.status in SUCCESSFUL)
     try:
-        payment = adapter.fetch_payment(returned.provider_reference)
+        payment = adapter.confirm_return(returned, checkout_request(attempt.order, attempt))
     except ProviderUnavailable as exc:
         log.warning("return %s: cannot confirm %s yet: %s", attempt.reference,
                     returned.provider_reference, exc)
@@ -69,10 +69,11 @@ def return_handle(*, route: str, token: str, data) -> ReturnOutcome:
         attempt.refresh_from_db()
         return ReturnOutcome(attempt, paid=attempt.status in SUCCESSFUL, confirming=True)
     except (ProviderRequestError, InvalidReturn) as exc:
-        # The browser named an order the provider does not have (or cannot show us): a forgery or
-        # a mix-up, never a payment.
-        message = f"Return named order {returned.provider_reference}, which the provider refused: {exc}"
+        # The browser named a payment the provider does not have or refuses (a forgery, a mix-up, an
+        # expired or reused authorization): never a payment. Anything it held is released.
+        message = f"Return named {returned.provider_reference[:40]}, which the provider refused: {exc}"
         record_event(attempt.pk, kind="rejected", source="return", message=message[:500])
+        adapter.release_return(returned)
         raise ReturnMismatch(message) from exc
     payment_confirm(attempt_id=attempt.pk, payment=payment, source="return")
     attempt.refresh_from_db()

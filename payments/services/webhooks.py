@@ -137,3 +137,42 @@ def _peek(body: bytes):
     if not isinstance(envelope, dict):
         return "", ""
     return str(envelope.get("event_id") or "")[:64], str(envelope.get("event_type") or "")[:64]
+
+
+def notification_receive(*, attempt, body: bytes, headers) -> WebhookResult:
+    """An unsigned provider notification that arrived on the attempt's signed URL: stored raw, deduped
+    on its event id, and applied by reading the payment back from the provider (never from the body)."""
+    adapter = get_adapter(attempt.route)
+    kept = {k: v for k, v in headers.items() if k in KEPT_HEADERS}
+    text = body.decode("utf-8", errors="replace")
+    try:
+        event = adapter.parse_webhook(body)
+    except InvalidReturn as exc:
+        WebhookDelivery.objects.create(provider=attempt.route, signature_valid=False, state=State.REJECTED,
+                                       headers=kept, body=text, error=str(exc), attempt=attempt,
+                                       processed_at=timezone.now())
+        return WebhookResult(400, State.REJECTED)
+    try:
+        with transaction.atomic():
+            delivery = WebhookDelivery.objects.create(
+                provider=attempt.route, event_id=event.event_id[:64], event_type=event.event_type[:64],
+                signature_valid=True, headers=kept, body=text, attempt=attempt,
+                error="authenticated by the attempt's signed URL")
+    except IntegrityError:
+        return WebhookResult(200, "duplicate")
+    order_id = event.provider_reference
+    if attempt.provider_reference and order_id != attempt.provider_reference:
+        state, error = State.MISMATCH, f"order {order_id} is not this attempt's {attempt.provider_reference}"
+    else:
+        try:
+            payment = adapter.fetch_payment(order_id)
+            payment_confirm(attempt_id=attempt.pk, payment=payment, source="notification",
+                            dedupe_key=f"notification:{event.event_id}")
+            state, error = State.APPLIED, ""
+        except ProviderError as exc:
+            state, error = (State.FAILED if getattr(exc, "retryable", False) else State.UNMATCHED), str(exc)
+        except ReturnMismatch as exc:
+            state, error = State.MISMATCH, str(exc)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(state=state, error=error[:500], apply_count=1,
+                                                          processed_at=timezone.now())
+    return WebhookResult(500 if state == State.FAILED else 200, state, delivery.pk)

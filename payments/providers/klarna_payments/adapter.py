@@ -1,0 +1,161 @@
+"""Klarna Payments: a session per attempt, the Klarna widget on our payment page, the order placed
+server-side from the authorization token (by the browser's POST or Klarna's authorization callback,
+whichever comes first: both use the attempt's idempotency key, so Klarna places one order).
+
+Choices (README "Klarna Payments"): orders are authorized, not auto-captured (capture on shipment from
+admin); fraud_status PENDING keeps the attempt pending until Klarna's notification; the purchase
+country is the billing country and the locale `en-<country>`.
+"""
+import json
+from collections.abc import Mapping
+from datetime import datetime
+
+from django.conf import settings
+
+from ...exceptions import InvalidReturn, ProviderError
+from ..base import PaymentAdapter
+from ..types import CheckoutRequest, CheckoutStart, ProviderPayment, ReturnData, WebhookEvent
+from .client import KlarnaClient
+from .order_lines import OrderLinesError, items_from_checkout, klarna_amounts
+
+FRAUD_STATUS = {"ACCEPTED": "authorized", "PENDING": "pending", "REJECTED": "failed"}
+OM_STATUS = {"AUTHORIZED": "authorized", "PART_CAPTURED": "captured", "CAPTURED": "captured",
+             "CANCELLED": "cancelled", "EXPIRED": "expired", "CLOSED": "captured"}
+
+
+def intent_for(request: CheckoutRequest) -> str:
+    """buy for one-off carts; tokenize for a free trial; buy_and_tokenize when a subscription is bought;
+    buy_and_default_tokenize for one-off goods mixed with a subscription when the merchant enables it."""
+    recurring = [line for line in request.lines if line.interval]
+    if not recurring:
+        return "buy"
+    if request.amount == 0:
+        return "tokenize"
+    one_off = len(recurring) < len(request.lines)
+    if one_off and settings.KLARNA_DEFAULT_TOKENIZE:
+        return "buy_and_default_tokenize"
+    return "buy_and_tokenize"
+
+
+def _address(address, request: CheckoutRequest) -> dict:
+    return {
+        "given_name": address.first_name, "family_name": address.last_name, "email": request.customer.email,
+        "street_address": address.line1, "street_address2": address.line2, "postal_code": address.postcode[:10],
+        "city": address.city, "phone": request.customer.phone, "country": address.country,
+    }
+
+
+class KlarnaPaymentsAdapter(PaymentAdapter):
+    key = "klarna_payments"
+    display_name = "Klarna"
+    description = "Pay now, pay later or in instalments with Klarna, right on this page."
+    supports_recurring = True
+    supports_upsell = True
+
+    def __init__(self, client: KlarnaClient | None = None):
+        self.client = client or KlarnaClient(base_url=settings.KLARNA_API_BASE_URL,
+                                             username=settings.KLARNA_USERNAME, password=settings.KLARNA_PASSWORD)
+
+    def amounts(self, request: CheckoutRequest):
+        try:
+            return klarna_amounts(items_from_checkout(request.lines, shipping_fee=request.shipping_fee,
+                                                      shipping_tax_rate=request.shipping_vat_rate_bp))
+        except OrderLinesError as exc:
+            raise InvalidReturn(f"cart cannot be paid with Klarna: {exc}") from exc
+
+    def session_body(self, request: CheckoutRequest) -> dict:
+        return {
+            "intent": intent_for(request),
+            "purchase_country": request.billing_address.country,
+            "purchase_currency": request.currency,
+            "locale": request.locale,
+            **self.amounts(request).as_body(),
+            "merchant_reference1": request.order_number,
+            "merchant_reference2": request.reference,
+            "merchant_urls": {"authorization": request.return_url},
+        }
+
+    def order_body(self, request: CheckoutRequest) -> dict:
+        return {
+            "purchase_country": request.billing_address.country,
+            "purchase_currency": request.currency,
+            "locale": request.locale,
+            **self.amounts(request).as_body(),
+            "billing_address": _address(request.billing_address, request),
+            "shipping_address": _address(request.shipping_address, request),
+            "merchant_reference1": request.order_number,
+            "merchant_reference2": request.reference,
+            "merchant_urls": {"notification": request.notification_url},
+            "auto_capture": False,
+        }
+
+    # --- checkout ---------------------------------------------------------------------------------
+    def start_checkout(self, request: CheckoutRequest) -> CheckoutStart:
+        session = self.client.create_session(self.session_body(request))
+        if not isinstance(session, dict) or not session.get("client_token"):
+            raise InvalidReturn("Klarna session without a client_token")
+        return CheckoutStart(redirect_url="", provider_reference="", client_token=session["client_token"])
+
+    def parse_return(self, data: Mapping[str, str]) -> ReturnData:
+        """The widget page's POST (`authorization_token` or `declined`) or Klarna's authorization
+        callback (JSON `{authorization_token, session_id}`)."""
+        if data.get("declined"):
+            return ReturnData(succeeded=False)
+        token = data.get("authorization_token")
+        if not isinstance(token, str) or not 8 <= len(token) <= 512:
+            raise InvalidReturn("no usable authorization_token")
+        return ReturnData(succeeded=True, provider_reference=token)
+
+    def confirm_return(self, returned: ReturnData, request: CheckoutRequest) -> ProviderPayment:
+        """Place the order for the authorization. The attempt's reference is the idempotency key: the
+        browser and the callback (and any retry) get the same single order back from Klarna."""
+        body = self.order_body(request)
+        order = self.client.create_order(returned.provider_reference, body, idempotency_key=request.reference)
+        if not isinstance(order, dict) or not order.get("order_id"):
+            raise InvalidReturn("Klarna create-order answer without an order_id")
+        return ProviderPayment(
+            provider_reference=str(order["order_id"]),
+            status=FRAUD_STATUS.get(str(order.get("fraud_status")), "pending"),
+            amount=body["order_amount"], currency=request.currency, reference=request.reference,
+            lines=(), supports_upsell=True, raw=order,
+        )
+
+    def release_return(self, returned: ReturnData) -> None:
+        if not returned.provider_reference:
+            return
+        try:
+            self.client.cancel_authorization(returned.provider_reference)
+        except ProviderError:
+            pass  # already consumed or expired: nothing is held any more
+
+    # --- reading back -----------------------------------------------------------------------------
+    def fetch_payment(self, provider_reference: str) -> ProviderPayment:
+        order = self.client.read_order(provider_reference)
+        fraud = str(order.get("fraud_status") or "")
+        status = "pending" if fraud == "PENDING" else "failed" if fraud == "REJECTED" else \
+            OM_STATUS.get(str(order.get("status")), "pending")
+        return ProviderPayment(
+            provider_reference=str(order.get("order_id") or provider_reference), status=status,
+            amount=int(order.get("original_order_amount") or order.get("order_amount") or 0),
+            currency=str(order.get("purchase_currency") or ""), reference=str(order.get("merchant_reference2") or ""),
+            supports_upsell=True, raw=order,
+        )
+
+    def find_payment(self, reference: str, since: datetime) -> ProviderPayment | None:
+        # Klarna has no search by our reference: an attempt without an order id never got one placed.
+        return None
+
+    # --- notifications (pending fraud decisions), unsigned: bound to the attempt by a signed URL ----
+    def verify_webhook(self, body: bytes, headers) -> bool:
+        return False  # Klarna v1 signs nothing; see payments.views.notification
+
+    def parse_webhook(self, body: bytes) -> WebhookEvent:
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidReturn("notification body is not JSON") from None
+        if not isinstance(data, dict) or not data.get("order_id") or not data.get("event_type"):
+            raise InvalidReturn("not a Klarna notification")
+        event_id = f"{data['order_id']}:{data['event_type']}"
+        return WebhookEvent(event_id=event_id, event_type=str(data["event_type"]),
+                            provider_reference=str(data["order_id"]), raw=data)
