@@ -31,6 +31,7 @@ class PaymentAttempt(models.Model):
     )
     redirect_url = models.URLField(max_length=500, blank=True)
     client_token = models.TextField(blank=True, help_text="For widget routes: the token the payment widget loads")
+    provider_session = models.CharField(max_length=64, blank=True, help_text="e.g. the Klarna payment session id")
     failure_reason = models.CharField(max_length=255, blank=True)
     provider_supports_upsell = models.BooleanField(
         default=False, help_text="The provider said this payment can take one-click upsells"

@@ -26,6 +26,9 @@ class PaymentAdapter(ABC):
     description: str = ""
     supports_recurring: bool = False
     supports_upsell: bool = False
+    # Who charges renewals: the provider (29 Next renews its own subscriptions) or the shop (a customer
+    # token charged by our beat task).
+    renewals_by: str = "provider"
 
     @abstractmethod
     def start_checkout(self, request: CheckoutRequest) -> CheckoutStart:

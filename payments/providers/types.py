@@ -60,6 +60,7 @@ class CheckoutStart:
     redirect_url: str  # where the shopper goes next; empty when the route pays in a widget on our page
     provider_reference: str = ""
     client_token: str = ""  # for routes whose widget runs on our own payment page (Klarna Payments)
+    session_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class ProviderPayment:
     subscriptions: tuple[tuple[str, int], ...] = ()
     # (provider_product_id, quantity, line total in minor units) of non-upsell lines, as charged.
     line_totals: tuple[tuple[int, int, int], ...] = ()
+    customer_token: str = ""  # a token for merchant-initiated renewals, when the payment created one
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
 

@@ -80,8 +80,17 @@ def _after_success(attempt, payment):
     """Remember what the provider allows next (upsells) and link the subscriptions it started."""
     if payment.supports_upsell and not attempt.provider_supports_upsell:
         PaymentAttempt.objects.filter(pk=attempt.pk).update(provider_supports_upsell=True)
+    if attempt.kind != PaymentAttempt.Kind.CHECKOUT:
+        return
+    from ..providers.registry import get_adapter
+
+    if get_adapter(attempt.route).renewals_by == "shop" and attempt.order.lines.exclude(interval="").exists():
+        from .subscriptions import subscriptions_start
+
+        subscriptions_start(attempt=attempt, customer_token=payment.customer_token)
+        return
     started = [sid for sid, cycle in payment.subscriptions if cycle == 0]
-    if not started or attempt.kind != PaymentAttempt.Kind.CHECKOUT:
+    if not started:
         return
     from ..models import Subscription
     from ..tasks import link_subscription

@@ -56,7 +56,8 @@ def payment_start(*, order, route) -> PaymentAttempt:
         raise
     # A route whose widget runs on our own page (Klarna Payments) sends the shopper there.
     redirect = start.redirect_url or widget_url(attempt)
-    PaymentAttempt.objects.filter(pk=attempt.pk).update(redirect_url=redirect, client_token=start.client_token)
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(redirect_url=redirect, client_token=start.client_token,
+                                                        provider_session=start.session_id)
     transition(attempt.pk, Status.PENDING, source="checkout", provider_reference=start.provider_reference,
                message="Shopper sent to the provider", payload={"redirect_url": redirect})
     attempt.refresh_from_db()

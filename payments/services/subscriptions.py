@@ -162,3 +162,48 @@ def _link_from_provider(route, provider_id):
 
 def _status(provider_status: str) -> str:
     return {"captured": Status.CAPTURED, "authorized": Status.AUTHORIZED}[provider_status]
+
+
+def next_date(start, interval: str, count: int):
+    """start + count × interval, months and years by the calendar (31 Jan + 1 month = 28/29 Feb)."""
+    import calendar
+    from datetime import timedelta
+
+    if interval == "day":
+        return start + timedelta(days=count)
+    if interval == "week":
+        return start + timedelta(weeks=count)
+    months = count * (12 if interval == "year" else 1)
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    return start.replace(year=year, month=month, day=min(start.day, calendar.monthrange(year, month)[1]))
+
+
+def subscriptions_start(*, attempt, customer_token: str) -> list[Subscription]:
+    """Subscriptions the shop itself renews (Klarna Payments: charged to the customer token), one per
+    schedule among the order's subscription lines. Idempotent on (route, provider_id)."""
+    order = attempt.order
+    schedules = {}
+    for line in order.lines.filter(is_upsell=False).exclude(interval=""):
+        schedules.setdefault((line.interval, line.interval_count or 1), []).append(line)
+    started = []
+    now = timezone.now()
+    for (interval, count), lines in schedules.items():
+        provider_id = f"{attempt.reference}-{interval}-{count}"
+        with transaction.atomic():
+            sub, created = Subscription.objects.get_or_create(
+                route=attempt.route, provider_id=provider_id,
+                defaults=dict(order=order, email=order.email, interval=interval, interval_count=count,
+                              amount=sum(line.total for line in lines), currency=order.currency,
+                              next_renewal_at=next_date(now, interval, count), customer_token=customer_token,
+                              provider_synced_at=now))
+            if created:
+                SubscriptionCharge.objects.create(subscription=sub, billing_cycle=0, amount=order.total,
+                                                  currency=order.currency, attempt=attempt,
+                                                  provider_order=attempt.provider_reference)
+                SubscriptionEvent.objects.create(
+                    subscription=sub, kind="created", source="checkout",
+                    message=f"Started by order {order.number}" + ("" if customer_token else
+                            "; Klarna gave no customer token, so it cannot renew: contact the subscriber"))
+        started.append(sub)
+    return started

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from django.conf import settings
 
-from ...exceptions import InvalidReturn, ProviderError
+from ...exceptions import InvalidReturn, ProviderError, ProviderRequestError
 from ..base import PaymentAdapter
 from ..types import CheckoutRequest, CheckoutStart, ProviderPayment, ReturnData, WebhookEvent
 from .client import KlarnaClient
@@ -51,6 +51,7 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
     description = "Pay now, pay later or in instalments with Klarna, right on this page."
     supports_recurring = True
     supports_upsell = True
+    renewals_by = "shop"
 
     def __init__(self, client: KlarnaClient | None = None):
         self.client = client or KlarnaClient(base_url=settings.KLARNA_API_BASE_URL,
@@ -61,7 +62,7 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
             return klarna_amounts(items_from_checkout(request.lines, shipping_fee=request.shipping_fee,
                                                       shipping_tax_rate=request.shipping_vat_rate_bp))
         except OrderLinesError as exc:
-            raise InvalidReturn(f"cart cannot be paid with Klarna: {exc}") from exc
+            raise ProviderRequestError(f"cart cannot be paid with Klarna: {exc}") from exc
 
     def session_body(self, request: CheckoutRequest) -> dict:
         return {
@@ -94,7 +95,8 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
         session = self.client.create_session(self.session_body(request))
         if not isinstance(session, dict) or not session.get("client_token"):
             raise InvalidReturn("Klarna session without a client_token")
-        return CheckoutStart(redirect_url="", provider_reference="", client_token=session["client_token"])
+        return CheckoutStart(redirect_url="", provider_reference="", client_token=session["client_token"],
+                             session_id=str(session.get("session_id") or ""))
 
     def parse_return(self, data: Mapping[str, str]) -> ReturnData:
         """The widget page's POST (`authorization_token` or `declined`) or Klarna's authorization
@@ -113,12 +115,30 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
         order = self.client.create_order(returned.provider_reference, body, idempotency_key=request.reference)
         if not isinstance(order, dict) or not order.get("order_id"):
             raise InvalidReturn("Klarna create-order answer without an order_id")
+        token = ""
+        if intent_for(request) != "buy":
+            token = self.customer_token(returned.provider_reference, request)
         return ProviderPayment(
             provider_reference=str(order["order_id"]),
             status=FRAUD_STATUS.get(str(order.get("fraud_status")), "pending"),
             amount=body["order_amount"], currency=request.currency, reference=request.reference,
-            lines=(), supports_upsell=True, raw=order,
+            lines=(), supports_upsell=True, customer_token=token, raw=order,
         )
+
+    def customer_token(self, authorization_token: str, request: CheckoutRequest) -> str:
+        """The token renewals are charged to. The same authorization serves the order and the token
+        (buy_and_tokenize). A failure here must not undo the placed order: the subscription is then
+        flagged for the merchant instead (no token, no renewals)."""
+        try:
+            answer = self.client.create_customer_token(authorization_token, {
+                "description": f"Subscription from order {request.order_number}"[:255],
+                "intended_use": "SUBSCRIPTION", "locale": request.locale,
+                "purchase_country": request.billing_address.country, "purchase_currency": request.currency,
+                "billing_address": _address(request.billing_address, request),
+            }, idempotency_key=f"{request.reference}-token")
+        except ProviderError:
+            return ""
+        return str((answer or {}).get("token_id") or "")
 
     def release_return(self, returned: ReturnData) -> None:
         if not returned.provider_reference:

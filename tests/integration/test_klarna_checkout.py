@@ -1,0 +1,146 @@
+"""Klarna Payments route against the emulator: session, authorization, one order, fraud decisions."""
+import json
+from urllib.parse import urlparse
+
+import pytest
+
+from payments.models import PaymentAttempt, PaymentEvent
+from payments.providers.registry import reset_cache
+from payments.services.payment_start import payment_start, return_url
+from payments.states import Status
+from shop.models import Order
+from tests.factories import make_order, make_product
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ROUTE = "klarna_payments"
+
+
+@pytest.fixture
+def klarna(emulator, settings):
+    settings.KLARNA_API_BASE_URL = emulator.url + "/klarna/"
+    settings.KLARNA_SDK_URL = emulator.url + "/klarna/js/klarna-payments.js"
+    settings.PAYMENT_ROUTES = ["next", ROUTE]
+    reset_cache()
+    return emulator
+
+
+def start(order=None):
+    return payment_start(order=order or make_order(), route=ROUTE)
+
+
+def authorize(emulator, attempt, approve=True):
+    answer = emulator.control("POST", f"/_emulator/klarna/sessions/{attempt.provider_session}/authorize",
+                              json={"approve": approve})
+    return answer["authorization_token"]
+
+
+def post_token(client, attempt, token):
+    return client.post(urlparse(return_url(attempt)).path, {"authorization_token": token})
+
+
+def callback(client, attempt, token):
+    body = json.dumps({"authorization_token": token, "session_id": attempt.provider_session})
+    return client.post(urlparse(return_url(attempt)).path, body, content_type="application/json")
+
+
+def placed_orders(emulator):
+    return emulator.control("GET", "/_emulator/klarna/orders")["orders"]
+
+
+def test_buy_is_authorized_through_the_widget_page(klarna, client):
+    attempt = start()
+    assert attempt.status == Status.PENDING and attempt.client_token and attempt.provider_session
+    page = client.get(urlparse(attempt.redirect_url).path)
+    assert page.status_code == 200 and attempt.client_token.encode() in page.content
+    sessions = klarna.control("GET", "/_emulator/klarna/sessions")["sessions"]
+    assert sessions[0]["intent"] == "buy"
+    response = post_token(client, attempt, authorize(klarna, attempt))
+    assert response.status_code == 303 and "/thanks/" in response["Location"]
+    attempt.refresh_from_db()
+    assert attempt.status == Status.AUTHORIZED and attempt.provider_reference
+    assert Order.objects.get(pk=attempt.order_id).status == Order.Status.PAID
+    assert len(placed_orders(klarna)) == 1
+
+
+def test_subscription_cart_uses_buy_and_tokenize(klarna, client):
+    beans = make_product(kind="subscription", interval="month", interval_count=1, price=1650)
+    start(make_order(items=[(beans, 1)], shipping_fee=0))
+    assert klarna.control("GET", "/_emulator/klarna/sessions")["sessions"][0]["intent"] == "buy_and_tokenize"
+
+
+def test_browser_and_callback_three_times_place_one_order(klarna, client):
+    attempt = start()
+    token = authorize(klarna, attempt)
+    for _ in range(3):
+        assert callback(client, attempt, token).status_code == 200
+    assert post_token(client, attempt, token).status_code == 303
+    attempt.refresh_from_db()
+    assert attempt.status == Status.AUTHORIZED
+    assert len(placed_orders(klarna)) == 1
+    assert PaymentEvent.objects.filter(attempt=attempt, to_status=Status.AUTHORIZED, kind="transition").count() == 1
+
+
+def test_declined_in_the_widget_offers_a_retry(klarna, client):
+    attempt = start(make_order(email="customer+denied@example.com"))
+    assert authorize(klarna, attempt) is None
+    response = client.post(urlparse(return_url(attempt)).path, {"declined": "1"})
+    assert response.status_code == 303 and "/payment-failed/" in response["Location"]
+    attempt.refresh_from_db()
+    assert attempt.status == Status.FAILED
+
+
+def test_reused_or_made_up_token_gives_a_clear_retry_path(klarna, client):
+    first = start()
+    token = authorize(klarna, first)
+    post_token(client, first, token)
+    second = start()
+    response = post_token(client, second, token)  # consumed by the first order
+    assert response.status_code == 400
+    assert post_token(client, second, "made-up-token-123").status_code == 400
+    second.refresh_from_db()
+    assert second.status == Status.PENDING
+    assert second.events.filter(kind="rejected").count() == 2
+
+
+def test_provider_down_at_order_time_keeps_the_attempt_pending(klarna, client):
+    attempt = start()
+    token = authorize(klarna, attempt)
+    klarna.control("POST", "/_emulator/faults", json={"method": "POST", "path": "/klarna/payments/v1/authorizations/",
+                                                      "kind": "error", "status": 503, "times": 10})
+    response = post_token(client, attempt, token)
+    assert response.status_code == 303 and "/thanks/" in response["Location"]  # "still confirming"
+    attempt.refresh_from_db()
+    assert attempt.status == Status.PENDING
+    klarna.control("DELETE", "/_emulator/faults")
+    assert callback(client, attempt, token).status_code == 200  # Klarna's callback retries later
+    attempt.refresh_from_db()
+    assert attempt.status == Status.AUTHORIZED
+    assert len(placed_orders(klarna)) == 1
+
+
+def test_pending_fraud_is_decided_by_the_notification(klarna, client, live_server, settings):
+    import time
+
+    settings.SHOP_BASE_URL = live_server.url  # where Klarna sends the notification
+    attempt = start(make_order(email="customer+pend-accept-05@example.com"))
+    response = post_token(client, attempt, authorize(klarna, attempt))
+    assert response.status_code == 303
+    attempt.refresh_from_db()
+    assert attempt.status == Status.PENDING and attempt.provider_reference
+    klarna.control("POST", f"/_emulator/klarna/orders/{attempt.provider_reference}/decide",
+                   json={"fraud_status": "ACCEPTED"})
+    for _ in range(50):
+        attempt.refresh_from_db()
+        if attempt.status != Status.PENDING:
+            break
+        time.sleep(0.1)
+    assert attempt.status == Status.AUTHORIZED
+
+
+def test_unusable_cart_is_refused_before_klarna(klarna):
+    from payments.exceptions import ProviderRequestError
+
+    product = make_product(price=200_000_000)
+    with pytest.raises(ProviderRequestError):
+        start(make_order(items=[(product, 1)]))
+    assert PaymentAttempt.objects.get().status == Status.FAILED
