@@ -35,6 +35,11 @@ app.conf.beat_schedule = {
         "task": "payments.tasks.check_due_subscriptions",
         "schedule": crontab(minute="*/15"),
     },
+    # Renewals the shop charges itself (Klarna customer tokens).
+    "charge-due-subscriptions": {
+        "task": "payments.tasks.charge_due_subscriptions",
+        "schedule": crontab(minute="*/10"),
+    },
     # Retry past-due subscriptions on the dunning schedule, then cancel them.
     "dunning": {
         "task": "payments.tasks.run_dunning",

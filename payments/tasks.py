@@ -101,3 +101,27 @@ def refresh_subscription(self, subscription_id):
         if self.request.is_eager:
             return None
         raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+
+
+@shared_task(acks_late=True)
+def charge_due_subscriptions():
+    """Fan out: one charge task per shop-run subscription whose renewal date has come."""
+    from .services.renewals import subscriptions_charge_due
+
+    due = subscriptions_charge_due()
+    for subscription_id in due:
+        charge_subscription.delay(subscription_id)
+    return len(due)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def charge_subscription(self, subscription_id):
+    """Safe to retry: the charge row's idempotency key makes Klarna answer a retry with the first result."""
+    from .services.renewals import subscription_charge
+
+    try:
+        return subscription_charge(subscription_id=subscription_id)
+    except ProviderUnavailable as exc:
+        if self.request.is_eager:
+            return "unknown"
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc

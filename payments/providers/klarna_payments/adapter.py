@@ -148,6 +148,29 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
         except ProviderError:
             pass  # already consumed or expired: nothing is held any more
 
+    # --- renewals on the customer token ----------------------------------------------------------
+    def charge_recurring(self, token: str, request: CheckoutRequest, *, idempotency_key: str) -> ProviderPayment:
+        """Charge one renewal. The key comes from the SubscriptionCharge row, so a retried or crashed
+        task gets Klarna's first answer back instead of a second charge. Raises ProviderRequestError
+        (code TOKEN_SUSPENDED / TOKEN_CANCELED / PAYMENT_METHOD_FAILED ...) when refused."""
+        amounts = self.amounts(request)
+        order = self.client.token_order(token, {
+            "purchase_currency": request.currency, "locale": request.locale, **amounts.as_body(),
+            "merchant_reference1": request.order_number, "merchant_reference2": request.reference,
+            "shipping_address": _address(request.shipping_address, request), "auto_capture": False,
+        }, idempotency_key=idempotency_key)
+        if not isinstance(order, dict) or not order.get("order_id"):
+            raise InvalidReturn("Klarna token order answer without an order_id")
+        return ProviderPayment(
+            provider_reference=str(order["order_id"]),
+            status=FRAUD_STATUS.get(str(order.get("fraud_status")), "pending"),
+            amount=amounts.order_amount, currency=request.currency, reference=request.reference,
+            supports_upsell=False, raw=order,
+        )
+
+    def cancel_customer_token(self, token: str) -> None:
+        self.client.cancel_token(token)
+
     # --- reading back -----------------------------------------------------------------------------
     def fetch_payment(self, provider_reference: str) -> ProviderPayment:
         order = self.client.read_order(provider_reference)

@@ -1,0 +1,118 @@
+"""Renewals the shop charges itself (Klarna Payments: an order on the subscriber's customer token).
+
+Exactly once (DESIGN rule 5): the SubscriptionCharge row for the billing cycle is created, with its
+renewal order and PaymentAttempt, before Klarna is called; the Klarna-Idempotency-Key is the row's key
+plus the number of failed tries, so a retried or crashed task replays Klarna's first answer, and only a
+deliberate retry after a decline asks again.
+"""
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from shop.orders import order_create_renewal
+
+from ..exceptions import ProviderRequestError, ProviderUnavailable
+from ..models import PaymentAttempt, Subscription, SubscriptionCharge, SubscriptionEvent
+from ..providers.registry import get_adapter
+from ..states import SUCCESSFUL, Status, subscription_transition, transition
+from .payment_start import checkout_request
+from .subscriptions import next_date
+
+log = logging.getLogger(__name__)
+# Klarna error codes meaning the token itself can no longer be charged.
+TOKEN_GONE = {"TOKEN_SUSPENDED", "TOKEN_CANCELED", "TOKEN_CANCELLED", "TOKEN_NOT_FOUND"}
+
+
+def subscriptions_charge_due(*, now=None) -> list[int]:
+    """Shop-run subscriptions whose renewal date has come (active ones; past-due ones are dunning's)."""
+    now = now or timezone.now()
+    routes = [key for key in Subscription.objects.values_list("route", flat=True).distinct()
+              if get_adapter(key).renewals_by == "shop"]
+    return list(Subscription.objects.filter(route__in=routes, status=Subscription.Status.ACTIVE,
+                                            next_renewal_at__lte=now).values_list("pk", flat=True))
+
+
+def subscription_charge(*, subscription_id, source="renewal", force=False) -> str:
+    """Charge the subscription's open billing cycle once. Returns paid / declined / token_gone / skipped.
+
+    Raises ProviderUnavailable when the outcome is unknown; the retry uses the same idempotency key.
+    """
+    charge = _open_charge(subscription_id, force=force)
+    if charge is None:
+        return "skipped"
+    sub, attempt = charge.subscription, charge.attempt
+    adapter = get_adapter(sub.route)
+    if not sub.customer_token:
+        SubscriptionEvent.objects.create(subscription=sub, kind="renewal_failed", source=source,
+                                         message="No customer token: the subscriber must pay again")
+        return "token_gone"
+    key = f"{charge.idempotency_key}-{charge.failures}"
+    try:
+        payment = adapter.charge_recurring(sub.customer_token, checkout_request(attempt.order, attempt),
+                                           idempotency_key=key)
+    except ProviderUnavailable:
+        raise
+    except ProviderRequestError as exc:
+        return _declined(charge, exc, source)
+    if payment.status not in ("authorized", "captured"):
+        return _declined(charge, ProviderRequestError(f"fraud status {payment.raw.get('fraud_status')}"), source)
+    with transaction.atomic():
+        transition(attempt.pk, Status(payment.status), source=source, provider_reference=payment.provider_reference,
+                   payload=payment.raw, message=f"Renewal {charge.billing_cycle} charged to the customer token")
+        SubscriptionCharge.objects.filter(pk=charge.pk).update(provider_order=payment.provider_reference)
+        subscription_transition(sub.pk, "active", source=source,
+                                next_renewal_at=next_date(sub.next_renewal_at or timezone.now(), sub.interval,
+                                                          sub.interval_count),
+                                message=f"Cycle {charge.billing_cycle} paid: order {attempt.order.number}")
+    return "paid"
+
+
+def _open_charge(subscription_id, *, force=False):
+    """The charge row (with order and attempt) for the cycle now due, created under the row lock."""
+    with transaction.atomic():
+        sub = Subscription.objects.select_for_update().get(pk=subscription_id)
+        if sub.is_canceled:
+            return None
+        last = sub.charges.order_by("-billing_cycle").select_related("attempt").first()
+        if last and not (last.attempt_id and last.attempt.status in SUCCESSFUL):
+            charge = last  # an unpaid cycle: retry it, never open the next one
+        else:
+            not_due = sub.next_renewal_at and sub.next_renewal_at > timezone.now()
+            if not_due and sub.status == "active" and not force:
+                return None
+            cycle = (last.billing_cycle + 1) if last else 1
+            charge = SubscriptionCharge.objects.create(subscription=sub, billing_cycle=cycle, amount=sub.amount,
+                                                       currency=sub.currency)
+        if charge.attempt_id is None or charge.attempt.status not in (Status.CREATED, Status.PENDING):
+            order = (charge.attempt.order if charge.attempt_id else
+                     order_create_renewal(initial=sub.order, billing_cycle=charge.billing_cycle, amount=sub.amount,
+                                          provider_lines=[]))
+            attempt = PaymentAttempt.objects.create(order=order, route=sub.route, kind=PaymentAttempt.Kind.RENEWAL,
+                                                    amount=order.total, currency=order.currency)
+            if charge.attempt_id:
+                # The declined try keeps its own history; the charge points at the current try.
+                SubscriptionCharge.objects.filter(pk=charge.pk).update(attempt=None)
+            charge.attempt = attempt
+            charge.save(update_fields=["attempt", "updated_at"])
+        return SubscriptionCharge.objects.select_related("subscription", "attempt__order").get(pk=charge.pk)
+
+
+def _declined(charge, exc, source) -> str:
+    sub, attempt = charge.subscription, charge.attempt
+    gone = getattr(exc, "code", None) in TOKEN_GONE
+    with transaction.atomic():
+        transition(attempt.pk, Status.FAILED, source=source, message=str(exc)[:500],
+                   failure_reason="Renewal declined by Klarna")
+        SubscriptionCharge.objects.filter(pk=charge.pk).update(failures=charge.failures + 1,
+                                                               last_failure=str(exc)[:255])
+        if gone:
+            subscription_transition(sub.pk, "canceled", source=source, cancel_reason="payment_method_revoked",
+                                    next_renewal_at=None,
+                                    message=f"Klarna will not charge this subscriber's token any more ({exc.code}); "
+                                            "the subscription stopped. Contact the subscriber.")
+        else:
+            subscription_transition(sub.pk, "past_due", source=source,
+                                    message=f"Cycle {charge.billing_cycle} declined: {exc}")
+    log.info("renewal of %s declined: %s", sub.provider_id, exc)
+    return "token_gone" if gone else "declined"
