@@ -8,8 +8,9 @@ from django.utils.html import format_html
 
 from shop.pricing import format_minor
 
-from ..models import PaymentAttempt, PaymentEvent, WebhookDelivery
+from ..models import PaymentAttempt, PaymentEvent, PaymentOperation, WebhookDelivery
 from ..services.webhooks import webhook_apply
+from .operations import OPERATIONS, ExpiringFilter, operation_urls
 
 
 def pretty_json(value):
@@ -65,18 +66,37 @@ class PaymentEventInline(LedgerInline):
     readonly_fields = fields
 
 
+class PaymentOperationInline(ReadOnlyInline):
+    model = PaymentOperation
+    fields = ("created_at", "kind", "amount", "result", "provider_id", "error", "created_by", "idempotency_key")
+    readonly_fields = fields
+
+
 @admin.register(PaymentAttempt)
 class PaymentAttemptAdmin(ReadOnlyAdmin):
     list_display = ("reference", "order_link", "kind", "route", "status", "amount_display", "provider_reference",
                     "created_at")
-    list_filter = ("status", "kind", "route", "created_at")
+    list_filter = (ExpiringFilter, "status", "kind", "route", "created_at")
     search_fields = ("reference", "provider_reference", "order__number", "order__email")
     date_hierarchy = "created_at"
     list_select_related = ("order",)
-    inlines = [PaymentEventInline]
+    inlines = [PaymentEventInline, PaymentOperationInline]
     readonly_fields = ("reference", "order_link", "kind", "route", "status", "amount_display", "currency",
-                       "provider_reference", "redirect_url", "failure_reason", "created_at", "updated_at")
+                       "captured_amount", "refunded_amount", "authorization_expires_at", "provider_reference",
+                       "redirect_url", "failure_reason", "created_at", "updated_at", "operations_html")
     fields = readonly_fields
+
+    def get_urls(self):
+        return operation_urls(self) + super().get_urls()
+
+    @admin.display(description="order management")
+    def operations_html(self, obj):
+        if obj.pk is None or obj.status not in ("authorized", "captured", "partially_refunded"):
+            return "—"
+        links = [format_html('<a class="button" href="{}">{}</a>',
+                             reverse("admin:payments_paymentattempt_operation", args=[obj.pk, key]), label)
+                 for key, (label, _, _) in OPERATIONS.items()]
+        return format_html(" ".join(["{}"] * len(links)), *links)
 
     @admin.display(description="order", ordering="order__number")
     def order_link(self, obj):

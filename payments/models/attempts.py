@@ -33,6 +33,10 @@ class PaymentAttempt(models.Model):
     client_token = models.TextField(blank=True, help_text="For widget routes: the token the payment widget loads")
     provider_session = models.CharField(max_length=64, blank=True, help_text="e.g. the Klarna payment session id")
     failure_reason = models.CharField(max_length=255, blank=True)
+    captured_amount = models.PositiveIntegerField(default=0, help_text="minor units captured so far")
+    refunded_amount = models.PositiveIntegerField(default=0, help_text="minor units refunded so far")
+    authorization_expires_at = models.DateTimeField(null=True, blank=True, db_index=True,
+                                                    help_text="When the provider's authorization lapses")
     provider_supports_upsell = models.BooleanField(
         default=False, help_text="The provider said this payment can take one-click upsells"
     )
@@ -75,3 +79,43 @@ class PaymentEvent(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.from_status}→{self.to_status} ({self.source})"
+
+
+def new_operation_key():
+    return "op_" + secrets.token_hex(12)
+
+
+class PaymentOperation(models.Model):
+    """One merchant action on an authorized payment (capture, refund, cancel, release, extend).
+
+    Created before the provider is called; its key is the provider idempotency key, so a double
+    click or a retry after a timeout acts once."""
+
+    class Kind(models.TextChoices):
+        CAPTURE = "capture", "Capture"
+        REFUND = "refund", "Refund"
+        CANCEL = "cancel", "Cancel"
+        RELEASE = "release", "Release remaining authorization"
+        EXTEND = "extend", "Extend authorization time"
+
+    class Result(models.TextChoices):
+        PENDING = "pending", "Sent, no answer yet"
+        DONE = "done", "Done"
+        REFUSED = "refused", "Refused by the provider"
+
+    attempt = models.ForeignKey(PaymentAttempt, related_name="operations", on_delete=models.PROTECT)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    amount = models.PositiveIntegerField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=40, unique=True, default=new_operation_key, editable=False)
+    result = models.CharField(max_length=16, choices=Result.choices, default=Result.PENDING)
+    provider_id = models.CharField(max_length=64, blank=True, help_text="capture_id / refund_id")
+    details = models.JSONField(default=dict, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return f"{self.kind} {self.amount or ''} ({self.result})"

@@ -97,3 +97,9 @@ class PaymentAdapter(ABC):
 
     def cancel(self, *args, **kwargs):
         raise OperationNotSupported(f"{self.key} cannot cancel from the shop")
+
+    def release_remaining(self, *args, **kwargs):
+        raise OperationNotSupported(f"{self.key} cannot release part of an authorization")
+
+    def extend_authorization(self, *args, **kwargs):
+        raise OperationNotSupported(f"{self.key} cannot extend an authorization")

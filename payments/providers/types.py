@@ -87,6 +87,7 @@ class ProviderPayment:
     # (provider_product_id, quantity, line total in minor units) of non-upsell lines, as charged.
     line_totals: tuple[tuple[int, int, int], ...] = ()
     customer_token: str = ""  # a token for merchant-initiated renewals, when the payment created one
+    authorization_expires_at: datetime | None = None
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
 

@@ -80,6 +80,8 @@ def _after_success(attempt, payment):
     """Remember what the provider allows next (upsells) and link the subscriptions it started."""
     if payment.supports_upsell and not attempt.provider_supports_upsell:
         PaymentAttempt.objects.filter(pk=attempt.pk).update(provider_supports_upsell=True)
+    if payment.authorization_expires_at:
+        PaymentAttempt.objects.filter(pk=attempt.pk).update(authorization_expires_at=payment.authorization_expires_at)
     if attempt.kind != PaymentAttempt.Kind.CHECKOUT:
         return
     from ..providers.registry import get_adapter

@@ -118,11 +118,15 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
         token = ""
         if intent_for(request) != "buy":
             token = self.customer_token(returned.provider_reference, request)
+        try:
+            expires = self.authorization_expiry(str(order["order_id"]))
+        except ProviderError:
+            expires = None  # shown as unknown in admin; the order itself is placed
         return ProviderPayment(
             provider_reference=str(order["order_id"]),
             status=FRAUD_STATUS.get(str(order.get("fraud_status")), "pending"),
             amount=body["order_amount"], currency=request.currency, reference=request.reference,
-            lines=(), supports_upsell=True, customer_token=token, raw=order,
+            lines=(), supports_upsell=True, customer_token=token, authorization_expires_at=expires, raw=order,
         )
 
     def customer_token(self, authorization_token: str, request: CheckoutRequest) -> str:
@@ -170,6 +174,33 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
 
     def cancel_customer_token(self, token: str) -> None:
         self.client.cancel_token(token)
+
+    # --- order management (each call under the PaymentOperation row's idempotency key) -----------
+    def capture(self, order_id: str, *, amount: int, key: str, shipping_info=None) -> str:
+        body = {"captured_amount": amount}
+        if shipping_info:
+            body["shipping_info"] = shipping_info
+        _, headers = self.client.order_action(order_id, "captures", body, idempotency_key=key, with_headers=True)
+        return headers.get("Capture-Id", "")
+
+    def refund(self, order_id: str, *, amount: int, key: str, description: str = "") -> str:
+        body = {"refunded_amount": amount, **({"description": description[:255]} if description else {})}
+        _, headers = self.client.order_action(order_id, "refunds", body, idempotency_key=key, with_headers=True)
+        return headers.get("Refund-Id", "")
+
+    def cancel(self, order_id: str, *, key: str) -> None:
+        self.client.order_action(order_id, "cancel", idempotency_key=key)
+
+    def release_remaining(self, order_id: str, *, key: str) -> None:
+        self.client.order_action(order_id, "release-remaining-authorization", idempotency_key=key)
+
+    def extend_authorization(self, order_id: str, *, key: str) -> datetime | None:
+        self.client.order_action(order_id, "extend-authorization-time", idempotency_key=key)
+        return self.authorization_expiry(order_id)
+
+    def authorization_expiry(self, order_id: str) -> datetime | None:
+        expires = self.client.read_order(order_id).get("expires_at")
+        return datetime.fromisoformat(expires.replace("Z", "+00:00")) if expires else None
 
     # --- reading back -----------------------------------------------------------------------------
     def fetch_payment(self, provider_reference: str) -> ProviderPayment:

@@ -72,9 +72,9 @@ class KlarnaClient:
         return self.http.request("GET", f"ordermanagement/v1/orders/{_id(order_id)}")
 
     def order_action(self, order_id: str, action: str, body: dict | None = None, *, idempotency_key: str,
-                     method: str = "POST"):
+                     method: str = "POST", with_headers: bool = False):
         """captures, refunds, cancel, release-remaining-authorization, extend-authorization-time,
         authorization (PATCH)."""
         return self.http.request(method, f"ordermanagement/v1/orders/{_id(order_id)}/{action}", json=body,
                                  headers={"Klarna-Idempotency-Key": idempotency_key},
-                                 idempotency_key=idempotency_key)
+                                 idempotency_key=idempotency_key, with_headers=with_headers)

@@ -1,0 +1,92 @@
+"""Order management from the payment's admin page: capture (with tracking), refund, cancel, release,
+extend; and a filter for authorizations about to lapse."""
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+
+from ..models import PaymentAttempt
+from ..services.order_management import (
+    OperationRefused,
+    payment_cancel,
+    payment_capture,
+    payment_extend,
+    payment_refund,
+    payment_release_remaining,
+)
+
+
+class CaptureForm(forms.Form):
+    amount = forms.IntegerField(required=False, min_value=1, help_text="Minor units; empty captures everything left")
+    tracking_number = forms.CharField(required=False, max_length=100)
+    carrier = forms.CharField(required=False, max_length=100)
+
+
+class RefundForm(forms.Form):
+    amount = forms.IntegerField(min_value=1, help_text="Minor units")
+    description = forms.CharField(required=False, max_length=255)
+
+
+class ConfirmForm(forms.Form):
+    pass
+
+
+OPERATIONS = {
+    "capture": ("Capture", CaptureForm, lambda a, d, u: payment_capture(
+        attempt_id=a.pk, amount=d["amount"], tracking_number=d["tracking_number"], carrier=d["carrier"], user=u)),
+    "refund": ("Refund", RefundForm, lambda a, d, u: payment_refund(
+        attempt_id=a.pk, amount=d["amount"], description=d["description"], user=u)),
+    "cancel": ("Cancel authorization", ConfirmForm, lambda a, d, u: payment_cancel(attempt_id=a.pk, user=u)),
+    "release": ("Release remaining authorization", ConfirmForm,
+                lambda a, d, u: payment_release_remaining(attempt_id=a.pk, user=u)),
+    "extend": ("Extend authorization time", ConfirmForm, lambda a, d, u: payment_extend(attempt_id=a.pk, user=u)),
+}
+
+
+class ExpiringFilter(admin.SimpleListFilter):
+    title = "authorization expiry"
+    parameter_name = "expiring"
+
+    def lookups(self, request, model_admin):
+        return [("7", "Expires within 7 days"), ("expired", "Already expired")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        held = queryset.filter(status="authorized", authorization_expires_at__isnull=False)
+        if self.value() == "7":
+            return held.filter(authorization_expires_at__gte=now,
+                               authorization_expires_at__lte=now + timedelta(days=7)).order_by("authorization_expires_at")
+        if self.value() == "expired":
+            return held.filter(authorization_expires_at__lt=now)
+        return queryset
+
+
+def operation_urls(model_admin):
+    return [path("<int:pk>/operation/<str:name>/", model_admin.admin_site.admin_view(
+        lambda request, pk, name: operation_view(model_admin, request, pk, name)),
+        name="payments_paymentattempt_operation")]
+
+
+def operation_view(model_admin, request, pk, name):
+    if name not in OPERATIONS or not request.user.has_perm("payments.change_paymentattempt"):
+        messages.error(request, "That action is not available.")
+        return redirect(reverse("admin:payments_paymentattempt_changelist"))
+    attempt = get_object_or_404(PaymentAttempt, pk=pk)
+    title, form_class, run = OPERATIONS[name]
+    form = form_class(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            run(attempt, form.cleaned_data, request.user.get_username())
+        except OperationRefused as exc:
+            messages.error(request, f"{title} refused: {exc}")
+        else:
+            messages.success(request, f"{title}: done.")
+        return redirect(reverse("admin:payments_paymentattempt_change", args=[attempt.pk]))
+    return TemplateResponse(request, "admin/payments/paymentattempt/operation.html", {
+        **model_admin.admin_site.each_context(request), "title": f"{title}: payment {attempt.reference}",
+        "attempt": attempt, "form": form, "opts": PaymentAttempt._meta,
+    })
