@@ -101,12 +101,14 @@ class UpsellRequest:
     quantity: int
     unit_price: int
     currency: str
+    tax_rate: int = 0  # basis points, VAT included in unit_price
 
 
 @dataclass(frozen=True)
 class UpsellResult:
     provider_reference: str
-    amount: int  # what the provider charged for the added line(s)
+    amount: int  # what the provider charged (or authorized) for the added line(s)
+    status: str = "captured"  # captured (29 Next charges at once) or authorized (Klarna raises the authorization)
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
 

@@ -121,7 +121,7 @@ def _charge(upsell) -> ChargeOutcome:
     request = UpsellRequest(
         provider_reference=attempt.provider_reference, reference=upsell.reference, sku=upsell.sku,
         name=upsell.name, provider_product_id=upsell.provider_product_id, quantity=upsell.quantity,
-        unit_price=upsell.unit_price, currency=attempt.currency,
+        unit_price=upsell.unit_price, currency=attempt.currency, tax_rate=upsell.vat_rate_bp,
     )
     try:
         result = adapter.add_upsell(request)
@@ -143,7 +143,7 @@ def _added(upsell, result, how) -> ChargeOutcome:
                      message=f"Provider charged {result.amount} for upsell {upsell.reference}, "
                              f"expected {upsell.total}")
     with transaction.atomic():
-        moved = transition(attempt.pk, Status.CAPTURED, source="task", payload=result.raw,
+        moved = transition(attempt.pk, Status(result.status), source="task", payload=result.raw,
                            message=f"Upsell {upsell.reference} {how}")
         if moved.changed:
             order_add_upsell_line(order_id=upsell.order_id, product=upsell.product, name=upsell.name,

@@ -14,9 +14,17 @@ from django.conf import settings
 
 from ...exceptions import InvalidReturn, ProviderError, ProviderRequestError
 from ..base import PaymentAdapter
-from ..types import CheckoutRequest, CheckoutStart, ProviderPayment, ReturnData, WebhookEvent
+from ..types import (
+    CheckoutRequest,
+    CheckoutStart,
+    ProviderPayment,
+    ReturnData,
+    UpsellRequest,
+    UpsellResult,
+    WebhookEvent,
+)
 from .client import KlarnaClient
-from .order_lines import OrderLinesError, items_from_checkout, klarna_amounts
+from .order_lines import Item, OrderLinesError, items_from_checkout, klarna_amounts, order_line
 
 FRAUD_STATUS = {"ACCEPTED": "authorized", "PENDING": "pending", "REJECTED": "failed"}
 OM_STATUS = {"AUTHORIZED": "authorized", "PART_CAPTURED": "captured", "CAPTURED": "captured",
@@ -174,6 +182,32 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
 
     def cancel_customer_token(self, token: str) -> None:
         self.client.cancel_token(token)
+
+    # --- upsells: raise the order's authorization with the new line ---------------------------------
+    def find_upsell(self, provider_reference: str, reference: str) -> UpsellResult | None:
+        order = self.client.read_order(provider_reference)
+        for line in order.get("order_lines") or []:
+            if line.get("reference") == reference:
+                return UpsellResult(provider_reference=provider_reference, amount=int(line.get("total_amount") or 0),
+                                    status="authorized", raw=order)
+        return None
+
+    def add_upsell(self, request: UpsellRequest) -> UpsellResult:
+        """PATCH the authorization to the current lines plus ours (reference = the upsell's). Klarna runs
+        a new risk check and may refuse (ProviderRequestError); the key makes a retry act once."""
+        order = self.client.read_order(request.provider_reference)
+        lines = list(order.get("order_lines") or [])
+        if any(line.get("reference") == request.reference for line in lines):
+            return self.find_upsell(request.provider_reference, request.reference)
+        tax_rate = request.tax_rate
+        new = order_line(Item(reference=request.reference, name=request.name, quantity=request.quantity,
+                              unit_price=request.unit_price, tax_rate=tax_rate))
+        self.client.order_action(request.provider_reference, "authorization", {
+            "order_amount": int(order.get("order_amount") or 0) + new["total_amount"],
+            "order_lines": lines + [new], "description": f"Post-purchase: {request.name}"[:255],
+        }, idempotency_key=request.reference, method="PATCH")
+        return UpsellResult(provider_reference=request.provider_reference, amount=new["total_amount"],
+                            status="authorized", raw={"order_line": new})
 
     # --- order management (each call under the PaymentOperation row's idempotency key) -----------
     def capture(self, order_id: str, *, amount: int, key: str, shipping_info=None) -> str:

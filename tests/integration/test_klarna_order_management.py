@@ -1,0 +1,97 @@
+"""Capture, refund, cancel, release and extend a Klarna authorization from admin."""
+from urllib.parse import urlparse
+
+import pytest
+from django.urls import reverse
+
+from payments.models import PaymentAttempt, PaymentOperation
+from payments.providers.registry import reset_cache
+from payments.services.order_management import (OperationRefused, payment_cancel, payment_capture, payment_extend,
+                                                payment_refund, payment_release_remaining)
+from payments.services.payment_start import payment_start, return_url
+from payments.states import Status
+from tests.factories import make_order
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def authorized(emulator, settings, client):
+    settings.KLARNA_API_BASE_URL = emulator.url + "/klarna/"
+    settings.PAYMENT_ROUTES = ["next", "klarna_payments"]
+    reset_cache()
+    attempt = payment_start(order=make_order(), route="klarna_payments")
+    token = emulator.control("POST", f"/_emulator/klarna/sessions/{attempt.provider_session}/authorize",
+                             json={"approve": True})["authorization_token"]
+    client.post(urlparse(return_url(attempt)).path, {"authorization_token": token})
+    attempt.refresh_from_db()
+    assert attempt.status == Status.AUTHORIZED and attempt.authorization_expires_at
+    return attempt
+
+
+def klarna_order(emulator, attempt):
+    return next(o for o in emulator.control("GET", "/_emulator/klarna/orders")["orders"]
+                if o["order_id"] == attempt.provider_reference)
+
+
+def test_partial_then_full_capture_with_tracking(authorized, emulator):
+    payment_capture(attempt_id=authorized.pk, amount=1000, tracking_number="TRK1", carrier="PostNL")
+    authorized.refresh_from_db()
+    assert authorized.status == Status.AUTHORIZED and authorized.captured_amount == 1000
+    payment_capture(attempt_id=authorized.pk)
+    authorized.refresh_from_db()
+    assert authorized.status == Status.CAPTURED and authorized.captured_amount == authorized.amount
+    assert klarna_order(emulator, authorized)["status"] == "CAPTURED"
+    assert PaymentOperation.objects.filter(attempt=authorized, kind="capture", result="done").count() == 2
+
+
+def test_refund_above_captured_is_refused_locally_and_by_klarna(authorized, emulator):
+    payment_capture(attempt_id=authorized.pk, amount=1000)
+    with pytest.raises(OperationRefused):
+        payment_refund(attempt_id=authorized.pk, amount=1001)
+    # Klarna's own refusal, when our books would allow it (another system refunded meanwhile):
+    PaymentAttempt.objects.filter(pk=authorized.pk).update(captured_amount=authorized.amount)
+    with pytest.raises(OperationRefused) as refused:
+        payment_refund(attempt_id=authorized.pk, amount=authorized.amount)
+    assert "REFUND_NOT_ALLOWED" in str(refused.value)
+    assert authorized.events.filter(kind="rejected").exists()
+
+
+def test_refund_in_parts(authorized):
+    payment_capture(attempt_id=authorized.pk)
+    payment_refund(attempt_id=authorized.pk, amount=500, description="damaged")
+    authorized.refresh_from_db()
+    assert authorized.status == Status.PARTIALLY_REFUNDED
+    payment_refund(attempt_id=authorized.pk, amount=authorized.amount - 500)
+    authorized.refresh_from_db()
+    assert authorized.status == Status.REFUNDED
+
+
+def test_cancel_only_before_capture(authorized, emulator):
+    payment_cancel(attempt_id=authorized.pk)
+    authorized.refresh_from_db()
+    assert authorized.status == Status.CANCELLED
+    assert klarna_order(emulator, authorized)["status"] == "CANCELLED"
+
+
+def test_release_and_extend(authorized, emulator):
+    before = authorized.authorization_expires_at
+    payment_extend(attempt_id=authorized.pk)
+    authorized.refresh_from_db()
+    assert authorized.authorization_expires_at >= before
+    payment_capture(attempt_id=authorized.pk, amount=1000)
+    payment_release_remaining(attempt_id=authorized.pk)
+    authorized.refresh_from_db()
+    assert authorized.status == Status.CAPTURED
+
+
+def test_admin_pages_drive_the_operations(authorized, admin_client):
+    url = reverse("admin:payments_paymentattempt_operation", args=[authorized.pk, "capture"])
+    assert admin_client.get(url).status_code == 200
+    admin_client.post(url, {"amount": "", "tracking_number": "TRK9", "carrier": "DHL"})
+    authorized.refresh_from_db()
+    assert authorized.status == Status.CAPTURED
+    page = admin_client.get(reverse("admin:payments_paymentattempt_change", args=[authorized.pk]))
+    assert b"TRK9" in page.content
+    expiring = admin_client.get(reverse("admin:payments_paymentattempt_changelist") + "?expiring=7")
+    assert expiring.status_code == 200

@@ -1,0 +1,60 @@
+"""The post-purchase offer on the Klarna Payments route: the order's authorization is raised."""
+from urllib.parse import urlparse
+
+import pytest
+
+from payments.models import Upsell
+from payments.providers.registry import reset_cache
+from payments.services.payment_start import payment_start, return_url
+from shop.links import order_url
+from shop.models import UpsellOffer
+from tests.factories import make_order, make_product
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def paid(emulator, settings, client):
+    settings.KLARNA_API_BASE_URL = emulator.url + "/klarna/"
+    settings.PAYMENT_ROUTES = ["next", "klarna_payments"]
+    reset_cache()
+    order = make_order()
+    attempt = payment_start(order=order, route="klarna_payments")
+    token = emulator.control("POST", f"/_emulator/klarna/sessions/{attempt.provider_session}/authorize",
+                             json={"approve": True})["authorization_token"]
+    client.post(urlparse(return_url(attempt)).path, {"authorization_token": token})
+    session = client.session
+    session["last_order"] = order.number
+    session.save()
+    attempt.refresh_from_db()
+    offer = UpsellOffer.objects.create(name="Second mug", product=make_product(price=1850), price=1290)
+    return order, attempt, offer
+
+
+def accept(client, order, offer):
+    return client.post(order_url(order, "shop:order_confirmation").replace("thanks/", f"upsells/{offer.pk}/"))
+
+
+def test_upsell_raises_the_authorization(paid, client, emulator):
+    order, attempt, offer = paid
+    assert accept(client, order, offer).status_code == 303
+    upsell = Upsell.objects.get()
+    assert upsell.state == "added"
+    klarna_order = next(o for o in emulator.control("GET", "/_emulator/klarna/orders")["orders"]
+                        if o["order_id"] == attempt.provider_reference)
+    assert klarna_order["order_amount"] == order.total + 1290
+    assert any(line["reference"] == upsell.reference for line in klarna_order["order_lines"])
+    order.refresh_from_db()
+    assert order.lines.filter(is_upsell=True).count() == 1
+
+
+def test_refused_raise_is_declined_gracefully(paid, client, emulator):
+    order, attempt, offer = paid
+    emulator.control("POST", f"/_emulator/klarna/orders/{attempt.provider_reference}/scenario",
+                     json={"authorization_update": "reject"})
+    accept(client, order, offer)
+    assert Upsell.objects.get().state == "declined"
+    order.refresh_from_db()
+    assert not order.lines.filter(is_upsell=True).exists()
+    page = client.get(order_url(order, "shop:order_confirmation"))
+    assert b"declined for this extra" in page.content
