@@ -109,6 +109,9 @@ class Emulator:
         except HTTPError as exc:
             response = exc.response()
         if route is not None and route.provider is not None:
+            finish = getattr(self.providers.get(route.provider), "finish_response", None)
+            if finish is not None:  # provider-wide headers and error shape, fault answers included
+                response = finish(request, response)
             self.requests.add(request, response, route.provider, started)
         return response
 

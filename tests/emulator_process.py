@@ -119,6 +119,39 @@ class EmulatorProcess:
         return self.control("POST", f"/_emulator/next/orders/{order_number}/scenario",
                             {"upsell": outcome, "times": times})
 
+    # --- Klarna (route `klarna_payments`): what the shopper or Klarna would do, without a browser ----------
+    def klarna_authorize(self, session_id: str, *, approve: bool = True, email: str | None = None,
+                         **data: Any) -> dict:
+        """Approve or decline a Klarna payment session as the shopper would in the SDK dialog.
+
+        `email` sets the billing email (playground personas: `+denied`, `+pending`, `+reject`); `data` may add
+        `billing_address`, `shipping_address`, `payment_method_category`. Returns
+        {"authorization_token" (None when declined), "approved", "show_form", ...}.
+        """
+        body = {"approve": approve, **data}
+        if email is not None:
+            body["email"] = email
+        return self.control("POST", f"/_emulator/klarna/sessions/{session_id}/authorize", body)
+
+    def klarna_decide(self, order_id: str, fraud_status: str = "ACCEPTED") -> dict:
+        """Finish Klarna's fraud review of a PENDING order now (the notification goes out)."""
+        return self.control("POST", f"/_emulator/klarna/orders/{order_id}/decide", {"fraud_status": fraud_status})
+
+    def script_klarna_token(self, token_id: str, *, charge: str | None = None, times: int = 1,
+                            status: str | None = None) -> dict:
+        """The next `times` charges on that customer token approve or decline; or set its status now."""
+        body: dict[str, Any] = {"times": times}
+        if charge is not None:
+            body["charge"] = charge
+        if status is not None:
+            body["status"] = status
+        return self.control("POST", f"/_emulator/klarna/tokens/{token_id}/scenario", body)
+
+    def script_klarna_authorization_update(self, order_id: str, outcome: str, times: int = 1) -> dict:
+        """The next `times` raising `PATCH .../authorization` calls on that order are accepted or rejected."""
+        return self.control("POST", f"/_emulator/klarna/orders/{order_id}/scenario",
+                            {"authorization_update": outcome, "times": times})
+
     def __enter__(self) -> "EmulatorProcess":
         return self
 

@@ -17,8 +17,14 @@ from .pagination import date_arg, paginate
 from .provider import API_VERSION, NextProvider
 from .rules import validate_create_order
 from .state import checkout_url
-from .subscription_api import (subscriptions_cancel, subscriptions_list, subscriptions_partial_update,
-                               subscriptions_renew, subscriptions_retrieve, subscriptions_retry)
+from .subscription_api import (
+    subscriptions_cancel,
+    subscriptions_list,
+    subscriptions_partial_update,
+    subscriptions_renew,
+    subscriptions_retrieve,
+    subscriptions_retry,
+)
 from .upsells import orders_add_line_items
 
 BASE = "/next/api/admin"

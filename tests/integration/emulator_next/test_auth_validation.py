@@ -16,7 +16,7 @@ def test_spec_is_loaded(emulator):
         if os.environ.get("REQUIRE_SERVICES") == "1":
             pytest.fail(f"REQUIRE_SERVICES=1 but the 29 Next spec is missing at {SPEC_PATH}")
         pytest.skip(f"29 Next spec not found at {SPEC_PATH}")
-    assert emulator.control("GET", "/_emulator/health") == {"ok": True, "specs": {"next": True}}
+    assert emulator.control("GET", "/_emulator/health")["specs"]["next"] is True
 
 
 @pytest.mark.parametrize("token,detail", [
@@ -106,7 +106,7 @@ def test_control_api_config_and_request_log(emulator):
 
 def test_runs_without_the_spec_using_hand_written_rules(tmp_path):
     with EmulatorProcess().start(env={"EMULATOR_SPEC_DIR": str(tmp_path), "EMULATOR_RATE_LIMIT": "0"}) as bare:
-        assert bare.control("GET", "/_emulator/health") == {"ok": True, "specs": {"next": False}}
+        assert bare.control("GET", "/_emulator/health")["specs"]["next"] is False
         bad = call(bare, "POST", "/orders/", order_body(lines=[{"product_id": 1, "quantity": 0, "price": "1"}]))
         assert bad.json() == {"lines": [{"quantity": ["Ensure this value is greater than or equal to 1."]}]}
         assert call(bare, "GET", "/orders/", version="2099-01-01").status_code == 400

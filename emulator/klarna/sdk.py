@@ -1,0 +1,70 @@
+"""What the shopper's browser loads from "Klarna": the JS SDK stand-in, its authorize endpoint, the badge
+image, and the redirect that bounces the shopper to the merchant's confirmation page.
+
+Why a real script: the shop's checkout page must run the same calls it would run against Klarna's CDN
+(`init`, `load`, `authorize`), so the end-to-end tests click through a dialog instead of skipping the
+widget. Everything here is cross-origin from the shop, hence `Access-Control-Allow-Origin: *`.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..server import Request, Response, json_response
+from .authorize import SessionUnavailable, authorize_session
+from .provider import BASE, KlarnaProvider
+from .state import decode_client_token
+
+SCRIPT_FILE = Path(__file__).with_name("klarna-payments.js")
+CORS = {"Access-Control-Allow-Origin": "*"}
+BADGE = ('<svg xmlns="http://www.w3.org/2000/svg" width="80" height="32" viewBox="0 0 80 32">'
+         '<rect width="80" height="32" rx="6" fill="#FFB3C7"/><text x="40" y="21" font-family="sans-serif" '
+         'font-size="14" font-weight="700" text-anchor="middle" fill="#17120f">Klarna.</text></svg>')
+
+
+def register(provider: KlarnaProvider) -> None:
+    router = provider.app.router
+    script = SCRIPT_FILE.read_text(encoding="utf-8").replace("__AUTHORIZE_URL__", f"{provider.base_url}/sdk/authorize")
+
+    def serve_script(request: Request) -> Response:
+        return Response(200, script.encode(), {"Content-Type": "application/javascript; charset=utf-8",
+                                               "Cache-Control": "no-cache", **CORS})
+
+    router.add("GET", BASE + "/js/klarna-payments.js", serve_script, provider="klarna", kind="page")
+    router.add("POST", BASE + "/sdk/authorize", lambda r: sdk_authorize(provider, r), provider="klarna",
+               kind="page")
+    router.add("GET", BASE + "/assets/badge.svg",
+               lambda r: Response(200, BADGE.encode(), {"Content-Type": "image/svg+xml", **CORS}),
+               provider="klarna", kind="page")
+    router.add("GET", BASE + "/redirect/<redirect_id>", lambda r: confirmation_redirect(provider, r),
+               provider="klarna", kind="page")
+
+
+def sdk_authorize(provider: KlarnaProvider, request: Request) -> Response:
+    """The dialog's decision: `{client_token, approve, data, payment_method_category}` (sent as text/plain)
+    -> the authorize() callback's argument. Always 200: the SDK reports failures inside the answer."""
+    try:
+        body = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    claims = decode_client_token(body.get("client_token")) if isinstance(body, dict) else None
+    session_id = (claims or {}).get("session_id")
+    session = provider.state.session(str(session_id), provider.now()) if session_id else None
+    if session is None or session.client_token != body.get("client_token"):
+        return json_response({"approved": False, "show_form": False, "error": {"invalid_fields": []}}, headers=CORS)
+    data = body.get("data") if isinstance(body.get("data"), dict) else {}
+    try:
+        result = authorize_session(provider, session.id, approve=body.get("approve") is True, data=data,
+                                   category=str(body.get("payment_method_category") or "klarna"))
+    except SessionUnavailable:
+        return json_response({"approved": False, "show_form": False, "error": {"invalid_fields": []}}, headers=CORS)
+    return json_response(result.sdk_answer(), headers=CORS)
+
+
+def confirmation_redirect(provider: KlarnaProvider, request: Request) -> Response:
+    """Klarna's `redirect_url`: sets its cookie (none here) and sends the browser to the merchant."""
+    with provider.state.lock:
+        target = provider.state.redirects.get(request.params["redirect_id"])
+    if target is None:
+        return Response(404, b"Not found", {"Content-Type": "text/plain"})
+    return Response(302, b"", {"Location": target})

@@ -1,0 +1,107 @@
+"""Klarna subscriptions: customer token at checkout, renewals charged once, declines, revoked tokens."""
+from datetime import timedelta
+from urllib.parse import urlparse
+
+import pytest
+from django.utils import timezone
+
+from payments.models import PaymentAttempt, Subscription
+from payments.providers.registry import reset_cache
+from payments.services.payment_start import payment_start, return_url
+from payments.services.renewals import subscription_charge, subscriptions_charge_due
+from payments.services.subscription_actions import subscription_cancel
+from payments.states import Status
+from tests.factories import make_order, make_product
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def klarna(emulator, settings):
+    settings.KLARNA_API_BASE_URL = emulator.url + "/klarna/"
+    settings.PAYMENT_ROUTES = ["next", "klarna_payments"]
+    reset_cache()
+    return emulator
+
+
+def subscribe(emulator, client):
+    beans = make_product(kind="subscription", interval="month", interval_count=1, price=1650, vat_rate_bp=900)
+    attempt = payment_start(order=make_order(items=[(beans, 1)], shipping_fee=0), route="klarna_payments")
+    token = emulator.control("POST", f"/_emulator/klarna/sessions/{attempt.provider_session}/authorize",
+                             json={"approve": True})["authorization_token"]
+    assert client.post(urlparse(return_url(attempt)).path, {"authorization_token": token}).status_code == 303
+    return Subscription.objects.get()
+
+
+def make_due(sub):
+    Subscription.objects.filter(pk=sub.pk).update(next_renewal_at=timezone.now() - timedelta(minutes=1))
+
+
+def token_orders(emulator):
+    return [r for r in emulator.control("GET", "/_emulator/requests?provider=klarna")["requests"]
+            if r["method"] == "POST" and r["path"].endswith("/order") and "/customer-token/" in r["path"]]
+
+
+def test_checkout_stores_the_customer_token(klarna, client):
+    sub = subscribe(klarna, client)
+    assert sub.route == "klarna_payments" and sub.customer_token and sub.status == "active"
+    assert sub.next_renewal_at > timezone.now() + timedelta(days=27)
+    assert sub.charges.get().billing_cycle == 0
+
+
+def test_due_renewal_is_charged_once_with_the_rows_key(klarna, client):
+    sub = subscribe(klarna, client)
+    make_due(sub)
+    assert subscriptions_charge_due() == [sub.pk]
+    assert subscription_charge(subscription_id=sub.pk) == "paid"
+    assert subscription_charge(subscription_id=sub.pk) == "skipped"  # not due again yet
+    charge = sub.charges.get(billing_cycle=1)
+    assert charge.outcome == "paid" and charge.attempt.status == Status.AUTHORIZED
+    keys = {r["headers"].get("klarna-idempotency-key") for r in token_orders(klarna)}
+    assert keys == {f"{charge.idempotency_key}-0"}
+    sub.refresh_from_db()
+    assert sub.next_renewal_at > timezone.now() + timedelta(days=27)
+
+
+def test_provider_5xx_is_retried_with_the_same_key_and_charges_once(klarna, client):
+    sub = subscribe(klarna, client)
+    make_due(sub)
+    klarna.control("POST", "/_emulator/faults", json={"method": "POST", "path": "/klarna/customer-token/",
+                                                      "kind": "error", "status": 503, "when": "after", "times": 1})
+    assert subscription_charge(subscription_id=sub.pk) == "paid"  # the client retried under the key
+    orders = klarna.control("GET", "/_emulator/klarna/orders")["orders"]
+    assert len(orders) == 2  # the checkout order and exactly one renewal
+    assert len({r["headers"].get("klarna-idempotency-key") for r in token_orders(klarna)}) == 1
+
+
+def test_declined_renewal_goes_past_due_and_a_retry_recovers(klarna, client):
+    sub = subscribe(klarna, client)
+    make_due(sub)
+    klarna.control("POST", f"/_emulator/klarna/tokens/{sub.customer_token}/scenario",
+                   json={"charge": "decline", "times": 1})
+    assert subscription_charge(subscription_id=sub.pk) == "declined"
+    sub.refresh_from_db()
+    assert sub.status == "past_due"
+    assert subscription_charge(subscription_id=sub.pk) == "paid"  # dunning's retry of the same cycle
+    sub.refresh_from_db()
+    assert sub.status == "active" and sub.charges.count() == 2
+    assert PaymentAttempt.objects.filter(kind="renewal", status=Status.FAILED).count() == 1
+
+
+def test_suspended_token_stops_the_subscription(klarna, client):
+    sub = subscribe(klarna, client)
+    make_due(sub)
+    klarna.control("POST", f"/_emulator/klarna/tokens/{sub.customer_token}/scenario", json={"status": "SUSPENDED"})
+    assert subscription_charge(subscription_id=sub.pk) == "token_gone"
+    sub.refresh_from_db()
+    assert sub.status == "canceled"
+    assert "Contact the subscriber" in sub.events.last().message
+
+
+def test_shopper_cancel_cancels_the_token(klarna, client):
+    sub = subscribe(klarna, client)
+    subscription_cancel(subscription_id=sub.pk, reason="cancel_recurring", source="shopper")
+    sub.refresh_from_db()
+    assert sub.status == "canceled"
+    tokens = klarna.control("GET", "/_emulator/klarna/tokens")["tokens"]
+    assert [t["status"] for t in tokens] == ["CANCELLED"]
