@@ -29,8 +29,9 @@ def start(order=None):
 
 
 def authorize(emulator, attempt, approve=True):
+    # The shopper's email travels with authorize() (as the widget page sends it), so personas apply.
     answer = emulator.control("POST", f"/_emulator/klarna/sessions/{attempt.provider_session}/authorize",
-                              json={"approve": approve})
+                              json={"approve": approve, "email": attempt.order.email})
     return answer["authorization_token"]
 
 
