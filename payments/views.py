@@ -11,8 +11,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from shop.links import order_url
 
-from .exceptions import InvalidReturn, ReturnMismatch, RouteNotAvailable
+from .exceptions import InvalidReturn, PaymentError, ReturnMismatch, RouteNotAvailable
 from .providers.registry import get_adapter
+from .services.payment_start import attempt_session_expired, payment_replace
 from .services.return_handle import attempt_from_token, return_handle
 from .services.webhooks import notification_receive, webhook_receive
 
@@ -91,6 +92,13 @@ def widget(request, route, token):
         return _error_page(request, exc.shopper_message, status=404)
     if attempt.status != "pending" or not attempt.client_token:
         return redirect(order_url(attempt.order))
+    if attempt_session_expired(attempt):
+        # Klarna sessions live 48 hours: replace it with a fresh attempt rather than reuse it.
+        try:
+            fresh = payment_replace(attempt=attempt)
+        except PaymentError as exc:
+            return _error_page(request, exc.shopper_message, order=attempt.order, status=503)
+        return redirect(fresh.redirect_url)
     return render(request, "payments/widget.html", {
         "attempt": attempt, "order": attempt.order, "sdk_url": settings.KLARNA_SDK_URL,
         "authorize_url": reverse("payments:return", args=[route, token]),

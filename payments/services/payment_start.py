@@ -1,10 +1,12 @@
 """Starting a payment: one new PaymentAttempt per try, created before the provider is called."""
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from shop.models import Order
 
@@ -100,3 +102,18 @@ def checkout_request(order, attempt) -> CheckoutRequest:
         shipping_vat_rate_bp=order.shipping_vat_rate_bp,
         locale=f"en-{order.billing_address['country'] or order.shipping_country}",
     )
+
+
+# Widget sessions (Klarna Payments) live 48 hours; an hour of margin so the shopper never meets the edge.
+SESSION_LIFETIME = timedelta(hours=47)
+
+
+def attempt_session_expired(attempt) -> bool:
+    return bool(attempt.client_token) and attempt.created_at < timezone.now() - SESSION_LIFETIME
+
+
+def payment_replace(*, attempt) -> PaymentAttempt:
+    """Give up an attempt whose provider session has expired and start a fresh one for the same order."""
+    transition(attempt.pk, Status.EXPIRED, source="checkout", message="Provider session expired; replaced",
+               failure_reason="Session expired")
+    return payment_start(order=attempt.order, route=attempt.route)

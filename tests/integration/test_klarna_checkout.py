@@ -145,3 +145,44 @@ def test_unusable_cart_is_refused_before_klarna(klarna):
     with pytest.raises(ProviderRequestError):
         start(make_order(items=[(product, 1)]))
     assert PaymentAttempt.objects.get().status == Status.FAILED
+
+
+def test_expired_session_is_replaced_not_reused(klarna, client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    attempt = start()
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(created_at=timezone.now() - timedelta(hours=48))
+    response = client.get(urlparse(attempt.redirect_url).path)
+    assert response.status_code == 302
+    attempt.refresh_from_db()
+    assert attempt.status == Status.EXPIRED
+    fresh = PaymentAttempt.objects.exclude(pk=attempt.pk).get()
+    assert fresh.status == Status.PENDING and fresh.provider_session != attempt.provider_session
+    assert urlparse(response["Location"]).path == urlparse(fresh.redirect_url).path
+
+
+def test_expired_authorization_gives_a_clear_retry_path(klarna, client):
+    attempt = start()
+    token = authorize(klarna, attempt)
+    klarna.control("POST", "/_emulator/clock/advance", json={"seconds": 61 * 60})
+    response = post_token(client, attempt, token)
+    assert response.status_code == 400 and b"Pay for this order" not in response.content
+    assert b"href=" in response.content  # a link back to the order, where paying again is offered
+    attempt.refresh_from_db()
+    assert attempt.status == Status.PENDING and not placed_orders(klarna)
+
+
+def test_order_changed_after_authorization_is_never_placed_with_old_amounts(klarna, client):
+    attempt = start()
+    token = authorize(klarna, attempt)
+    line = attempt.order.lines.first()
+    # The order no longer matches what the shopper authorized (e.g. edited by the merchant meanwhile).
+    type(line).objects.filter(pk=line.pk).update(quantity=line.quantity + 1, total=(line.quantity + 1) * line.unit_price)
+    response = post_token(client, attempt, token)
+    assert response.status_code == 400
+    assert not placed_orders(klarna)
+    attempt.refresh_from_db()
+    assert attempt.status == Status.PENDING
+    assert attempt.events.filter(kind="rejected", message__contains="refused").exists()

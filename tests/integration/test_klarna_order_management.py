@@ -6,8 +6,14 @@ from django.urls import reverse
 
 from payments.models import PaymentAttempt, PaymentOperation
 from payments.providers.registry import reset_cache
-from payments.services.order_management import (OperationRefused, payment_cancel, payment_capture, payment_extend,
-                                                payment_refund, payment_release_remaining)
+from payments.services.order_management import (
+    OperationRefused,
+    payment_cancel,
+    payment_capture,
+    payment_extend,
+    payment_refund,
+    payment_release_remaining,
+)
 from payments.services.payment_start import payment_start, return_url
 from payments.states import Status
 from tests.factories import make_order

@@ -89,7 +89,13 @@ def worker(postgres, emulator, live_server, settings, tmp_path):
                NEXT_API_BASE_URL=settings.NEXT_API_BASE_URL, NEXT_WEBHOOK_SECRET=settings.NEXT_WEBHOOK_SECRET,
                SHOP_BASE_URL=live_server.url, PROVIDER_CONNECT_TIMEOUT="1", PROVIDER_READ_TIMEOUT="4",
                PROVIDER_MAX_BACKOFF="0.2", UPSELL_LEASE_PADDING="1", SUBSCRIPTION_DUNNING_DAYS="0,0,0",
-               CELERY_VISIBILITY_TIMEOUT="5", LOG_LEVEL="INFO")
+               CELERY_VISIBILITY_TIMEOUT="5", LOG_LEVEL="INFO",
+               KLARNA_API_BASE_URL=emulator.url + "/klarna/", PAYMENT_ROUTES="next,klarna_payments")
+    settings.KLARNA_API_BASE_URL = emulator.url + "/klarna/"
+    settings.PAYMENT_ROUTES = ["next", "klarna_payments"]
+    from payments.providers.registry import reset_cache
+
+    reset_cache()
     emulator.control("PATCH", "/_emulator/config", json={"next": {
         "webhook_target": live_server.url + "/payments/webhooks/next/", "webhooks_sync": True}})
     # The app reads Django settings under the CELERY_ namespace, so overrides use those names too.
@@ -184,3 +190,31 @@ def test_subscription_link_and_dunning_run_on_the_worker(worker, emulator, clien
     assert sub.charges.get(billing_cycle=1).outcome == "paid"
     events = list(sub.events.values_list("kind", "source", "message"))
     assert len(provider_requests(emulator, "POST", "/retry/", at_least=1)) == 1, events
+
+
+def test_klarna_renewal_survives_provider_faults_and_charges_once(worker, emulator, client):
+    """5 answers in a row are 503 after Klarna processed the charge: the HTTP client's retries run out,
+    the task retries later, and every try carries the same idempotency key, so one renewal exists."""
+    from datetime import timedelta
+    from urllib.parse import urlparse
+
+    from django.utils import timezone
+
+    from payments.services.payment_start import payment_start, return_url
+    from payments.tasks import charge_due_subscriptions
+    from tests.factories import make_order
+
+    beans = make_product(kind="subscription", interval="month", interval_count=1, price=1650, vat_rate_bp=900)
+    attempt = payment_start(order=make_order(items=[(beans, 1)], shipping_fee=0), route="klarna_payments")
+    token = emulator.control("POST", f"/_emulator/klarna/sessions/{attempt.provider_session}/authorize",
+                             json={"approve": True})["authorization_token"]
+    client.post(urlparse(return_url(attempt)).path, {"authorization_token": token})
+    sub = Subscription.objects.get()
+    Subscription.objects.filter(pk=sub.pk).update(next_renewal_at=timezone.now() - timedelta(minutes=1))
+    emulator.control("POST", "/_emulator/faults", json={"method": "POST", "path": "/klarna/customer-token/",
+                                                        "kind": "error", "status": 503, "when": "after", "times": 5})
+    charge_due_subscriptions.delay()
+    wait_for(lambda: sub.charges.filter(billing_cycle=1, attempt__status="authorized").exists(), timeout=45,
+             what="the renewal to be charged")
+    orders = emulator.control("GET", "/_emulator/klarna/orders")["orders"]
+    assert len(orders) == 2  # the first purchase and exactly one renewal
