@@ -28,6 +28,7 @@ def checkout_to_klarna(page, shop, *, email="anna@example.com"):
     page.fill("#id_shipping_city", "Amsterdam")
     page.fill("#id_shipping_postcode", "1015 CJ")
     page.select_option("#id_shipping_country", "NL")
+    page.check("input[name=route][value=next]")
     page.click("#place-order")
     page.wait_for_url(re.compile(r".*/next/klarna/.*"))
     return mug
@@ -61,6 +62,7 @@ def test_declined_or_cancelled_shopper_can_try_again(page, shop, button):
     order = Order.objects.get()
     assert order.status == Order.Status.PAYMENT_FAILED
     # Try again without re-entering anything, and pay this time.
+    page.check("input[name=route][value=next]")
     page.click("#retry-payment")
     page.wait_for_url(re.compile(r".*/next/klarna/.*"))
     page.click("#klarna-approve")

@@ -32,3 +32,9 @@ def beans():
     return make_product(name="Coffee Beans", slug="coffee-beans", price=1650, vat_rate_bp=900,
                         kind="subscription", interval="month", interval_count=3)
 
+
+
+@pytest.fixture(autouse=True)
+def single_route(settings):
+    """These pages are described for a shop offering the 29 Next route only (the default offers two)."""
+    settings.PAYMENT_ROUTES = ["next"]
