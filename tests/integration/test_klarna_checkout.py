@@ -119,7 +119,7 @@ def test_provider_down_at_order_time_keeps_the_attempt_pending(klarna, client):
     assert len(placed_orders(klarna)) == 1
 
 
-def test_pending_fraud_is_decided_by_the_notification(klarna, client, live_server, settings):
+def test_pending_fraud_is_decided_by_the_notification(klarna, client, postgres, live_server, settings):
     import time
 
     settings.SHOP_BASE_URL = live_server.url  # where Klarna sends the notification
@@ -186,3 +186,22 @@ def test_order_changed_after_authorization_is_never_placed_with_old_amounts(klar
     attempt.refresh_from_db()
     assert attempt.status == Status.PENDING
     assert attempt.events.filter(kind="rejected", message__contains="refused").exists()
+
+
+def test_pending_fraud_rejected_fails_the_payment(klarna, client, postgres, live_server, settings):
+    import time
+
+    settings.SHOP_BASE_URL = live_server.url
+    attempt = start(make_order(email="customer+pend-reject-05@example.com"))
+    post_token(client, attempt, authorize(klarna, attempt))
+    attempt.refresh_from_db()
+    assert attempt.status == Status.PENDING
+    klarna.control("POST", f"/_emulator/klarna/orders/{attempt.provider_reference}/decide",
+                   json={"fraud_status": "REJECTED"})
+    for _ in range(50):
+        attempt.refresh_from_db()
+        if attempt.status != Status.PENDING:
+            break
+        time.sleep(0.1)
+    assert attempt.status == Status.FAILED
+    assert Order.objects.get(pk=attempt.order_id).status == Order.Status.PAYMENT_FAILED

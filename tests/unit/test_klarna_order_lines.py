@@ -101,3 +101,29 @@ def test_checkout_lines_and_shipping_become_klarna_lines():
 def test_carts_klarna_cannot_take_are_refused(bad):
     with pytest.raises(OrderLinesError):
         klarna_amounts(bad)
+
+
+def _request(lines, amount):
+    from payments.providers.types import Address, CheckoutRequest, Customer
+
+    address = Address("A", "B", "Street 1", "", "Amsterdam", "1000 AA", "NL")
+    return CheckoutRequest(reference="pa_1", order_number="SO-1", amount=amount, currency="EUR", lines=tuple(lines),
+                           shipping_fee=0, customer=Customer("a@example.com", "A", "B", "+31612345678"),
+                           shipping_address=address, billing_address=address, return_url="http://shop/r/")
+
+
+@pytest.mark.parametrize("kinds,amount,default_tokenize,intent", [
+    (["once"], 1000, False, "buy"),
+    (["sub"], 1650, False, "buy_and_tokenize"),
+    (["sub"], 0, False, "tokenize"),
+    (["once", "sub"], 2650, False, "buy_and_tokenize"),
+    (["once", "sub"], 2650, True, "buy_and_default_tokenize"),
+    (["once"], 1000, True, "buy"),
+])
+def test_session_intent(kinds, amount, default_tokenize, intent, settings):
+    from payments.providers.klarna_payments.adapter import intent_for
+
+    settings.KLARNA_DEFAULT_TOKENIZE = default_tokenize
+    lines = [CheckoutLine(sku=k, name=k, quantity=1, unit_price=1000, total=1000, tax=174, vat_rate_bp=2100,
+                          interval="month" if k == "sub" else "", interval_count=1) for k in kinds]
+    assert intent_for(_request(lines, amount)) == intent
