@@ -2,12 +2,12 @@
 import re
 
 import pytest
-from django.db import connection
 
 from payments.models import PaymentAttempt
 from payments.providers.registry import reset_cache
 from payments.states import Status
 from shop.models import Order
+from tests.e2e.conftest import fill_checkout
 from tests.factories import make_product
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -19,11 +19,6 @@ def klarna_shop(shop, emulator, settings):
     settings.KLARNA_SDK_URL = emulator.url + "/klarna/js/klarna-payments.js"
     settings.PAYMENT_ROUTES = ["klarna_payments"]
     reset_cache()
-    if connection.vendor == "sqlite":
-        # The test server's in-memory SQLite fails concurrent writers at once ("table is locked") instead of
-        # waiting like file SQLite and PostgreSQL do, so the authorization callback racing the browser is
-        # exercised on PostgreSQL only (CI); here the browser alone places the order.
-        emulator.control("POST", "/_emulator/webhooks/mode", json={"mode": "drop"})
     return shop
 
 
@@ -31,15 +26,7 @@ def check_out(page, shop, product, *, email="anna@example.com"):
     page.goto(shop.url + product.get_absolute_url())
     page.click("#add-to-cart button[type=submit]")
     page.goto(shop.url + "/checkout/")
-    page.fill("#id_email", email)
-    page.fill("#id_phone", "+31612345678")
-    page.fill("#id_first_name", "Anna")
-    page.fill("#id_last_name", "Jansen")
-    page.fill("#id_shipping_line1", "Keizersgracht 1")
-    page.fill("#id_shipping_city", "Amsterdam")
-    page.fill("#id_shipping_postcode", "1015 CJ")
-    page.select_option("#id_shipping_country", "NL")
-    page.click("#place-order")
+    fill_checkout(page, email=email)
     page.wait_for_url(re.compile(r".*/payments/widget/klarna_payments/.*"))
     page.wait_for_selector("#klarna-pay:not([disabled])")
     page.click("#klarna-pay")

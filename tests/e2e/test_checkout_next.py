@@ -6,6 +6,7 @@ import pytest
 from payments.models import PaymentAttempt
 from payments.states import Status
 from shop.models import Order
+from tests.e2e.conftest import fill_checkout
 from tests.factories import make_product
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -20,16 +21,7 @@ def checkout_to_klarna(page, shop, *, email="anna@example.com"):
     page.goto(shop.url + "/cart/")
     assert "Stoneware Mug" in page.content()
     page.click("#checkout-link")
-    page.fill("#id_email", email)
-    page.fill("#id_phone", "+31 6 1234 5678")
-    page.fill("#id_first_name", "Anna")
-    page.fill("#id_last_name", "Jansen")
-    page.fill("#id_shipping_line1", "Keizersgracht 1")
-    page.fill("#id_shipping_city", "Amsterdam")
-    page.fill("#id_shipping_postcode", "1015 CJ")
-    page.select_option("#id_shipping_country", "NL")
-    page.check("input[name=route][value=next]")
-    page.click("#place-order")
+    fill_checkout(page, email=email, route="next")
     page.wait_for_url(re.compile(r".*/next/klarna/.*"))
     return mug
 

@@ -7,6 +7,7 @@ admin); fraud_status PENDING keeps the attempt pending until Klarna's notificati
 country is the billing country and the locale `en-<country>`.
 """
 import json
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -26,6 +27,7 @@ from ..types import (
 from .client import KlarnaClient
 from .order_lines import Item, OrderLinesError, items_from_checkout, klarna_amounts, order_line
 
+log = logging.getLogger(__name__)
 FRAUD_STATUS = {"ACCEPTED": "authorized", "PENDING": "pending", "REJECTED": "failed"}
 OM_STATUS = {"AUTHORIZED": "authorized", "PART_CAPTURED": "captured", "CAPTURED": "captured",
              "CANCELLED": "cancelled", "EXPIRED": "expired", "CLOSED": "captured"}
@@ -157,8 +159,9 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
             return
         try:
             self.client.cancel_authorization(returned.provider_reference)
-        except ProviderError:
-            pass  # already consumed or expired: nothing is held any more
+        except ProviderError as exc:
+            # Already consumed or expired: nothing is held any more.
+            log.info("authorization not released: %s", exc)
 
     # --- renewals on the customer token ----------------------------------------------------------
     def charge_recurring(self, token: str, request: CheckoutRequest, *, idempotency_key: str) -> ProviderPayment:
