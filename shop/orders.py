@@ -106,3 +106,34 @@ def order_create_renewal(*, initial: Order, billing_cycle: int, amount: int, pro
             for product, quantity, total in wanted
         )
     return order
+
+
+def order_revise(*, order: Order, cart: Cart, details: dict, route: str) -> Order:
+    """Rewrite an unpaid order from the current cart and details (the shopper went back and changed
+    something), keeping its number. Locks the order; the caller has checked order_revisable().
+
+    Raises CartError for an empty cart. Lines are replaced and totals recomputed in one transaction.
+    """
+    lines = cart.lines()
+    if not lines:
+        raise CartError("Your cart is empty.")
+    totals = cart.totals(lines)
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        locked.route = route
+        locked.currency, locked.subtotal, locked.shipping_fee = totals.currency, totals.subtotal, totals.shipping_fee
+        locked.shipping_vat_rate_bp, locked.tax_total, locked.total = (totals.shipping_vat_rate_bp, totals.tax,
+                                                                       totals.total)
+        for field in ADDRESS_FIELDS:
+            if field in details:
+                setattr(locked, field, details[field])
+        locked.save()
+        locked.lines.all().delete()
+        OrderLine.objects.bulk_create(
+            OrderLine(order=locked, product=line.product, sku=line.product.sku, name=line.product.name,
+                      quantity=line.quantity, unit_price=line.product.price, vat_rate_bp=line.product.vat_rate_bp,
+                      total=line.total, tax=line.tax, next_product_id=line.product.next_product_id,
+                      interval=line.product.interval, interval_count=line.product.interval_count)
+            for line in lines
+        )
+    return locked

@@ -29,6 +29,8 @@ class PaymentAdapter(ABC):
     # Who charges renewals: the provider (29 Next renews its own subscriptions) or the shop (a customer
     # token charged by our beat task).
     renewals_by: str = "provider"
+    # Whether a pending payment's provider session can be updated with a changed cart (Klarna Payments).
+    updates_sessions: bool = False
 
     @abstractmethod
     def start_checkout(self, request: CheckoutRequest) -> CheckoutStart:
@@ -42,6 +44,9 @@ class PaymentAdapter(ABC):
         """Turn a successful return into the provider's own view of the payment. By default: read it
         back (29 Next). Routes that place the order at this point (Klarna Payments) override this."""
         return self.fetch_payment(returned.provider_reference)
+
+    def update_checkout(self, session_id: str, request: CheckoutRequest) -> None:
+        raise OperationNotSupported(f"{self.key} cannot update a payment session")
 
     def release_return(self, returned: ReturnData) -> None:
         """Give back what a return held that will not be used (e.g. an unused authorization)."""

@@ -39,6 +39,9 @@ def payment_start(*, order, route) -> PaymentAttempt:
     Not idempotent by design: each call is a new try with its own attempt row.
     """
     adapter = get_enabled_adapter(route)
+    reusable = open_session_attempt(order=order, route=route)
+    if reusable is not None:
+        return _update_session(adapter, order, reusable)
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order.pk)
         if order.status == Order.Status.PAID:
@@ -117,3 +120,46 @@ def payment_replace(*, attempt) -> PaymentAttempt:
     transition(attempt.pk, Status.EXPIRED, source="checkout", message="Provider session expired; replaced",
                failure_reason="Session expired")
     return payment_start(order=attempt.order, route=attempt.route)
+
+
+def open_session_attempt(*, order, route):
+    """A pending attempt on `route` whose provider session can still be updated (Klarna Payments, under
+    48 hours old), or None. Routes without updatable sessions always start a fresh attempt."""
+    from ..providers.registry import get_adapter
+
+    if not get_adapter(route).updates_sessions:
+        return None
+    attempt = (order.payment_attempts.filter(route=route, status=Status.PENDING, kind=PaymentAttempt.Kind.CHECKOUT)
+               .exclude(provider_session="").order_by("-created_at").first())
+    if attempt is None or attempt_session_expired(attempt) or attempt.provider_reference:
+        return None
+    return attempt
+
+
+def _update_session(adapter, order, attempt) -> PaymentAttempt:
+    """The order changed while its session was open: send the new cart and addresses to the same session
+    (an authorization made for the old ones can no longer be placed: Klarna refuses the mismatch)."""
+    order.refresh_from_db()
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(amount=order.total, currency=order.currency)
+    attempt.refresh_from_db()
+    try:
+        adapter.update_checkout(attempt.provider_session, checkout_request(order, attempt))
+    except ProviderError as exc:
+        transition(attempt.pk, Status.FAILED, source="checkout", message=f"Session update failed: {exc}"[:500],
+                   failure_reason=exc.shopper_message)
+        raise
+    record_event(attempt.pk, kind="note", source="checkout",
+                 message=f"Session updated: the order now totals {order.total} {order.currency}")
+    attempt.refresh_from_db()
+    return attempt
+
+
+def order_revisable(order) -> bool:
+    """An unpaid order may be rewritten only while no provider can still take money for its old contents:
+    every pending attempt must be on a route whose session we update before any order is placed."""
+    from ..providers.registry import get_adapter
+
+    if order.status == Order.Status.PAID:
+        return False
+    pending = order.payment_attempts.filter(status__in=[Status.CREATED, Status.PENDING])
+    return all(get_adapter(a.route).updates_sessions and not a.provider_reference for a in pending)

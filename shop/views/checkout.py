@@ -12,12 +12,13 @@ from django.shortcuts import redirect, render
 
 from payments.exceptions import PaymentError
 from payments.providers.registry import enabled_routes
-from payments.services.payment_start import payment_start
+from payments.services.payment_start import order_revisable, payment_start
 
 from ..cart import Cart, CartError
 from ..forms import CheckoutForm
 from ..links import order_url
-from ..orders import order_place
+from ..models import Order
+from ..orders import order_place, order_revise
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,14 @@ def checkout(request):
 def _place_and_pay(request, cart, form):
     route = form.cleaned_data["route"]
     try:
-        order = order_place(cart=cart, details=form.cleaned_data, route=route)
+        # The shopper came back to change the cart or address of an order still unpaid: rewrite that
+        # order (same number; an open Klarna session is updated) rather than leave a twin behind. Only
+        # while no provider can still charge the old contents (payments.order_revisable).
+        previous = Order.objects.filter(number=request.session.get(LAST_ORDER_SESSION_KEY) or "").first()
+        if previous is not None and order_revisable(previous):
+            order = order_revise(order=previous, cart=cart, details=form.cleaned_data, route=route)
+        else:
+            order = order_place(cart=cart, details=form.cleaned_data, route=route)
     except CartError as exc:
         # The cart emptied between page load and submit (another tab, a withdrawn product).
         messages.error(request, str(exc))

@@ -205,3 +205,44 @@ def test_pending_fraud_rejected_fails_the_payment(klarna, client, postgres, live
         time.sleep(0.1)
     assert attempt.status == Status.FAILED
     assert Order.objects.get(pk=attempt.order_id).status == Order.Status.PAYMENT_FAILED
+
+
+def test_cart_or_address_change_updates_the_open_session(klarna, client):
+    mug, socks = make_product(price=1850), make_product(price=2200)
+    form = {"email": "anna@example.com", "phone": "+31612345678", "first_name": "Anna", "last_name": "Jansen",
+            "shipping_line1": "Keizersgracht 1", "shipping_city": "Amsterdam", "shipping_postcode": "1015 CJ",
+            "shipping_country": "NL", "billing_same_as_shipping": "on", "route": ROUTE}
+    client.post("/cart/add/", {"product_id": mug.pk, "quantity": 1})
+    first = client.post("/checkout/", form)
+    attempt = PaymentAttempt.objects.get()
+    assert urlparse(first["Location"]).path == urlparse(attempt.redirect_url).path
+    stale_token = authorize(klarna, attempt)  # authorized for the old cart
+    # Back to the shop: another product and a new street, then checkout again.
+    client.post("/cart/add/", {"product_id": socks.pk, "quantity": 1})
+    client.post("/checkout/", dict(form, shipping_line1="Prinsengracht 2"))
+    assert Order.objects.count() == 1 and PaymentAttempt.objects.count() == 1
+    order = Order.objects.get()
+    assert order.total == 1850 + 2200 + 495 and order.shipping_line1 == "Prinsengracht 2"
+    session = klarna.control("GET", "/_emulator/klarna/sessions")["sessions"][0]
+    assert session["data"]["order_amount"] == order.total
+    attempt.refresh_from_db()
+    assert attempt.amount == order.total
+    # The authorization for the old cart is never placed with the old amounts...
+    assert post_token(client, attempt, stale_token).status_code == 400
+    assert not placed_orders(klarna)
+    # ...a fresh one for the updated session is.
+    assert post_token(client, attempt, authorize(klarna, attempt)).status_code == 303
+    assert [o["order_amount"] for o in placed_orders(klarna)] == [order.total]
+
+
+def test_an_order_with_a_pending_redirect_payment_is_never_rewritten(klarna, client):
+    mug = make_product(price=1850)
+    form = {"email": "anna@example.com", "phone": "+31612345678", "first_name": "Anna", "last_name": "Jansen",
+            "shipping_line1": "Keizersgracht 1", "shipping_city": "Amsterdam", "shipping_postcode": "1015 CJ",
+            "shipping_country": "NL", "billing_same_as_shipping": "on", "route": "next"}
+    client.post("/cart/add/", {"product_id": mug.pk, "quantity": 1})
+    client.post("/checkout/", form)  # the shopper may still pay this at 29 Next
+    client.post("/cart/add/", {"product_id": mug.pk, "quantity": 1})
+    client.post("/checkout/", form)
+    assert Order.objects.count() == 2
+    assert sorted(Order.objects.values_list("total", flat=True)) == [1850 + 495, 2 * 1850 + 495]

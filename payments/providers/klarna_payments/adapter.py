@@ -62,6 +62,7 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
     supports_recurring = True
     supports_upsell = True
     renewals_by = "shop"
+    updates_sessions = True
 
     def __init__(self, client: KlarnaClient | None = None):
         self.client = client or KlarnaClient(base_url=settings.KLARNA_API_BASE_URL,
@@ -107,6 +108,10 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
             raise InvalidReturn("Klarna session without a client_token")
         return CheckoutStart(redirect_url="", provider_reference="", client_token=session["client_token"],
                              session_id=str(session.get("session_id") or ""))
+
+    def update_checkout(self, session_id: str, request: CheckoutRequest) -> None:
+        """New cart or addresses for an open session (Klarna re-validates it like a new one)."""
+        self.client.update_session(session_id, self.session_body(request))
 
     def parse_return(self, data: Mapping[str, str]) -> ReturnData:
         """The widget page's POST (`authorization_token` or `declined`) or Klarna's authorization
