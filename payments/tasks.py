@@ -1,7 +1,8 @@
 """Celery tasks: ids in, one service call, safe to run twice (DESIGN rule 8).
 
 Only retryable provider errors (ProviderUnavailable) are retried, with bounded exponential backoff;
-everything else is an outcome the service has already recorded.
+everything else is an outcome the service has already recorded. In eager mode (no broker, a laptop)
+there is nothing to retry through: the periodic reconcile tasks finish the work instead.
 """
 from celery import shared_task
 
@@ -12,6 +13,22 @@ MAX_RETRIES = 6
 
 def _backoff(retries: int) -> int:
     return min(600, 5 * 2 ** retries)
+
+
+def _retrying(task, call, *, eager_result=None):
+    """Run `call`; on a provider outage retry the task later (or give `eager_result` in eager mode)."""
+    try:
+        return call()
+    except ProviderUnavailable as exc:
+        if task.request.is_eager:
+            return eager_result
+        raise task.retry(exc=exc, countdown=_backoff(task.request.retries)) from exc
+
+
+def _fan_out(ids, task) -> int:
+    for item in ids:
+        task.delay(item)
+    return len(ids)
 
 
 @shared_task(acks_late=True)
@@ -34,13 +51,9 @@ def charge_upsell(self, upsell_id):
     """acks_late + the service's lease and read-back: a worker killed mid-call is harmless."""
     from .services.upsells import lease_length, upsell_charge
 
-    try:
-        outcome = upsell_charge(upsell_id=upsell_id)
-    except ProviderUnavailable as exc:
-        if self.request.is_eager:
-            # No broker to retry through (laptop mode): reconcile_upsells settles it later.
-            return "pending"
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+    outcome = _retrying(self, lambda: upsell_charge(upsell_id=upsell_id))
+    if outcome is None:
+        return "pending"
     if outcome.state == "busy":
         # Another worker holds the lease, or a dead one did: come back when it has run out.
         raise self.retry(countdown=lease_length().total_seconds(), max_retries=MAX_RETRIES + 3)
@@ -58,12 +71,8 @@ def reconcile_upsells():
 def link_subscription(self, route, provider_id, order_id):
     from .services.subscriptions import subscription_link
 
-    try:
-        return subscription_link(route=route, provider_id=provider_id, order_id=order_id).pk
-    except ProviderUnavailable as exc:
-        if self.request.is_eager:
-            return None  # reconcile links it from the next subscription webhook or read-back
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+    linked = _retrying(self, lambda: subscription_link(route=route, provider_id=provider_id, order_id=order_id))
+    return linked.pk if linked else None
 
 
 @shared_task(acks_late=True)
@@ -82,36 +91,26 @@ def run_dunning():
 
 @shared_task(acks_late=True)
 def check_due_subscriptions():
-    """Fan out: one refresh task per subscription whose renewal date has passed."""
+    """Fan out: one read-back per provider-run subscription whose renewal date has passed."""
     from .services.subscription_actions import subscriptions_due
 
-    due = subscriptions_due()
-    for subscription_id in due:
-        refresh_subscription.delay(subscription_id)
-    return len(due)
+    return _fan_out(subscriptions_due(), refresh_subscription)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
 def refresh_subscription(self, subscription_id):
     from .services.subscription_actions import subscription_refresh
 
-    try:
-        return subscription_refresh(subscription_id=subscription_id).status
-    except ProviderUnavailable as exc:
-        if self.request.is_eager:
-            return None
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+    refreshed = _retrying(self, lambda: subscription_refresh(subscription_id=subscription_id))
+    return refreshed.status if refreshed else None
 
 
 @shared_task(acks_late=True)
 def charge_due_subscriptions():
-    """Fan out: one charge task per shop-run subscription whose renewal date has come."""
+    """Fan out: one charge per shop-run subscription whose renewal date has come."""
     from .services.renewals import subscriptions_charge_due
 
-    due = subscriptions_charge_due()
-    for subscription_id in due:
-        charge_subscription.delay(subscription_id)
-    return len(due)
+    return _fan_out(subscriptions_charge_due(), charge_subscription)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
@@ -119,9 +118,4 @@ def charge_subscription(self, subscription_id):
     """Safe to retry: the charge row's idempotency key makes Klarna answer a retry with the first result."""
     from .services.renewals import subscription_charge
 
-    try:
-        return subscription_charge(subscription_id=subscription_id)
-    except ProviderUnavailable as exc:
-        if self.request.is_eager:
-            return "unknown"
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+    return _retrying(self, lambda: subscription_charge(subscription_id=subscription_id), eager_result="unknown")

@@ -10,6 +10,7 @@ from shop.pricing import format_minor
 
 from ..models import PaymentAttempt, PaymentEvent, PaymentOperation, WebhookDelivery
 from ..services.webhooks import webhook_apply
+from .actions import action_links
 from .operations import OPERATIONS, ExpiringFilter, operation_urls
 
 
@@ -93,10 +94,7 @@ class PaymentAttemptAdmin(ReadOnlyAdmin):
     def operations_html(self, obj):
         if obj.pk is None or obj.status not in ("authorized", "captured", "partially_refunded"):
             return "—"
-        links = [format_html('<a class="button" href="{}">{}</a>',
-                             reverse("admin:payments_paymentattempt_operation", args=[obj.pk, key]), label)
-                 for key, (label, _, _) in OPERATIONS.items()]
-        return format_html(" ".join(["{}"] * len(links)), *links)
+        return action_links(obj, "admin:payments_paymentattempt_operation", OPERATIONS)
 
     @admin.display(description="order", ordering="order__number")
     def order_link(self, obj):

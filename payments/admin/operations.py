@@ -5,19 +5,18 @@ from datetime import timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
 from ..models import PaymentAttempt
 from ..services.order_management import (
-    OperationRefused,
     payment_cancel,
     payment_capture,
     payment_extend,
     payment_refund,
     payment_release_remaining,
 )
+from .actions import action_page
 
 
 class CaptureForm(forms.Form):
@@ -77,16 +76,11 @@ def operation_view(model_admin, request, pk, name):
         return redirect(reverse("admin:payments_paymentattempt_changelist"))
     attempt = get_object_or_404(PaymentAttempt, pk=pk)
     title, form_class, run = OPERATIONS[name]
-    form = form_class(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            run(attempt, form.cleaned_data, request.user.get_username())
-        except OperationRefused as exc:
-            messages.error(request, f"{title} refused: {exc}")
-        else:
-            messages.success(request, f"{title}: done.")
-        return redirect(reverse("admin:payments_paymentattempt_change", args=[attempt.pk]))
-    return TemplateResponse(request, "admin/payments/paymentattempt/operation.html", {
-        **model_admin.admin_site.each_context(request), "title": f"{title}: payment {attempt.reference}",
-        "attempt": attempt, "form": form, "opts": PaymentAttempt._meta,
-    })
+
+    def act(data):
+        run(attempt, data, request.user.get_username())
+        return "done."
+
+    return action_page(model_admin, request, attempt, title=f"{title}: payment {attempt.reference}",
+                       form_class=form_class, run=act, template="admin/payments/paymentattempt/operation.html",
+                       context={"attempt": attempt})

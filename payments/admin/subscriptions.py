@@ -3,13 +3,10 @@ confirmation page: renew now, retry a past-due payment, cancel with a reason, mo
 from django import forms
 from django.contrib import admin, messages
 from django.shortcuts import get_object_or_404, redirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
 
 from shop.pricing import format_minor
 
-from ..exceptions import PaymentError
 from ..models import Subscription, SubscriptionCharge, SubscriptionEvent
 from ..services.subscription_actions import (
     CANCEL_REASONS,
@@ -18,6 +15,7 @@ from ..services.subscription_actions import (
     subscription_reschedule,
     subscription_retry,
 )
+from .actions import action_links, action_page
 from .attempts import LedgerInline, ReadOnlyAdmin, ReadOnlyInline
 
 
@@ -89,10 +87,7 @@ class SubscriptionAdmin(ReadOnlyAdmin):
     def actions_html(self, obj):
         if obj.pk is None or obj.is_canceled:
             return "—"
-        links = [format_html('<a class="button" href="{}">{}</a>',
-                             reverse("admin:payments_subscription_action", args=[obj.pk, key]), label)
-                 for key, (label, _, _) in ACTIONS.items()]
-        return format_html(" ".join(["{}"] * len(links)), *links)
+        return action_links(obj, "admin:payments_subscription_action", ACTIONS)
 
     def get_urls(self):
         return [path("<int:pk>/action/<str:action>/", self.admin_site.admin_view(self.action_view),
@@ -104,16 +99,10 @@ class SubscriptionAdmin(ReadOnlyAdmin):
             return redirect(reverse("admin:payments_subscription_changelist"))
         sub = get_object_or_404(Subscription, pk=pk)
         title, form_class, run = ACTIONS[action]
-        form = form_class(request.POST if request.method == "POST" else None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                after = run(sub, form.cleaned_data)
-            except PaymentError as exc:
-                messages.error(request, f"{title} failed: {exc}")
-            else:
-                messages.success(request, f"{title}: done. The subscription is now {after.get_status_display()}.")
-            return redirect(reverse("admin:payments_subscription_change", args=[sub.pk]))
-        return TemplateResponse(request, "admin/payments/subscription/action.html", {
-            **self.admin_site.each_context(request), "title": f"{title}: subscription {sub.provider_id}",
-            "subscription": sub, "form": form, "opts": self.model._meta,
-        })
+
+        def act(data):
+            return f"done. The subscription is now {run(sub, data).get_status_display()}."
+
+        return action_page(self, request, sub, title=f"{title}: subscription {sub.provider_id}",
+                           form_class=form_class, run=act, template="admin/payments/subscription/action.html",
+                           context={"subscription": sub})
