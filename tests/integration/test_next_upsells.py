@@ -136,3 +136,20 @@ def test_offer_outside_its_window_or_trigger_is_not_offered(emulator, client, of
     offer.save()
     accept(client, order, offer)
     assert not Upsell.objects.exists()
+
+
+def test_reconcile_command_settles_an_upsell_left_pending(emulator, client, offer):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    order, _, number = pay(emulator, client)
+    emulator.control("POST", "/_emulator/faults", json={"method": "POST", "path": "/next/api/admin/orders/",
+                                                        "times": 1, "kind": "error", "status": 500, "when": "after"})
+    accept(client, order, offer)  # eager mode: the unknown outcome waits for reconcile
+    assert Upsell.objects.get().state == "pending"
+    out = StringIO()
+    call_command("reconcile_payments", "--older-than", "0", stdout=out)
+    assert "upsells settled: 1" in out.getvalue()
+    assert Upsell.objects.get().state == "added"
+    assert len(provider_requests(emulator, "POST", "add-line-items", at_least=1)) == 1
