@@ -16,15 +16,15 @@ class ProviderError(PaymentError):
 
     def __init__(self, message, *, status=None, code=None, correlation_id=None, body=None):
         super().__init__(message)
-        self.status = status
+        self.http_status = status
         self.code = code
         self.correlation_id = correlation_id
         self.body = body
 
     def __str__(self):
         parts = [super().__str__()]
-        if self.status:
-            parts.append(f"status={self.status}")
+        if self.http_status:
+            parts.append(f"status={self.http_status}")
         if self.code:
             parts.append(f"code={self.code}")
         if self.correlation_id:

@@ -107,7 +107,7 @@ def _cancel_token(sub, *, reason, message, source) -> Subscription:
         try:
             get_adapter(sub.route).cancel_customer_token(sub.customer_token)
         except (ProviderError, InvalidReturn) as exc:
-            if getattr(exc, "status", None) != 404:
+            if getattr(exc, "http_status", None) != 404:
                 raise SubscriptionActionError(f"cancelling the token failed: {exc}") from exc
     subscription_transition(sub.pk, "canceled", source=source, cancel_reason=reason, next_renewal_at=None,
                             message=f"Cancelled: {CANCEL_REASONS[reason]}. {message}".strip())

@@ -235,7 +235,7 @@ def test_rate_limit_that_persists_is_unavailable(emulator):
                            "times": 20})
     with pytest.raises(ProviderUnavailable) as raised:
         start()
-    assert raised.value.status == 429
+    assert raised.value.http_status == 429
 
 
 def test_server_error_on_create_is_not_retried(emulator):
