@@ -18,29 +18,40 @@ def order_place(*, cart: Cart, details: dict, route: str) -> Order:
     Prices come from the catalog at this moment and are frozen on the lines. Runs in one transaction,
     so an order never exists without its lines. Raises CartError for an empty cart.
     """
+    lines, totals = _cart_contents(cart)
+    with transaction.atomic():
+        order = _fill(Order(), totals=totals, details=details, route=route)
+        order.save_with_number()
+        _write_lines(order, lines)
+    return order
+
+
+def _cart_contents(cart: Cart):
     lines = cart.lines()
     if not lines:
         raise CartError("Your cart is empty.")
-    totals = cart.totals(lines)
-    with transaction.atomic():
-        order = Order(
-            route=route, currency=totals.currency, subtotal=totals.subtotal,
-            shipping_fee=totals.shipping_fee, shipping_vat_rate_bp=totals.shipping_vat_rate_bp,
-            tax_total=totals.tax, total=totals.total,
-            **{field: details.get(field, "") for field in ADDRESS_FIELDS if field in details},
-        )
-        order.save_with_number()
-        OrderLine.objects.bulk_create(
-            OrderLine(
-                order=order, product=line.product, sku=line.product.sku, name=line.product.name,
-                quantity=line.quantity, unit_price=line.product.price,
-                vat_rate_bp=line.product.vat_rate_bp, total=line.total, tax=line.tax,
-                next_product_id=line.product.next_product_id,
-                interval=line.product.interval, interval_count=line.product.interval_count,
-            )
-            for line in lines
-        )
+    return lines, cart.totals(lines)
+
+
+def _fill(order: Order, *, totals, details: dict, route: str) -> Order:
+    """Set an order's totals, route and the address fields the form gave (not saved)."""
+    order.route, order.currency, order.subtotal = route, totals.currency, totals.subtotal
+    order.shipping_fee, order.shipping_vat_rate_bp = totals.shipping_fee, totals.shipping_vat_rate_bp
+    order.tax_total, order.total = totals.tax, totals.total
+    for field in ADDRESS_FIELDS:
+        if field in details:
+            setattr(order, field, details[field])
     return order
+
+
+def _write_lines(order: Order, cart_lines) -> None:
+    OrderLine.objects.bulk_create(
+        OrderLine(order=order, product=line.product, sku=line.product.sku, name=line.product.name,
+                  quantity=line.quantity, unit_price=line.product.price, vat_rate_bp=line.product.vat_rate_bp,
+                  total=line.total, tax=line.tax, next_product_id=line.product.next_product_id,
+                  interval=line.product.interval, interval_count=line.product.interval_count)
+        for line in cart_lines
+    )
 
 
 def order_add_upsell_line(*, order_id, product, name, sku, quantity, unit_price, vat_rate_bp,
@@ -114,26 +125,11 @@ def order_revise(*, order: Order, cart: Cart, details: dict, route: str) -> Orde
 
     Raises CartError for an empty cart. Lines are replaced and totals recomputed in one transaction.
     """
-    lines = cart.lines()
-    if not lines:
-        raise CartError("Your cart is empty.")
-    totals = cart.totals(lines)
+    lines, totals = _cart_contents(cart)
     with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
-        locked.route = route
-        locked.currency, locked.subtotal, locked.shipping_fee = totals.currency, totals.subtotal, totals.shipping_fee
-        locked.shipping_vat_rate_bp, locked.tax_total, locked.total = (totals.shipping_vat_rate_bp, totals.tax,
-                                                                       totals.total)
-        for field in ADDRESS_FIELDS:
-            if field in details:
-                setattr(locked, field, details[field])
+        locked = _fill(Order.objects.select_for_update().get(pk=order.pk), totals=totals, details=details,
+                       route=route)
         locked.save()
         locked.lines.all().delete()
-        OrderLine.objects.bulk_create(
-            OrderLine(order=locked, product=line.product, sku=line.product.sku, name=line.product.name,
-                      quantity=line.quantity, unit_price=line.product.price, vat_rate_bp=line.product.vat_rate_bp,
-                      total=line.total, tax=line.tax, next_product_id=line.product.next_product_id,
-                      interval=line.product.interval, interval_count=line.product.interval_count)
-            for line in lines
-        )
+        _write_lines(locked, lines)
     return locked

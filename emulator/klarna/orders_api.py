@@ -18,7 +18,7 @@ from .orders import add_capture, clean, render
 from .provider import BASE, KlarnaProvider
 from .rules import amount_errors
 from .state import Order
-from .wire import KlarnaError, bad_value, empty, endpoint, json_body, validated
+from .wire import KlarnaError, bad_value, empty, json_body, register_routes, validated
 
 PREFIX = BASE + "/ordermanagement/v1/orders/<order_id>"
 MAX_AUTHORIZATION_DAYS = 180
@@ -41,9 +41,7 @@ def register(provider: KlarnaProvider) -> None:
         ("PATCH", "/customer-details", update_customer, True),
         ("POST", "/acknowledge", acknowledge, True),
     ]
-    for method, path, handler, idempotent in routes:
-        provider.app.router.add(method, PREFIX + path, endpoint(provider, handler, idempotent=idempotent),
-                                provider="klarna")
+    register_routes(provider, PREFIX, routes)
 
 
 def _order(provider: KlarnaProvider, request: Request) -> Order:

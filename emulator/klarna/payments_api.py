@@ -16,7 +16,7 @@ from .personas import email_of, fraud_outcome
 from .provider import BASE, KlarnaProvider
 from .rules import CHARGING, TOKENIZING, amount_errors, market_errors, mismatches, session_errors
 from .state import Authorization, CustomerToken, Session
-from .wire import KlarnaError, bad_value, empty, endpoint, json_body, validated
+from .wire import KlarnaError, bad_value, empty, json_body, register_routes, validated
 
 PREFIX = BASE + "/payments/v1"
 CATEGORY = {"identifier": "klarna", "name": "Pay with Klarna"}
@@ -33,9 +33,7 @@ def register(provider: KlarnaProvider) -> None:
         ("POST", "/authorizations/<token>/customer-token", create_customer_token, True),
         ("DELETE", "/authorizations/<token>", cancel_authorization, False),
     ]
-    for method, path, handler, idempotent in routes:
-        provider.app.router.add(method, PREFIX + path, endpoint(provider, handler, idempotent=idempotent),
-                                provider="klarna")
+    register_routes(provider, PREFIX, routes)
 
 
 def categories(provider: KlarnaProvider) -> list[dict]:

@@ -14,7 +14,7 @@ from .personas import FraudOutcome
 from .provider import BASE, KlarnaProvider
 from .rules import amount_errors, market_errors
 from .state import CustomerToken
-from .wire import KlarnaError, bad_value, empty, endpoint, json_body, validated
+from .wire import KlarnaError, bad_value, empty, json_body, register_routes, validated
 
 PREFIX = BASE + "/customer-token/v1/tokens"
 STATUSES = ("ACTIVE", "SUSPENDED", "CANCELLED")
@@ -22,12 +22,11 @@ CHARGE_OUTCOMES = ("approve", "decline")
 
 
 def register(provider: KlarnaProvider) -> None:
-    router = provider.app.router
-    router.add("GET", PREFIX + "/<token>", endpoint(provider, read_token), provider="klarna")
-    router.add("PATCH", PREFIX + "/<token>/status", endpoint(provider, update_status, idempotent=True),
-               provider="klarna")
-    router.add("POST", PREFIX + "/<token>/order", endpoint(provider, create_order, idempotent=True),
-               provider="klarna")
+    register_routes(provider, PREFIX, [
+        ("GET", "/<token>", read_token, False),
+        ("PATCH", "/<token>/status", update_status, True),
+        ("POST", "/<token>/order", create_order, True),
+    ])
 
 
 def read_token(provider: KlarnaProvider, request: Request) -> Response:
