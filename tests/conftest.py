@@ -38,7 +38,7 @@ def emulator_process():
 
 @pytest.fixture
 def emulator(emulator_process, settings):
-    """A freshly reset emulator with the shop's 29 Next settings pointing at it."""
+    """A freshly reset emulator with the shop's provider settings (29 Next, Klarna) pointing at it."""
     from payments.providers.registry import reset_cache
 
     emulator_process.reset()
@@ -47,6 +47,9 @@ def emulator(emulator_process, settings):
                  "webhook_secret": settings.NEXT_WEBHOOK_SECRET},
     })
     settings.NEXT_API_BASE_URL = emulator_process.url + "/next/api/admin/"
+    settings.KLARNA_API_BASE_URL = emulator_process.url + "/klarna/"
+    settings.KLARNA_SDK_URL = emulator_process.url + "/klarna/js/klarna-payments.js"
+    settings.PAYMENT_ROUTES = ["next", "klarna_payments"]
     settings.NEXT_API_TOKEN = "emulator-token"
     settings.PROVIDER_READ_TIMEOUT = 2.0
     settings.PROVIDER_MAX_BACKOFF = 0.2

@@ -4,7 +4,6 @@ import re
 import pytest
 
 from payments.models import PaymentAttempt
-from payments.providers.registry import reset_cache
 from payments.states import Status
 from shop.models import Order
 from tests.e2e.conftest import fill_checkout
@@ -14,11 +13,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def klarna_shop(shop, emulator, settings):
-    settings.KLARNA_API_BASE_URL = emulator.url + "/klarna/"
-    settings.KLARNA_SDK_URL = emulator.url + "/klarna/js/klarna-payments.js"
-    settings.PAYMENT_ROUTES = ["klarna_payments"]
-    reset_cache()
+def klarna_shop(shop, settings):
+    settings.PAYMENT_ROUTES = ["klarna_payments"]  # the only route: no choice to make at checkout
     return shop
 
 

@@ -6,11 +6,12 @@ import pytest
 
 from payments.exceptions import ProviderUnavailable
 from payments.models import PaymentAttempt, PaymentEvent
-from payments.providers.registry import get_adapter, reset_cache
+from payments.providers.registry import get_adapter
 from payments.services.payment_start import payment_start, return_url
 from payments.states import SUCCESSFUL, Status
 from shop.models import Order
 from tests.factories import make_order
+from tests.integration.klarna_flow import authorize
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,17 +34,13 @@ class KlarnaDriver:
         self.emulator = emulator
 
     def decide(self, attempt, approve):
-        token = self.emulator.control("POST", f"/_emulator/klarna/sessions/{attempt.provider_session}/authorize",
-                                      json={"approve": approve, "email": attempt.order.email})["authorization_token"]
+        token = authorize(self.emulator, attempt, approve)
         data = {"authorization_token": token} if approve else {"declined": "1"}
         return urlparse(return_url(attempt)).path, data
 
 
 @pytest.fixture(params=[NextDriver, KlarnaDriver], ids=lambda d: d.route)
-def driver(request, emulator, settings):
-    settings.KLARNA_API_BASE_URL = emulator.url + "/klarna/"
-    settings.PAYMENT_ROUTES = ["next", "klarna_payments"]
-    reset_cache()
+def driver(request, emulator):
     return request.param(emulator)
 
 

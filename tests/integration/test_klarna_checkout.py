@@ -5,38 +5,22 @@ from urllib.parse import urlparse
 import pytest
 
 from payments.models import PaymentAttempt, PaymentEvent
-from payments.providers.registry import reset_cache
 from payments.services.payment_start import payment_start, return_url
 from payments.states import Status
 from shop.models import Order
 from tests.factories import make_order, make_product
+from tests.integration.klarna_flow import ROUTE, authorize, post_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ROUTE = "klarna_payments"
 
 
 @pytest.fixture
-def klarna(emulator, settings):
-    settings.KLARNA_API_BASE_URL = emulator.url + "/klarna/"
-    settings.KLARNA_SDK_URL = emulator.url + "/klarna/js/klarna-payments.js"
-    settings.PAYMENT_ROUTES = ["next", ROUTE]
-    reset_cache()
+def klarna(emulator):
     return emulator
 
 
 def start(order=None):
     return payment_start(order=order or make_order(), route=ROUTE)
-
-
-def authorize(emulator, attempt, approve=True):
-    # The shopper's email travels with authorize() (as the widget page sends it), so personas apply.
-    answer = emulator.control("POST", f"/_emulator/klarna/sessions/{attempt.provider_session}/authorize",
-                              json={"approve": approve, "email": attempt.order.email})
-    return answer["authorization_token"]
-
-
-def post_token(client, attempt, token):
-    return client.post(urlparse(return_url(attempt)).path, {"authorization_token": token})
 
 
 def callback(client, attempt, token):

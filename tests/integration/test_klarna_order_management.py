@@ -1,11 +1,9 @@
 """Capture, refund, cancel, release and extend a Klarna authorization from admin."""
-from urllib.parse import urlparse
 
 import pytest
 from django.urls import reverse
 
 from payments.models import PaymentAttempt, PaymentOperation
-from payments.providers.registry import reset_cache
 from payments.services.order_management import (
     OperationRefused,
     payment_cancel,
@@ -14,23 +12,15 @@ from payments.services.order_management import (
     payment_refund,
     payment_release_remaining,
 )
-from payments.services.payment_start import payment_start, return_url
 from payments.states import Status
-from tests.factories import make_order
+from tests.integration.klarna_flow import pay_with_klarna
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def authorized(emulator, settings, client):
-    settings.KLARNA_API_BASE_URL = emulator.url + "/klarna/"
-    settings.PAYMENT_ROUTES = ["next", "klarna_payments"]
-    reset_cache()
-    attempt = payment_start(order=make_order(), route="klarna_payments")
-    token = emulator.control("POST", f"/_emulator/klarna/sessions/{attempt.provider_session}/authorize",
-                             json={"approve": True})["authorization_token"]
-    client.post(urlparse(return_url(attempt)).path, {"authorization_token": token})
-    attempt.refresh_from_db()
+def authorized(emulator, client):
+    attempt = pay_with_klarna(emulator, client)
     assert attempt.status == Status.AUTHORIZED and attempt.authorization_expires_at
     return attempt
 

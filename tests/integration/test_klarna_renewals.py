@@ -1,35 +1,27 @@
 """Klarna subscriptions: customer token at checkout, renewals charged once, declines, revoked tokens."""
 from datetime import timedelta
-from urllib.parse import urlparse
 
 import pytest
 from django.utils import timezone
 
 from payments.models import PaymentAttempt, Subscription
-from payments.providers.registry import reset_cache
-from payments.services.payment_start import payment_start, return_url
 from payments.services.renewals import subscription_charge, subscriptions_charge_due
 from payments.services.subscription_actions import subscription_cancel
 from payments.states import Status
 from tests.factories import make_order, make_product
+from tests.integration.klarna_flow import pay_with_klarna
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def klarna(emulator, settings):
-    settings.KLARNA_API_BASE_URL = emulator.url + "/klarna/"
-    settings.PAYMENT_ROUTES = ["next", "klarna_payments"]
-    reset_cache()
+def klarna(emulator):
     return emulator
 
 
 def subscribe(emulator, client):
     beans = make_product(kind="subscription", interval="month", interval_count=1, price=1650, vat_rate_bp=900)
-    attempt = payment_start(order=make_order(items=[(beans, 1)], shipping_fee=0), route="klarna_payments")
-    token = emulator.control("POST", f"/_emulator/klarna/sessions/{attempt.provider_session}/authorize",
-                             json={"approve": True})["authorization_token"]
-    assert client.post(urlparse(return_url(attempt)).path, {"authorization_token": token}).status_code == 303
+    pay_with_klarna(emulator, client, make_order(items=[(beans, 1)], shipping_fee=0))
     return Subscription.objects.get()
 
 

@@ -1,32 +1,23 @@
 """The post-purchase offer on the Klarna Payments route: the order's authorization is raised."""
-from urllib.parse import urlparse
 
 import pytest
 
 from payments.models import Upsell
-from payments.providers.registry import reset_cache
-from payments.services.payment_start import payment_start, return_url
 from shop.links import order_url
 from shop.models import UpsellOffer
 from tests.factories import make_order, make_product
+from tests.integration.klarna_flow import pay_with_klarna
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def paid(emulator, settings, client):
-    settings.KLARNA_API_BASE_URL = emulator.url + "/klarna/"
-    settings.PAYMENT_ROUTES = ["next", "klarna_payments"]
-    reset_cache()
+def paid(emulator, client):
     order = make_order()
-    attempt = payment_start(order=order, route="klarna_payments")
-    token = emulator.control("POST", f"/_emulator/klarna/sessions/{attempt.provider_session}/authorize",
-                             json={"approve": True})["authorization_token"]
-    client.post(urlparse(return_url(attempt)).path, {"authorization_token": token})
+    attempt = pay_with_klarna(emulator, client, order)
     session = client.session
     session["last_order"] = order.number
     session.save()
-    attempt.refresh_from_db()
     offer = UpsellOffer.objects.create(name="Second mug", product=make_product(price=1850), price=1290)
     return order, attempt, offer
 

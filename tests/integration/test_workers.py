@@ -90,12 +90,7 @@ def worker(postgres, emulator, live_server, settings, tmp_path):
                SHOP_BASE_URL=live_server.url, PROVIDER_CONNECT_TIMEOUT="1", PROVIDER_READ_TIMEOUT="4",
                PROVIDER_MAX_BACKOFF="0.2", UPSELL_LEASE_PADDING="1", SUBSCRIPTION_DUNNING_DAYS="0,0,0",
                CELERY_VISIBILITY_TIMEOUT="5", LOG_LEVEL="INFO",
-               KLARNA_API_BASE_URL=emulator.url + "/klarna/", PAYMENT_ROUTES="next,klarna_payments")
-    settings.KLARNA_API_BASE_URL = emulator.url + "/klarna/"
-    settings.PAYMENT_ROUTES = ["next", "klarna_payments"]
-    from payments.providers.registry import reset_cache
-
-    reset_cache()
+               KLARNA_API_BASE_URL=settings.KLARNA_API_BASE_URL, PAYMENT_ROUTES=",".join(settings.PAYMENT_ROUTES))
     emulator.control("PATCH", "/_emulator/config", json={"next": {
         "webhook_target": live_server.url + "/payments/webhooks/next/", "webhooks_sync": True}})
     # The app reads Django settings under the CELERY_ namespace, so overrides use those names too.
@@ -196,19 +191,15 @@ def test_klarna_renewal_survives_provider_faults_and_charges_once(worker, emulat
     """5 answers in a row are 503 after Klarna processed the charge: the HTTP client's retries run out,
     the task retries later, and every try carries the same idempotency key, so one renewal exists."""
     from datetime import timedelta
-    from urllib.parse import urlparse
 
     from django.utils import timezone
 
-    from payments.services.payment_start import payment_start, return_url
     from payments.tasks import charge_due_subscriptions
     from tests.factories import make_order
+    from tests.integration.klarna_flow import pay_with_klarna
 
     beans = make_product(kind="subscription", interval="month", interval_count=1, price=1650, vat_rate_bp=900)
-    attempt = payment_start(order=make_order(items=[(beans, 1)], shipping_fee=0), route="klarna_payments")
-    token = emulator.control("POST", f"/_emulator/klarna/sessions/{attempt.provider_session}/authorize",
-                             json={"approve": True})["authorization_token"]
-    client.post(urlparse(return_url(attempt)).path, {"authorization_token": token})
+    pay_with_klarna(emulator, client, make_order(items=[(beans, 1)], shipping_fee=0))
     sub = Subscription.objects.get()
     Subscription.objects.filter(pk=sub.pk).update(next_renewal_at=timezone.now() - timedelta(minutes=1))
     emulator.control("POST", "/_emulator/faults", json={"method": "POST", "path": "/klarna/customer-token/",
