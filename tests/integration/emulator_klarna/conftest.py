@@ -9,22 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.emulator_process import EmulatorProcess, WebhookReceiver
+from tests.integration.emulator_fixtures import package_emulator_fixtures
 
-
-@pytest.fixture(scope="package")
-def emulator():
-    process = EmulatorProcess().start(env={"EMULATOR_RATE_LIMIT": "0", "EMULATOR_NEXT_WEBHOOK_TARGET": "",
-                                           "EMULATOR_CLOCK_TICK_SECONDS": "0.2"})
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="package")
-def receiver_server():
-    receiver = WebhookReceiver()
-    yield receiver
-    receiver.stop()
+emulator, receiver_server = package_emulator_fixtures({"EMULATOR_CLOCK_TICK_SECONDS": "0.2"})
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.emulator_process import EmulatorProcess, WebhookReceiver
+from tests.emulator_process import WebhookReceiver
+from tests.integration.emulator_fixtures import package_emulator_fixtures
 from tests.integration.emulator_next.helpers import TOKEN
 
 
@@ -22,25 +23,14 @@ class DeliveryReceiver(WebhookReceiver):
             return list(self.deliveries)
 
 
-@pytest.fixture(scope="package")
-def emulator():
-    process = EmulatorProcess().start(env={"EMULATOR_RATE_LIMIT": "0", "EMULATOR_NEXT_WEBHOOK_TARGET": "",
-                                           "EMULATOR_NEXT_TOKENS": f"{TOKEN},second-token"})
-    yield process
-    process.stop()
+emulator, receiver_server = package_emulator_fixtures({"EMULATOR_NEXT_TOKENS": f"{TOKEN},second-token"},
+                                                      receiver_class=DeliveryReceiver)
 
 
 @pytest.fixture(autouse=True)
 def clean(emulator):
     emulator.reset()
     yield
-
-
-@pytest.fixture(scope="package")
-def receiver_server():
-    receiver = DeliveryReceiver()
-    yield receiver
-    receiver.stop()
 
 
 @pytest.fixture
