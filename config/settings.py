@@ -112,6 +112,8 @@ SHOP_SHIPPING_VAT_BP = env.int("SHOP_SHIPPING_VAT_BP", default=2100)
 
 # --- Payments -------------------------------------------------------------------------------------
 PAYMENT_ROUTES = env.list("PAYMENT_ROUTES", default=["next", "klarna_payments"])
+# payments reaches the shop's orders only through this implementation of payments.orders.OrderBook.
+PAYMENTS_ORDER_BOOK = "shop.payment_orders.ShopOrderBook"
 # How long a signed return link or status link stays valid.
 PAYMENT_RETURN_MAX_AGE = env.int("PAYMENT_RETURN_MAX_AGE", default=7 * 24 * 3600)
 # An attempt still waiting at the provider after this long is re-read by the reconcile task.

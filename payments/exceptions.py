@@ -53,8 +53,16 @@ class ProviderAuthError(ProviderRequestError):
     shopper_message = "Payments are temporarily unavailable. Nothing was charged."
 
 
-class PaymentDeclined(PaymentError):
+class PaymentDeclined(ProviderRequestError):
+    """The provider said no to this payment (risk decision, insufficient funds, a refused renewal).
+    The request was fine; asking again with the same details will get the same answer."""
+
     shopper_message = "The payment was declined or cancelled. You can try again."
+
+
+class TokenRevoked(PaymentDeclined):
+    """A stored customer token can no longer be charged (suspended, cancelled, unknown): renewals on it
+    must stop, and the subscriber has to pay again."""
 
 
 class OperationNotSupported(PaymentError):

@@ -1,14 +1,40 @@
 """Read-only queries over payments, for views and admin."""
+from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Q
 from django.utils import timezone
 
-from shop.models import UpsellOffer
-
 from .models import PaymentAttempt, Upsell
-from .providers.registry import get_adapter
+from .orders import order_book
+from .providers.registry import enabled_routes, get_adapter
+from .providers.types import UpsellKind
 from .states import SUCCESSFUL
+
+
+@dataclass(frozen=True)
+class RouteChoice:
+    """A payment route as checkout offers it."""
+
+    key: str
+    display_name: str
+    description: str
+    recurring: bool  # can pay for subscriptions (someone renews them)
+
+
+def route_choices(*, country: str = "", currency: str = "", recurring: bool = False) -> list[RouteChoice]:
+    """The enabled routes that can serve this country, currency and (when asked) subscriptions."""
+    choices = []
+    for adapter in enabled_routes():
+        caps = adapter.capabilities
+        if not caps.serves(country=country, currency=currency) or (recurring and not caps.recurring):
+            continue
+        choices.append(RouteChoice(adapter.key, adapter.display_name, adapter.description, caps.recurring))
+    return choices
+
+
+def route_names() -> dict[str, str]:
+    """Display names of every enabled route, for pages that name the route an order used."""
+    return {adapter.key: adapter.display_name for adapter in enabled_routes()}
 
 
 def paid_checkout_attempt(order) -> PaymentAttempt | None:
@@ -16,31 +42,19 @@ def paid_checkout_attempt(order) -> PaymentAttempt | None:
             .order_by("created_at").first())
 
 
-def upsell_offers_for(order, *, now=None) -> list[UpsellOffer]:
+def upsell_offers_for(order, *, now=None) -> list:
     """Offers the shopper may accept with one click on this order right now.
 
     Only after a paid checkout whose route takes upsells and whose provider said the payment can take
-    one (29 Next: supports_post_purchase_upsells), inside the offer's window, triggered by a product
-    in the order (or by any purchase), and not accepted already.
+    one, then whatever the shop's offers allow (window, trigger products, not accepted already).
     """
     now = now or timezone.now()
     attempt = paid_checkout_attempt(order)
     if attempt is None or not attempt.provider_supports_upsell:
         return []
-    if not get_adapter(attempt.route).supports_upsell:
+    if get_adapter(attempt.route).capabilities.upsell == UpsellKind.NONE:
         return []
-    bought = set(order.lines.filter(is_upsell=False).values_list("product_id", flat=True))
-    taken = set(order.upsells.values_list("offer_id", flat=True))
-    offers = (UpsellOffer.objects.filter(is_active=True, product__is_active=True)
-              .filter(Q(starts_at__isnull=True) | Q(starts_at__lte=now))
-              .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
-              .exclude(pk__in=taken).select_related("product").prefetch_related("trigger_products"))
-    result = []
-    for offer in offers:
-        triggers = {p.pk for p in offer.trigger_products.all()}
-        if not triggers or triggers & bought:
-            result.append(offer)
-    return result
+    return order_book().upsell_offers(order.pk, now=now)
 
 
 def upsells_of(order) -> list[Upsell]:

@@ -124,28 +124,25 @@ def _record(attempt, kind, source, from_status, to_status, message, dedupe_key, 
 def _sync_order(attempt):
     """Derive the order's status from its attempts: paid as soon as any attempt succeeded.
 
-    Runs inside transition()'s transaction with the order row locked, so two attempts finishing at
-    once cannot both decide the order's fate from a stale view.
+    Runs inside transition()'s transaction with the order row locked (through the shop's OrderBook), so
+    two attempts finishing at once cannot both decide the order's fate from a stale view.
     """
-    from shop.models import Order
+    from .models import PaymentAttempt
+    from .orders import OrderPaymentStatus, order_book
 
-    order = Order.objects.select_for_update().get(pk=attempt.order_id)
-    statuses = set(order.payment_attempts.values_list("status", flat=True))
+    book = order_book()
+    current = book.lock_status(attempt.order_id)
+    statuses = set(PaymentAttempt.objects.filter(order_id=attempt.order_id).values_list("status", flat=True))
     if statuses & SUCCESSFUL:
-        new = Order.Status.PAID
+        new = OrderPaymentStatus.PAID
     elif statuses & IN_BETWEEN:
-        new = Order.Status.PENDING
+        new = OrderPaymentStatus.PENDING
     elif statuses == {S.CANCELLED}:
-        new = Order.Status.CANCELLED
+        new = OrderPaymentStatus.CANCELLED
     else:
-        new = Order.Status.PAYMENT_FAILED
-    if new != order.status:
-        order.status = new
-        fields = ["status", "updated_at"]
-        if new == Order.Status.PAID and order.paid_at is None:
-            order.paid_at = timezone.now()
-            fields.append("paid_at")
-        order.save(update_fields=fields)
+        new = OrderPaymentStatus.PAYMENT_FAILED
+    if new != current:
+        book.set_payment_status(attempt.order_id, new)
 
 
 # --- Subscriptions ------------------------------------------------------------------------------------

@@ -41,9 +41,9 @@ def reconcile_stuck_payments():
 
 @shared_task(acks_late=True)
 def reapply_webhook(delivery_id):
-    from .services.webhooks import webhook_apply
+    from .services.inbound import inbound_apply
 
-    return webhook_apply(delivery_id=delivery_id)
+    return inbound_apply(delivery_id=delivery_id)
 
 
 @shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)

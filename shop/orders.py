@@ -1,6 +1,8 @@
 """Placing an order: the cart becomes an Order with its number before any payment is started."""
 from django.db import transaction
 
+from payments.exceptions import PaymentError
+
 from .cart import Cart, CartError
 from .models import Order, OrderLine
 
@@ -54,7 +56,7 @@ def _write_lines(order: Order, cart_lines) -> None:
     )
 
 
-def order_add_upsell_line(*, order_id, product, name, sku, quantity, unit_price, vat_rate_bp,
+def order_add_upsell_line(*, order_id, product_id, name, sku, quantity, unit_price, vat_rate_bp,
                           provider_product_id) -> OrderLine:
     """Add a charged upsell to a paid order and raise its totals, in one locked transaction.
 
@@ -68,7 +70,7 @@ def order_add_upsell_line(*, order_id, product, name, sku, quantity, unit_price,
     with transaction.atomic():
         order = Order.objects.select_for_update().get(pk=order_id)
         line = OrderLine.objects.create(
-            order=order, product=product, sku=sku, name=name, quantity=quantity, unit_price=unit_price,
+            order=order, product_id=product_id, sku=sku, name=name, quantity=quantity, unit_price=unit_price,
             vat_rate_bp=vat_rate_bp, total=total, tax=tax, next_product_id=provider_product_id,
             is_upsell=True,
         )
@@ -133,3 +135,25 @@ def order_revise(*, order: Order, cart: Cart, details: dict, route: str) -> Orde
         locked.lines.all().delete()
         _write_lines(locked, lines)
     return locked
+
+
+def checkout_submit(*, cart: Cart, details: dict, route: str, previous_number: str = ""):
+    """The checkout form's one service: place the order (or rewrite the shopper's previous unpaid one, when
+    no provider can still charge its old contents) and start its payment. Returns the payment attempt,
+    whose redirect_url is where the shopper goes next.
+
+    Raises CartError for an empty cart; a PaymentError from starting the payment carries the placed order
+    as `exc.order`, so the shopper lands on that order's failure page with a retry.
+    """
+    from payments.services.payment_start import order_revisable, payment_start
+
+    previous = Order.objects.filter(number=previous_number).first() if previous_number else None
+    if previous is not None and order_revisable(previous):
+        order = order_revise(order=previous, cart=cart, details=details, route=route)
+    else:
+        order = order_place(cart=cart, details=details, route=route)
+    try:
+        return payment_start(order=order, route=route)
+    except PaymentError as exc:
+        exc.order = order
+        raise

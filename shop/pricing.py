@@ -3,6 +3,7 @@
 The VAT contained in a gross amount is gross × rate / (1 + rate), rounded half up to the cent, computed
 on each line total (not per unit) so that line VAT differs from the exact figure by at most half a cent.
 """
+from payments.providers.money import format_minor  # noqa: F401  (money display is shared with admin)
 
 
 def vat_included(gross: int, rate_bp: int) -> int:
@@ -12,12 +13,3 @@ def vat_included(gross: int, rate_bp: int) -> int:
     # Integer half-up rounding of gross*rate/(10000+rate): no floats touch money.
     numerator = gross * rate_bp * 2 + (10000 + rate_bp)
     return numerator // ((10000 + rate_bp) * 2)
-
-
-def format_minor(amount: int, currency: str) -> str:
-    """'€ 12.34'-style display string for shoppers and admin."""
-    symbols = {"EUR": "€", "USD": "$", "GBP": "£", "SEK": "kr", "NOK": "kr", "DKK": "kr"}
-    sign = "-" if amount < 0 else ""
-    major, minor = divmod(abs(amount), 100)
-    symbol = symbols.get(currency, currency)
-    return f"{sign}{symbol}\u00a0{major:,}.{minor:02d}"

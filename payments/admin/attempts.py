@@ -6,10 +6,9 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
-from shop.pricing import format_minor
-
 from ..models import PaymentAttempt, PaymentEvent, PaymentOperation, WebhookDelivery
-from ..services.webhooks import webhook_apply
+from ..providers.money import format_minor
+from ..services.inbound import inbound_apply
 from .actions import action_links
 from .operations import OPERATIONS, ExpiringFilter, operation_urls
 
@@ -108,15 +107,15 @@ class PaymentAttemptAdmin(ReadOnlyAdmin):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
-    list_display = ("received_at", "provider", "event_type", "event_id", "signature_valid", "state",
+    list_display = ("received_at", "provider", "channel", "event_type", "event_id", "signature_valid", "state",
                     "attempt", "apply_count")
-    list_filter = ("provider", "state", "signature_valid", "event_type")
+    list_filter = ("provider", "channel", "state", "signature_valid", "event_type")
     search_fields = ("event_id", "event_type", "attempt__reference", "attempt__order__number")
     date_hierarchy = "received_at"
     actions = ["reapply"]
-    readonly_fields = ("provider", "event_id", "event_type", "signature_valid", "state", "error",
+    readonly_fields = ("provider", "channel", "method", "event_id", "event_type", "signature_valid", "state", "error",
                        "attempt", "apply_count", "received_at", "processed_at", "headers_pretty",
-                       "body_pretty")
+                       "params", "body_sha256", "body_pretty")
     fields = readonly_fields
 
     @admin.display(description="headers")
@@ -138,7 +137,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
             if not delivery.signature_valid:
                 skipped += 1
                 continue
-            webhook_apply(delivery_id=delivery.pk)
+            inbound_apply(delivery_id=delivery.pk, force=True)
             applied += 1
         self.message_user(request, f"Re-applied {applied} deliveries; skipped {skipped} unverified.",
                           messages.SUCCESS if applied else messages.WARNING)

@@ -5,9 +5,8 @@ from django.contrib import admin, messages
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 
-from shop.pricing import format_minor
-
 from ..models import Subscription, SubscriptionCharge, SubscriptionEvent
+from ..providers.money import format_minor
 from ..services.subscription_actions import (
     CANCEL_REASONS,
     subscription_cancel,

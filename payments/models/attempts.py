@@ -32,6 +32,10 @@ class PaymentAttempt(models.Model):
     redirect_url = models.URLField(max_length=500, blank=True)
     client_token = models.TextField(blank=True, help_text="For widget routes: the token the payment widget loads")
     provider_session = models.CharField(max_length=64, blank=True, help_text="e.g. the Klarna payment session id")
+    session_expires_at = models.DateTimeField(null=True, blank=True,
+                                              help_text="A widget session must be replaced before this moment")
+    widget = models.JSONField(default=dict, blank=True,
+                              help_text="What our payment page needs to load the provider's widget")
     failure_reason = models.CharField(max_length=255, blank=True)
     captured_amount = models.PositiveIntegerField(default=0, help_text="minor units captured so far")
     refunded_amount = models.PositiveIntegerField(default=0, help_text="minor units refunded so far")

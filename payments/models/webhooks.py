@@ -1,4 +1,6 @@
-"""Every webhook as it arrived (raw body), verified or not."""
+"""Every message a provider (or the shopper's browser on its behalf) sent in, as it arrived, verified or
+not: webhooks, per-attempt notifications, server callbacks and returns. One table because it is one path
+(payments.services.inbound)."""
 from django.db import models
 
 from .attempts import PaymentAttempt
@@ -14,13 +16,24 @@ class WebhookDelivery(models.Model):
         MISMATCH = "mismatch", "Does not match our payment (not applied)"
         FAILED = "failed", "Failed to apply (will be retried)"
 
+    class Channel(models.TextChoices):
+        WEBHOOK = "webhook", "Webhook"
+        NOTIFICATION = "notification", "Notification (attempt URL)"
+        RETURN = "return", "Return or callback (attempt URL)"
+
     provider = models.CharField(max_length=32)
-    event_id = models.CharField(max_length=64, blank=True)
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.WEBHOOK)
+    method = models.CharField(max_length=8, default="POST")
+    event_id = models.CharField(max_length=64, blank=True, help_text="The message's identity (shortened)")
+    dedupe_key = models.CharField(max_length=64, blank=True,
+                                  help_text="SHA-256 of the full identity: what deduplicates the message")
     event_type = models.CharField(max_length=64, blank=True)
     signature_valid = models.BooleanField(default=False)
     state = models.CharField(max_length=16, choices=State.choices, default=State.RECEIVED, db_index=True)
     headers = models.JSONField(default=dict)
+    params = models.JSONField(default=dict, blank=True, help_text="Form fields or query string")
     body = models.TextField()
+    body_sha256 = models.CharField(max_length=64, blank=True, help_text="Of the raw body as received")
     error = models.CharField(max_length=500, blank=True)
     attempt = models.ForeignKey(PaymentAttempt, null=True, blank=True, on_delete=models.SET_NULL,
                                 related_name="webhook_deliveries")
@@ -35,9 +48,9 @@ class WebhookDelivery(models.Model):
             # Dedupe verified deliveries only: a forged body must not be able to claim (and so block)
             # the event id of a genuine delivery that arrives later.
             models.UniqueConstraint(
-                fields=["provider", "event_id"],
-                condition=models.Q(signature_valid=True) & ~models.Q(event_id=""),
-                name="webhook_event_once",
+                fields=["provider", "dedupe_key"],
+                condition=models.Q(signature_valid=True) & ~models.Q(dedupe_key=""),
+                name="inbound_message_once",
             ),
         ]
 

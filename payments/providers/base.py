@@ -1,22 +1,30 @@
 """The adapter contract every payment route implements (DESIGN rule 2).
 
-A route that cannot do something raises OperationNotSupported rather than doing nothing, so a caller
-(or a merchant clicking in admin) always learns that the action did not happen.
+A route says what it is in `capabilities` and what happened in explicit outcomes (payments.providers.types);
+services act on those and never ask which route they hold. Every operation has a typed signature; an
+operation a route's capabilities do not list raises OperationNotSupported rather than doing nothing, so a
+caller (or a merchant clicking in admin) always learns that the action did not happen.
+
+Errors every provider call may raise: ProviderUnavailable (timeout, 5xx, 429 after retries: retryable,
+the outcome is unknown), ProviderAuthError (our credentials), ProviderRequestError (the provider refused
+the request), PaymentDeclined (it refused the *payment*), TokenRevoked (a stored token is gone), and
+InvalidReturn (the provider or a message said something we cannot read).
 """
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
 from datetime import datetime
 
 from ..exceptions import OperationNotSupported
 from .types import (
+    Capabilities,
     CheckoutRequest,
-    CheckoutStart,
+    Identity,
+    InboundMessage,
     ProviderPayment,
-    ReturnData,
+    Resolution,
+    StartOutcome,
     SubscriptionInfo,
     UpsellRequest,
     UpsellResult,
-    WebhookEvent,
 )
 
 
@@ -24,87 +32,108 @@ class PaymentAdapter(ABC):
     key: str = ""
     display_name: str = ""
     description: str = ""
-    supports_recurring: bool = False
-    supports_upsell: bool = False
-    # Who charges renewals: the provider (29 Next renews its own subscriptions) or the shop (a customer
-    # token charged by our beat task).
-    renewals_by: str = "provider"
-    # Whether a pending payment's provider session can be updated with a changed cart (Klarna Payments).
-    updates_sessions: bool = False
+    capabilities: Capabilities = Capabilities()
 
+    def _unsupported(self, what: str):
+        return OperationNotSupported(f"{self.display_name or self.key} cannot {what}")
+
+    # --- checkout ---------------------------------------------------------------------------------
     @abstractmethod
-    def start_checkout(self, request: CheckoutRequest) -> CheckoutStart:
-        """Create the payment at the provider and say where the shopper goes next."""
-
-    @abstractmethod
-    def parse_return(self, data: Mapping[str, str]) -> ReturnData:
-        """Read what the shopper's browser brought back. Raises InvalidReturn for a malformed body."""
-
-    def confirm_return(self, returned: ReturnData, request: CheckoutRequest) -> ProviderPayment:
-        """Turn a successful return into the provider's own view of the payment. By default: read it
-        back (29 Next). Routes that place the order at this point (Klarna Payments) override this."""
-        return self.fetch_payment(returned.provider_reference)
+    def start_checkout(self, request: CheckoutRequest) -> StartOutcome:
+        """Create the payment at the provider; say where the shopper goes (Redirect, Widget), or that the
+        provider decided already (Done, Declined). Raises ProviderError subclasses; a refusal of the payment
+        itself is a Declined outcome, not an exception."""
 
     def update_checkout(self, session_id: str, request: CheckoutRequest) -> None:
-        raise OperationNotSupported(f"{self.key} cannot update a payment session")
+        """Rewrite an open session with a changed cart (capabilities.session_updates). Raises
+        ProviderRequestError when the provider refuses the new cart."""
+        raise self._unsupported("update a payment session")
 
-    def release_return(self, returned: ReturnData) -> None:
-        """Give back what a return held that will not be used (e.g. an unused authorization)."""
+    # --- everything the provider (or the shopper's browser) sends in --------------------------------
+    @abstractmethod
+    def authenticate(self, message: InboundMessage) -> bool:
+        """True when the message is the provider's: a valid signature over the raw body (constant-time),
+        or, for a message on an attempt's signed URL (`message.bound`), whatever that route requires on
+        top of the URL. Must not parse an unauthenticated body beyond what the signature needs."""
 
+    @abstractmethod
+    def identify(self, message: InboundMessage) -> Identity:
+        """The message's identity for deduplication: the provider's event id, or a key derived from its
+        content (order, status, attempt) when the provider sends none. Called only on authentic messages.
+        Raises InvalidReturn for a body that is not what the provider sends."""
+
+    @abstractmethod
+    def resolve(self, message: InboundMessage, request: CheckoutRequest | None) -> Resolution:
+        """What an authentic message means now: read the payment back from the provider, place or
+        finalize it (with `request`, the bound attempt's checkout, when there is one), or say there is
+        nothing to apply. Never trusts amounts in an unsigned body. Raises InvalidReturn, ProviderError;
+        a route that holds something for a refused message (an authorization) releases it itself."""
+
+    # --- reading back -------------------------------------------------------------------------------
     @abstractmethod
     def fetch_payment(self, provider_reference: str) -> ProviderPayment:
         """Read the payment from the provider: the only source that may mark an attempt paid."""
 
     @abstractmethod
     def find_payment(self, reference: str, since: datetime) -> ProviderPayment | None:
-        """Look up a payment by our reference when we never learned the provider's (reconcile)."""
+        """Look up a payment by our attempt reference when we never learned the provider's (reconcile).
+        None when the provider has nothing for it (or cannot search: then it never got one)."""
 
-    @abstractmethod
-    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> bool:
-        """True when the signature over the raw body is valid (constant-time comparison)."""
+    # --- recurring (capabilities.renewals) ---------------------------------------------------------
+    def charge_recurring(self, token: str, request: CheckoutRequest, *, idempotency_key: str) -> ProviderPayment:
+        """Charge one renewal on a stored customer token (Renewals.SHOP). The key makes a retry replay the
+        first answer. Raises TokenRevoked when the token is gone, PaymentDeclined when refused."""
+        raise self._unsupported("charge recurring payments")
 
-    @abstractmethod
-    def parse_webhook(self, body: bytes) -> WebhookEvent:
-        """Turn a verified body into an event. Raises InvalidReturn when it is not a known envelope."""
+    def cancel_customer_token(self, token: str) -> None:
+        """Stop a stored customer token (Renewals.SHOP). A token the provider no longer knows counts as
+        cancelled (no error)."""
+        raise self._unsupported("cancel a customer token")
 
-    def charge_recurring(self, *args, **kwargs):
-        raise OperationNotSupported(f"{self.key} cannot charge recurring payments")
-
-    def add_upsell(self, request: UpsellRequest) -> UpsellResult:
-        """Charge an upsell on a paid payment. Raises ProviderRequestError when declined."""
-        raise OperationNotSupported(f"{self.key} does not support upsells")
-
-    def find_upsell(self, provider_reference: str, reference: str) -> UpsellResult | None:
-        """Read back whether an upsell with our `reference` was charged (after an unknown outcome)."""
-        raise OperationNotSupported(f"{self.key} does not support upsells")
-
-    # Provider-run subscriptions (29 Next renews them itself; the shop mirrors and steers).
     def fetch_subscription(self, provider_id: str) -> SubscriptionInfo:
-        raise OperationNotSupported(f"{self.key} has no provider-run subscriptions")
+        """Read a provider-run subscription (Renewals.PROVIDER)."""
+        raise self._unsupported("read provider-run subscriptions")
 
     def subscription_renew(self, provider_id: str) -> SubscriptionInfo:
-        raise OperationNotSupported(f"{self.key} cannot renew a subscription on request")
+        raise self._unsupported("renew a subscription on request")
 
     def subscription_retry(self, provider_id: str) -> SubscriptionInfo:
-        raise OperationNotSupported(f"{self.key} cannot retry a subscription payment")
+        raise self._unsupported("retry a subscription payment")
 
     def subscription_cancel(self, provider_id: str, *, reason: str, message: str = "") -> SubscriptionInfo:
-        raise OperationNotSupported(f"{self.key} cannot cancel a provider subscription")
+        raise self._unsupported("cancel a provider subscription")
 
     def subscription_reschedule(self, provider_id: str, when: datetime) -> SubscriptionInfo:
-        raise OperationNotSupported(f"{self.key} cannot move a subscription's renewal date")
+        raise self._unsupported("move a subscription's renewal date")
 
-    def capture(self, *args, **kwargs):
-        raise OperationNotSupported(f"{self.key} cannot capture from the shop")
+    # --- upsells (capabilities.upsell) -------------------------------------------------------------
+    def add_upsell(self, request: UpsellRequest) -> UpsellResult:
+        """Charge an upsell on a paid payment. Raises PaymentDeclined / ProviderRequestError when refused,
+        ProviderUnavailable when the outcome is unknown (the caller reads back with find_upsell)."""
+        raise self._unsupported("take upsells")
 
-    def refund(self, *args, **kwargs):
-        raise OperationNotSupported(f"{self.key} cannot refund from the shop")
+    def find_upsell(self, provider_reference: str, reference: str) -> UpsellResult | None:
+        """Whether an upsell with our `reference` was charged (after an unknown outcome)."""
+        raise self._unsupported("take upsells")
 
-    def cancel(self, *args, **kwargs):
-        raise OperationNotSupported(f"{self.key} cannot cancel from the shop")
+    # --- order management (capabilities.operations), each under the operation row's key ------------
+    def capture(self, provider_reference: str, *, amount: int, key: str,
+                shipping_info: list[dict] | None = None) -> str:
+        """Capture `amount`; returns the provider's capture id. Raises ProviderRequestError when refused."""
+        raise self._unsupported("capture from the shop")
 
-    def release_remaining(self, *args, **kwargs):
-        raise OperationNotSupported(f"{self.key} cannot release part of an authorization")
+    def refund(self, provider_reference: str, *, amount: int, key: str, description: str = "") -> str:
+        """Refund `amount` of what was captured; returns the provider's refund id."""
+        raise self._unsupported("refund from the shop")
 
-    def extend_authorization(self, *args, **kwargs):
-        raise OperationNotSupported(f"{self.key} cannot extend an authorization")
+    def cancel(self, provider_reference: str, *, key: str) -> None:
+        """Cancel an authorization with nothing captured."""
+        raise self._unsupported("cancel from the shop")
+
+    def release_remaining(self, provider_reference: str, *, key: str) -> None:
+        """Give up the uncaptured rest of a partly captured authorization."""
+        raise self._unsupported("release part of an authorization")
+
+    def extend_authorization(self, provider_reference: str, *, key: str) -> datetime | None:
+        """Extend the authorization's lifetime; returns its new expiry."""
+        raise self._unsupported("extend an authorization")

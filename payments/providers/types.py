@@ -1,6 +1,67 @@
-"""The dataclasses adapters see. Adapters never touch ORM rows: services translate both ways."""
+"""The dataclasses adapters see. Adapters never touch ORM rows: services translate both ways.
+
+Three groups: what a route *is* (Capabilities), what a service asks of it (CheckoutRequest, UpsellRequest,
+InboundMessage) and what the route says happened (the start outcomes Redirect / Widget / Done / Declined,
+the inbound Resolutions, ProviderPayment, SubscriptionInfo). Services act on these types and never ask
+which route they hold.
+"""
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
+
+
+class Renewals(StrEnum):
+    """Who charges a subscription's later cycles."""
+
+    PROVIDER = "provider"  # the provider renews on its own schedule; the shop mirrors and steers (29 Next)
+    SHOP = "shop"  # the shop charges a stored customer token on its own schedule (Klarna Payments)
+    NONE = "none"  # the route cannot take recurring payments; checkout does not offer it for subscriptions
+
+
+class UpsellKind(StrEnum):
+    """How a one-click post-purchase upsell is paid, if at all."""
+
+    NONE = "none"
+    ADD_TO_ORDER = "add_to_order"  # the provider charges new lines on the paid order at once (captured)
+    RAISE_AUTHORIZATION = "raise_authorization"  # the order's authorization is raised (authorized)
+
+
+class Operation(StrEnum):
+    """Order-management operations a merchant may run from admin."""
+
+    CAPTURE = "capture"
+    REFUND = "refund"
+    CANCEL = "cancel"
+    RELEASE = "release"
+    EXTEND = "extend"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a route is. Fixed per adapter; services read it to choose a strategy, never the route key."""
+
+    renewals: Renewals = Renewals.NONE
+    upsell: UpsellKind = UpsellKind.NONE
+    operations: frozenset[Operation] = frozenset()
+    # An open payment session can be rewritten with a changed cart, so the order stays revisable.
+    session_updates: bool = False
+    # A shopper's GET on the return URL may confirm a payment (MultiSafepay returns by GET); when False
+    # a GET only shows the shopper where the order stands.
+    confirms_on_get: bool = False
+    # Countries (ISO 3166-1 alpha-2) and currencies the route can serve; empty means no restriction.
+    countries: frozenset[str] = frozenset()
+    currencies: frozenset[str] = frozenset()
+    # Headers kept with every stored inbound message (signature, content type), by name.
+    inbound_headers: tuple[str, ...] = ("Content-Type", "User-Agent", "Content-Length")
+
+    @property
+    def recurring(self) -> bool:
+        return self.renewals != Renewals.NONE
+
+    def serves(self, *, country: str = "", currency: str = "") -> bool:
+        return ((not country or not self.countries or country.upper() in self.countries)
+                and (not currency or not self.currencies or currency.upper() in self.currencies))
 
 
 @dataclass(frozen=True)
@@ -55,20 +116,44 @@ class CheckoutRequest:
     locale: str = "en-NL"
 
 
+# --- Starting a checkout: exactly one of these outcomes ---------------------------------------------
 @dataclass(frozen=True)
-class CheckoutStart:
-    redirect_url: str  # where the shopper goes next; empty when the route pays in a widget on our page
+class Redirect:
+    """Send the shopper to the provider's page at `url`, exactly as given."""
+
+    url: str
     provider_reference: str = ""
-    client_token: str = ""  # for routes whose widget runs on our own payment page (Klarna Payments)
     session_id: str = ""
 
 
 @dataclass(frozen=True)
-class ReturnData:
-    """What the shopper's browser (or a callback) brought back. Never trusted on its own (DESIGN rule 4)."""
+class Widget:
+    """The provider's widget runs on our own payment page: what that page needs to load it."""
 
-    succeeded: bool
-    provider_reference: str = ""  # 29 Next: the order number; Klarna Payments: the authorization token
+    template: str
+    sdk_url: str
+    client_token: str
+    session_id: str
+    expires_at: datetime | None = None  # the session must be replaced before this moment
+
+
+@dataclass(frozen=True)
+class Done:
+    """The provider decided at once (no shopper interaction): its payment, to confirm as usual."""
+
+    payment: "ProviderPayment"
+
+
+@dataclass(frozen=True)
+class Declined:
+    """The provider refused at once; the shopper sees `shopper_message` and may try again."""
+
+    shopper_message: str
+    detail: str = ""
+    provider_reference: str = ""
+
+
+StartOutcome = Redirect | Widget | Done | Declined
 
 
 @dataclass(frozen=True)
@@ -80,8 +165,8 @@ class ProviderPayment:
     amount: int
     currency: str
     reference: str  # our attempt reference as the provider stored it ('' when absent)
-    lines: tuple[tuple[int, int], ...] = ()  # (provider_product_id, quantity) of non-upsell lines
-    supports_upsell: bool = False
+    lines: tuple[tuple[int, int], ...] = ()  # (provider_product_id, quantity) of the checkout's lines
+    supports_upsell: bool = False  # the provider says this payment can take one-click upsells
     # Provider subscriptions this payment started or renewed: (subscription id, billing cycle).
     subscriptions: tuple[tuple[str, int], ...] = ()
     # (provider_product_id, quantity, line total in minor units) of non-upsell lines, as charged.
@@ -129,13 +214,66 @@ class SubscriptionInfo:
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
 
+# --- Everything a provider sends in -----------------------------------------------------------------
 @dataclass(frozen=True)
-class WebhookEvent:
-    event_id: str
-    event_type: str
-    provider_reference: str = ""  # e.g. 29 Next order number, when the event names one
-    payment: ProviderPayment | None = None  # when the event carries the whole payment
-    subscription_id: str = ""  # the provider subscription the event is about, if any
-    billing_cycle: int | None = None  # for renewal orders and renewal transactions
-    failed: bool = False  # a failed transaction (declined renewal or upsell)
-    raw: dict = field(default_factory=dict, compare=False, repr=False)
+class AttemptRef:
+    """The attempt a message is bound to by the signed URL it arrived on (return, callback, notification)."""
+
+    reference: str
+    provider_reference: str
+    amount: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One message as it arrived: a webhook to the route's URL, or a return, callback or notification on
+    an attempt's signed URL (then `bound` names that attempt). Never trusted until authenticated."""
+
+    channel: str  # "return" (the attempt's return URL), "notification" (its notify URL) or "webhook"
+    method: str
+    body: bytes
+    headers: Mapping[str, str]
+    params: Mapping[str, str]  # query string for GET, form fields for a form POST
+    content_type: str = ""
+    bound: AttemptRef | None = None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What dedupes a message: the provider's event id, or a key derived from content when it sends none."""
+
+    key: str
+    event_type: str = ""
+
+
+@dataclass(frozen=True)
+class PaymentUpdate:
+    """The provider's current word on a payment (read back, or placed/finalized just now)."""
+
+    payment: ProviderPayment
+
+
+@dataclass(frozen=True)
+class PaymentAbandoned:
+    """The shopper came back without paying (declined, cancelled)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class SubscriptionUpdate:
+    """Something happened to a provider-run subscription (a renewal paid or declined, a status change)."""
+
+    subscription_id: str
+    billing_cycle: int | None = None
+    payment: ProviderPayment | None = None  # the renewal order, when the message carries one
+    failed: bool = False
+
+
+@dataclass(frozen=True)
+class NothingToApply:
+    reason: str
+
+
+Resolution = PaymentUpdate | PaymentAbandoned | SubscriptionUpdate | NothingToApply

@@ -8,6 +8,7 @@ from django.utils import timezone
 from ..exceptions import OperationNotSupported, PaymentError, ProviderError
 from ..models import PaymentAttempt, PaymentOperation
 from ..providers.registry import get_adapter
+from ..providers.types import Operation
 from ..states import Status, record_event, transition
 
 Kind = PaymentOperation.Kind
@@ -20,6 +21,9 @@ class OperationRefused(PaymentError):
 def _begin(attempt_id, kind, *, amount=None, details=None, user=""):
     with transaction.atomic():
         attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt_id)
+        if Operation(kind) not in get_adapter(attempt.route).capabilities.operations:
+            raise OperationRefused(f"{get_adapter(attempt.route).display_name} payments cannot be "
+                                   f"{PaymentOperation.Kind(kind).label.lower()}d from the shop")
         if not attempt.provider_reference:
             raise OperationRefused("this payment has no provider order to act on")
         _check(attempt, kind, amount)

@@ -7,9 +7,9 @@ from collections import Counter
 
 from ..exceptions import ReturnMismatch
 from ..models import PaymentAttempt
+from ..orders import order_book
 from ..providers.types import ProviderPayment
 from ..states import SUCCESSFUL, Status, record_event, transition
-from .dispatch import enqueue_on_commit
 
 APPLICABLE = {
     "authorized": Status.AUTHORIZED,
@@ -31,14 +31,16 @@ def payment_mismatches(attempt: PaymentAttempt, payment: ProviderPayment) -> lis
         problems.append(f"currency {payment.currency or '(none)'} is not {attempt.currency}")
     if payment.amount != attempt.amount:
         problems.append(f"amount {payment.amount} is not {attempt.amount}")
-    expected = Counter()
-    for product_id, quantity in attempt.order.lines.values_list("next_product_id", "quantity"):
-        expected[int(product_id or 0)] += quantity
-    got = Counter()
-    for product_id, quantity in payment.lines:
-        got[product_id] += quantity
-    if payment.lines and got != expected:
-        problems.append("order lines differ from the shop's order")
+    if payment.lines:
+        # Routes that report lines report them by the provider product ids the checkout sent.
+        expected = Counter()
+        for line in order_book().details(attempt.order_id).lines:
+            expected[int(line.provider_product_id or 0)] += line.quantity
+        got = Counter()
+        for product_id, quantity in payment.lines:
+            got[product_id] += quantity
+        if got != expected:
+            problems.append("order lines differ from the shop's order")
     if attempt.provider_reference and payment.provider_reference != attempt.provider_reference:
         problems.append(f"provider order {payment.provider_reference} is not {attempt.provider_reference}")
     return problems
@@ -77,26 +79,14 @@ def payment_confirm(*, attempt_id, payment: ProviderPayment, source: str, dedupe
 
 
 def _after_success(attempt, payment):
-    """Remember what the provider allows next (upsells) and link the subscriptions it started."""
+    """Remember what the provider allows next (upsells, the authorization's end) and begin the
+    subscriptions the checkout bought, the way the route renews them."""
     if payment.supports_upsell and not attempt.provider_supports_upsell:
         PaymentAttempt.objects.filter(pk=attempt.pk).update(provider_supports_upsell=True)
     if payment.authorization_expires_at:
         PaymentAttempt.objects.filter(pk=attempt.pk).update(authorization_expires_at=payment.authorization_expires_at)
     if attempt.kind != PaymentAttempt.Kind.CHECKOUT:
         return
-    from ..providers.registry import get_adapter
+    from .renewal_strategies import strategy_for
 
-    if get_adapter(attempt.route).renewals_by == "shop" and attempt.order.lines.exclude(interval="").exists():
-        from .subscriptions import subscriptions_start
-
-        subscriptions_start(attempt=attempt, customer_token=payment.customer_token)
-        return
-    started = [sid for sid, cycle in payment.subscriptions if cycle == 0]
-    if not started:
-        return
-    from ..models import Subscription
-    from ..tasks import link_subscription
-
-    for provider_id in started:
-        if not Subscription.objects.filter(route=attempt.route, provider_id=provider_id).exists():
-            enqueue_on_commit(link_subscription, attempt.route, provider_id, attempt.order_id)
+    strategy_for(attempt.route).started(attempt=attempt, payment=payment)

@@ -1,6 +1,9 @@
-"""Starting a payment: one new PaymentAttempt per try, created before the provider is called."""
+"""Starting a payment: one new PaymentAttempt per try, created before the provider is called.
+
+The route answers with one explicit outcome (payments.providers.types): Redirect, Widget, Done or
+Declined. This module acts on the outcome and never asks which route it holds.
+"""
 import logging
-from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
@@ -8,12 +11,11 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from shop.models import Order
-
-from ..exceptions import OrderAlreadyPaid, ProviderError
+from ..exceptions import OrderAlreadyPaid, PaymentDeclined, ProviderError
 from ..models import PaymentAttempt
-from ..providers.registry import get_enabled_adapter
-from ..providers.types import Address, CheckoutLine, CheckoutRequest, Customer
+from ..orders import OrderDetails, OrderPage, OrderPaymentStatus, order_book
+from ..providers.registry import get_adapter, get_enabled_adapter
+from ..providers.types import CheckoutRequest, Declined, Done, Redirect, StartOutcome, Widget
 from ..states import Status, record_event, transition
 
 log = logging.getLogger(__name__)
@@ -26,47 +28,7 @@ def return_token(attempt) -> str:
 
 
 def return_url(attempt) -> str:
-    path = reverse("payments:return", args=[attempt.route, return_token(attempt)])
-    return settings.SHOP_BASE_URL + path
-
-
-def payment_start(*, order, route) -> PaymentAttempt:
-    """Create an attempt for `order` on `route` and ask the provider where the shopper goes.
-
-    Locks the order while deciding, so a double-clicked "pay" on a paid order cannot start a charge.
-    Raises RouteNotAvailable, OrderAlreadyPaid, or the provider's ProviderError; on a provider error the
-    attempt is recorded as failed and the order stays as it was (nothing charged, nothing lost).
-    Not idempotent by design: each call is a new try with its own attempt row.
-    """
-    adapter = get_enabled_adapter(route)
-    reusable = open_session_attempt(order=order, route=route)
-    if reusable is not None:
-        return _update_session(adapter, order, reusable)
-    with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order.pk)
-        if order.status == Order.Status.PAID:
-            raise OrderAlreadyPaid(f"order {order.number} is already paid")
-        attempt = PaymentAttempt.objects.create(
-            order=order, route=route, amount=order.total, currency=order.currency
-        )
-        Order.objects.filter(pk=order.pk).update(route=route)
-        record_event(attempt.pk, kind="note", source="checkout",
-                     message=f"Checkout started for {order.number} on {route}")
-    try:
-        start = adapter.start_checkout(checkout_request(order, attempt))
-    except ProviderError as exc:
-        log.warning("payment_start %s failed: %s", attempt.reference, exc)
-        transition(attempt.pk, Status.FAILED, source="checkout", message=str(exc)[:500],
-                   failure_reason=exc.shopper_message)
-        raise
-    # A route whose widget runs on our own page (Klarna Payments) sends the shopper there.
-    redirect = start.redirect_url or widget_url(attempt)
-    PaymentAttempt.objects.filter(pk=attempt.pk).update(redirect_url=redirect, client_token=start.client_token,
-                                                        provider_session=start.session_id)
-    transition(attempt.pk, Status.PENDING, source="checkout", provider_reference=start.provider_reference,
-               message="Shopper sent to the provider", payload={"redirect_url": redirect})
-    attempt.refresh_from_db()
-    return attempt
+    return settings.SHOP_BASE_URL + reverse("payments:return", args=[attempt.route, return_token(attempt)])
 
 
 def widget_url(attempt) -> str:
@@ -77,42 +39,93 @@ def notification_url(attempt) -> str:
     return settings.SHOP_BASE_URL + reverse("payments:notification", args=[attempt.route, return_token(attempt)])
 
 
-def checkout_request(order, attempt) -> CheckoutRequest:
-    def address(data):
-        return Address(first_name=data["first_name"], last_name=data["last_name"], line1=data["line1"],
-                       line2=data["line2"], city=data["city"], postcode=data["postcode"],
-                       country=data["country"])
+def payment_start(*, order, route) -> PaymentAttempt:
+    """Create an attempt for `order` on `route` and act on the route's outcome. Returns the attempt, whose
+    redirect_url is where the shopper goes next (the provider, our widget page, or the confirmation).
 
+    Locks the order while deciding, so a double-clicked "pay" on a paid order cannot start a charge.
+    Raises RouteNotAvailable, OrderAlreadyPaid, PaymentDeclined (the provider refused at once), or the
+    provider's ProviderError; on any of these the attempt is recorded as failed and the order stays as it
+    was (nothing charged, nothing lost). Not idempotent by design: each call is a new try.
+    """
+    adapter = get_enabled_adapter(route)
+    reusable = open_session_attempt(order_id=order.pk, route=route)
+    if reusable is not None:
+        return _update_session(adapter, reusable)
+    book = order_book()
+    with transaction.atomic():
+        details = book.lock(order.pk)
+        if details.status == OrderPaymentStatus.PAID:
+            raise OrderAlreadyPaid(f"order {details.number} is already paid")
+        attempt = PaymentAttempt.objects.create(order_id=order.pk, route=route, amount=details.total,
+                                                currency=details.currency)
+        book.set_route(order.pk, route)
+        record_event(attempt.pk, kind="note", source="checkout",
+                     message=f"Checkout started for {details.number} on {route}")
+    try:
+        outcome = adapter.start_checkout(checkout_request(attempt, details))
+    except ProviderError as exc:
+        log.warning("payment_start %s failed: %s", attempt.reference, exc)
+        transition(attempt.pk, Status.FAILED, source="checkout", message=str(exc)[:500],
+                   failure_reason=exc.shopper_message)
+        raise
+    _apply_outcome(attempt, outcome)
+    return PaymentAttempt.objects.select_related("order").get(pk=attempt.pk)
+
+
+def _apply_outcome(attempt, outcome: StartOutcome) -> None:
+    match outcome:
+        case Redirect(url=url, provider_reference=reference, session_id=session):
+            _wait_for_shopper(attempt, url, reference, provider_session=session)
+        case Widget():
+            _wait_for_shopper(attempt, widget_url(attempt), "", provider_session=outcome.session_id,
+                              client_token=outcome.client_token, session_expires_at=outcome.expires_at,
+                              widget={"template": outcome.template, "sdk_url": outcome.sdk_url})
+        case Done(payment=payment):
+            from .payment_confirm import payment_confirm
+
+            confirmation = settings.SHOP_BASE_URL + order_book().page_url(attempt.order_id, OrderPage.CONFIRMATION)
+            PaymentAttempt.objects.filter(pk=attempt.pk).update(redirect_url=confirmation)
+            payment_confirm(attempt_id=attempt.pk, payment=payment, source="checkout")
+        case Declined(shopper_message=message, detail=detail):
+            transition(attempt.pk, Status.FAILED, source="checkout", failure_reason=message,
+                       provider_reference=outcome.provider_reference or None,
+                       message=f"Declined by the provider at once. {detail}".strip()[:500])
+            declined = PaymentDeclined(detail or message)
+            declined.shopper_message = message
+            raise declined
+        case _:
+            raise TypeError(f"unknown start outcome {outcome!r}")
+
+
+def _wait_for_shopper(attempt, url, provider_reference, **fields) -> None:
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(redirect_url=url, **fields)
+    transition(attempt.pk, Status.PENDING, source="checkout", provider_reference=provider_reference or None,
+               message="Shopper sent to the provider", payload={"redirect_url": url})
+
+
+def checkout_request(attempt, details: OrderDetails | None = None) -> CheckoutRequest:
+    """What the route needs to collect this attempt's amount, from the order as the shop has it now."""
+    details = details or order_book().details(attempt.order_id)
     return CheckoutRequest(
         reference=attempt.reference,
-        order_number=order.number,
-        amount=order.total,
-        currency=order.currency,
-        lines=tuple(
-            CheckoutLine(sku=line.sku, name=line.name, quantity=line.quantity,
-                         unit_price=line.unit_price, total=line.total, tax=line.tax,
-                         vat_rate_bp=line.vat_rate_bp, provider_product_id=line.next_product_id,
-                         interval=line.interval, interval_count=line.interval_count)
-            for line in order.lines.all()
-        ),
-        shipping_fee=order.shipping_fee,
-        customer=Customer(email=order.email, first_name=order.first_name, last_name=order.last_name,
-                          phone=order.phone),
-        shipping_address=address(order.shipping_address),
-        billing_address=address(order.billing_address),
+        order_number=details.number,
+        amount=details.total,
+        currency=details.currency,
+        lines=details.lines,
+        shipping_fee=details.shipping_fee,
+        customer=details.customer,
+        shipping_address=details.shipping_address,
+        billing_address=details.billing_address,
         return_url=return_url(attempt),
         notification_url=notification_url(attempt),
-        shipping_vat_rate_bp=order.shipping_vat_rate_bp,
-        locale=f"en-{order.billing_address['country'] or order.shipping_country}",
+        shipping_vat_rate_bp=details.shipping_vat_rate_bp,
+        locale=f"en-{details.billing_address.country or details.shipping_address.country}",
     )
 
 
-# Widget sessions (Klarna Payments) live 48 hours; an hour of margin so the shopper never meets the edge.
-SESSION_LIFETIME = timedelta(hours=47)
-
-
 def attempt_session_expired(attempt) -> bool:
-    return bool(attempt.client_token) and attempt.created_at < timezone.now() - SESSION_LIFETIME
+    return attempt.session_expires_at is not None and attempt.session_expires_at <= timezone.now()
 
 
 def payment_replace(*, attempt) -> PaymentAttempt:
@@ -122,44 +135,40 @@ def payment_replace(*, attempt) -> PaymentAttempt:
     return payment_start(order=attempt.order, route=attempt.route)
 
 
-def open_session_attempt(*, order, route):
-    """A pending attempt on `route` whose provider session can still be updated (Klarna Payments, under
-    48 hours old), or None. Routes without updatable sessions always start a fresh attempt."""
-    from ..providers.registry import get_adapter
-
-    if not get_adapter(route).updates_sessions:
+def open_session_attempt(*, order_id, route):
+    """A pending attempt on `route` whose provider session can still be rewritten, or None. Routes without
+    session updates always start a fresh attempt."""
+    if not get_adapter(route).capabilities.session_updates:
         return None
-    attempt = (order.payment_attempts.filter(route=route, status=Status.PENDING, kind=PaymentAttempt.Kind.CHECKOUT)
+    attempt = (PaymentAttempt.objects.filter(order_id=order_id, route=route, status=Status.PENDING,
+                                             kind=PaymentAttempt.Kind.CHECKOUT)
                .exclude(provider_session="").order_by("-created_at").first())
     if attempt is None or attempt_session_expired(attempt) or attempt.provider_reference:
         return None
     return attempt
 
 
-def _update_session(adapter, order, attempt) -> PaymentAttempt:
+def _update_session(adapter, attempt) -> PaymentAttempt:
     """The order changed while its session was open: send the new cart and addresses to the same session
-    (an authorization made for the old ones can no longer be placed: Klarna refuses the mismatch)."""
-    order.refresh_from_db()
-    PaymentAttempt.objects.filter(pk=attempt.pk).update(amount=order.total, currency=order.currency)
+    (an authorization made for the old ones can no longer be placed: the provider refuses the mismatch)."""
+    details = order_book().details(attempt.order_id)
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(amount=details.total, currency=details.currency)
     attempt.refresh_from_db()
     try:
-        adapter.update_checkout(attempt.provider_session, checkout_request(order, attempt))
+        adapter.update_checkout(attempt.provider_session, checkout_request(attempt, details))
     except ProviderError as exc:
         transition(attempt.pk, Status.FAILED, source="checkout", message=f"Session update failed: {exc}"[:500],
                    failure_reason=exc.shopper_message)
         raise
     record_event(attempt.pk, kind="note", source="checkout",
-                 message=f"Session updated: the order now totals {order.total} {order.currency}")
-    attempt.refresh_from_db()
-    return attempt
+                 message=f"Session updated: the order now totals {details.total} {details.currency}")
+    return PaymentAttempt.objects.select_related("order").get(pk=attempt.pk)
 
 
 def order_revisable(order) -> bool:
     """An unpaid order may be rewritten only while no provider can still take money for its old contents:
-    every pending attempt must be on a route whose session we update before any order is placed."""
-    from ..providers.registry import get_adapter
-
-    if order.status == Order.Status.PAID:
+    every pending attempt must be on a route whose session we rewrite before any payment is placed."""
+    if order.status == OrderPaymentStatus.PAID:
         return False
-    pending = order.payment_attempts.filter(status__in=[Status.CREATED, Status.PENDING])
-    return all(get_adapter(a.route).updates_sessions and not a.provider_reference for a in pending)
+    pending = PaymentAttempt.objects.filter(order_id=order.pk, status__in=[Status.CREATED, Status.PENDING])
+    return all(get_adapter(a.route).capabilities.session_updates and not a.provider_reference for a in pending)

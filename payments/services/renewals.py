@@ -1,35 +1,32 @@
-"""Renewals the shop charges itself (Klarna Payments: an order on the subscriber's customer token).
+"""Renewals the shop charges itself (Renewals.SHOP: an order on the subscriber's stored customer token).
 
 Exactly once (DESIGN rule 5): the SubscriptionCharge row for the billing cycle is created, with its
-renewal order and PaymentAttempt, before Klarna is called; the Klarna-Idempotency-Key is the row's key
-plus the number of failed tries, so a retried or crashed task replays Klarna's first answer, and only a
-deliberate retry after a decline asks again.
+renewal order and PaymentAttempt, before the provider is called; the idempotency key is the row's key
+plus the number of failed tries, so a retried or crashed task replays the provider's first answer, and
+only a deliberate retry after a decline asks again.
 """
 import logging
 
 from django.db import transaction
 from django.utils import timezone
 
-from shop.orders import order_create_renewal
-
-from ..exceptions import ProviderRequestError, ProviderUnavailable
+from ..exceptions import PaymentDeclined, ProviderRequestError, ProviderUnavailable, TokenRevoked
 from ..models import PaymentAttempt, Subscription, SubscriptionCharge, SubscriptionEvent
+from ..orders import order_book
 from ..providers.registry import get_adapter
+from ..providers.types import Renewals
 from ..states import SUCCESSFUL, Status, subscription_transition, transition
 from .payment_start import checkout_request
+from .renewal_strategies import routes_renewed_by
 from .subscriptions import next_date
 
 log = logging.getLogger(__name__)
-# Klarna error codes meaning the token itself can no longer be charged.
-TOKEN_GONE = {"TOKEN_SUSPENDED", "TOKEN_CANCELED", "TOKEN_CANCELLED", "TOKEN_NOT_FOUND"}
 
 
 def subscriptions_charge_due(*, now=None) -> list[int]:
     """Shop-run subscriptions whose renewal date has come (active ones; past-due ones are dunning's)."""
     now = now or timezone.now()
-    routes = [key for key in Subscription.objects.values_list("route", flat=True).distinct()
-              if get_adapter(key).renewals_by == "shop"]
-    return list(Subscription.objects.filter(route__in=routes, status=Subscription.Status.ACTIVE,
+    return list(Subscription.objects.filter(route__in=routes_renewed_by(Renewals.SHOP), status=Subscription.Status.ACTIVE,
                                             next_renewal_at__lte=now).values_list("pk", flat=True))
 
 
@@ -49,14 +46,13 @@ def subscription_charge(*, subscription_id, source="renewal", force=False) -> st
         return "token_gone"
     key = f"{charge.idempotency_key}-{charge.failures}"
     try:
-        payment = adapter.charge_recurring(sub.customer_token, checkout_request(attempt.order, attempt),
-                                           idempotency_key=key)
+        payment = adapter.charge_recurring(sub.customer_token, checkout_request(attempt), idempotency_key=key)
     except ProviderUnavailable:
         raise
-    except ProviderRequestError as exc:
+    except ProviderRequestError as exc:  # PaymentDeclined, TokenRevoked, or a request the provider refused
         return _declined(charge, exc, source)
     if payment.status not in ("authorized", "captured"):
-        return _declined(charge, ProviderRequestError(f"fraud status {payment.raw.get('fraud_status')}"), source)
+        return _declined(charge, PaymentDeclined(f"the provider reports the renewal as {payment.status}"), source)
     with transaction.atomic():
         transition(attempt.pk, Status(payment.status), source=source, provider_reference=payment.provider_reference,
                    payload=payment.raw, message=f"Renewal {charge.billing_cycle} charged to the customer token")
@@ -85,11 +81,12 @@ def _open_charge(subscription_id, *, force=False):
             charge = SubscriptionCharge.objects.create(subscription=sub, billing_cycle=cycle, amount=sub.amount,
                                                        currency=sub.currency)
         if charge.attempt_id is None or charge.attempt.status not in (Status.CREATED, Status.PENDING):
-            order = (charge.attempt.order if charge.attempt_id else
-                     order_create_renewal(initial=sub.order, billing_cycle=charge.billing_cycle, amount=sub.amount,
-                                          provider_lines=[]))
-            attempt = PaymentAttempt.objects.create(order=order, route=sub.route, kind=PaymentAttempt.Kind.RENEWAL,
-                                                    amount=order.total, currency=order.currency)
+            order_id = (charge.attempt.order_id if charge.attempt_id else
+                        order_book().create_renewal(initial_order_id=sub.order_id, billing_cycle=charge.billing_cycle,
+                                                    amount=sub.amount, provider_lines=[]))
+            attempt = PaymentAttempt.objects.create(order_id=order_id, route=sub.route,
+                                                    kind=PaymentAttempt.Kind.RENEWAL, amount=sub.amount,
+                                                    currency=sub.currency)
             if charge.attempt_id:
                 # The declined try keeps its own history; the charge points at the current try.
                 SubscriptionCharge.objects.filter(pk=charge.pk).update(attempt=None)
@@ -100,17 +97,17 @@ def _open_charge(subscription_id, *, force=False):
 
 def _declined(charge, exc, source) -> str:
     sub, attempt = charge.subscription, charge.attempt
-    gone = getattr(exc, "code", None) in TOKEN_GONE
+    gone = isinstance(exc, TokenRevoked)
     with transaction.atomic():
         transition(attempt.pk, Status.FAILED, source=source, message=str(exc)[:500],
-                   failure_reason="Renewal declined by Klarna")
+                   failure_reason="Renewal declined by the payment provider")
         SubscriptionCharge.objects.filter(pk=charge.pk).update(failures=charge.failures + 1,
                                                                last_failure=str(exc)[:255])
         if gone:
             subscription_transition(sub.pk, "canceled", source=source, cancel_reason="payment_method_revoked",
                                     next_renewal_at=None,
-                                    message=f"Klarna will not charge this subscriber's token any more ({exc.code}); "
-                                            "the subscription stopped. Contact the subscriber.")
+                                    message=f"The provider will not charge this subscriber's token any more "
+                                            f"({exc.code}); the subscription stopped. Contact the subscriber.")
         else:
             subscription_transition(sub.pk, "past_due", source=source,
                                     message=f"Cycle {charge.billing_cycle} declined: {exc}")

@@ -5,113 +5,44 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from ..exceptions import InvalidReturn, PaymentError, ProviderError
-from ..models import Subscription, SubscriptionEvent
+from ..exceptions import InvalidReturn, ProviderError
+from ..models import Subscription
 from ..providers.registry import get_adapter
-from ..states import subscription_transition
+from ..providers.types import Renewals
+from .renewal_strategies import CANCEL_REASONS, SubscriptionActionError, routes_renewed_by, strategy_for
 from .subscriptions import subscription_sync
 
 log = logging.getLogger(__name__)
-
-CANCEL_REASONS = {
-    "not_satisfied_with_product": "Not satisfied with the product",
-    "product_too_expensive": "Too expensive",
-    "cancel_recurring": "No longer needed",
-    "unwanted_subscription": "Did not want a subscription",
-    "recurring_payment_declined": "Recurring payment declined",
-    "disputed_cancel_recurring": "Disputed",
-    "schedule_ended": "Schedule ended",
-    "other": "Other",
-}
-
-
-class SubscriptionActionError(PaymentError):
-    shopper_message = "We could not change your subscription right now. Please try again later."
-
-
-def _act(subscription_id, action: str, call, *, source: str, message: str) -> Subscription:
-    sub = Subscription.objects.get(pk=subscription_id)
-    try:
-        info = call(get_adapter(sub.route), sub)
-    except (ProviderError, InvalidReturn) as exc:
-        SubscriptionEvent.objects.create(subscription=sub, kind=f"{action}_failed", source=source,
-                                         message=f"{message}: {exc}"[:500])
-        raise SubscriptionActionError(f"{action} of subscription {sub.provider_id} failed: {exc}") from exc
-    SubscriptionEvent.objects.create(subscription=sub, kind=action, source=source, message=message[:500])
-    return subscription_sync(subscription=sub, info=info, source=source)
-
-
-def _shop_run(subscription_id) -> bool:
-    sub = Subscription.objects.get(pk=subscription_id)
-    return get_adapter(sub.route).renewals_by == "shop"
-
-
-def _charge_now(subscription_id, *, source, message) -> Subscription:
-    from .renewals import subscription_charge
-
-    sub = Subscription.objects.get(pk=subscription_id)
-    SubscriptionEvent.objects.create(subscription=sub, kind="charge", source=source, message=message)
-    try:
-        outcome = subscription_charge(subscription_id=subscription_id, source=source, force=True)
-    except (ProviderError, InvalidReturn) as exc:
-        raise SubscriptionActionError(f"charging subscription {sub.provider_id} failed: {exc}") from exc
-    if outcome == "skipped":
-        raise SubscriptionActionError("this subscription cannot be charged now")
-    sub.refresh_from_db()
-    return sub
+__all__ = ["CANCEL_REASONS", "SubscriptionActionError", "subscription_cancel", "subscription_renew_now",
+           "subscription_reschedule", "subscription_retry", "subscriptions_due", "subscriptions_reconcile"]
 
 
 def subscription_renew_now(*, subscription_id, source="admin") -> Subscription:
-    """Renew now: 29 Next's /renew/ (active only), or our own charge on the customer token."""
-    if _shop_run(subscription_id):
-        return _charge_now(subscription_id, source=source, message="Renewal charged now")
-    return _act(subscription_id, "renew", lambda a, s: a.subscription_renew(s.provider_id),
-                source=source, message="Renewal requested now")
+    """Renew now: the provider's own renewal, or our charge on the stored token (strategy_for)."""
+    sub = Subscription.objects.get(pk=subscription_id)
+    return strategy_for(sub.route).renew_now(sub, source=source)
 
 
 def subscription_retry(*, subscription_id, source="admin") -> Subscription:
-    """Retry a past-due subscription's payment (29 Next: /retry/; Klarna: the open cycle again)."""
-    if _shop_run(subscription_id):
-        return _charge_now(subscription_id, source=source, message="Payment retried")
-    return _act(subscription_id, "retry", lambda a, s: a.subscription_retry(s.provider_id),
-                source=source, message="Payment retry requested")
+    """Retry a past-due subscription's payment."""
+    sub = Subscription.objects.get(pk=subscription_id)
+    return strategy_for(sub.route).retry(sub, source=source)
 
 
 def subscription_cancel(*, subscription_id, reason: str, message: str = "", source="admin") -> Subscription:
-    """Cancel at the provider with one of its reasons; cancelled is final."""
+    """Cancel with one of the provider's reasons; cancelled is final (a second cancel changes nothing)."""
     if reason not in CANCEL_REASONS:
         raise SubscriptionActionError(f"unknown cancel reason {reason!r}")
     sub = Subscription.objects.get(pk=subscription_id)
     if sub.is_canceled:
         return sub
-    if _shop_run(subscription_id):
-        return _cancel_token(sub, reason=reason, message=message, source=source)
-    return _act(subscription_id, "cancel",
-                lambda a, s: a.subscription_cancel(s.provider_id, reason=reason, message=message),
-                source=source, message=f"Cancelled: {CANCEL_REASONS[reason]}. {message}".strip())
+    return strategy_for(sub.route).cancel(sub, reason=reason, message=message, source=source)
 
 
 def subscription_reschedule(*, subscription_id, when: datetime, source="admin") -> Subscription:
     """Move the next renewal date (a past date makes the provider renew soon)."""
-    if _shop_run(subscription_id):
-        subscription_transition(subscription_id, Subscription.objects.get(pk=subscription_id).status, source=source,
-                                next_renewal_at=when, message=f"Next renewal moved to {when.isoformat()}")
-        return Subscription.objects.get(pk=subscription_id)
-    return _act(subscription_id, "reschedule", lambda a, s: a.subscription_reschedule(s.provider_id, when),
-                source=source, message=f"Next renewal moved to {when.isoformat()}")
-
-
-def _cancel_token(sub, *, reason, message, source) -> Subscription:
-    """Shop-run subscription: cancel the customer token at the provider, then here (final)."""
-    if sub.customer_token:
-        try:
-            get_adapter(sub.route).cancel_customer_token(sub.customer_token)
-        except (ProviderError, InvalidReturn) as exc:
-            if getattr(exc, "http_status", None) != 404:
-                raise SubscriptionActionError(f"cancelling the token failed: {exc}") from exc
-    subscription_transition(sub.pk, "canceled", source=source, cancel_reason=reason, next_renewal_at=None,
-                            message=f"Cancelled: {CANCEL_REASONS[reason]}. {message}".strip())
-    return Subscription.objects.get(pk=sub.pk)
+    sub = Subscription.objects.get(pk=subscription_id)
+    return strategy_for(sub.route).reschedule(sub, when, source=source)
 
 
 def subscriptions_reconcile(*, older_than=3600, limit=500) -> int:
@@ -149,6 +80,4 @@ def subscription_refresh(*, subscription_id, source="renewal-check") -> Subscrip
 
 def _provider_run() -> list[str]:
     """Routes whose provider runs (and can be asked about) its subscriptions."""
-    from ..providers.registry import _factories
-
-    return [key for key in _factories() if get_adapter(key).renewals_by == "provider"]
+    return routes_renewed_by(Renewals.PROVIDER)

@@ -10,11 +10,9 @@ import logging
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from shop.models import Order
-from shop.orders import order_create_renewal
-
 from ..exceptions import InvalidReturn, ProviderError
 from ..models import PaymentAttempt, Subscription, SubscriptionCharge, SubscriptionEvent
+from ..orders import RenewalLine, order_book
 from ..providers.registry import get_adapter
 from ..providers.types import ProviderPayment, SubscriptionInfo
 from ..states import SUCCESSFUL, Status, subscription_transition, transition
@@ -32,17 +30,17 @@ def subscription_link(*, route: str, provider_id: str, order_id) -> Subscription
     if existing:
         return existing
     info = get_adapter(route).fetch_subscription(provider_id)
-    order = Order.objects.get(pk=order_id)
+    order = order_book().details(order_id)
     try:
         with transaction.atomic():
             sub = Subscription.objects.create(
-                route=route, provider_id=provider_id, order=order, email=order.email, status=info.status,
-                interval=info.interval, interval_count=info.interval_count, amount=info.amount,
+                route=route, provider_id=provider_id, order_id=order_id, email=order.customer.email,
+                status=info.status, interval=info.interval, interval_count=info.interval_count, amount=info.amount,
                 currency=info.currency or order.currency, next_renewal_at=info.next_renewal_at,
                 provider_synced_at=timezone.now(),
             )
-            checkout = (order.payment_attempts.filter(kind=PaymentAttempt.Kind.CHECKOUT, status__in=SUCCESSFUL)
-                        .first())
+            checkout = (PaymentAttempt.objects.filter(order_id=order_id, kind=PaymentAttempt.Kind.CHECKOUT,
+                                                      status__in=SUCCESSFUL).first())
             SubscriptionCharge.objects.create(subscription=sub, billing_cycle=0, amount=order.total,
                                               currency=order.currency, attempt=checkout,
                                               provider_order=checkout.provider_reference if checkout else "")
@@ -88,13 +86,12 @@ def subscription_renewal_record(*, subscription: Subscription, billing_cycle: in
             return charge
         if payment.status not in ("captured", "authorized"):
             return charge
-        order = order_create_renewal(initial=subscription.order, billing_cycle=billing_cycle,
-                                     amount=payment.amount,
-                                     provider_lines=[{"product_id": p, "quantity": q, "line_total": t}
-                                                     for p, q, t in payment.line_totals if q > 0])
+        order_id = order_book().create_renewal(
+            initial_order_id=subscription.order_id, billing_cycle=billing_cycle, amount=payment.amount,
+            provider_lines=[RenewalLine(p, q, t) for p, q, t in payment.line_totals if q > 0])
         attempt = PaymentAttempt.objects.create(
-            order=order, route=subscription.route, kind=PaymentAttempt.Kind.RENEWAL, amount=payment.amount,
-            currency=order.currency, provider_reference=payment.provider_reference,
+            order_id=order_id, route=subscription.route, kind=PaymentAttempt.Kind.RENEWAL, amount=payment.amount,
+            currency=payment.currency or subscription.currency, provider_reference=payment.provider_reference,
         )
         transition(attempt.pk, Status(_status(payment.status)), source=source, payload=payment.raw,
                    message=f"Renewal {billing_cycle} of subscription {subscription.provider_id} "
@@ -102,7 +99,7 @@ def subscription_renewal_record(*, subscription: Subscription, billing_cycle: in
         charge.attempt, charge.provider_order, charge.amount = attempt, payment.provider_reference, payment.amount
         charge.save(update_fields=["attempt", "provider_order", "amount", "updated_at"])
         SubscriptionEvent.objects.create(subscription=subscription, kind="renewed", source=source,
-                                         message=f"Cycle {billing_cycle} paid: order {order.number}")
+                                         message=f"Cycle {billing_cycle} paid: order {attempt.order.number}")
     return charge
 
 
@@ -180,21 +177,19 @@ def next_date(start, interval: str, count: int):
 
 
 def subscriptions_start(*, attempt, customer_token: str) -> list[Subscription]:
-    """Subscriptions the shop itself renews (Klarna Payments: charged to the customer token), one per
-    schedule among the order's subscription lines. Idempotent on (route, provider_id)."""
-    order = attempt.order
-    schedules = {}
-    for line in order.lines.filter(is_upsell=False).exclude(interval=""):
-        schedules.setdefault((line.interval, line.interval_count or 1), []).append(line)
+    """Subscriptions the shop itself renews (charged to the customer token), one per schedule among the
+    order's subscription lines. Idempotent on (route, provider_id)."""
+    book = order_book()
+    order = book.details(attempt.order_id)
     started = []
     now = timezone.now()
-    for (interval, count), lines in schedules.items():
+    for interval, count, amount in book.subscription_schedules(attempt.order_id):
         provider_id = f"{attempt.reference}-{interval}-{count}"
         with transaction.atomic():
             sub, created = Subscription.objects.get_or_create(
                 route=attempt.route, provider_id=provider_id,
-                defaults=dict(order=order, email=order.email, interval=interval, interval_count=count,
-                              amount=sum(line.total for line in lines), currency=order.currency,
+                defaults=dict(order_id=attempt.order_id, email=order.customer.email, interval=interval,
+                              interval_count=count, amount=amount, currency=order.currency,
                               next_renewal_at=next_date(now, interval, count), customer_token=customer_token,
                               provider_synced_at=now))
             if created:
@@ -204,6 +199,6 @@ def subscriptions_start(*, attempt, customer_token: str) -> list[Subscription]:
                 SubscriptionEvent.objects.create(
                     subscription=sub, kind="created", source="checkout",
                     message=f"Started by order {order.number}" + ("" if customer_token else
-                            "; Klarna gave no customer token, so it cannot renew: contact the subscriber"))
+                            "; the provider gave no customer token, so it cannot renew: contact the subscriber"))
         started.append(sub)
     return started

@@ -5,7 +5,7 @@ provider call; a double click finds the row that is already there. charge: a Cel
 short lease on the upsell so only one worker talks to the provider at a time, commits "pending" before
 the call, and when an earlier try's outcome is unknown (timeout, 5xx, a killed worker) it reads the
 provider's order back and looks for our line (tagged with the upsell's reference) before calling again.
-29 Next has no idempotency key, so this read-back is what stands between a retry and a double charge.
+A route without an idempotency key for this (29 Next) relies on that read-back to never charge twice.
 """
 import logging
 from dataclasses import dataclass
@@ -15,11 +15,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from shop.models import Order
-from shop.orders import order_add_upsell_line
-
 from ..exceptions import OperationNotSupported, PaymentError, ProviderRequestError, ProviderUnavailable
 from ..models import PaymentAttempt, Upsell
+from ..orders import OfferLine, order_book
 from ..providers.registry import get_adapter
 from ..providers.types import UpsellRequest
 from ..selectors import paid_checkout_attempt, upsell_offers_for
@@ -46,7 +44,7 @@ class ChargeOutcome:
     detail: str = ""
 
 
-def upsell_accept(*, order: Order, offer_id) -> tuple[Upsell, bool]:
+def upsell_accept(*, order, offer_id) -> tuple[Upsell, bool]:
     """Record the shopper's click and queue the charge. Returns (upsell, created).
 
     Locks the order. Idempotent: a second click on the same offer returns the existing upsell and
@@ -54,30 +52,32 @@ def upsell_accept(*, order: Order, offer_id) -> tuple[Upsell, bool]:
     """
     from ..tasks import charge_upsell
 
+    book = order_book()
     with transaction.atomic():
-        order = Order.objects.select_for_update().get(pk=order.pk)
-        existing = Upsell.objects.filter(order=order, offer_id=offer_id).select_related("attempt").first()
+        details = book.lock(order.pk)
+        existing = Upsell.objects.filter(order_id=order.pk, offer_id=offer_id).select_related("attempt").first()
         if existing:
             return existing, False
         offer = next((o for o in upsell_offers_for(order) if str(o.pk) == str(offer_id)), None)
         checkout = paid_checkout_attempt(order)
         if offer is None or checkout is None:
-            raise UpsellNotAvailable(f"offer {offer_id} is not open to order {order.number}")
+            raise UpsellNotAvailable(f"offer {offer_id} is not open to order {details.number}")
+        line: OfferLine = book.offer_line(offer)
         attempt = PaymentAttempt.objects.create(
-            order=order, route=checkout.route, kind=PaymentAttempt.Kind.UPSELL, amount=offer.price,
-            currency=order.currency, provider_reference=checkout.provider_reference,
+            order_id=order.pk, route=checkout.route, kind=PaymentAttempt.Kind.UPSELL, amount=line.unit_price,
+            currency=details.currency, provider_reference=checkout.provider_reference,
         )
         try:
             with transaction.atomic():
                 upsell = Upsell.objects.create(
-                    order=order, offer=offer, attempt=attempt, product=offer.product, name=offer.product.name,
-                    sku=offer.product.sku, provider_product_id=offer.product.next_product_id, quantity=1,
-                    unit_price=offer.price, vat_rate_bp=offer.product.vat_rate_bp,
+                    order_id=order.pk, offer_id=line.offer_id, attempt=attempt, product_id=line.product_id,
+                    name=line.name, sku=line.sku, provider_product_id=line.provider_product_id, quantity=1,
+                    unit_price=line.unit_price, vat_rate_bp=line.vat_rate_bp,
                 )
         except IntegrityError:
             raise UpsellNotAvailable("this offer was already accepted") from None
         record_event(attempt.pk, kind="note", source="shopper",
-                     message=f"Shopper accepted upsell {offer.name} ({upsell.reference})")
+                     message=f"Shopper accepted upsell {line.name} ({upsell.reference})")
         enqueue_on_commit(charge_upsell, upsell.pk)
     return upsell, True
 
@@ -146,9 +146,10 @@ def _added(upsell, result, how) -> ChargeOutcome:
         moved = transition(attempt.pk, Status(result.status), source="task", payload=result.raw,
                            message=f"Upsell {upsell.reference} {how}")
         if moved.changed:
-            order_add_upsell_line(order_id=upsell.order_id, product=upsell.product, name=upsell.name,
-                                  sku=upsell.sku, quantity=upsell.quantity, unit_price=upsell.unit_price,
-                                  vat_rate_bp=upsell.vat_rate_bp, provider_product_id=upsell.provider_product_id)
+            order_book().add_upsell_line(upsell.order_id, OfferLine(
+                offer_id=upsell.offer_id, product_id=upsell.product_id, sku=upsell.sku, name=upsell.name,
+                provider_product_id=upsell.provider_product_id, unit_price=upsell.unit_price,
+                vat_rate_bp=upsell.vat_rate_bp), quantity=upsell.quantity)
     return ChargeOutcome("added")
 
 
@@ -169,8 +170,7 @@ def upsells_reconcile(*, older_than=300) -> int:
 
 def upsell_status(upsell) -> dict:
     """What the confirmation page shows while it polls."""
-    order = upsell.order
-    order.refresh_from_db(fields=["total", "currency"])
+    order = order_book().details(upsell.order_id)
     return {"id": upsell.pk, "state": upsell.state, "name": upsell.name, "order_total": order.total,
             "currency": order.currency, "reason": upsell.attempt.failure_reason,
             "charged": upsell.attempt.status in SUCCESSFUL}

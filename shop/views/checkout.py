@@ -11,14 +11,13 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 
 from payments.exceptions import PaymentError
-from payments.providers.registry import enabled_routes
-from payments.services.payment_start import order_revisable, payment_start
+from payments.selectors import route_choices
+from payments.services.payment_start import payment_start
 
 from ..cart import Cart, CartError
 from ..forms import CheckoutForm
 from ..links import order_url
-from ..models import Order
-from ..orders import order_place, order_revise
+from ..orders import checkout_submit
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +51,7 @@ def checkout(request):
         messages.info(request, "Your cart is empty. Add something before checking out.")
         return redirect("shop:cart")
 
-    routes = enabled_routes()
+    routes = route_choices()
     if request.method == "POST":
         form = CheckoutForm(request.POST, routes=routes)
         if form.is_valid():
@@ -71,18 +70,21 @@ def checkout(request):
 def _place_and_pay(request, cart, form):
     route = form.cleaned_data["route"]
     try:
-        # The shopper came back to change the cart or address of an order still unpaid: rewrite that
-        # order (same number; an open Klarna session is updated) rather than leave a twin behind. Only
-        # while no provider can still charge the old contents (payments.order_revisable).
-        previous = Order.objects.filter(number=request.session.get(LAST_ORDER_SESSION_KEY) or "").first()
-        if previous is not None and order_revisable(previous):
-            order = order_revise(order=previous, cart=cart, details=form.cleaned_data, route=route)
-        else:
-            order = order_place(cart=cart, details=form.cleaned_data, route=route)
+        attempt = checkout_submit(cart=cart, details=form.cleaned_data, route=route,
+                                  previous_number=request.session.get(LAST_ORDER_SESSION_KEY) or "")
     except CartError as exc:
         # The cart emptied between page load and submit (another tab, a withdrawn product).
         messages.error(request, str(exc))
         return redirect("shop:cart")
+    except PaymentError as exc:
+        order = getattr(exc, "order", None)
+        request.session[DETAILS_SESSION_KEY] = form.details()
+        if order is None:
+            raise
+        request.session[LAST_ORDER_SESSION_KEY] = order.number
+        logger.warning("payment start failed for order %s on %s: %s", order.number, route, exc)
+        messages.error(request, exc.shopper_message)
+        return see_other(order_url(order, "shop:order_failed"))
     request.session[DETAILS_SESSION_KEY] = form.details()
-    request.session[LAST_ORDER_SESSION_KEY] = order.number
-    return start_payment_and_redirect(request, order=order, route=route)
+    request.session[LAST_ORDER_SESSION_KEY] = attempt.order.number
+    return see_other(attempt.redirect_url)

@@ -12,8 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from payments.providers.registry import enabled_routes
-from payments.selectors import upsell_offers_for, upsells_of
+from payments.selectors import route_choices, route_names, upsell_offers_for, upsells_of
 
 from .. import selectors
 from ..cart import Cart
@@ -36,7 +35,7 @@ def _order_or_404(token, **kwargs):
 def order_status(request, token):
     order = _order_or_404(token, with_attempts=True)
     # A route the merchant has since disabled still shows by its key rather than disappearing.
-    names = {route.key: route.display_name for route in enabled_routes()}
+    names = route_names()
     return render(request, "shop/order_status.html", {
         "order": order,
         "subscriptions": [(sub, subscription_url(sub)) for sub in order.subscriptions.all()],
@@ -73,7 +72,7 @@ def order_failed(request, token):
         return redirect(order_url(order, "shop:order_confirmation"))
     return render(request, "shop/order_failed.html", {
         "order": order,
-        "form": RetryForm(routes=enabled_routes(), initial={"route": order.route}),
+        "form": RetryForm(routes=route_choices(), initial={"route": order.route}),
         "retry_url": order_url(order, "shop:order_retry"),
         "status_url": order_url(order),
     })
@@ -84,7 +83,7 @@ def order_retry(request, token):
     order = _order_or_404(token)
     if order.is_paid:
         return redirect(order_url(order, "shop:order_confirmation"))
-    form = RetryForm(request.POST, routes=enabled_routes())
+    form = RetryForm(request.POST, routes=route_choices())
     if not form.is_valid():
         for error in form.errors.get("route", []):
             messages.error(request, error)

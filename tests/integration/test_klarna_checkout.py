@@ -137,7 +137,7 @@ def test_expired_session_is_replaced_not_reused(klarna, client):
     from django.utils import timezone
 
     attempt = start()
-    PaymentAttempt.objects.filter(pk=attempt.pk).update(created_at=timezone.now() - timedelta(hours=48))
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(session_expires_at=timezone.now() - timedelta(minutes=1))
     response = client.get(urlparse(attempt.redirect_url).path)
     assert response.status_code == 302
     attempt.refresh_from_db()

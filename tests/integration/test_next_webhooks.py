@@ -9,7 +9,7 @@ from payments.models import PaymentEvent, WebhookDelivery
 from payments.providers.next.signatures import sign
 from payments.services.payment_start import payment_start
 from payments.services.reconcile import payments_reconcile
-from payments.services.webhooks import webhook_apply
+from payments.services.inbound import inbound_apply
 from payments.states import Status
 from shop.models import Order
 from tests.factories import make_order
@@ -98,7 +98,7 @@ def test_bad_signature_is_stored_and_rejected(emulator, client):
     attempt.refresh_from_db()
     assert attempt.status == Status.PENDING
     # The admin "re-apply" refuses unverified deliveries too.
-    assert webhook_apply(delivery_id=stored.pk) == "rejected"
+    assert inbound_apply(delivery_id=stored.pk, force=True) == "rejected"
 
 
 @pytest.mark.django_db

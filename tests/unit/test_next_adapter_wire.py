@@ -4,8 +4,8 @@ import json
 import pytest
 
 from payments.exceptions import InvalidReturn, ProviderRequestError
-from payments.providers.next.adapter import NextAdapter
-from payments.providers.types import Address, CheckoutLine, CheckoutRequest, Customer
+from payments.providers.next.adapter import NextAdapter, parse_return
+from payments.providers.types import Address, AttemptRef, CheckoutLine, CheckoutRequest, Customer, InboundMessage
 
 
 class NoClient:
@@ -58,13 +58,24 @@ def test_line_without_provider_product_is_refused(adapter):
         adapter.order_body(checkout_request(lines=(line,)))
 
 
-def test_empty_response_means_failed(adapter):
-    assert adapter.parse_return({"response": "{}"}).succeeded is False
+def returned(params, *, method="POST", content_type="application/x-www-form-urlencoded"):
+    bound = AttemptRef(reference="pa_1", provider_reference="", amount=100, currency="EUR")
+    return InboundMessage(channel="return", method=method, body=b"", headers={}, params=params,
+                          content_type=content_type, bound=bound)
 
 
-def test_order_response_names_the_order(adapter):
-    returned = adapter.parse_return({"response": json.dumps({"number": "100001"})})
-    assert returned.succeeded and returned.provider_reference == "100001"
+def test_empty_response_means_no_order():
+    assert parse_return(returned({"response": "{}"})) == ""
+
+
+def test_order_response_names_the_order():
+    assert parse_return(returned({"response": json.dumps({"number": "100001"})})) == "100001"
+
+
+def test_return_identity_is_stable_and_differs_by_outcome(adapter):
+    paid = returned({"response": json.dumps({"number": "100001"})})
+    assert adapter.identify(paid) == adapter.identify(paid)
+    assert adapter.identify(paid) != adapter.identify(returned({"response": "{}"}))
 
 
 @pytest.mark.parametrize("data", [
@@ -76,10 +87,19 @@ def test_order_response_names_the_order(adapter):
     {"response": json.dumps({"number": True})},
     {"response": json.dumps({"number": "  "})},
     {"response": "{" + " " * (600 * 1024) + "}"},  # too large
+    {"response": "[" * 100_000},                # nested beyond any order: refused before json.loads
+    {"response": {"number": "1"}},              # not a string (a JSON body's object)
+    {"response": 5},
 ])
-def test_malformed_returns_are_invalid(adapter, data):
+def test_malformed_returns_are_invalid(data):
     with pytest.raises(InvalidReturn):
-        adapter.parse_return(data)
+        parse_return(returned(data))
+
+
+@pytest.mark.parametrize("method, content_type", [("POST", "application/json"), ("GET", "")])
+def test_only_a_form_post_is_a_29_next_return(method, content_type):
+    with pytest.raises(InvalidReturn):
+        parse_return(returned({"response": "{}"}, method=method, content_type=content_type))
 
 
 def test_order_json_becomes_a_provider_payment(adapter):

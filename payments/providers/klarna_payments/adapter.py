@@ -6,29 +6,48 @@ Choices (README "Klarna Payments"): orders are authorized, not auto-captured (ca
 admin); fraud_status PENDING keeps the attempt pending until Klarna's notification; the purchase
 country is the billing country and the locale `en-<country>`.
 """
-import json
 import logging
-from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.utils import timezone
 
-from ...exceptions import InvalidReturn, ProviderError, ProviderRequestError
+from ...exceptions import (
+    InvalidReturn,
+    PaymentDeclined,
+    ProviderAuthError,
+    ProviderError,
+    ProviderRequestError,
+    ReturnMismatch,
+    TokenRevoked,
+)
 from ..base import PaymentAdapter
+from ..inbound import clean_text, derived_key, load_json_object
 from ..types import (
+    Capabilities,
     CheckoutRequest,
-    CheckoutStart,
+    Identity,
+    InboundMessage,
+    Operation,
+    PaymentAbandoned,
+    PaymentUpdate,
     ProviderPayment,
-    ReturnData,
+    Renewals,
+    Resolution,
+    UpsellKind,
     UpsellRequest,
     UpsellResult,
-    WebhookEvent,
+    Widget,
 )
 from .client import KlarnaClient
 from .order_lines import Item, OrderLinesError, items_from_checkout, klarna_amounts, order_line
 
 log = logging.getLogger(__name__)
 FRAUD_STATUS = {"ACCEPTED": "authorized", "PENDING": "pending", "REJECTED": "failed"}
+# Klarna error codes meaning the customer token itself can no longer be charged.
+TOKEN_GONE = {"TOKEN_SUSPENDED", "TOKEN_CANCELED", "TOKEN_CANCELLED", "TOKEN_NOT_FOUND"}
+# Payment sessions live 48 hours; an hour of margin so the shopper never meets the edge.
+SESSION_LIFETIME = timedelta(hours=47)
 OM_STATUS = {"AUTHORIZED": "authorized", "PART_CAPTURED": "captured", "CAPTURED": "captured",
              "CANCELLED": "cancelled", "EXPIRED": "expired", "CLOSED": "captured"}
 
@@ -59,10 +78,12 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
     key = "klarna_payments"
     display_name = "Klarna"
     description = "Pay now, pay later or in instalments with Klarna, right on this page."
-    supports_recurring = True
-    supports_upsell = True
-    renewals_by = "shop"
-    updates_sessions = True
+    capabilities = Capabilities(
+        renewals=Renewals.SHOP,
+        upsell=UpsellKind.RAISE_AUTHORIZATION,
+        operations=frozenset(Operation),
+        session_updates=True,
+    )
 
     def __init__(self, client: KlarnaClient | None = None):
         self.client = client or KlarnaClient(base_url=settings.KLARNA_API_BASE_URL,
@@ -102,37 +123,60 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
         }
 
     # --- checkout ---------------------------------------------------------------------------------
-    def start_checkout(self, request: CheckoutRequest) -> CheckoutStart:
+    def start_checkout(self, request: CheckoutRequest) -> Widget:
         session = self.client.create_session(self.session_body(request))
         if not isinstance(session, dict) or not session.get("client_token"):
             raise InvalidReturn("Klarna session without a client_token")
-        return CheckoutStart(redirect_url="", provider_reference="", client_token=session["client_token"],
-                             session_id=str(session.get("session_id") or ""))
+        return Widget(template="payments/widget.html", sdk_url=settings.KLARNA_SDK_URL,
+                      client_token=str(session["client_token"]), session_id=str(session.get("session_id") or ""),
+                      expires_at=timezone.now() + SESSION_LIFETIME)
 
     def update_checkout(self, session_id: str, request: CheckoutRequest) -> None:
         """New cart or addresses for an open session (Klarna re-validates it like a new one)."""
         self.client.update_session(session_id, self.session_body(request))
 
-    def parse_return(self, data: Mapping[str, str]) -> ReturnData:
-        """The widget page's POST (`authorization_token` or `declined`) or Klarna's authorization
-        callback (JSON `{authorization_token, session_id}`)."""
-        if data.get("declined"):
-            return ReturnData(succeeded=False)
-        token = data.get("authorization_token")
-        if not isinstance(token, str) or not 8 <= len(token) <= 512:
-            raise InvalidReturn("no usable authorization_token")
-        return ReturnData(succeeded=True, provider_reference=token)
+    # --- inbound: all on the attempt's signed URLs (Klarna v1 signs nothing) ----------------------
+    def authenticate(self, message: InboundMessage) -> bool:
+        # The widget page's POST, Klarna's authorization callback and its notifications arrive on URLs
+        # signed for one attempt; the body is only a hint that resolve() checks with Klarna itself.
+        return message.bound is not None
 
-    def confirm_return(self, returned: ReturnData, request: CheckoutRequest) -> ProviderPayment:
+    def identify(self, message: InboundMessage) -> Identity:
+        if message.channel == "notification":
+            data = _notification(message)
+            return Identity(f"{data['order_id']}:{data['event_type']}", data["event_type"])
+        token = _authorization(message)
+        if token is None:
+            return Identity(derived_key("declined", message.bound.reference), "declined")
+        # The browser's POST and Klarna's callback carry the same token: one identity, applied once.
+        return Identity(derived_key("authorization", message.bound.reference, token), "authorization")
+
+    def resolve(self, message: InboundMessage, request: CheckoutRequest | None) -> Resolution:
+        if message.channel == "notification":
+            order_id = _notification(message)["order_id"]
+            if message.bound.provider_reference and order_id != message.bound.provider_reference:
+                raise ReturnMismatch(f"order {order_id} is not this attempt's {message.bound.provider_reference}")
+            return PaymentUpdate(self.fetch_payment(order_id))
+        token = _authorization(message)
+        if token is None:
+            return PaymentAbandoned("Declined or cancelled at the provider")
+        try:
+            return PaymentUpdate(self.place_order(token, request))
+        except (ProviderRequestError, InvalidReturn):
+            # Expired, reused or foreign: never a payment. Give back whatever it still holds.
+            self.release_authorization(token)
+            raise
+
+    def place_order(self, authorization_token: str, request: CheckoutRequest) -> ProviderPayment:
         """Place the order for the authorization. The attempt's reference is the idempotency key: the
         browser and the callback (and any retry) get the same single order back from Klarna."""
         body = self.order_body(request)
-        order = self.client.create_order(returned.provider_reference, body, idempotency_key=request.reference)
+        order = self.client.create_order(authorization_token, body, idempotency_key=request.reference)
         if not isinstance(order, dict) or not order.get("order_id"):
             raise InvalidReturn("Klarna create-order answer without an order_id")
         token = ""
         if intent_for(request) != "buy":
-            token = self.customer_token(returned.provider_reference, request)
+            token = self.customer_token(authorization_token, request)
         try:
             expires = self.authorization_expiry(str(order["order_id"]))
         except ProviderError:
@@ -159,11 +203,9 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
             return ""
         return str((answer or {}).get("token_id") or "")
 
-    def release_return(self, returned: ReturnData) -> None:
-        if not returned.provider_reference:
-            return
+    def release_authorization(self, authorization_token: str) -> None:
         try:
-            self.client.cancel_authorization(returned.provider_reference)
+            self.client.cancel_authorization(authorization_token)
         except ProviderError as exc:
             # Already consumed or expired: nothing is held any more.
             log.info("authorization not released: %s", exc)
@@ -174,13 +216,23 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
         task gets Klarna's first answer back instead of a second charge. Raises ProviderRequestError
         (code TOKEN_SUSPENDED / TOKEN_CANCELED / PAYMENT_METHOD_FAILED ...) when refused."""
         amounts = self.amounts(request)
-        order = self.client.token_order(token, {
-            "purchase_currency": request.currency, "locale": request.locale, **amounts.as_body(),
-            "merchant_reference1": request.order_number, "merchant_reference2": request.reference,
-            "shipping_address": _address(request.shipping_address, request), "auto_capture": False,
-        }, idempotency_key=idempotency_key)
+        try:
+            order = self.client.token_order(token, {
+                "purchase_currency": request.currency, "locale": request.locale, **amounts.as_body(),
+                "merchant_reference1": request.order_number, "merchant_reference2": request.reference,
+                "shipping_address": _address(request.shipping_address, request), "auto_capture": False,
+            }, idempotency_key=idempotency_key)
+        except ProviderRequestError as exc:
+            # Klarna answers a suspended or cancelled token with 403 + TOKEN_*: that is the token, not us.
+            if exc.code not in TOKEN_GONE and isinstance(exc, ProviderAuthError):
+                raise
+            kind = TokenRevoked if exc.code in TOKEN_GONE else PaymentDeclined
+            raise kind(str(exc.args[0]) if exc.args else "refused", status=exc.http_status, code=exc.code,
+                       correlation_id=exc.correlation_id, body=exc.body) from exc
         if not isinstance(order, dict) or not order.get("order_id"):
             raise InvalidReturn("Klarna token order answer without an order_id")
+        if order.get("fraud_status") == "REJECTED":
+            raise PaymentDeclined(f"Klarna rejected renewal order {order['order_id']} (fraud_status REJECTED)")
         return ProviderPayment(
             provider_reference=str(order["order_id"]),
             status=FRAUD_STATUS.get(str(order.get("fraud_status")), "pending"),
@@ -189,7 +241,11 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
         )
 
     def cancel_customer_token(self, token: str) -> None:
-        self.client.cancel_token(token)
+        try:
+            self.client.cancel_token(token)
+        except ProviderRequestError as exc:
+            if exc.http_status != 404:
+                raise
 
     # --- upsells: raise the order's authorization with the new line ---------------------------------
     def find_upsell(self, provider_reference: str, reference: str) -> UpsellResult | None:
@@ -261,17 +317,30 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
         # Klarna has no search by our reference: an attempt without an order id never got one placed.
         return None
 
-    # --- notifications (pending fraud decisions), unsigned: bound to the attempt by a signed URL ----
-    def verify_webhook(self, body: bytes, headers) -> bool:
-        return False  # Klarna v1 signs nothing; see payments.views.notification
 
-    def parse_webhook(self, body: bytes) -> WebhookEvent:
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise InvalidReturn("notification body is not JSON") from None
-        if not isinstance(data, dict) or not data.get("order_id") or not data.get("event_type"):
-            raise InvalidReturn("not a Klarna notification")
-        event_id = f"{data['order_id']}:{data['event_type']}"
-        return WebhookEvent(event_id=event_id, event_type=str(data["event_type"]),
-                            provider_reference=str(data["order_id"]), raw=data)
+def _notification(message: InboundMessage) -> dict:
+    """Klarna's notification about a pending fraud decision: {order_id, event_type}, JSON."""
+    data = load_json_object(message.body, what="notification body")
+    order_id, event_type = data.get("order_id"), data.get("event_type")
+    if not isinstance(order_id, str) or not isinstance(event_type, str) or not order_id or not event_type:
+        raise InvalidReturn("not a Klarna notification")
+    return {"order_id": clean_text(order_id, limit=64), "event_type": clean_text(event_type, limit=64)}
+
+
+def _authorization(message: InboundMessage) -> str | None:
+    """The authorization token a return carries, or None for the widget's "declined" POST.
+
+    The widget page POSTs a form (`authorization_token` or `declined`); Klarna's authorization callback
+    POSTs JSON `{authorization_token, session_id}` to the same URL."""
+    if message.method != "POST":
+        raise InvalidReturn("Klarna returns by POST")
+    data = load_json_object(message.body, what="callback body") if "json" in message.content_type else message.params
+    if data.get("declined"):
+        return None
+    token = data.get("authorization_token")
+    if not isinstance(token, str) or not 8 <= len(token) <= 512 or clean_text(token, limit=512) != token:
+        raise InvalidReturn("no usable authorization_token")
+    return token
+
+
+ADAPTER = KlarnaPaymentsAdapter

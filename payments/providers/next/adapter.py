@@ -7,28 +7,37 @@ Choices where the docs are silent (see README "29 Next"):
 - A 201 from ordersCreate for Klarna carries `payment_complete_url` (the guides), not an Order (the spec).
 - payment_status `paid` means captured; `authorized` means authorized (auth-capture gateways).
 """
-import json
-from collections.abc import Mapping
 from datetime import datetime
 
 from django.conf import settings
 
 from ...exceptions import InvalidReturn, ProviderRequestError
 from ..base import PaymentAdapter
+from ..inbound import clean_text, derived_key, load_json, load_json_object
 from ..money import to_decimal_string
 from ..types import (
     Address,
+    Capabilities,
     CheckoutRequest,
-    CheckoutStart,
+    Identity,
+    InboundMessage,
+    NothingToApply,
+    PaymentAbandoned,
+    PaymentUpdate,
     ProviderPayment,
-    ReturnData,
+    Redirect,
+    Renewals,
+    Resolution,
     SubscriptionInfo,
+    SubscriptionUpdate,
+    UpsellKind,
     UpsellRequest,
     UpsellResult,
-    WebhookEvent,
 )
 from . import signatures, wire
 from .client import NextClient
+
+SIGNATURE_HEADER = "X-29Next-Signature"
 
 # Bigger than any real order JSON, small enough that parsing it cannot hurt us.
 MAX_RESPONSE_FIELD = 512 * 1024
@@ -38,8 +47,11 @@ class NextAdapter(PaymentAdapter):
     key = "next"
     display_name = "Klarna (via 29 Next)"
     description = "Pay now, later or in slices with Klarna. You will be sent to Klarna to confirm."
-    supports_recurring = True
-    supports_upsell = True
+    capabilities = Capabilities(
+        renewals=Renewals.PROVIDER,
+        upsell=UpsellKind.ADD_TO_ORDER,
+        inbound_headers=("Content-Type", "User-Agent", "Content-Length", SIGNATURE_HEADER),
+    )
 
     def __init__(self, client: NextClient | None = None):
         self.client = client or NextClient(
@@ -49,13 +61,13 @@ class NextAdapter(PaymentAdapter):
         )
 
     # --- checkout ---------------------------------------------------------------------------------
-    def start_checkout(self, request: CheckoutRequest) -> CheckoutStart:
+    def start_checkout(self, request: CheckoutRequest) -> Redirect:
         answer = self.client.create_order(self.order_body(request))
         url = (answer or {}).get("payment_complete_url") if isinstance(answer, dict) else None
-        if not url:
+        if not url or not isinstance(url, str):
             raise ProviderRequestError("29next: ordersCreate answered without payment_complete_url",
                                        body=str(answer)[:500])
-        return CheckoutStart(redirect_url=url, provider_reference="")
+        return Redirect(url=url)
 
     @staticmethod
     def order_body(request: CheckoutRequest) -> dict:
@@ -95,25 +107,56 @@ class NextAdapter(PaymentAdapter):
             body["shipping_price"] = to_decimal_string(request.shipping_fee)
         return body
 
-    # --- return -----------------------------------------------------------------------------------
-    def parse_return(self, data: Mapping[str, str]) -> ReturnData:
-        raw = data.get("response")
-        if raw is None:
-            raise InvalidReturn("the return POST has no 'response' field")
-        if len(raw) > MAX_RESPONSE_FIELD:
-            raise InvalidReturn("the 'response' field is too large")
+    # --- inbound: the shopper's return POST (unsigned, bound by our signed URL) and signed webhooks ----
+    def authenticate(self, message: InboundMessage) -> bool:
+        if message.bound is not None:
+            # The return POST is unsigned and comes through the browser: the signed URL binds it to the
+            # attempt, and resolve() reads the order back from 29 Next before anything is applied.
+            return True
+        return signatures.verify(settings.NEXT_WEBHOOK_SECRET, message.body, message.headers.get(SIGNATURE_HEADER))
+
+    def identify(self, message: InboundMessage) -> Identity:
+        if message.bound is not None:
+            returned = parse_return(message)
+            outcome = returned or "no-order"
+            return Identity(derived_key("return", message.bound.reference, outcome), "return")
+        envelope = _envelope(message.body)
+        return Identity(envelope["event_id"], envelope["event_type"])
+
+    def resolve(self, message: InboundMessage, request: CheckoutRequest | None) -> Resolution:
+        if message.bound is not None:
+            number = parse_return(message)
+            if not number:
+                return PaymentAbandoned("Provider returned the shopper with no order (declined or cancelled)")
+            return PaymentUpdate(self.fetch_payment(number))
         try:
-            order = json.loads(raw)
-        except ValueError:
-            raise InvalidReturn("the 'response' field is not JSON") from None
-        if not isinstance(order, dict):
-            raise InvalidReturn("the 'response' field is not a JSON object")
-        if not order:
-            return ReturnData(succeeded=False)
-        number = order.get("number")
-        if not isinstance(number, str | int) or isinstance(number, bool) or not str(number).strip():
-            raise InvalidReturn("the order in 'response' has no number")
-        return ReturnData(succeeded=True, provider_reference=str(number).strip()[:64])
+            return self._resolve_webhook(_envelope(message.body))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise InvalidReturn(f"29 Next webhook data is not readable: {type(exc).__name__}") from None
+
+    def _resolve_webhook(self, envelope: dict) -> Resolution:
+        data = envelope.get("data") if isinstance(envelope.get("data"), dict) else {}
+        kind = envelope["event_type"].split(".")[0]
+        if kind == "order":
+            payment = self.to_payment(data)
+            # A renewal order names its subscription with billing_cycle >= 1 (0 is the first purchase).
+            renewal = next(((sid, cycle) for sid, cycle in payment.subscriptions if cycle >= 1), None)
+            if renewal:
+                return SubscriptionUpdate(subscription_id=renewal[0], billing_cycle=renewal[1], payment=payment)
+            return PaymentUpdate(payment)
+        if kind == "transaction":
+            sub = data.get("subscription") if isinstance(data.get("subscription"), dict) else {}
+            if sub.get("id") is not None:
+                cycle = sub.get("billing_cycle")
+                return SubscriptionUpdate(subscription_id=str(sub["id"]),
+                                          billing_cycle=int(cycle) if cycle is not None else None,
+                                          failed=data.get("status") == "failed")
+            if data.get("order"):
+                return PaymentUpdate(self.fetch_payment(str(data["order"])[:64]))
+            return NothingToApply(f"{envelope['event_type']} names no order")
+        if kind == "subscription" and data.get("id") is not None:
+            return SubscriptionUpdate(subscription_id=str(data["id"]))
+        return NothingToApply(f"{envelope['event_type']} carries nothing to apply")
 
     # --- reading back -----------------------------------------------------------------------------
     def fetch_payment(self, provider_reference: str) -> ProviderPayment:
@@ -171,36 +214,34 @@ class NextAdapter(PaymentAdapter):
         return wire.to_subscription(
             self.client.patch_subscription(provider_id, {"next_renewal_date": when.isoformat()}))
 
-    # --- webhooks ---------------------------------------------------------------------------------
-    def verify_webhook(self, body: bytes, headers: Mapping[str, str]) -> bool:
-        return signatures.verify(settings.NEXT_WEBHOOK_SECRET, body, headers.get("X-29Next-Signature"))
 
-    def parse_webhook(self, body: bytes) -> WebhookEvent:
-        try:
-            envelope = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise InvalidReturn("webhook body is not JSON") from None
-        if not isinstance(envelope, dict) or not envelope.get("event_id") or not envelope.get("event_type"):
-            raise InvalidReturn("webhook body is not a 29 Next envelope")
-        data = envelope.get("data") if isinstance(envelope.get("data"), dict) else {}
-        event = dict(event_id=str(envelope["event_id"]), event_type=str(envelope["event_type"]), raw=envelope)
-        kind = event["event_type"].split(".")[0]
-        if kind == "order":
-            payment = self.to_payment(data)
-            # A renewal order names its subscription with billing_cycle >= 1 (0 is the first purchase).
-            renewal = next(((sid, cycle) for sid, cycle in payment.subscriptions if cycle >= 1), None)
-            return WebhookEvent(**event, provider_reference=payment.provider_reference, payment=payment,
-                                subscription_id=renewal[0] if renewal else "",
-                                billing_cycle=renewal[1] if renewal else None)
-        if kind == "transaction":
-            sub = data.get("subscription") if isinstance(data.get("subscription"), dict) else {}
-            return WebhookEvent(**event, provider_reference=str(data.get("order") or ""),
-                                subscription_id=str(sub.get("id") or ""),
-                                billing_cycle=sub.get("billing_cycle") if sub else None,
-                                failed=data.get("status") == "failed")
-        if kind == "subscription":
-            return WebhookEvent(**event, subscription_id=str(data.get("id") or ""))
-        return WebhookEvent(**event)
+def parse_return(message: InboundMessage) -> str:
+    """The order number the return POST names, or '' for `{}` (no order: declined or cancelled).
+
+    29 Next posts a form whose `response` field is the order JSON. Raises InvalidReturn for anything
+    else: a JSON body (29 Next has no server callback), a missing, oversized or non-object `response`."""
+    if message.method != "POST" or "json" in message.content_type:
+        raise InvalidReturn("29 Next returns the shopper with a form POST")
+    raw = message.params.get("response")
+    if not isinstance(raw, str):
+        raise InvalidReturn("the return POST has no 'response' field")
+    order = load_json(raw, what="the 'response' field", max_bytes=MAX_RESPONSE_FIELD)
+    if not isinstance(order, dict):
+        raise InvalidReturn("the 'response' field is not a JSON object")
+    if not order:
+        return ""
+    number = order.get("number")
+    if not isinstance(number, str | int) or isinstance(number, bool) or not clean_text(number).strip():
+        raise InvalidReturn("the order in 'response' has no number")
+    return clean_text(number, limit=64).strip()
+
+
+def _envelope(body: bytes) -> dict:
+    envelope = load_json_object(body, what="webhook body")
+    event_id, event_type = envelope.get("event_id"), envelope.get("event_type")
+    if not isinstance(event_id, str | int) or not isinstance(event_type, str) or not event_id or not event_type:
+        raise InvalidReturn("webhook body is not a 29 Next envelope")
+    return {**envelope, "event_id": clean_text(event_id), "event_type": clean_text(event_type, limit=64)}
 
 
 def _address(address: Address, phone: str) -> dict:
@@ -214,3 +255,6 @@ def _address(address: Address, phone: str) -> dict:
         "country": address.country,
         "phone_number": phone,
     }
+
+
+ADAPTER = NextAdapter

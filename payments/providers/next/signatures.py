@@ -8,6 +8,9 @@ import hashlib
 import hmac
 import json
 
+from ...exceptions import InvalidReturn
+from ..inbound import load_json
+
 
 def sign(secret: str, body: bytes) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -20,7 +23,7 @@ def verify(secret: str, body: bytes, signature: str | None) -> bool:
     if hmac.compare_digest(sign(secret, body), given):
         return True
     try:
-        reserialised = json.dumps(json.loads(body)).encode()
-    except (ValueError, UnicodeDecodeError):
+        reserialised = json.dumps(load_json(body)).encode()
+    except InvalidReturn:
         return False
     return hmac.compare_digest(sign(secret, reserialised), given)

@@ -1,0 +1,250 @@
+"""One path for everything a provider sends in (DESIGN rule 2): webhooks, notifications on an attempt's
+signed URL, server callbacks and the shopper's return (POST or GET).
+
+store raw → authenticate (signed URL here, signature in the adapter) → identify → dedupe → resolve →
+apply through payments.states. Every step that can see hostile bytes is bounded: bodies are stored as a
+prefix plus a hash until authenticated, text is cleaned for the database, and nothing unauthenticated is
+parsed beyond what a signature check needs. A message whose outcome is already settled is answered from
+the database without calling the provider again.
+"""
+import hashlib
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ..exceptions import InvalidReturn, ProviderError, ReturnMismatch
+from ..models import PaymentAttempt, WebhookDelivery
+from ..providers.inbound import clean_text
+from ..providers.registry import get_adapter
+from ..providers.types import (
+    AttemptRef,
+    InboundMessage,
+    NothingToApply,
+    PaymentAbandoned,
+    PaymentUpdate,
+    SubscriptionUpdate,
+)
+from ..states import IN_BETWEEN, SUCCESSFUL, Status, record_event, transition
+from .payment_confirm import payment_confirm
+from .payment_start import RETURN_SALT, checkout_request
+from .subscriptions import subscription_apply_event
+
+log = logging.getLogger(__name__)
+State = WebhookDelivery.State
+Channel = WebhookDelivery.Channel
+REJECTED_BODY_PREFIX = 4096
+SETTLED = (State.APPLIED, State.IGNORED, State.UNMATCHED, State.REJECTED, State.MISMATCH)
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    http_status: int
+    state: str
+    delivery_id: int | None = None
+    attempt: PaymentAttempt | None = None
+    error: str = ""
+
+    @property
+    def paid(self) -> bool:
+        return self.attempt is not None and self.attempt.status in SUCCESSFUL
+
+    @property
+    def confirming(self) -> bool:
+        """The outcome is not known yet (provider unreachable, fraud review): webhook or reconcile settles it."""
+        return self.attempt is not None and (self.state == State.FAILED or self.attempt.status in IN_BETWEEN)
+
+
+def attempt_from_token(*, route: str, token: str) -> PaymentAttempt:
+    """The attempt a signed return token was made for. Raises InvalidReturn for anything else."""
+    if not token or len(token) > 512:
+        raise InvalidReturn("the return URL carries no usable token")
+    try:
+        reference = signing.loads(token, salt=f"{RETURN_SALT}.{route}", max_age=settings.PAYMENT_RETURN_MAX_AGE)
+    except signing.SignatureExpired:
+        raise InvalidReturn("the return link has expired") from None
+    except (signing.BadSignature, ValueError, UnicodeError):
+        raise InvalidReturn("the return link is not valid") from None
+    try:
+        return PaymentAttempt.objects.select_related("order").get(reference=reference, route=route)
+    except PaymentAttempt.DoesNotExist:
+        raise InvalidReturn("the return link names no payment") from None
+
+
+def inbound_receive(*, route: str, channel: str, method: str, body: bytes, headers, params,
+                    content_type: str = "", attempt: PaymentAttempt | None = None) -> InboundResult:
+    """Store, authenticate, dedupe and apply one message. Never raises for bad input: the result says it.
+
+    `attempt` is the attempt whose signed URL the message arrived on (views check the token first).
+    HTTP status: 401 unauthenticated, 400 unreadable, 500 when applying failed and should be redelivered,
+    200 otherwise (applied, duplicate, unmatched, mismatch, ignored: the provider must stop retrying).
+    """
+    adapter = get_adapter(route)
+    if channel == Channel.RETURN and method == "GET" and not adapter.capabilities.confirms_on_get:
+        # A refresh, or the back button: the shopper sees where the order stands; nothing changes.
+        return InboundResult(200, "shown", None, attempt)
+    bound = None if attempt is None else AttemptRef(reference=attempt.reference, amount=attempt.amount,
+                                                    provider_reference=attempt.provider_reference,
+                                                    currency=attempt.currency)
+    message = InboundMessage(channel=channel, method=method, body=body, headers=headers, params=params,
+                             content_type=content_type, bound=bound)
+    kept = {name: clean_text(headers[name], limit=500) for name in adapter.capabilities.inbound_headers
+            if name in headers}
+    # Form fields and query strings are stored as parsed, so a stored message can be applied again as is.
+    fields = {_storable(k.encode())[:64]: _storable(v.encode()) for k, v in list(params.items())[:50]}
+    row = dict(provider=route, channel=channel, method=clean_text(method, limit=8), headers=kept,
+               attempt=attempt, params=fields, body_sha256=hashlib.sha256(body).hexdigest())
+    try:
+        authentic = adapter.authenticate(message)
+    except InvalidReturn:
+        authentic = False
+    if not authentic:
+        return _reject(row, body, attempt, "not authenticated (signature missing or invalid)", 401)
+    try:
+        identity = adapter.identify(message)
+    except InvalidReturn as exc:
+        return _reject(row, body, attempt, str(exc), 400, signature_valid=True)
+    key = hashlib.sha256(identity.key.encode("utf-8", "surrogatepass")).hexdigest()
+    try:
+        with transaction.atomic():
+            delivery = WebhookDelivery.objects.create(
+                **row, signature_valid=True, event_id=clean_text(identity.key, limit=64), dedupe_key=key,
+                event_type=clean_text(identity.event_type, limit=64), body=_storable(body))
+    except IntegrityError:
+        delivery = WebhookDelivery.objects.get(provider=route, dedupe_key=key, signature_valid=True)
+        if delivery.state in SETTLED:
+            return _result(delivery, "duplicate", attempt)
+    inbound_apply(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    return _result(delivery, delivery.state, attempt)
+
+
+def inbound_apply(*, delivery_id: int, force: bool = False) -> str:
+    """Apply a stored, authenticated message through the state machine; returns its new state.
+
+    Locks the delivery row, so a redelivery, a racing duplicate and an admin "re-apply" apply it one at a
+    time; a message already settled is not applied again unless `force` (admin). Idempotent: transitions
+    are keyed on the message's identity, so applying twice changes the payment once.
+    """
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
+        if not delivery.signature_valid or (delivery.state in SETTLED and not force):
+            return delivery.state
+        delivery.apply_count += 1
+        state, error, attempt = _apply(delivery)
+        delivery.state, delivery.error, delivery.attempt = state, clean_text(error, limit=500), attempt
+        delivery.processed_at = timezone.now()
+        delivery.save(update_fields=["state", "error", "attempt", "apply_count", "processed_at"])
+    return state
+
+
+def _apply(delivery):
+    adapter = get_adapter(delivery.provider)
+    attempt = delivery.attempt
+    message = _stored_message(delivery)
+    source, dedupe = delivery.channel, f"{delivery.channel}:{delivery.provider}:{delivery.dedupe_key[:40]}"
+    try:
+        resolution = adapter.resolve(message, checkout_request(attempt) if attempt else None)
+    except ProviderError as exc:
+        if getattr(exc, "retryable", False):
+            if attempt:
+                record_event(attempt.pk, kind="note", source=source,
+                             message=f"Provider unavailable, confirmation deferred ({exc})"[:500])
+            return State.FAILED, str(exc), attempt
+        if attempt is None:
+            return State.UNMATCHED, str(exc), None
+        return _refused(attempt, source, f"The provider refused what this message named: {exc}")
+    except ReturnMismatch as exc:
+        return _refused(attempt, source, str(exc)) if attempt else (State.MISMATCH, str(exc), None)
+    except InvalidReturn as exc:
+        if attempt:
+            record_event(attempt.pk, kind="rejected", source=source, message=clean_text(exc, limit=500))
+        return State.REJECTED, str(exc), attempt
+    match resolution:
+        case PaymentAbandoned(reason=reason):
+            transition(attempt.pk, Status.FAILED, source=source, message=reason, dedupe_key=dedupe,
+                       failure_reason="Declined or cancelled at the provider")
+            return State.APPLIED, "", attempt
+        case PaymentUpdate(payment=payment):
+            target = attempt or _find_attempt(delivery.provider, payment)
+            if target is None:
+                return State.UNMATCHED, f"no payment attempt for provider order {payment.provider_reference}", None
+            try:
+                payment_confirm(attempt_id=target.pk, payment=payment, source=source, dedupe_key=dedupe)
+            except ReturnMismatch as exc:
+                return State.MISMATCH, str(exc), target
+            return State.APPLIED, "", target
+        case SubscriptionUpdate():
+            return _apply_subscription(delivery.provider, resolution, dedupe)
+        case NothingToApply(reason=reason):
+            return State.IGNORED, reason, attempt
+    raise TypeError(f"unknown resolution {resolution!r}")
+
+
+def _apply_subscription(route, update, dedupe):
+    try:
+        state, _ = subscription_apply_event(route=route, event=update, dedupe_key=dedupe)
+    except ProviderError as exc:
+        return (State.FAILED if getattr(exc, "retryable", False) else State.UNMATCHED), str(exc), None
+    except InvalidReturn as exc:
+        return State.REJECTED, str(exc), None
+    if state == "unmatched":
+        return State.UNMATCHED, f"no subscription {update.subscription_id} of ours", None
+    return State.APPLIED, "", None
+
+
+def _refused(attempt, source, message):
+    """A message on an attempt's own URL that named something the provider does not confirm: never a
+    payment. Recorded in the attempt's timeline for the merchant."""
+    record_event(attempt.pk, kind="rejected", source=source, message=clean_text(message, limit=500))
+    return State.MISMATCH, message, attempt
+
+
+def _find_attempt(route, payment):
+    attempts = PaymentAttempt.objects.filter(route=route)
+    if payment.reference:
+        found = attempts.filter(reference=payment.reference).first()
+        if found:
+            return found
+    if payment.provider_reference:
+        return attempts.filter(provider_reference=payment.provider_reference).first()
+    return None
+
+
+def _stored_message(delivery) -> InboundMessage:
+    attempt = delivery.attempt
+    bound = None if attempt is None else AttemptRef(reference=attempt.reference, amount=attempt.amount,
+                                                    provider_reference=attempt.provider_reference,
+                                                    currency=attempt.currency)
+    headers = delivery.headers or {}
+    content_type = headers.get("Content-Type", "")
+    body = delivery.body.encode("utf-8")
+    return InboundMessage(channel=delivery.channel, method=delivery.method, body=body, headers=headers,
+                          params=delivery.params or {}, content_type=content_type, bound=bound)
+
+
+def _storable(body: bytes, limit: int | None = None) -> str:
+    text = body[:limit].decode("utf-8", errors="replace") if limit else body.decode("utf-8", errors="replace")
+    return text.replace("\x00", "\ufffd")
+
+
+def _reject(row, body, attempt, error, status, *, signature_valid=False) -> InboundResult:
+    delivery = WebhookDelivery.objects.create(**row, signature_valid=signature_valid, state=State.REJECTED,
+                                              body=_storable(body, REJECTED_BODY_PREFIX), error=error[:500],
+                                              processed_at=timezone.now())
+    if attempt is not None and signature_valid:
+        record_event(attempt.pk, kind="rejected", source=row["channel"], message=clean_text(error, limit=500))
+    log.warning("inbound %s %s rejected: %s", row["provider"], row["channel"], clean_text(error, limit=200))
+    return InboundResult(status, State.REJECTED, delivery.pk, attempt, error)
+
+
+def _result(delivery, state, attempt) -> InboundResult:
+    if attempt is not None:
+        attempt.refresh_from_db()
+    elif delivery.attempt_id:
+        attempt = PaymentAttempt.objects.get(pk=delivery.attempt_id)
+    status = {State.FAILED: 500, State.REJECTED: 400}.get(state, 200)
+    return InboundResult(status, state, delivery.pk, attempt, delivery.error)

@@ -1,0 +1,162 @@
+"""One renewal strategy per kind of route, chosen once from the route's capabilities (DESIGN rule 2).
+
+- ProviderRun (Renewals.PROVIDER, 29 Next): the provider renews on its own schedule; the shop mirrors each
+  subscription, reads it back, and steers it through the provider's own renew / retry / cancel / reschedule.
+- ShopRun (Renewals.SHOP, Klarna Payments): the shop charges a stored customer token on its own schedule
+  (payments.services.renewals), so renew and retry are our own charge and cancel stops the token.
+- NoRenewals (Renewals.NONE): the route takes no recurring payments; every action says so.
+
+Services call `strategy_for(route)` and never ask which route they hold.
+"""
+from datetime import datetime
+
+from ..exceptions import InvalidReturn, OperationNotSupported, PaymentError, ProviderError
+from ..models import Subscription, SubscriptionEvent
+from ..orders import order_book
+from ..providers.registry import all_adapters, get_adapter
+from ..providers.types import ProviderPayment, Renewals
+from ..states import subscription_transition
+from .dispatch import enqueue_on_commit
+
+CANCEL_REASONS = {
+    "not_satisfied_with_product": "Not satisfied with the product",
+    "product_too_expensive": "Too expensive",
+    "cancel_recurring": "No longer needed",
+    "unwanted_subscription": "Did not want a subscription",
+    "recurring_payment_declined": "Recurring payment declined",
+    "disputed_cancel_recurring": "Disputed",
+    "schedule_ended": "Schedule ended",
+    "other": "Other",
+}
+
+
+class SubscriptionActionError(PaymentError):
+    shopper_message = "We could not change your subscription right now. Please try again later."
+
+
+class RenewalStrategy:
+    renewals: Renewals
+
+    def started(self, *, attempt, payment: ProviderPayment) -> None:
+        """A checkout was paid: begin whatever subscriptions its order holds."""
+
+    def renew_now(self, sub: Subscription, *, source: str) -> Subscription:
+        raise NotImplementedError
+
+    def retry(self, sub: Subscription, *, source: str) -> Subscription:
+        raise NotImplementedError
+
+    def cancel(self, sub: Subscription, *, reason: str, message: str, source: str) -> Subscription:
+        raise NotImplementedError
+
+    def reschedule(self, sub: Subscription, when: datetime, *, source: str) -> Subscription:
+        raise NotImplementedError
+
+
+class ProviderRun(RenewalStrategy):
+    renewals = Renewals.PROVIDER
+
+    def started(self, *, attempt, payment):
+        from ..tasks import link_subscription
+
+        for provider_id in {sid for sid, cycle in payment.subscriptions if cycle == 0}:
+            if not Subscription.objects.filter(route=attempt.route, provider_id=provider_id).exists():
+                enqueue_on_commit(link_subscription, attempt.route, provider_id, attempt.order_id)
+
+    def renew_now(self, sub, *, source):
+        return _act(sub, "renew", lambda a: a.subscription_renew(sub.provider_id), source=source,
+                    message="Renewal requested now")
+
+    def retry(self, sub, *, source):
+        return _act(sub, "retry", lambda a: a.subscription_retry(sub.provider_id), source=source,
+                    message="Payment retry requested")
+
+    def cancel(self, sub, *, reason, message, source):
+        return _act(sub, "cancel", lambda a: a.subscription_cancel(sub.provider_id, reason=reason, message=message),
+                    source=source, message=f"Cancelled: {CANCEL_REASONS[reason]}. {message}".strip())
+
+    def reschedule(self, sub, when, *, source):
+        return _act(sub, "reschedule", lambda a: a.subscription_reschedule(sub.provider_id, when), source=source,
+                    message=f"Next renewal moved to {when.isoformat()}")
+
+
+class ShopRun(RenewalStrategy):
+    renewals = Renewals.SHOP
+
+    def started(self, *, attempt, payment):
+        from .subscriptions import subscriptions_start
+
+        if order_book().subscription_schedules(attempt.order_id):
+            subscriptions_start(attempt=attempt, customer_token=payment.customer_token)
+
+    def renew_now(self, sub, *, source):
+        return _charge_now(sub, source=source, message="Renewal charged now")
+
+    def retry(self, sub, *, source):
+        # Retrying is for a declined cycle: on an active subscription it would charge a cycle early.
+        if sub.status != Subscription.Status.PAST_DUE:
+            raise SubscriptionActionError(f"only a past-due subscription can be retried (this one is {sub.status})")
+        return _charge_now(sub, source=source, message="Payment retried")
+
+    def cancel(self, sub, *, reason, message, source):
+        if sub.customer_token:
+            try:
+                get_adapter(sub.route).cancel_customer_token(sub.customer_token)
+            except (ProviderError, InvalidReturn) as exc:
+                raise SubscriptionActionError(f"cancelling the token failed: {exc}") from exc
+        subscription_transition(sub.pk, "canceled", source=source, cancel_reason=reason, next_renewal_at=None,
+                                message=f"Cancelled: {CANCEL_REASONS[reason]}. {message}".strip())
+        return Subscription.objects.get(pk=sub.pk)
+
+    def reschedule(self, sub, when, *, source):
+        subscription_transition(sub.pk, sub.status, source=source, next_renewal_at=when,
+                                message=f"Next renewal moved to {when.isoformat()}")
+        return Subscription.objects.get(pk=sub.pk)
+
+
+class NoRenewals(RenewalStrategy):
+    renewals = Renewals.NONE
+
+    def _refuse(self, sub, *_, **__):
+        raise SubscriptionActionError(f"the {sub.route} route takes no recurring payments") from \
+            OperationNotSupported(sub.route)
+
+    renew_now = retry = cancel = reschedule = _refuse
+
+
+STRATEGIES = {strategy.renewals: strategy for strategy in (ProviderRun(), ShopRun(), NoRenewals())}
+
+
+def strategy_for(route: str) -> RenewalStrategy:
+    return STRATEGIES[get_adapter(route).capabilities.renewals]
+
+
+def routes_renewed_by(renewals: Renewals) -> list[str]:
+    return [adapter.key for adapter in all_adapters() if adapter.capabilities.renewals == renewals]
+
+
+def _act(sub, action: str, call, *, source: str, message: str) -> Subscription:
+    from .subscriptions import subscription_sync
+
+    try:
+        info = call(get_adapter(sub.route))
+    except (ProviderError, InvalidReturn) as exc:
+        SubscriptionEvent.objects.create(subscription=sub, kind=f"{action}_failed", source=source,
+                                         message=f"{message}: {exc}"[:500])
+        raise SubscriptionActionError(f"{action} of subscription {sub.provider_id} failed: {exc}") from exc
+    SubscriptionEvent.objects.create(subscription=sub, kind=action, source=source, message=message[:500])
+    return subscription_sync(subscription=sub, info=info, source=source)
+
+
+def _charge_now(sub, *, source, message) -> Subscription:
+    from .renewals import subscription_charge
+
+    SubscriptionEvent.objects.create(subscription=sub, kind="charge", source=source, message=message)
+    try:
+        outcome = subscription_charge(subscription_id=sub.pk, source=source, force=True)
+    except (ProviderError, InvalidReturn) as exc:
+        raise SubscriptionActionError(f"charging subscription {sub.provider_id} failed: {exc}") from exc
+    if outcome == "skipped":
+        raise SubscriptionActionError("this subscription cannot be charged now")
+    sub.refresh_from_db()
+    return sub

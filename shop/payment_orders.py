@@ -1,0 +1,104 @@
+"""The shop's side of payments.orders.OrderBook: how payments reads and changes orders.
+
+payments never imports the shop; settings.PAYMENTS_ORDER_BOOK names this class. Everything here is the
+shop's knowledge of its own tables (line fields, the 29 Next product id column, upsell offers' windows).
+"""
+from django.db.models import Q
+from django.utils import timezone
+
+from payments.orders import OfferLine, OrderBook, OrderDetails, OrderPage, OrderPaymentStatus, RenewalLine
+from payments.providers.types import Address, CheckoutLine, Customer
+
+from .links import order_url
+from .models import Order, OrderLine, UpsellOffer
+from .orders import order_add_upsell_line, order_create_renewal
+
+PAGES = {OrderPage.STATUS: "shop:order_status", OrderPage.CONFIRMATION: "shop:order_confirmation",
+         OrderPage.FAILED: "shop:order_failed"}
+
+
+def _address(data: dict) -> Address:
+    return Address(first_name=data["first_name"], last_name=data["last_name"], line1=data["line1"],
+                   line2=data["line2"], city=data["city"], postcode=data["postcode"], country=data["country"])
+
+
+def _details(order: Order) -> OrderDetails:
+    lines = order.lines.filter(is_upsell=False).order_by("id")
+    return OrderDetails(
+        id=order.pk, number=order.number, status=OrderPaymentStatus(order.status), total=order.total,
+        currency=order.currency,
+        lines=tuple(
+            CheckoutLine(sku=line.sku, name=line.name, quantity=line.quantity, unit_price=line.unit_price,
+                         total=line.total, tax=line.tax, vat_rate_bp=line.vat_rate_bp,
+                         provider_product_id=line.next_product_id, interval=line.interval,
+                         interval_count=line.interval_count)
+            for line in lines
+        ),
+        shipping_fee=order.shipping_fee, shipping_vat_rate_bp=order.shipping_vat_rate_bp,
+        customer=Customer(email=order.email, first_name=order.first_name, last_name=order.last_name,
+                          phone=order.phone),
+        shipping_address=_address(order.shipping_address), billing_address=_address(order.billing_address),
+    )
+
+
+class ShopOrderBook(OrderBook):
+    def details(self, order_id):
+        return _details(Order.objects.get(pk=order_id))
+
+    def lock(self, order_id):
+        return _details(Order.objects.select_for_update().get(pk=order_id))
+
+    def set_route(self, order_id, route):
+        Order.objects.filter(pk=order_id).update(route=route, updated_at=timezone.now())
+
+    def lock_status(self, order_id):
+        return OrderPaymentStatus(Order.objects.select_for_update().values_list("status", flat=True).get(pk=order_id))
+
+    def set_payment_status(self, order_id, status):
+        now = timezone.now()
+        Order.objects.filter(pk=order_id).update(status=status, updated_at=now)
+        if status == OrderPaymentStatus.PAID:
+            Order.objects.filter(pk=order_id, paid_at__isnull=True).update(paid_at=now)
+
+    def upsell_offers(self, order_id, *, now):
+        order = Order.objects.get(pk=order_id)
+        bought = set(order.lines.filter(is_upsell=False).values_list("product_id", flat=True))
+        taken = set(order.upsells.values_list("offer_id", flat=True))
+        offers = (UpsellOffer.objects.filter(is_active=True, product__is_active=True)
+                  .filter(Q(starts_at__isnull=True) | Q(starts_at__lte=now))
+                  .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+                  .exclude(pk__in=taken).select_related("product").prefetch_related("trigger_products"))
+        result = []
+        for offer in offers:
+            triggers = {p.pk for p in offer.trigger_products.all()}
+            if not triggers or triggers & bought:
+                result.append(offer)
+        return result
+
+    def offer_line(self, offer):
+        product = offer.product
+        return OfferLine(offer_id=offer.pk, product_id=product.pk, sku=product.sku, name=product.name,
+                         provider_product_id=product.next_product_id, unit_price=offer.price,
+                         vat_rate_bp=product.vat_rate_bp)
+
+    def add_upsell_line(self, order_id, line, *, quantity):
+        order_add_upsell_line(order_id=order_id, product_id=line.product_id, name=line.name, sku=line.sku,
+                              quantity=quantity, unit_price=line.unit_price, vat_rate_bp=line.vat_rate_bp,
+                              provider_product_id=line.provider_product_id)
+
+    def create_renewal(self, *, initial_order_id, billing_cycle, amount, provider_lines: list[RenewalLine]):
+        order = order_create_renewal(
+            initial=Order.objects.get(pk=initial_order_id), billing_cycle=billing_cycle, amount=amount,
+            provider_lines=[{"product_id": line.provider_product_id, "quantity": line.quantity,
+                             "line_total": line.line_total} for line in provider_lines])
+        return order.pk
+
+    def subscription_schedules(self, order_id):
+        schedules = {}
+        for line in OrderLine.objects.filter(order_id=order_id, is_upsell=False).exclude(interval=""):
+            key = (line.interval, line.interval_count or 1)
+            schedules[key] = schedules.get(key, 0) + line.total
+        return [(interval, count, amount) for (interval, count), amount in schedules.items()]
+
+    def page_url(self, order_id, page):
+        return order_url(Order.objects.only("number").get(pk=order_id), PAGES[OrderPage(page)])
