@@ -7,7 +7,7 @@ from django.utils.html import format_html
 from payments.models import PaymentAttempt
 
 from .models import Order, OrderLine, Product, UpsellOffer
-from .pricing import format_minor
+from .pricing import format_interval, format_minor
 
 
 @admin.register(Product)
@@ -33,8 +33,7 @@ class ProductAdmin(admin.ModelAdmin):
     def interval_display(self, obj):
         if not obj.is_subscription:
             return "—"
-        count = obj.interval_count or 1
-        return f"every {obj.interval}" if count == 1 else f"every {count} {obj.interval}s"
+        return format_interval(obj.interval, obj.interval_count)
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -51,9 +50,12 @@ class ReadOnlyInline(admin.TabularInline):
 
 class OrderLineInline(ReadOnlyInline):
     model = OrderLine
-    fields = ("name", "sku", "quantity", "unit_price_display", "vat_rate_bp", "total_display",
-              "interval", "interval_count")
+    fields = ("name", "sku", "quantity", "unit_price_display", "vat_rate_bp", "total_display", "renews")
     readonly_fields = fields
+
+    @admin.display(description="Renews")
+    def renews(self, obj):
+        return format_interval(obj.interval, obj.interval_count) or "—"
 
     @admin.display(description="Unit price")
     def unit_price_display(self, obj):

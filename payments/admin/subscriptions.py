@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 
-from shop.pricing import format_minor
+from shop.pricing import format_interval, format_minor
 
 from ..models import Subscription, SubscriptionCharge, SubscriptionEvent
 from ..services.subscription_actions import (
@@ -81,7 +81,7 @@ class SubscriptionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="renews")
     def every(self, obj):
-        return f"every {obj.interval}" if obj.interval_count == 1 else f"every {obj.interval_count} {obj.interval}s"
+        return format_interval(obj.interval, obj.interval_count)
 
     @admin.display(description="merchant actions")
     def actions_html(self, obj):

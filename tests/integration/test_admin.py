@@ -63,3 +63,20 @@ def test_reapply_action_applies_a_failed_delivery(merchant, settings):
     assert delivery.state == "applied"
     attempt.refresh_from_db()
     assert attempt.status == Status.CAPTURED
+
+
+def test_admin_states_billing_frequency_in_words(merchant):
+    """Product list, order lines and subscription list all use the shared formatter (issue 8, item 2)."""
+    from payments.models import Subscription
+    from tests.factories import make_product
+
+    tea = make_product(name="Tea box", kind="subscription", interval="month", interval_count=3)
+    order = make_order(items=[(tea, 1)])
+    Subscription.objects.create(route="klarna_payments", provider_id="sub-1", order=order, email=order.email,
+                                interval="week", interval_count=2, amount=2500, currency="EUR")
+    products = merchant.get(reverse("admin:shop_product_changelist")).content.decode()
+    assert "every 3 months" in products
+    lines = merchant.get(reverse("admin:shop_order_change", args=[order.pk])).content.decode()
+    assert "every 3 months" in lines
+    subscriptions = merchant.get(reverse("admin:payments_subscription_changelist")).content.decode()
+    assert "every 2 weeks" in subscriptions
