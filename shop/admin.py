@@ -1,18 +1,67 @@
 """Admin for the catalog and orders. Orders are read-only money records: totals and lines can't be
-edited here because they must keep matching what the provider charged."""
+edited here because they must keep matching what the provider charged.
+
+Merchants read and type money in currency ('€ 19.90', '19.90') and VAT as a percentage ('21 %'); the
+database keeps integer minor units and basis points (shop.forms.MoneyField and PercentField convert)."""
+from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from payments.models import PaymentAttempt
 
+from .forms import MoneyField, PercentField
 from .models import Order, OrderLine, Product, UpsellOffer
-from .pricing import format_interval, format_minor
+from .pricing import format_interval, format_minor, format_percent
+
+
+class ProductAdminForm(forms.ModelForm):
+    price = MoneyField(label="Price", help_text="VAT included, in the product's currency, e.g. 19.90")
+    vat_rate_bp = PercentField(label="VAT rate (%)", help_text="e.g. 21 or 5.5")
+
+    class Meta:
+        model = Product
+        fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The price is read in the currency chosen on this same form when one was posted, else the product's.
+        posted = (self.data.get(self.add_prefix("currency")) or "").strip().upper() if self.is_bound else ""
+        self.fields["price"].currency = posted or self.instance.currency or settings.SHOP_CURRENCY
+
+
+class UpsellOfferAdminForm(forms.ModelForm):
+    # A free extra would send a zero charge to the provider: an offer costs at least one minor unit.
+    price = MoneyField(label="Offer price", min_minor=1,
+                       help_text="VAT included, in the product's currency, e.g. 19.90")
+
+    class Meta:
+        model = UpsellOffer
+        fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        product = self.instance.product if self.instance.product_id else None
+        self.fields["price"].currency = product.currency if product else settings.SHOP_CURRENCY
+
+    def clean(self):
+        cleaned = super().clean()
+        product, field = cleaned.get("product"), self.fields["price"]
+        if product and product.currency != field.currency and "price" in cleaned:
+            # The price was read in another currency than the product's: read it again in the right one.
+            field.currency = product.currency
+            try:
+                cleaned["price"] = field.clean(self.data.get(self.add_prefix("price")))
+            except forms.ValidationError as exc:
+                self.add_error("price", exc)
+        return cleaned
 
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ("name", "sku", "kind", "price_display", "interval_display", "is_active")
+    form = ProductAdminForm
+    list_display = ("name", "sku", "kind", "price_display", "vat_display", "interval_display", "is_active")
     list_filter = ("kind", "is_active")
     search_fields = ("name", "sku")
     prepopulated_fields = {"slug": ("name",)}
@@ -28,6 +77,10 @@ class ProductAdmin(admin.ModelAdmin):
     @admin.display(description="Price", ordering="price")
     def price_display(self, obj):
         return format_minor(obj.price, obj.currency)
+
+    @admin.display(description="VAT", ordering="vat_rate_bp")
+    def vat_display(self, obj):
+        return format_percent(obj.vat_rate_bp)
 
     @admin.display(description="Renews")
     def interval_display(self, obj):
@@ -50,8 +103,12 @@ class ReadOnlyInline(admin.TabularInline):
 
 class OrderLineInline(ReadOnlyInline):
     model = OrderLine
-    fields = ("name", "sku", "quantity", "unit_price_display", "vat_rate_bp", "total_display", "renews")
+    fields = ("name", "sku", "quantity", "unit_price_display", "vat_display", "total_display", "renews")
     readonly_fields = fields
+
+    @admin.display(description="VAT")
+    def vat_display(self, obj):
+        return format_percent(obj.vat_rate_bp)
 
     @admin.display(description="Renews")
     def renews(self, obj):
@@ -140,6 +197,7 @@ class OrderAdmin(admin.ModelAdmin):
 
 @admin.register(UpsellOffer)
 class UpsellOfferAdmin(admin.ModelAdmin):
+    form = UpsellOfferAdminForm
     list_display = ("name", "product", "price_display", "starts_at", "ends_at", "is_active")
     list_filter = ("is_active",)
     search_fields = ("name", "product__name")

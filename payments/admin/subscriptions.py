@@ -16,6 +16,7 @@ from ..services.subscription_actions import (
     subscription_retry,
 )
 from .actions import action_links, action_page
+from .confirmations import SUBSCRIPTION_STATEMENTS
 from .attempts import LedgerInline, ReadOnlyAdmin, ReadOnlyInline
 
 
@@ -103,6 +104,8 @@ class SubscriptionAdmin(ReadOnlyAdmin):
         def act(data):
             return f"done. The subscription is now {run(sub, data).get_status_display()}."
 
+        statement = SUBSCRIPTION_STATEMENTS.get(action)
         return action_page(self, request, sub, title=f"{title}: subscription {sub.provider_id}",
                            form_class=form_class, run=act, template="admin/payments/subscription/action.html",
-                           context={"subscription": sub})
+                           context={"subscription": sub},
+                           statement=(lambda data: statement(sub, data)) if statement else None)

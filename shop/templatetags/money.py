@@ -2,7 +2,7 @@
 from django import template
 
 from ..forms import COUNTRY_NAMES
-from ..pricing import format_interval, format_minor
+from ..pricing import format_interval, format_minor, format_percent
 
 register = template.Library()
 
@@ -26,10 +26,7 @@ def every(item):
 @register.filter
 def percent(basis_points):
     """VAT rate in basis points as shoppers read it: 2100 → '21 %', 550 → '5.5 %'."""
-    whole, rest = divmod(int(basis_points), 100)
-    if not rest:
-        return f"{whole}\u00a0%"
-    return f"{whole}.{rest:02d}".rstrip("0") + "\u00a0%"
+    return format_percent(basis_points)
 
 
 @register.filter
