@@ -9,6 +9,7 @@ import re
 from django import forms
 from django.conf import settings
 
+from .addresses import COUNTRY_NAMES, check_city, check_name, check_street, normalise_postcode
 from .pricing import (
     AmountError,
     format_minor,
@@ -17,15 +18,6 @@ from .pricing import (
     parse_amount,
     parse_percent,
 )
-
-# English names for the countries a shop is likely to sell to; an unknown code is shown as itself,
-# so adding a country to SHOP_COUNTRIES never needs a code change here.
-COUNTRY_NAMES = {
-    "AT": "Austria", "BE": "Belgium", "CH": "Switzerland", "CZ": "Czechia", "DE": "Germany",
-    "DK": "Denmark", "ES": "Spain", "FI": "Finland", "FR": "France", "GB": "United Kingdom",
-    "GR": "Greece", "IE": "Ireland", "IT": "Italy", "NL": "Netherlands", "NO": "Norway",
-    "PL": "Poland", "PT": "Portugal", "SE": "Sweden", "US": "United States",
-}
 
 # Separators people type inside phone numbers; they carry no meaning in E.164.
 PHONE_SEPARATORS = re.compile(r"[\s\-./()]")
@@ -152,23 +144,39 @@ class CheckoutForm(RouteFormMixin, forms.Form):
     def clean_phone(self):
         return normalise_phone(self.cleaned_data["phone"])
 
-    def clean_shipping_postcode(self):
-        return self.cleaned_data["shipping_postcode"].upper()
-
-    def clean_billing_postcode(self):
-        return self.cleaned_data["billing_postcode"].upper()
-
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("billing_same_as_shipping"):
             # Stale billing fields from an earlier attempt must not end up on the order.
             for name in BILLING_FIELDS:
                 cleaned[name] = ""
+            self._check_address(cleaned, "shipping", ("first_name", "last_name"))
             return cleaned
         for name in BILLING_REQUIRED:
             if not cleaned.get(name) and name not in self.errors:
                 self.add_error(name, "Required when the billing address is different.")
+        self._check_address(cleaned, "shipping", ("first_name", "last_name"))
+        self._check_address(cleaned, "billing", ("billing_first_name", "billing_last_name"))
         return cleaned
+
+    def _check_address(self, cleaned, prefix, name_fields):
+        """Names, street, city and postcode of one address (shop.addresses), for the country chosen with
+        it: the postcode is stored in the country's canonical form, each problem shown on its own field."""
+        country = cleaned.get(f"{prefix}_country")
+        checks = [(name, check_name) for name in name_fields]
+        checks += [(f"{prefix}_city", check_city), (f"{prefix}_line1", lambda line: check_street(line, country))]
+        for name, check in checks:
+            if cleaned.get(name):
+                try:
+                    check(cleaned[name])
+                except forms.ValidationError as exc:
+                    self.add_error(name, exc)
+        postcode = cleaned.get(f"{prefix}_postcode")
+        if postcode and country:
+            try:
+                cleaned[f"{prefix}_postcode"] = normalise_postcode(postcode, country)
+            except forms.ValidationError as exc:
+                self.add_error(f"{prefix}_postcode", exc)
 
     def details(self) -> dict:
         """The cleaned address details without the route: what the session remembers for next time."""
