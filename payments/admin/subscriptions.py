@@ -16,8 +16,8 @@ from ..services.subscription_actions import (
     subscription_retry,
 )
 from .actions import action_links, action_page
-from .confirmations import SUBSCRIPTION_STATEMENTS
 from .attempts import LedgerInline, ReadOnlyAdmin, ReadOnlyInline
+from .confirmations import SUBSCRIPTION_STATEMENTS
 
 
 class CancelForm(forms.Form):
