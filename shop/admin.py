@@ -42,20 +42,13 @@ class UpsellOfferAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        product = self.instance.product if self.instance.product_id else None
+        # The price is read in the currency of the product chosen on this same form when one was posted,
+        # else of the offer's product, else the shop's.
+        posted = str(self.data.get(self.add_prefix("product")) or "") if self.is_bound else ""
+        product = Product.objects.filter(pk=int(posted)).first() if posted.isdigit() else None
+        if product is None and self.instance.product_id:
+            product = self.instance.product
         self.fields["price"].currency = product.currency if product else settings.SHOP_CURRENCY
-
-    def clean(self):
-        cleaned = super().clean()
-        product, field = cleaned.get("product"), self.fields["price"]
-        if product and product.currency != field.currency and "price" in cleaned:
-            # The price was read in another currency than the product's: read it again in the right one.
-            field.currency = product.currency
-            try:
-                cleaned["price"] = field.clean(self.data.get(self.add_prefix("price")))
-            except forms.ValidationError as exc:
-                self.add_error("price", exc)
-        return cleaned
 
 
 @admin.register(Product)

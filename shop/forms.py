@@ -201,15 +201,13 @@ class RetryForm(RouteFormMixin, forms.Form):
 
 
 class _TypedNumberField(forms.Field):
-    """Text in, an integer out, through a parser that raises AmountError with the form's message.
+    """Text in, an integer out, through the subclass's `parse(text)`, which raises AmountError with the
+    message the form shows.
 
     Not a CharField: its length validators would run on the cleaned integer. Length is checked here on
     the text instead, and NUL or other control characters are refused by the parsers."""
 
     max_text = 32
-
-    def parse(self, text):
-        raise NotImplementedError
 
     def to_python(self, value):
         text = "" if value is None else str(value).strip()

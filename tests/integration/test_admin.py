@@ -202,3 +202,15 @@ def test_subscription_renew_now_states_the_charge_first(merchant):
                                       interval="month", interval_count=3, amount=1650, currency="EUR")
     html = merchant.get(reverse("admin:payments_subscription_action", args=[sub.pk, "renew"])).content.decode()
     assert "Charge €\u00a016.50 for subscription sub-9 now" in html and "every 3 months" in html
+
+
+def test_upsell_offer_price_is_read_in_the_chosen_products_currency(merchant):
+    from shop.models import UpsellOffer
+    from tests.factories import make_product
+
+    yen = make_product(price=1500, currency="JPY")
+    data = {"name": "Chopsticks", "product": yen.pk, "price": "1500.50", "pitch": "", "is_active": "on"}
+    response = merchant.post(reverse("admin:shop_upselloffer_add"), data)
+    assert "JPY amounts have no decimals." in response.content.decode()
+    assert merchant.post(reverse("admin:shop_upselloffer_add"), dict(data, price="1,500")).status_code == 302
+    assert UpsellOffer.objects.get().price == 1500
