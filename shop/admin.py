@@ -44,8 +44,15 @@ class UpsellOfferAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # The price is read in the currency of the product chosen on this same form when one was posted,
         # else of the offer's product, else the shop's.
-        posted = str(self.data.get(self.add_prefix("product")) or "") if self.is_bound else ""
-        product = Product.objects.filter(pk=int(posted)).first() if posted.isdigit() else None
+        key = self.add_prefix("product")
+        posted = str(self.data.get(key) or "") if self.is_bound else ""
+        if posted and not (posted.isascii() and posted.isdigit() and int(posted) < 2**63):
+            # Admin's autocomplete widget re-renders the posted id with a database lookup, which a forged
+            # out-of-range id turns into a 500 on SQLite: such an id becomes an empty choice instead.
+            self.data = self.data.copy()
+            self.data[key] = ""
+            posted = ""
+        product = Product.objects.filter(pk=int(posted)).first() if posted else None
         if product is None and self.instance.product_id:
             product = self.instance.product
         self.fields["price"].currency = product.currency if product else settings.SHOP_CURRENCY

@@ -214,3 +214,6 @@ def test_upsell_offer_price_is_read_in_the_chosen_products_currency(merchant):
     assert "JPY amounts have no decimals." in response.content.decode()
     assert merchant.post(reverse("admin:shop_upselloffer_add"), dict(data, price="1,500")).status_code == 302
     assert UpsellOffer.objects.get().price == 1500
+    for junk_product in ("9" * 30, "abc", "-1"):  # a forged product id is a form error, not a 500
+        response = merchant.post(reverse("admin:shop_upselloffer_add"), dict(data, product=junk_product))
+        assert response.status_code == 200 and "This field is required" in response.content.decode()
