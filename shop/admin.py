@@ -11,7 +11,7 @@ from django.utils.html import format_html
 
 from payments.models import PaymentAttempt
 
-from .forms import MoneyField, PercentField
+from .forms import MoneyField, PercentField, check_address
 from .models import Order, OrderLine, Product, UpsellOffer
 from .pricing import format_interval, format_minor, format_percent
 
@@ -56,6 +56,25 @@ class UpsellOfferAdminForm(forms.ModelForm):
         if product is None and self.instance.product_id:
             product = self.instance.product
         self.fields["price"].currency = product.currency if product else settings.SHOP_CURRENCY
+
+
+class OrderAdminForm(forms.ModelForm):
+    """Customer service may correct contact details and addresses; they are checked as checkout checks
+    them, because the provider receives them on the next capture or renewal."""
+
+    class Meta:
+        model = Order
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in ("shipping_country", "billing_country"):
+            if cleaned.get(name):
+                cleaned[name] = cleaned[name].strip().upper()
+        check_address(self, cleaned, "shipping", ("first_name", "last_name"))
+        if not cleaned.get("billing_same_as_shipping"):
+            check_address(self, cleaned, "billing", ("billing_first_name", "billing_last_name"))
+        return cleaned
 
 
 @admin.register(Product)
@@ -145,6 +164,7 @@ class PaymentAttemptInline(ReadOnlyInline):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
+    form = OrderAdminForm
     list_display = ("number", "created_at", "email", "total_display", "status", "route")
     list_filter = ("status", "route", "created_at")
     search_fields = ("number", "email", "last_name")

@@ -55,6 +55,28 @@ def normalise_phone(raw: str) -> str:
     return compact
 
 
+def check_address(form, cleaned, prefix, name_fields):
+    """Check the names, street, city and postcode of one address on `form` (shop.addresses) against the
+    country chosen with it, each problem on its own field; the postcode is stored in the country's
+    canonical form. Shared by checkout and the order admin, so customer service cannot type in what
+    checkout refuses."""
+    country = cleaned.get(f"{prefix}_country")
+    checks = [(name, check_name) for name in name_fields]
+    checks += [(f"{prefix}_city", check_city), (f"{prefix}_line1", lambda line: check_street(line, country))]
+    for name, check in checks:
+        if cleaned.get(name):
+            try:
+                check(cleaned[name])
+            except forms.ValidationError as exc:
+                form.add_error(name, exc)
+    postcode = cleaned.get(f"{prefix}_postcode")
+    if postcode and country:
+        try:
+            cleaned[f"{prefix}_postcode"] = normalise_postcode(postcode, country)
+        except forms.ValidationError as exc:
+            form.add_error(f"{prefix}_postcode", exc)
+
+
 class RouteSelect(forms.RadioSelect):
     """Radio buttons whose options also carry the route's description (as `radio.data.description`)."""
 
@@ -150,33 +172,14 @@ class CheckoutForm(RouteFormMixin, forms.Form):
             # Stale billing fields from an earlier attempt must not end up on the order.
             for name in BILLING_FIELDS:
                 cleaned[name] = ""
-            self._check_address(cleaned, "shipping", ("first_name", "last_name"))
+            check_address(self, cleaned, "shipping", ("first_name", "last_name"))
             return cleaned
         for name in BILLING_REQUIRED:
             if not cleaned.get(name) and name not in self.errors:
                 self.add_error(name, "Required when the billing address is different.")
-        self._check_address(cleaned, "shipping", ("first_name", "last_name"))
-        self._check_address(cleaned, "billing", ("billing_first_name", "billing_last_name"))
+        check_address(self, cleaned, "shipping", ("first_name", "last_name"))
+        check_address(self, cleaned, "billing", ("billing_first_name", "billing_last_name"))
         return cleaned
-
-    def _check_address(self, cleaned, prefix, name_fields):
-        """Names, street, city and postcode of one address (shop.addresses), for the country chosen with
-        it: the postcode is stored in the country's canonical form, each problem shown on its own field."""
-        country = cleaned.get(f"{prefix}_country")
-        checks = [(name, check_name) for name in name_fields]
-        checks += [(f"{prefix}_city", check_city), (f"{prefix}_line1", lambda line: check_street(line, country))]
-        for name, check in checks:
-            if cleaned.get(name):
-                try:
-                    check(cleaned[name])
-                except forms.ValidationError as exc:
-                    self.add_error(name, exc)
-        postcode = cleaned.get(f"{prefix}_postcode")
-        if postcode and country:
-            try:
-                cleaned[f"{prefix}_postcode"] = normalise_postcode(postcode, country)
-            except forms.ValidationError as exc:
-                self.add_error(f"{prefix}_postcode", exc)
 
     def details(self) -> dict:
         """The cleaned address details without the route: what the session remembers for next time."""

@@ -217,3 +217,27 @@ def test_upsell_offer_price_is_read_in_the_chosen_products_currency(merchant):
     for junk_product in ("9" * 30, "abc", "-1"):  # a forged product id is a form error, not a 500
         response = merchant.post(reverse("admin:shop_upselloffer_add"), dict(data, product=junk_product))
         assert response.status_code == 200 and "This field is required" in response.content.decode()
+
+
+def test_order_address_corrections_are_checked_like_checkout(merchant):
+    from tests.factories import ADDRESS
+
+    order = make_order()
+    fields = ("email", "phone", "first_name", "last_name", "shipping_line1", "shipping_line2", "shipping_postcode",
+              "shipping_city", "shipping_country")
+    data = {name: ADDRESS[name] for name in fields}
+    data.update({"billing_same_as_shipping": "on", "lines-TOTAL_FORMS": "0", "lines-INITIAL_FORMS": "0",
+                 "payment_attempts-TOTAL_FORMS": "0", "payment_attempts-INITIAL_FORMS": "0"})
+    url = reverse("admin:shop_order_change", args=[order.pk])
+
+    junk = merchant.post(url, dict(data, shipping_postcode="!!", shipping_city="y"))
+    html = junk.content.decode()
+    assert junk.status_code == 200 and "Enter a Dutch postcode" in html and "city or town" in html
+    order.refresh_from_db()
+    assert order.shipping_postcode == "1015 CJ"
+
+    moved = merchant.post(url, dict(data, shipping_line1="Storgatan 12", shipping_city="Malmö",
+                                    shipping_postcode="21122", shipping_country="se"))
+    assert moved.status_code == 302
+    order.refresh_from_db()
+    assert (order.shipping_postcode, order.shipping_country) == ("211 22", "SE")
