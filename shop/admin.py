@@ -1,18 +1,86 @@
 """Admin for the catalog and orders. Orders are read-only money records: totals and lines can't be
-edited here because they must keep matching what the provider charged."""
+edited here because they must keep matching what the provider charged.
+
+Merchants read and type money in currency ('€ 19.90', '19.90') and VAT as a percentage ('21 %'); the
+database keeps integer minor units and basis points (shop.forms.MoneyField and PercentField convert)."""
+from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from payments.models import PaymentAttempt
 
+from .forms import MoneyField, PercentField, check_address
 from .models import Order, OrderLine, Product, UpsellOffer
-from .pricing import format_minor
+from .pricing import format_interval, format_minor, format_percent
+
+
+class ProductAdminForm(forms.ModelForm):
+    price = MoneyField(label="Price", help_text="VAT included, in the product's currency, e.g. 19.90")
+    vat_rate_bp = PercentField(label="VAT rate (%)", help_text="e.g. 21 or 5.5")
+
+    class Meta:
+        model = Product
+        fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The price is read in the currency chosen on this same form when one was posted, else the product's.
+        posted = (self.data.get(self.add_prefix("currency")) or "").strip().upper() if self.is_bound else ""
+        self.fields["price"].currency = posted or self.instance.currency or settings.SHOP_CURRENCY
+
+
+class UpsellOfferAdminForm(forms.ModelForm):
+    # A free extra would send a zero charge to the provider: an offer costs at least one minor unit.
+    price = MoneyField(label="Offer price", min_minor=1,
+                       help_text="VAT included, in the product's currency, e.g. 19.90")
+
+    class Meta:
+        model = UpsellOffer
+        fields = "__all__"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The price is read in the currency of the product chosen on this same form when one was posted,
+        # else of the offer's product, else the shop's.
+        key = self.add_prefix("product")
+        posted = str(self.data.get(key) or "") if self.is_bound else ""
+        if posted and not (posted.isascii() and posted.isdigit() and int(posted) < 2**63):
+            # Admin's autocomplete widget re-renders the posted id with a database lookup, which a forged
+            # out-of-range id turns into a 500 on SQLite: such an id becomes an empty choice instead.
+            self.data = self.data.copy()
+            self.data[key] = ""
+            posted = ""
+        product = Product.objects.filter(pk=int(posted)).first() if posted else None
+        if product is None and self.instance.product_id:
+            product = self.instance.product
+        self.fields["price"].currency = product.currency if product else settings.SHOP_CURRENCY
+
+
+class OrderAdminForm(forms.ModelForm):
+    """Customer service may correct contact details and addresses; they are checked as checkout checks
+    them, because the provider receives them on the next capture or renewal."""
+
+    class Meta:
+        model = Order
+        fields = "__all__"
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in ("shipping_country", "billing_country"):
+            if cleaned.get(name):
+                cleaned[name] = cleaned[name].strip().upper()
+        check_address(self, cleaned, "shipping", ("first_name", "last_name"))
+        if not cleaned.get("billing_same_as_shipping"):
+            check_address(self, cleaned, "billing", ("billing_first_name", "billing_last_name"))
+        return cleaned
 
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ("name", "sku", "kind", "price_display", "interval_display", "is_active")
+    form = ProductAdminForm
+    list_display = ("name", "sku", "kind", "price_display", "vat_display", "interval_display", "is_active")
     list_filter = ("kind", "is_active")
     search_fields = ("name", "sku")
     prepopulated_fields = {"slug": ("name",)}
@@ -29,12 +97,15 @@ class ProductAdmin(admin.ModelAdmin):
     def price_display(self, obj):
         return format_minor(obj.price, obj.currency)
 
+    @admin.display(description="VAT", ordering="vat_rate_bp")
+    def vat_display(self, obj):
+        return format_percent(obj.vat_rate_bp)
+
     @admin.display(description="Renews")
     def interval_display(self, obj):
         if not obj.is_subscription:
             return "—"
-        count = obj.interval_count or 1
-        return f"every {obj.interval}" if count == 1 else f"every {count} {obj.interval}s"
+        return format_interval(obj.interval, obj.interval_count)
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -51,9 +122,16 @@ class ReadOnlyInline(admin.TabularInline):
 
 class OrderLineInline(ReadOnlyInline):
     model = OrderLine
-    fields = ("name", "sku", "quantity", "unit_price_display", "vat_rate_bp", "total_display",
-              "interval", "interval_count")
+    fields = ("name", "sku", "quantity", "unit_price_display", "vat_display", "total_display", "renews")
     readonly_fields = fields
+
+    @admin.display(description="VAT")
+    def vat_display(self, obj):
+        return format_percent(obj.vat_rate_bp)
+
+    @admin.display(description="Renews")
+    def renews(self, obj):
+        return format_interval(obj.interval, obj.interval_count) or "—"
 
     @admin.display(description="Unit price")
     def unit_price_display(self, obj):
@@ -86,6 +164,7 @@ class PaymentAttemptInline(ReadOnlyInline):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
+    form = OrderAdminForm
     list_display = ("number", "created_at", "email", "total_display", "status", "route")
     list_filter = ("status", "route", "created_at")
     search_fields = ("number", "email", "last_name")
@@ -138,6 +217,7 @@ class OrderAdmin(admin.ModelAdmin):
 
 @admin.register(UpsellOffer)
 class UpsellOfferAdmin(admin.ModelAdmin):
+    form = UpsellOfferAdminForm
     list_display = ("name", "product", "price_display", "starts_at", "ends_at", "is_active")
     list_filter = ("is_active",)
     search_fields = ("name", "product__name")

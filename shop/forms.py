@@ -1,4 +1,4 @@
-"""Checkout and retry forms.
+"""Checkout and retry forms, and the form fields merchants type money and rates into.
 
 The forms only validate and normalise what the shopper typed; placing the order and starting the
 payment are services (shop.orders, payments.services). Routes are passed in by the view so the form
@@ -9,14 +9,9 @@ import re
 from django import forms
 from django.conf import settings
 
-# English names for the countries a shop is likely to sell to; an unknown code is shown as itself,
-# so adding a country to SHOP_COUNTRIES never needs a code change here.
-COUNTRY_NAMES = {
-    "AT": "Austria", "BE": "Belgium", "CH": "Switzerland", "CZ": "Czechia", "DE": "Germany",
-    "DK": "Denmark", "ES": "Spain", "FI": "Finland", "FR": "France", "GB": "United Kingdom",
-    "GR": "Greece", "IE": "Ireland", "IT": "Italy", "NL": "Netherlands", "NO": "Norway",
-    "PL": "Poland", "PT": "Portugal", "SE": "Sweden", "US": "United States",
-}
+from common.fields import MoneyField, PercentField  # noqa: F401  (used by shop and payments admin)
+
+from .addresses import COUNTRY_NAMES, check_city, check_name, check_street, normalise_postcode
 
 # Separators people type inside phone numbers; they carry no meaning in E.164.
 PHONE_SEPARATORS = re.compile(r"[\s\-./()]")
@@ -52,6 +47,28 @@ def normalise_phone(raw: str) -> str:
             code="phone_invalid",
         )
     return compact
+
+
+def check_address(form, cleaned, prefix, name_fields):
+    """Check the names, street, city and postcode of one address on `form` (shop.addresses) against the
+    country chosen with it, each problem on its own field; the postcode is stored in the country's
+    canonical form. Shared by checkout and the order admin, so customer service cannot type in what
+    checkout refuses."""
+    country = cleaned.get(f"{prefix}_country")
+    checks = [(name, check_name) for name in name_fields]
+    checks += [(f"{prefix}_city", check_city), (f"{prefix}_line1", lambda line: check_street(line, country))]
+    for name, check in checks:
+        if cleaned.get(name):
+            try:
+                check(cleaned[name])
+            except forms.ValidationError as exc:
+                form.add_error(name, exc)
+    postcode = cleaned.get(f"{prefix}_postcode")
+    if postcode and country:
+        try:
+            cleaned[f"{prefix}_postcode"] = normalise_postcode(postcode, country)
+        except forms.ValidationError as exc:
+            form.add_error(f"{prefix}_postcode", exc)
 
 
 class RouteSelect(forms.RadioSelect):
@@ -143,22 +160,19 @@ class CheckoutForm(RouteFormMixin, forms.Form):
     def clean_phone(self):
         return normalise_phone(self.cleaned_data["phone"])
 
-    def clean_shipping_postcode(self):
-        return self.cleaned_data["shipping_postcode"].upper()
-
-    def clean_billing_postcode(self):
-        return self.cleaned_data["billing_postcode"].upper()
-
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("billing_same_as_shipping"):
             # Stale billing fields from an earlier attempt must not end up on the order.
             for name in BILLING_FIELDS:
                 cleaned[name] = ""
+            check_address(self, cleaned, "shipping", ("first_name", "last_name"))
             return cleaned
         for name in BILLING_REQUIRED:
             if not cleaned.get(name) and name not in self.errors:
                 self.add_error(name, "Required when the billing address is different.")
+        check_address(self, cleaned, "shipping", ("first_name", "last_name"))
+        check_address(self, cleaned, "billing", ("billing_first_name", "billing_last_name"))
         return cleaned
 
     def details(self) -> dict:

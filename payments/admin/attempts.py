@@ -6,8 +6,9 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
+from common.money import format_minor
+
 from ..models import PaymentAttempt, PaymentEvent, PaymentOperation, WebhookDelivery
-from ..providers.money import format_minor
 from ..services.inbound import inbound_apply
 from .actions import action_links
 from .operations import OPERATIONS, ExpiringFilter, operation_urls
@@ -68,21 +69,26 @@ class PaymentEventInline(LedgerInline):
 
 class PaymentOperationInline(ReadOnlyInline):
     model = PaymentOperation
-    fields = ("created_at", "kind", "amount", "result", "provider_id", "error", "created_by", "idempotency_key")
+    fields = ("created_at", "kind", "amount_display", "result", "provider_id", "error", "created_by",
+              "idempotency_key")
     readonly_fields = fields
+
+    @admin.display(description="amount")
+    def amount_display(self, obj):
+        return "—" if obj.amount is None else format_minor(obj.amount, obj.attempt.currency)
 
 
 @admin.register(PaymentAttempt)
 class PaymentAttemptAdmin(ReadOnlyAdmin):
-    list_display = ("reference", "order_link", "kind", "route", "status", "amount_display", "provider_reference",
-                    "created_at")
+    list_display = ("reference", "order_link", "kind", "route", "status", "amount_display", "captured_display",
+                    "refunded_display", "provider_reference", "created_at")
     list_filter = (ExpiringFilter, "status", "kind", "route", "created_at")
     search_fields = ("reference", "provider_reference", "order__number", "order__email")
     date_hierarchy = "created_at"
     list_select_related = ("order",)
     inlines = [PaymentEventInline, PaymentOperationInline]
     readonly_fields = ("reference", "order_link", "kind", "route", "status", "amount_display", "currency",
-                       "captured_amount", "refunded_amount", "authorization_expires_at", "provider_reference",
+                       "captured_display", "refunded_display", "authorization_expires_at", "provider_reference",
                        "redirect_url", "failure_reason", "created_at", "updated_at", "operations_html")
     fields = readonly_fields
 
@@ -103,6 +109,14 @@ class PaymentAttemptAdmin(ReadOnlyAdmin):
     @admin.display(description="amount", ordering="amount")
     def amount_display(self, obj):
         return format_minor(obj.amount, obj.currency)
+
+    @admin.display(description="captured", ordering="captured_amount")
+    def captured_display(self, obj):
+        return format_minor(obj.captured_amount, obj.currency)
+
+    @admin.display(description="refunded", ordering="refunded_amount")
+    def refunded_display(self, obj):
+        return format_minor(obj.refunded_amount, obj.currency)
 
 
 @admin.register(WebhookDelivery)

@@ -1,12 +1,15 @@
 """Order management from the payment's admin page: capture (with tracking), refund, cancel, release,
 extend; and a filter for authorizations about to lapse."""
 from datetime import timedelta
+from functools import partial
 
 from django import forms
 from django.contrib import admin, messages
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.utils import timezone
+
+from common.fields import MoneyField
 
 from ..models import PaymentAttempt
 from ..services.order_management import (
@@ -17,20 +20,33 @@ from ..services.order_management import (
     payment_release_remaining,
 )
 from .actions import action_page
+from .confirmations import PAYMENT_STATEMENTS
 
 
-class CaptureForm(forms.Form):
-    amount = forms.IntegerField(required=False, min_value=1, help_text="Minor units; empty captures everything left")
+class OperationForm(forms.Form):
+    """Amounts are typed in the payment's currency ('12.90') and cleaned to its minor units."""
+
+    def __init__(self, *args, currency, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, MoneyField):
+                field.currency = currency
+                field.label = f"{field.label or 'Amount'} ({currency})"
+
+
+class CaptureForm(OperationForm):
+    amount = MoneyField(label="Amount", required=False, min_minor=1,
+                        help_text="e.g. 12.90; empty captures everything left")
     tracking_number = forms.CharField(required=False, max_length=100)
     carrier = forms.CharField(required=False, max_length=100)
 
 
-class RefundForm(forms.Form):
-    amount = forms.IntegerField(min_value=1, help_text="Minor units")
+class RefundForm(OperationForm):
+    amount = MoneyField(label="Amount", min_minor=1, help_text="e.g. 12.90")
     description = forms.CharField(required=False, max_length=255)
 
 
-class ConfirmForm(forms.Form):
+class ConfirmForm(OperationForm):
     pass
 
 
@@ -81,6 +97,8 @@ def operation_view(model_admin, request, pk, name):
         run(attempt, data, request.user.get_username())
         return "done."
 
+    statement = PAYMENT_STATEMENTS.get(name)
     return action_page(model_admin, request, attempt, title=f"{title}: payment {attempt.reference}",
-                       form_class=form_class, run=act, template="admin/payments/paymentattempt/operation.html",
-                       context={"attempt": attempt})
+                       form_class=partial(form_class, currency=attempt.currency), run=act,
+                       template="admin/payments/paymentattempt/operation.html", context={"attempt": attempt},
+                       statement=partial(statement, attempt) if statement else None)

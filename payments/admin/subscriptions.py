@@ -5,8 +5,9 @@ from django.contrib import admin, messages
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 
+from common.money import format_interval, format_minor
+
 from ..models import Subscription, SubscriptionCharge, SubscriptionEvent
-from ..providers.money import format_minor
 from ..services.subscription_actions import (
     CANCEL_REASONS,
     subscription_cancel,
@@ -16,6 +17,7 @@ from ..services.subscription_actions import (
 )
 from .actions import action_links, action_page
 from .attempts import LedgerInline, ReadOnlyAdmin, ReadOnlyInline
+from .confirmations import SUBSCRIPTION_STATEMENTS
 
 
 class CancelForm(forms.Form):
@@ -80,7 +82,7 @@ class SubscriptionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="renews")
     def every(self, obj):
-        return f"every {obj.interval}" if obj.interval_count == 1 else f"every {obj.interval_count} {obj.interval}s"
+        return format_interval(obj.interval, obj.interval_count)
 
     @admin.display(description="merchant actions")
     def actions_html(self, obj):
@@ -102,6 +104,8 @@ class SubscriptionAdmin(ReadOnlyAdmin):
         def act(data):
             return f"done. The subscription is now {run(sub, data).get_status_display()}."
 
+        statement = SUBSCRIPTION_STATEMENTS.get(action)
         return action_page(self, request, sub, title=f"{title}: subscription {sub.provider_id}",
                            form_class=form_class, run=act, template="admin/payments/subscription/action.html",
-                           context={"subscription": sub})
+                           context={"subscription": sub},
+                           statement=(lambda data: statement(sub, data)) if statement else None)

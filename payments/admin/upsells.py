@@ -2,8 +2,9 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from common.money import format_minor
+
 from ..models import Upsell
-from ..providers.money import format_minor
 from .attempts import ReadOnlyAdmin
 
 

@@ -1,5 +1,4 @@
-"""Money as the shop and the providers write it: integer minor units, providers' decimal strings, and the
-one display format shoppers and merchants read (used by both shop and payments admin)."""
+"""Conversions between our integer minor units and providers' decimal strings (display: common.money)."""
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -27,12 +26,3 @@ def from_decimal_string(value) -> int:
     if cents != cents.to_integral_value():
         raise ValueError(f"more than two decimals: {value!r}")
     return int(cents)
-
-
-def format_minor(amount: int, currency: str) -> str:
-    """'€ 12.34'-style display string for shoppers and admin."""
-    symbols = {"EUR": "€", "USD": "$", "GBP": "£", "SEK": "kr", "NOK": "kr", "DKK": "kr"}
-    sign = "-" if amount < 0 else ""
-    major, minor = divmod(abs(amount), 100)
-    symbol = symbols.get(currency, currency)
-    return f"{sign}{symbol}\u00a0{major:,}.{minor:02d}"

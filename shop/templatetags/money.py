@@ -2,7 +2,7 @@
 from django import template
 
 from ..forms import COUNTRY_NAMES
-from ..pricing import format_minor
+from ..pricing import format_interval, format_minor, format_percent
 
 register = template.Library()
 
@@ -17,24 +17,16 @@ def money(amount, currency):
 
 @register.filter
 def every(item):
-    """'every month', 'every 3 months' for anything with `interval` and `interval_count`
-    (a Product or an OrderLine); empty for one-off goods."""
-    interval = getattr(item, "interval", "")
-    if not interval:
-        return ""
-    count = getattr(item, "interval_count", None) or 1
-    if count == 1:
-        return f"every {interval}"
-    return f"every {count} {interval}s"
+    """`{{ product|every }}` → 'every month', 'every 3 months' for anything with `interval` and
+    `interval_count` (a Product, an OrderLine, a Subscription); empty for one-off goods.
+    The wording is shop.pricing.format_interval, shared with admin."""
+    return format_interval(getattr(item, "interval", ""), getattr(item, "interval_count", None))
 
 
 @register.filter
 def percent(basis_points):
     """VAT rate in basis points as shoppers read it: 2100 → '21 %', 550 → '5.5 %'."""
-    whole, rest = divmod(int(basis_points), 100)
-    if not rest:
-        return f"{whole}\u00a0%"
-    return f"{whole}.{rest:02d}".rstrip("0") + "\u00a0%"
+    return format_percent(basis_points)
 
 
 @register.filter

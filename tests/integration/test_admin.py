@@ -63,3 +63,181 @@ def test_reapply_action_applies_a_failed_delivery(merchant, settings):
     assert delivery.state == "applied"
     attempt.refresh_from_db()
     assert attempt.status == Status.CAPTURED
+
+
+def test_admin_states_billing_frequency_in_words(merchant):
+    """Product list, order lines and subscription list all use the shared formatter (issue 8, item 2)."""
+    from payments.models import Subscription
+    from tests.factories import make_product
+
+    tea = make_product(name="Tea box", kind="subscription", interval="month", interval_count=3)
+    order = make_order(items=[(tea, 1)])
+    Subscription.objects.create(route="klarna_payments", provider_id="sub-1", order=order, email=order.email,
+                                interval="week", interval_count=2, amount=2500, currency="EUR")
+    products = merchant.get(reverse("admin:shop_product_changelist")).content.decode()
+    assert "every 3 months" in products
+    lines = merchant.get(reverse("admin:shop_order_change", args=[order.pk])).content.decode()
+    assert "every 3 months" in lines
+    subscriptions = merchant.get(reverse("admin:payments_subscription_changelist")).content.decode()
+    assert "every 2 weeks" in subscriptions
+
+
+# --- Money in currency, not minor units (issue 8, items 7 and 9) ---------------------------------------
+
+def _authorized(amount=4685, captured=0, refunded=0):
+    order = make_order()
+    attempt = PaymentAttempt.objects.create(order=order, route="klarna_payments", amount=amount, currency="EUR",
+                                            provider_reference="kl-order-1")
+    transition(attempt.pk, Status.PENDING, source="test")
+    transition(attempt.pk, Status.AUTHORIZED, source="test")
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(captured_amount=captured, refunded_amount=refunded)
+    attempt.refresh_from_db()
+    return attempt
+
+
+def _operation(attempt, name):
+    return reverse("admin:payments_paymentattempt_operation", args=[attempt.pk, name])
+
+
+def test_product_price_and_vat_are_typed_in_currency_and_percent(merchant):
+    from shop.models import Product
+
+    data = {"name": "Mug", "slug": "mug", "sku": "MUG-1", "description": "", "kind": "physical",
+            "is_active": "on", "hue": "200", "price": "19.90", "currency": "EUR", "vat_rate_bp": "5.5",
+            "interval": "", "interval_count": "", "next_product_id": ""}
+    response = merchant.post(reverse("admin:shop_product_add"), data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    product = Product.objects.get(sku="MUG-1")
+    assert (product.price, product.vat_rate_bp) == (1990, 550)
+
+    page = merchant.get(reverse("admin:shop_product_change", args=[product.pk])).content.decode()
+    assert 'value="19.90"' in page and 'value="5.5"' in page
+    listing = merchant.get(reverse("admin:shop_product_changelist")).content.decode()
+    assert "€\u00a019.90" in listing and "5.5\u00a0%" in listing
+
+    for price, vat, message in [("19.999", "21", "EUR amounts have at most 2 decimals."),
+                                ("-5", "21", "negative amounts are not possible"),
+                                ("19\x0090", "21", "plain text"), ("abc", "21", "Enter an amount in EUR"),
+                                ("19.90", "-21", "A rate cannot be negative.")]:
+        response = merchant.post(reverse("admin:shop_product_change", args=[product.pk]),
+                                 dict(data, price=price, vat_rate_bp=vat))
+        assert response.status_code == 200 and message in response.content.decode(), price
+    product.refresh_from_db()
+    assert (product.price, product.vat_rate_bp) == (1990, 550)
+
+
+def test_upsell_offer_price_is_typed_in_currency(merchant):
+    from shop.models import UpsellOffer
+    from tests.factories import make_product
+
+    mug = make_product(price=2500)
+    data = {"name": "Second mug", "product": mug.pk, "price": "19.90", "pitch": "", "is_active": "on"}
+    assert merchant.post(reverse("admin:shop_upselloffer_add"), data).status_code == 302
+    offer = UpsellOffer.objects.get()
+    assert offer.price == 1990
+    assert "€\u00a019.90" in merchant.get(reverse("admin:shop_upselloffer_changelist")).content.decode()
+    for junk, message in [("0", "Enter at least €\u00a00.01."), ("19.901", "at most 2 decimals"),
+                          ("1990 cents", "Enter an amount in EUR")]:
+        response = merchant.post(reverse("admin:shop_upselloffer_change", args=[offer.pk]), dict(data, price=junk))
+        assert response.status_code == 200 and message in response.content.decode(), junk
+    offer.refresh_from_db()
+    assert offer.price == 1990
+
+
+def test_payment_pages_show_captured_and_refunded_in_currency(merchant):
+    attempt = _authorized(amount=4685, captured=3000, refunded=1000)
+    detail = merchant.get(reverse("admin:payments_paymentattempt_change", args=[attempt.pk])).content.decode()
+    listing = merchant.get(reverse("admin:payments_paymentattempt_changelist")).content.decode()
+    for html in (detail, listing):
+        assert "€\u00a046.85" in html and "€\u00a030.00" in html and "€\u00a010.00" in html
+    operation = merchant.get(_operation(attempt, "refund")).content.decode()
+    assert "captured €\u00a030.00" in operation and "minor units" not in operation
+
+
+def test_refund_states_the_typed_amount_in_currency_before_it_runs(merchant):
+    from payments.models import PaymentOperation
+
+    attempt = _authorized(amount=4685, captured=3000)
+    response = merchant.post(_operation(attempt, "refund"), {"amount": "12.90", "description": "broken mug"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Refund €\u00a012.90 of payment" in html and "€\u00a030.00 refundable" in html
+    assert 'name="confirmed" value="1"' in html and 'type="hidden" name="amount" value="12.90"' in html
+    assert not PaymentOperation.objects.exists()  # nothing ran: the merchant has not confirmed yet
+
+    for junk, message in [("12.905", "at most 2 decimals"), ("-1", "negative"), ("0", "Enter at least"),
+                          ("1\x002", "plain text"), ("ten", "Enter an amount in EUR")]:
+        response = merchant.post(_operation(attempt, "refund"), {"amount": junk, "confirmed": "1"})
+        assert response.status_code == 200 and message in response.content.decode(), junk
+    assert not PaymentOperation.objects.exists()
+
+
+@pytest.mark.parametrize("name, statement", [
+    ("capture", "Capture €\u00a046.85 of payment"),
+    ("cancel", "Cancel the authorization of €\u00a046.85"),
+])
+def test_money_moving_operations_state_the_amount_first(merchant, name, statement):
+    from payments.models import PaymentOperation
+
+    attempt = _authorized(amount=4685)
+    if name == "capture":  # an input form: its confirmation comes after the amount is typed (empty = all)
+        html = merchant.post(_operation(attempt, name), {"amount": "", "tracking_number": ""}).content.decode()
+    else:  # nothing to type: the first page is the confirmation
+        html = merchant.get(_operation(attempt, name)).content.decode()
+    assert statement in html
+    assert not PaymentOperation.objects.exists()
+
+
+def test_release_states_the_uncaptured_amount(merchant):
+    attempt = _authorized(amount=4685, captured=3000)
+    html = merchant.get(_operation(attempt, "release")).content.decode()
+    assert "Release the €\u00a016.85 of payment" in html and "€\u00a030.00 captured stays charged" in html
+
+
+def test_subscription_renew_now_states_the_charge_first(merchant):
+    from payments.models import Subscription
+
+    order = make_order()
+    sub = Subscription.objects.create(route="klarna_payments", provider_id="sub-9", order=order, email=order.email,
+                                      interval="month", interval_count=3, amount=1650, currency="EUR")
+    html = merchant.get(reverse("admin:payments_subscription_action", args=[sub.pk, "renew"])).content.decode()
+    assert "Charge €\u00a016.50 for subscription sub-9 now" in html and "every 3 months" in html
+
+
+def test_upsell_offer_price_is_read_in_the_chosen_products_currency(merchant):
+    from shop.models import UpsellOffer
+    from tests.factories import make_product
+
+    yen = make_product(price=1500, currency="JPY")
+    data = {"name": "Chopsticks", "product": yen.pk, "price": "1500.50", "pitch": "", "is_active": "on"}
+    response = merchant.post(reverse("admin:shop_upselloffer_add"), data)
+    assert "JPY amounts have no decimals." in response.content.decode()
+    assert merchant.post(reverse("admin:shop_upselloffer_add"), dict(data, price="1,500")).status_code == 302
+    assert UpsellOffer.objects.get().price == 1500
+    for junk_product in ("9" * 30, "abc", "-1"):  # a forged product id is a form error, not a 500
+        response = merchant.post(reverse("admin:shop_upselloffer_add"), dict(data, product=junk_product))
+        assert response.status_code == 200 and "This field is required" in response.content.decode()
+
+
+def test_order_address_corrections_are_checked_like_checkout(merchant):
+    from tests.factories import ADDRESS
+
+    order = make_order()
+    fields = ("email", "phone", "first_name", "last_name", "shipping_line1", "shipping_line2", "shipping_postcode",
+              "shipping_city", "shipping_country")
+    data = {name: ADDRESS[name] for name in fields}
+    data.update({"billing_same_as_shipping": "on", "lines-TOTAL_FORMS": "0", "lines-INITIAL_FORMS": "0",
+                 "payment_attempts-TOTAL_FORMS": "0", "payment_attempts-INITIAL_FORMS": "0"})
+    url = reverse("admin:shop_order_change", args=[order.pk])
+
+    junk = merchant.post(url, dict(data, shipping_postcode="!!", shipping_city="y"))
+    html = junk.content.decode()
+    assert junk.status_code == 200 and "Enter a Dutch postcode" in html and "city or town" in html
+    order.refresh_from_db()
+    assert order.shipping_postcode == "1015 CJ"
+
+    moved = merchant.post(url, dict(data, shipping_line1="Storgatan 12", shipping_city="Malmö",
+                                    shipping_postcode="21122", shipping_country="se"))
+    assert moved.status_code == 302
+    order.refresh_from_db()
+    assert (order.shipping_postcode, order.shipping_country) == ("211 22", "SE")

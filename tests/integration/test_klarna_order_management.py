@@ -84,7 +84,7 @@ def test_release_and_extend(authorized, emulator):
 def test_admin_pages_drive_the_operations(authorized, admin_client):
     url = reverse("admin:payments_paymentattempt_operation", args=[authorized.pk, "capture"])
     assert admin_client.get(url).status_code == 200
-    admin_client.post(url, {"amount": "", "tracking_number": "TRK9", "carrier": "DHL"})
+    admin_client.post(url, {"amount": "", "tracking_number": "TRK9", "carrier": "DHL", "confirmed": "1"})
     authorized.refresh_from_db()
     assert authorized.status == Status.CAPTURED
     page = admin_client.get(reverse("admin:payments_paymentattempt_change", args=[authorized.pk]))

@@ -7,9 +7,9 @@ from django.db import connection
 
 from payments.models import PaymentEvent, WebhookDelivery
 from payments.providers.next.signatures import sign
+from payments.services.inbound import inbound_apply
 from payments.services.payment_start import payment_start
 from payments.services.reconcile import payments_reconcile
-from payments.services.inbound import inbound_apply
 from payments.states import Status
 from shop.models import Order
 from tests.factories import make_order
