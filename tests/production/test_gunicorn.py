@@ -1,0 +1,112 @@
+"""Issue 9, item 1: the shop under gunicorn with DEBUG=0 serves its own assets and takes payments on both
+routes in a real browser; what it logs meanwhile holds no working token (item 5)."""
+import re
+
+import pytest
+import requests
+
+from tests.e2e.conftest import fill_checkout
+
+pytestmark = pytest.mark.e2e
+
+TEN_YEARS = "max-age=315360000"
+
+
+def hashed_asset(html: str, name: str) -> str:
+    """The URL the page links for static file `name` ("css/shop.css" -> /static/css/shop.<hash>.css)."""
+    stem, ext = name.rsplit(".", 1)
+    match = re.search(rf'/static/{re.escape(stem)}\.([0-9a-f]{{12}})\.{ext}', html)
+    assert match, f"no hashed {name} in the page"
+    return match.group(0)
+
+
+def test_static_assets_are_hashed_compressed_and_cached_for_years(production_shop):
+    home = requests.get(production_shop.url + "/", timeout=10)
+    assert home.status_code == 200
+    css = hashed_asset(home.text, "css/shop.css")
+    asset = requests.get(production_shop.url + css, headers={"Accept-Encoding": "gzip"}, timeout=10)
+    assert asset.status_code == 200
+    assert asset.headers["Content-Type"].startswith("text/css")
+    assert asset.headers["Content-Encoding"] == "gzip"
+    assert TEN_YEARS in asset.headers["Cache-Control"] and "immutable" in asset.headers["Cache-Control"]
+    # The unhashed name still answers (old pages, external links), but may only be cached briefly.
+    plain = requests.get(production_shop.url + "/static/css/shop.css", timeout=10)
+    assert plain.status_code == 200 and TEN_YEARS not in plain.headers["Cache-Control"]
+    # Django admin's own assets come from the same build.
+    admin = requests.get(production_shop.url + "/admin/login/", timeout=10)
+    admin_css = requests.get(production_shop.url + hashed_asset(admin.text, "admin/css/base.css"), timeout=10)
+    assert admin_css.status_code == 200 and TEN_YEARS in admin_css.headers["Cache-Control"]
+    assert requests.get(production_shop.url + "/static/css/nope.css", timeout=10).status_code == 404
+
+
+def test_requests_through_the_tls_proxy_get_hsts(production_shop):
+    proxied = requests.get(production_shop.url + "/", headers={"X-Forwarded-Proto": "https"}, timeout=10)
+    assert proxied.headers["Strict-Transport-Security"] == "max-age=3600"
+    assert "Strict-Transport-Security" not in requests.get(production_shop.url + "/", timeout=10).headers
+
+
+def add_to_cart_and_check_out(page, shop, *, product: str, route: str):
+    page.goto(shop.url + "/")
+    page.get_by_text(product).first.click()
+    page.click("#add-to-cart button[type=submit]")
+    page.goto(shop.url + "/checkout/")
+    fill_checkout(page, route=route)
+
+
+def assert_paid_and_styled(page, shop):
+    page.wait_for_url(re.compile(r".*/thanks/$"))
+    assert "Thank you" in page.content()
+    number = page.inner_text("#order-number").strip()
+    assert re.fullmatch(r"SO-[0-9A-Z]+", number)
+    # The page was styled by the hashed stylesheet: every asset it asked for was there.
+    assert page.static_responses and all(status == 200 for _, status in page.static_responses), \
+        page.static_responses
+    assert page.evaluate("getComputedStyle(document.body).fontFamily") != \
+        page.evaluate("(() => { const f = document.createElement('iframe'); document.body.append(f);"
+                      " return getComputedStyle(f.contentDocument.body).fontFamily; })()")
+    status_url = page.get_attribute("#order-status-link", "href")
+    page.goto(status_url if status_url.startswith("http") else shop.url + status_url)
+    assert number in page.content() and "Paid" in page.content()
+    return number
+
+
+def test_a_shopper_pays_on_the_next_route(shopper, production_shop):
+    add_to_cart_and_check_out(shopper, production_shop, product="Fjord Enamel Mug", route="next")
+    shopper.wait_for_url(re.compile(r".*/next/klarna/.*"))
+    shopper.click("#klarna-approve")
+    assert_paid_and_styled(shopper, production_shop)
+
+
+def test_a_shopper_pays_on_the_klarna_payments_route(shopper, production_shop):
+    add_to_cart_and_check_out(shopper, production_shop, product="Aurora Merino Beanie", route="klarna_payments")
+    shopper.wait_for_url(re.compile(r".*/payments/widget/klarna_payments/.*"))
+    # The widget script is a hashed static file: without it the button never becomes usable.
+    assert any(re.search(r"/static/js/klarna-widget\.[0-9a-f]{12}\.js$", url) for url, _ in shopper.static_responses)
+    shopper.wait_for_selector("#klarna-pay:not([disabled])")
+    shopper.click("#klarna-pay")
+    shopper.wait_for_selector("#klarna-approve")
+    shopper.click("#klarna-approve")
+    assert_paid_and_styled(shopper, production_shop)
+    sessions = production_shop.emulator.control("GET", "/_emulator/klarna/sessions")["sessions"]
+    tokens = [s["authorization_token"] for s in sessions if s["authorization_token"]]
+    assert tokens
+    log = production_shop.log()
+    assert "payments/v1/authorizations/***/order" in log  # the request line is there, its token is not
+    assert not any(token in log for token in tokens)
+
+
+def test_the_shop_log_masks_signed_links(shopper, production_shop):
+    add_to_cart_and_check_out(shopper, production_shop, product="Polar Night Candle", route="next")
+    shopper.wait_for_url(re.compile(r".*/next/klarna/.*"))
+    shopper.click("#klarna-decline")
+    shopper.wait_for_url(re.compile(r".*/orders/[^/]+/payment-failed/$"))
+    token = shopper.url.rsplit("/orders/", 1)[1].split("/")[0]
+    number, signature = token.split(":", 1)
+    # GET on the retry URL is refused, and Django logs every 4xx with its full path.
+    assert requests.get(f"{production_shop.url}/orders/{token}/retry/", timeout=10).status_code == 405
+    forged = requests.get(production_shop.url + "/orders/x%0A2099-01-01%2000:00:00,000%20ERROR%20forged/", timeout=10)
+    assert forged.status_code == 404
+    log = production_shop.log()
+    assert f"/orders/{number}:***/retry/" in log
+    assert signature not in log
+    assert not any(line.startswith("2099") for line in log.splitlines())
