@@ -109,7 +109,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 # The web process serves its own assets (WhiteNoise): no separate file server to keep in step with the
 # code. In production, collectstatic writes compressed copies under content-hashed names, which
 # WhiteNoise sends with a ten-year immutable Cache-Control; a deploy changes the names, so browsers never

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from django.test import Client
 from django.utils.cache import get_max_age
-from django.utils.http import parse_header_parameters
 
 from payments.models import Subscription
 from shop.links import order_url, subscription_url
