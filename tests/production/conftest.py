@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -166,27 +167,55 @@ def _stop(web: subprocess.Popen) -> None:
             web.wait(timeout=5)
 
 
+class BrowserThread:
+    """Headless Chromium driven from a thread of its own.
+
+    Playwright's sync API refuses to start in a thread where another instance runs its event loop, and the
+    e2e tier keeps its session-wide browser open until the end of the run. So every Playwright call of
+    this tier runs in one dedicated thread: `run(flow)` calls `flow(page)` there with a fresh context (a
+    phone) and returns its result, re-raising its assertion errors in the test.
+    """
+
+    def __init__(self):
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="production-browser")
+        self._pool.submit(self._launch).result()
+
+    def _launch(self):
+        from playwright.sync_api import sync_playwright
+
+        from tests.e2e.conftest import CHROMIUM, LAUNCH_ARGS
+
+        self._playwright = sync_playwright().start()
+        self._browser = self._playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+
+    def run(self, flow):
+        return self._pool.submit(self._in_context, flow).result()
+
+    def _in_context(self, flow):
+        context = self._browser.new_context(viewport={"width": 390, "height": 844})
+        page = context.new_page()
+        page.set_default_timeout(20000)
+        page.static_responses = []  # (url, status) of every static file the page asked for
+        page.on("response", lambda response: "/static/" in response.url and page.static_responses.append(
+            (response.url, response.status)))
+        try:
+            return flow(page)
+        finally:
+            context.close()
+
+    def close(self):
+        def stop():
+            self._browser.close()
+            self._playwright.stop()
+        self._pool.submit(stop).result()
+        self._pool.shutdown()
+
+
 @pytest.fixture(scope="session")
 def production_browser():
-    from tests.e2e.conftest import CHROMIUM, LAUNCH_ARGS
+    from tests.e2e.conftest import CHROMIUM
 
     require_service(os.path.exists(CHROMIUM), "needs Debian's chromium (make test installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def shopper(production_browser):
-    """A fresh browser context (a phone) whose every static response is recorded."""
-    context = production_browser.new_context(viewport={"width": 390, "height": 844})
-    page = context.new_page()
-    page.set_default_timeout(20000)
-    page.static_responses = []
-    page.on("response", lambda response: "/static/" in response.url and page.static_responses.append(
-        (response.url, response.status)))
-    yield page
-    context.close()
+    browser = BrowserThread()
+    yield browser
+    browser.close()

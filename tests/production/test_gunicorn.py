@@ -70,23 +70,29 @@ def assert_paid_and_styled(page, shop):
     return number
 
 
-def test_a_shopper_pays_on_the_next_route(shopper, production_shop):
-    add_to_cart_and_check_out(shopper, production_shop, product="Fjord Enamel Mug", route="next")
-    shopper.wait_for_url(re.compile(r".*/next/klarna/.*"))
-    shopper.click("#klarna-approve")
-    assert_paid_and_styled(shopper, production_shop)
+def test_a_shopper_pays_on_the_next_route(production_browser, production_shop):
+    def flow(page):
+        add_to_cart_and_check_out(page, production_shop, product="Fjord Enamel Mug", route="next")
+        page.wait_for_url(re.compile(r".*/next/klarna/.*"))
+        page.click("#klarna-approve")
+        assert_paid_and_styled(page, production_shop)
+
+    production_browser.run(flow)
 
 
-def test_a_shopper_pays_on_the_klarna_payments_route(shopper, production_shop):
-    add_to_cart_and_check_out(shopper, production_shop, product="Aurora Merino Beanie", route="klarna_payments")
-    shopper.wait_for_url(re.compile(r".*/payments/widget/klarna_payments/.*"))
-    # The widget script is a hashed static file: without it the button never becomes usable.
-    assert any(re.search(r"/static/js/klarna-widget\.[0-9a-f]{12}\.js$", url) for url, _ in shopper.static_responses)
-    shopper.wait_for_selector("#klarna-pay:not([disabled])")
-    shopper.click("#klarna-pay")
-    shopper.wait_for_selector("#klarna-approve")
-    shopper.click("#klarna-approve")
-    assert_paid_and_styled(shopper, production_shop)
+def test_a_shopper_pays_on_the_klarna_payments_route(production_browser, production_shop):
+    def flow(page):
+        add_to_cart_and_check_out(page, production_shop, product="Aurora Merino Beanie", route="klarna_payments")
+        page.wait_for_url(re.compile(r".*/payments/widget/klarna_payments/.*"))
+        # The widget script is a hashed static file: without it the button never becomes usable.
+        assert any(re.search(r"/static/js/klarna-widget\.[0-9a-f]{12}\.js$", url) for url, _ in page.static_responses)
+        page.wait_for_selector("#klarna-pay:not([disabled])")
+        page.click("#klarna-pay")
+        page.wait_for_selector("#klarna-approve")
+        page.click("#klarna-approve")
+        assert_paid_and_styled(page, production_shop)
+
+    production_browser.run(flow)
     sessions = production_shop.emulator.control("GET", "/_emulator/klarna/sessions")["sessions"]
     tokens = [s["authorization_token"] for s in sessions if s["authorization_token"]]
     assert tokens
@@ -95,12 +101,15 @@ def test_a_shopper_pays_on_the_klarna_payments_route(shopper, production_shop):
     assert not any(token in log for token in tokens)
 
 
-def test_the_shop_log_masks_signed_links(shopper, production_shop):
-    add_to_cart_and_check_out(shopper, production_shop, product="Polar Night Candle", route="next")
-    shopper.wait_for_url(re.compile(r".*/next/klarna/.*"))
-    shopper.click("#klarna-decline")
-    shopper.wait_for_url(re.compile(r".*/orders/[^/]+/payment-failed/$"))
-    token = shopper.url.rsplit("/orders/", 1)[1].split("/")[0]
+def test_the_shop_log_masks_signed_links(production_browser, production_shop):
+    def flow(page):
+        add_to_cart_and_check_out(page, production_shop, product="Polar Night Candle", route="next")
+        page.wait_for_url(re.compile(r".*/next/klarna/.*"))
+        page.click("#klarna-decline")
+        page.wait_for_url(re.compile(r".*/orders/[^/]+/payment-failed/$"))
+        return page.url.rsplit("/orders/", 1)[1].split("/")[0]
+
+    token = production_browser.run(flow)
     number, signature = token.split(":", 1)
     # GET on the retry URL is refused, and Django logs every 4xx with its full path.
     assert requests.get(f"{production_shop.url}/orders/{token}/retry/", timeout=10).status_code == 405
