@@ -1,11 +1,16 @@
 """Issue 9, item 1: the shop under gunicorn with DEBUG=0 serves its own assets and takes payments on both
 routes in a real browser; what it logs meanwhile holds no working token (item 5)."""
 import re
+import subprocess
+import sys
 
 import pytest
 import requests
+import yaml
 
 from tests.e2e.conftest import fill_checkout
+from tests.emulator_process import free_port
+from tests.production.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -119,3 +124,15 @@ def test_the_shop_log_masks_signed_links(production_browser, production_shop):
     assert f"/orders/{number}:***/retry/" in log
     assert signature not in log
     assert not any(line.startswith("2099") for line in log.splitlines())
+
+
+def test_the_compose_health_check_passes_against_the_running_web(production_shop):
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    kind, program, flag, code = services["web"]["healthcheck"]["test"]
+    assert (kind, program, flag) == ("CMD", "python", "-c") and "8000" in code
+    port = production_shop.url.rsplit(":", 1)[1]
+    check = subprocess.run([sys.executable, "-c", code.replace("8000", port)], capture_output=True, timeout=20)
+    assert check.returncode == 0, check.stderr
+    down = subprocess.run([sys.executable, "-c", code.replace("8000", str(free_port()))], capture_output=True,
+                          timeout=20)
+    assert down.returncode != 0  # nothing listening: unhealthy
