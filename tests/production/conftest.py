@@ -45,6 +45,12 @@ class ProductionShop:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def get(self, path: str, **kwargs) -> requests.Response:
+        """GET `path` from the shop, never through a proxy the caller's environment names."""
+        with requests.Session() as session:
+            session.trust_env = False
+            return session.get(self.url + path, timeout=10, allow_redirects=False, **kwargs)
+
 
 def compose_web_command(port: int) -> list[str]:
     """docker-compose.yml's web command, listening on 127.0.0.1:`port`."""
@@ -115,15 +121,16 @@ def production_shop(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("production")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    emulator = EmulatorProcess().start(env={
-        "EMULATOR_RATE_LIMIT": "0", "EMULATOR_NEXT_WEBHOOK_TARGET": url + "/payments/webhooks/next/",
-        "EMULATOR_NEXT_WEBHOOK_SECRET": WEBHOOK_SECRET})
-    database_url, drop_database = own_database(tmp)
-    env = production_environment(url=url, emulator_url=emulator.url, database_url=database_url,
-                                 static_root=tmp / "static")
     setup_log_path, log_path = tmp / "setup.log", tmp / "gunicorn.log"
-    web = None
+    emulator = EmulatorProcess()
+    web, drop_database = None, lambda: None
     try:
+        emulator.start(env={
+            "EMULATOR_RATE_LIMIT": "0", "EMULATOR_NEXT_WEBHOOK_TARGET": url + "/payments/webhooks/next/",
+            "EMULATOR_NEXT_WEBHOOK_SECRET": WEBHOOK_SECRET})
+        database_url, drop_database = own_database(tmp)
+        env = production_environment(url=url, emulator_url=emulator.url, database_url=database_url,
+                                     static_root=tmp / "static")
         with open(setup_log_path, "ab") as setup_log:
             run([sys.executable, "manage.py", "migrate", "--noinput"], env, setup_log)
             build_env, build_command = dockerfile_collectstatic()
@@ -146,9 +153,11 @@ def production_shop(tmp_path_factory):
 
 def _wait_until_up(url: str, web: subprocess.Popen, log_path: Path) -> None:
     deadline = time.monotonic() + START_TIMEOUT
+    session = requests.Session()
+    session.trust_env = False
     while time.monotonic() < deadline and web.poll() is None:
         try:
-            if requests.get(url + "/", timeout=2).status_code == 200:
+            if session.get(url + "/", timeout=2).status_code == 200:
                 return
         except requests.RequestException:
             pass

@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import pytest
-import requests
 import yaml
 
 from tests.e2e.conftest import fill_checkout
@@ -26,28 +25,28 @@ def hashed_asset(html: str, name: str) -> str:
 
 
 def test_static_assets_are_hashed_compressed_and_cached_for_years(production_shop):
-    home = requests.get(production_shop.url + "/", timeout=10)
+    home = production_shop.get("/")
     assert home.status_code == 200
     css = hashed_asset(home.text, "css/shop.css")
-    asset = requests.get(production_shop.url + css, headers={"Accept-Encoding": "gzip"}, timeout=10)
+    asset = production_shop.get(css, headers={"Accept-Encoding": "gzip"})
     assert asset.status_code == 200
     assert asset.headers["Content-Type"].startswith("text/css")
     assert asset.headers["Content-Encoding"] == "gzip"
     assert TEN_YEARS in asset.headers["Cache-Control"] and "immutable" in asset.headers["Cache-Control"]
     # The unhashed name still answers (old pages, external links), but may only be cached briefly.
-    plain = requests.get(production_shop.url + "/static/css/shop.css", timeout=10)
+    plain = production_shop.get("/static/css/shop.css")
     assert plain.status_code == 200 and TEN_YEARS not in plain.headers["Cache-Control"]
     # Django admin's own assets come from the same build.
-    admin = requests.get(production_shop.url + "/admin/login/", timeout=10)
-    admin_css = requests.get(production_shop.url + hashed_asset(admin.text, "admin/css/base.css"), timeout=10)
+    admin = production_shop.get("/admin/login/")
+    admin_css = production_shop.get(hashed_asset(admin.text, "admin/css/base.css"))
     assert admin_css.status_code == 200 and TEN_YEARS in admin_css.headers["Cache-Control"]
-    assert requests.get(production_shop.url + "/static/css/nope.css", timeout=10).status_code == 404
+    assert production_shop.get("/static/css/nope.css").status_code == 404
 
 
 def test_requests_through_the_tls_proxy_get_hsts(production_shop):
-    proxied = requests.get(production_shop.url + "/", headers={"X-Forwarded-Proto": "https"}, timeout=10)
+    proxied = production_shop.get("/", headers={"X-Forwarded-Proto": "https"})
     assert proxied.headers["Strict-Transport-Security"] == "max-age=3600"
-    assert "Strict-Transport-Security" not in requests.get(production_shop.url + "/", timeout=10).headers
+    assert "Strict-Transport-Security" not in production_shop.get("/").headers
 
 
 def add_to_cart_and_check_out(page, shop, *, product: str, route: str):
@@ -117,8 +116,8 @@ def test_the_shop_log_masks_signed_links(production_browser, production_shop):
     token = production_browser.run(flow)
     number, signature = token.split(":", 1)
     # GET on the retry URL is refused, and Django logs every 4xx with its full path.
-    assert requests.get(f"{production_shop.url}/orders/{token}/retry/", timeout=10).status_code == 405
-    forged = requests.get(production_shop.url + "/orders/x%0A2099-01-01%2000:00:00,000%20ERROR%20forged/", timeout=10)
+    assert production_shop.get(f"/orders/{token}/retry/").status_code == 405
+    forged = production_shop.get("/orders/x%0A2099-01-01%2000:00:00,000%20ERROR%20forged/")
     assert forged.status_code == 404
     log = production_shop.log()
     assert f"/orders/{number}:***/retry/" in log
