@@ -9,6 +9,7 @@ whatever the caller's shell or `.env` holds, so under pytest `.env` is not read,
 defaults apply and tasks run eagerly (see TESTING below). Processes the tests start (gunicorn, Celery
 workers) are not pytest and read their environment like production does.
 """
+import os
 import sys
 from pathlib import Path
 
@@ -23,8 +24,11 @@ env = environ.Env()
 # True only inside the pytest process itself: its children inherit its environment (PYTEST_VERSION
 # included) but never import pytest, so they are configured as production configures them.
 TESTING = "pytest" in sys.modules
-if not TESTING:
-    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# Variables already in the environment win over the file. ENV_FILE="" reads none: the production test tier
+# and the deploy check test set everything themselves and must not pick up a developer's .env.
+ENV_FILE = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
+if ENV_FILE and not TESTING:
+    environ.Env.read_env(ENV_FILE, overwrite=False)
 
 DEBUG = True if TESTING else env.bool("DEBUG", default=False)
 

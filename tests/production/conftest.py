@@ -96,6 +96,7 @@ def own_database(tmp: Path):
 def production_environment(*, url: str, emulator_url: str, database_url: str, static_root: Path) -> dict:
     return {
         "PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8",
+        "ENV_FILE": "",  # a developer's .env (say, real provider URLs) must not reach this shop
         "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "127.0.0.1",
         "SHOP_BASE_URL": url, "EMULATOR_URL": emulator_url, "DATABASE_URL": database_url,
         "NEXT_API_TOKEN": "emulator-token", "NEXT_WEBHOOK_SECRET": WEBHOOK_SECRET,

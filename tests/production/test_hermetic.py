@@ -28,3 +28,18 @@ def test_plain_pytest_passes_whatever_the_callers_environment_holds():
                             cwd=ROOT, env=hostile, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "1 passed" in result.stdout
+
+
+def test_env_file_names_the_file_read_and_empty_reads_none(tmp_path):
+    """The production tier and the deploy check set ENV_FILE="" so a developer's .env cannot reach them."""
+    env_file = tmp_path / "hostile.env"
+    env_file.write_text("SECURE_PROXY_SSL_HEADER=only-one-part\n")
+    base = {"PATH": os.environ.get("PATH", ""), "DEBUG": "1"}
+
+    def check(**extra):
+        return subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env={**base, **extra},
+                              capture_output=True, text=True, timeout=120)
+
+    refused = check(ENV_FILE=str(env_file))
+    assert refused.returncode != 0 and "SECURE_PROXY_SSL_HEADER" in refused.stderr
+    assert check(ENV_FILE="").returncode == 0

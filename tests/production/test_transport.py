@@ -33,9 +33,9 @@ def example_environment() -> dict[str, str]:
 
 
 def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    # Only PATH from the caller: the check must pass on the example settings alone, not on ours.
+    # Only PATH from the caller, and no .env: the check must pass on the example settings alone.
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, capture_output=True, text=True,
-                          env={**env, "PATH": os.environ.get("PATH", "")}, timeout=120)
+                          env={**env, "PATH": os.environ.get("PATH", ""), "ENV_FILE": ""}, timeout=120)
 
 
 def test_deploy_check_passes_with_the_production_example_settings():
