@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 DEV_ENV := DEBUG=$${DEBUG:-1} SHOP_BASE_URL=$${SHOP_BASE_URL:-http://$(HOST):$(PORT)} \
 	EMULATOR_URL=$${EMULATOR_URL:-http://$(HOST):$(EMULATOR_PORT)}
 
-.PHONY: run test install emulator worker migrate demo clean browser bench
+.PHONY: run test install emulator worker migrate demo clean browser bench static
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -53,8 +53,14 @@ worker: install
 	@test -n "$$CELERY_BROKER_URL" || { echo "Set CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0); without it tasks run eagerly in the web process."; exit 1; }
 	$(DEV_ENV) $(VENV)/bin/celery -A config worker -B -l info
 
+# The whole suite, including tests/production (gunicorn with DEBUG=0, as docker-compose runs it). The
+# test settings decide everything else (config/settings.py, TESTING), whatever the shell or .env holds.
 test: install browser
-	DEBUG=1 $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# What the production image builds (see Dockerfile): compressed, content-hashed static files.
+static: install
+	DEBUG=1 STATICFILES_MANIFEST=1 $(PY) manage.py collectstatic --noinput
 
 bench: install
 	$(DEV_ENV) $(PY) bench/checkout.py

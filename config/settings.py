@@ -3,17 +3,34 @@
 `.env.example` lists every variable. Unset DATABASE_URL means SQLite under var/; unset CELERY_BROKER_URL
 means tasks run eagerly in-process. Provider base URLs default to the emulator so that development
 never reaches a real provider by accident; secrets only have defaults when DEBUG is on.
+
+The test process (pytest) is the one exception to "everything from the environment": the suite must pass
+whatever the caller's shell or `.env` holds, so under pytest `.env` is not read, DEBUG's development
+defaults apply and tasks run eagerly (see TESTING below). Processes the tests start (gunicorn, Celery
+workers) are not pytest and read their environment like production does.
 """
+import os
+import sys
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config.logging import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=False)
+# True only inside the pytest process itself: its children inherit its environment (PYTEST_VERSION
+# included) but never import pytest, so they are configured as production configures them.
+TESTING = "pytest" in sys.modules
+# Variables already in the environment win over the file. ENV_FILE="" reads none: the production test tier
+# and the deploy check test set everything themselves and must not pick up a developer's .env.
+ENV_FILE = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
+if ENV_FILE and not TESTING:
+    environ.Env.read_env(ENV_FILE, overwrite=False)
+
+DEBUG = True if TESTING else env.bool("DEBUG", default=False)
 
 
 def _secret(name, dev_default):
@@ -43,6 +60,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Right after SecurityMiddleware (HTTPS redirect and HSTS apply to assets too), before anything that
+    # touches the session or the database: an asset request costs no query.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -93,12 +113,38 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+# The web process serves its own assets (WhiteNoise): no separate file server to keep in step with the
+# code. In production, collectstatic writes compressed copies under content-hashed names, which
+# WhiteNoise sends with a ten-year immutable Cache-Control; a deploy changes the names, so browsers never
+# hold a stale script. Development serves the source files straight from the finders instead.
+STATICFILES_MANIFEST = False if TESTING else env.bool("STATICFILES_MANIFEST", default=not DEBUG)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage" if STATICFILES_MANIFEST
+                    else "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- Transport: Django's own names, all off by default (development is plain HTTP) -------------------
+# Production sits behind a TLS-terminating proxy and sets every one of these (.env.example); the deploy
+# check (`manage.py check --deploy --fail-level WARNING`) passes with those values (tests/production/test_transport.py).
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# "HTTP_X_FORWARDED_PROTO,https": the header the proxy sets, and its value on HTTPS requests. Only set it
+# when the proxy always overwrites that header, or a client could claim HTTPS.
+_proxy_ssl_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+if _proxy_ssl_header and len(_proxy_ssl_header) != 2:
+    raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER is 'HEADER,value', e.g. HTTP_X_FORWARDED_PROTO,https")
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header) or None
 
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=SESSION_COOKIE_SECURE)
 
 # --- The shop -----------------------------------------------------------------------------------
 # Absolute base URL the providers send shoppers and callbacks back to.
@@ -153,6 +199,11 @@ KLARNA_DEFAULT_TOKENIZE = env.bool("KLARNA_DEFAULT_TOKENIZE", default=False)
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+if TESTING:
+    # The tests decide eager versus worker, not the caller's CELERY_BROKER_URL: in-process tiers run tasks
+    # eagerly, and the worker tier (tests/integration/test_workers.py) points the app at its own Redis
+    # database and starts a real worker. "memory://" keeps a stray send from reaching anyone's broker.
+    CELERY_BROKER_URL, CELERY_RESULT_BACKEND, CELERY_TASK_ALWAYS_EAGER = "memory://", None, True
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -165,11 +216,5 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_TIMEZONE = TIME_ZONE
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}},
-}
+# One record per line, control characters escaped, signed tokens masked (config/logging.py).
+LOGGING = logging_config(level=env.str("LOG_LEVEL", default="INFO"), fmt=env.str("LOG_FORMAT", default="plain"))

@@ -10,6 +10,12 @@ from django.db import connection
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
+# Celery reads these two from the process environment ahead of any setting, so the caller's values would
+# send this process's tasks to their broker despite config/settings.py choosing eager mode under pytest.
+# Processes the tests start get them explicitly (the worker tier) or not at all (the production tier).
+for _celery_variable in ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
+    os.environ.pop(_celery_variable, None)
+
 
 def require_service(available: bool, reason: str):
     """Skip (laptop) or fail (CI) a test whose service is missing."""

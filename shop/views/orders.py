@@ -3,6 +3,10 @@
 None of them needs the session: the token in the URL is the credential (shop.links). The session is
 only consulted to clear the cart of the browser that placed a now-paid order.
 
+Each page shows the shopper's name and address (or leads to one) and its URL is the credential, so none
+may be stored by a shared or browser cache: every view here is `never_cache` (Cache-Control: private,
+no-store, and more).
+
 Every unpaid order can be paid again: payments.states marks an order cancelled when all its attempts
 were cancelled (the shopper backed out at the provider), which is not a reason to stop them paying.
 """
@@ -10,6 +14,7 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from payments.selectors import route_choices, route_names, upsell_offers_for, upsells_of
@@ -32,6 +37,7 @@ def _order_or_404(token, **kwargs):
     return order
 
 
+@never_cache
 def order_status(request, token):
     order = _order_or_404(token, with_attempts=True)
     # A route the merchant has since disabled still shows by its key rather than disappearing.
@@ -45,6 +51,7 @@ def order_status(request, token):
     })
 
 
+@never_cache
 def order_confirmation(request, token):
     order = _order_or_404(token)
     if order.status in UNPAID_FINAL:
@@ -66,6 +73,7 @@ def order_confirmation(request, token):
     })
 
 
+@never_cache
 def order_failed(request, token):
     order = _order_or_404(token)
     if order.is_paid:
@@ -78,6 +86,7 @@ def order_failed(request, token):
     })
 
 
+@never_cache
 @require_POST
 def order_retry(request, token):
     order = _order_or_404(token)

@@ -1,7 +1,12 @@
-"""The subscriber's own page, reached by a signed link (no account): status, next date, history, cancel."""
+"""The subscriber's own page, reached by a signed link (no account): status, next date, history, cancel.
+
+The link is the credential and the page shows what the subscriber buys and where it goes: never cached
+(Cache-Control: private, no-store).
+"""
 from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from payments.exceptions import PaymentError
@@ -23,6 +28,7 @@ def _subscription(token):
     return sub
 
 
+@never_cache
 def subscription_manage(request, token):
     sub = _subscription(token)
     charges = sub.charges.select_related("attempt__order").order_by("-billing_cycle")
@@ -35,6 +41,7 @@ def subscription_manage(request, token):
     })
 
 
+@never_cache
 @require_POST
 def subscription_cancel_view(request, token):
     sub = _subscription(token)

@@ -49,3 +49,24 @@ def test_env_example_lists_every_setting_read_from_the_environment():
     example = {line.split("=")[0] for line in (ROOT / ".env.example").read_text().splitlines()
                if line and not line.startswith("#")}
     assert read - example == set()
+
+
+def dockerfile_cmd():
+    import json
+
+    line = next(line for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("CMD "))
+    return json.loads(line[4:])
+
+
+def test_the_image_and_compose_run_the_same_web_command():
+    """tests/production runs compose's web command; the image's default must be that same command."""
+    assert dockerfile_cmd() == compose()["services"]["web"]["command"]
+    assert dockerfile_cmd()[0] == "gunicorn"
+
+
+def test_the_image_builds_hashed_static_files():
+    """Without the manifest the web process (DEBUG=0) cannot resolve a single {% static %} URL."""
+    build = [line for line in (ROOT / "Dockerfile").read_text().splitlines()
+             if line.startswith("RUN ") and "collectstatic" in line]
+    assert len(build) == 1 and "STATICFILES_MANIFEST=1" in build[0].split()
+    assert build[0].index("collectstatic") > build[0].index("STATICFILES_MANIFEST=1")
