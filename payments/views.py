@@ -9,6 +9,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 
 from .exceptions import InvalidReturn, PaymentError, ReturnMismatch, RouteNotAvailable
@@ -124,6 +125,7 @@ def webhook(request, provider):
     return JsonResponse({"state": result.state}, status=result.http_status)
 
 
+@never_cache  # it shows the shopper's name and email, and its URL is the credential
 def widget(request, route, token):
     """Our payment page for routes whose provider widget runs on it; what it loads comes from the route's
     Widget outcome, stored on the attempt."""

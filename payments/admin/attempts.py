@@ -78,18 +78,36 @@ class PaymentOperationInline(ReadOnlyInline):
         return "—" if obj.amount is None else format_minor(obj.amount, obj.attempt.currency)
 
 
+class DuplicateFilter(admin.SimpleListFilter):
+    """Second payments for an already paid order: undone by the shop, or waiting for the merchant."""
+
+    title = "duplicate payments"
+    parameter_name = "duplicate"
+
+    def lookups(self, request, model_admin):
+        return [("open", "Not undone yet"), ("all", "All duplicates")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "all":
+            return queryset.filter(duplicate_of__isnull=False)
+        if self.value() == "open":
+            return queryset.filter(duplicate_of__isnull=False, status__in=["authorized", "captured",
+                                                                          "partially_refunded"])
+        return queryset
+
+
 @admin.register(PaymentAttempt)
 class PaymentAttemptAdmin(ReadOnlyAdmin):
     list_display = ("reference", "order_link", "kind", "route", "status", "amount_display", "captured_display",
                     "refunded_display", "provider_reference", "created_at")
-    list_filter = (ExpiringFilter, "status", "kind", "route", "created_at")
+    list_filter = (ExpiringFilter, DuplicateFilter, "status", "kind", "route", "created_at")
     search_fields = ("reference", "provider_reference", "order__number", "order__email")
     date_hierarchy = "created_at"
     list_select_related = ("order",)
     inlines = [PaymentEventInline, PaymentOperationInline]
     readonly_fields = ("reference", "order_link", "kind", "route", "status", "amount_display", "currency",
                        "captured_display", "refunded_display", "authorization_expires_at", "provider_reference",
-                       "redirect_url", "failure_reason", "created_at", "updated_at", "operations_html")
+                       "redirect_url", "failure_reason", "duplicate_of", "created_at", "updated_at", "operations_html")
     fields = readonly_fields
 
     def get_urls(self):

@@ -41,6 +41,9 @@ class PaymentAttempt(models.Model):
     refunded_amount = models.PositiveIntegerField(default=0, help_text="minor units refunded so far")
     authorization_expires_at = models.DateTimeField(null=True, blank=True, db_index=True,
                                                     help_text="When the provider's authorization lapses")
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="duplicates",
+        help_text="Set when this payment arrived for an order another checkout had already paid: it is undone")
     provider_supports_upsell = models.BooleanField(
         default=False, help_text="The provider said this payment can take one-click upsells"
     )

@@ -85,8 +85,16 @@ def _after_success(attempt, payment):
         PaymentAttempt.objects.filter(pk=attempt.pk).update(provider_supports_upsell=True)
     if payment.authorization_expires_at:
         PaymentAttempt.objects.filter(pk=attempt.pk).update(authorization_expires_at=payment.authorization_expires_at)
+    if payment.status == "captured":
+        # Captured by the provider itself (a pay-now gateway): all of it is captured, so all of it can be
+        # refunded; our own captures keep counting from there.
+        PaymentAttempt.objects.filter(pk=attempt.pk, captured_amount__lt=attempt.amount).update(
+            captured_amount=attempt.amount)
     if attempt.kind != PaymentAttempt.Kind.CHECKOUT:
         return
+    from .duplicates import checkout_duplicate_settle
     from .renewal_strategies import strategy_for
 
+    if checkout_duplicate_settle(attempt_id=attempt.pk):
+        return  # the order's subscriptions belong to the payment that paid it
     strategy_for(attempt.route).started(attempt=attempt, payment=payment)

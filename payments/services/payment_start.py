@@ -16,7 +16,7 @@ from ..models import PaymentAttempt
 from ..orders import OrderDetails, OrderPage, OrderPaymentStatus, order_book
 from ..providers.registry import get_adapter, get_enabled_adapter
 from ..providers.types import CheckoutRequest, Declined, Done, Redirect, StartOutcome, Widget
-from ..states import Status, record_event, transition
+from ..states import IN_BETWEEN, Status, record_event, transition
 
 log = logging.getLogger(__name__)
 RETURN_SALT = "payments.return"
@@ -57,8 +57,15 @@ def payment_start(*, order, route) -> PaymentAttempt:
         details = book.lock(order.pk)
         if details.status == OrderPaymentStatus.PAID:
             raise OrderAlreadyPaid(f"order {details.number} is already paid")
+        open_before = list(PaymentAttempt.objects.filter(order_id=order.pk, kind=PaymentAttempt.Kind.CHECKOUT,
+                                                         status__in=IN_BETWEEN).values_list("pk", flat=True))
         attempt = PaymentAttempt.objects.create(order_id=order.pk, route=route, amount=details.total,
                                                 currency=details.currency)
+        for older in open_before:
+            # A resubmitted checkout supersedes the open one. Expired, not cancelled: if the shopper still
+            # pays at the old provider page, that money is recorded (and undone as a duplicate).
+            transition(older, Status.EXPIRED, source="checkout", failure_reason="Replaced by a newer checkout",
+                       message=f"Superseded by {attempt.reference}")
         book.set_route(order.pk, route)
         record_event(attempt.pk, kind="note", source="checkout",
                      message=f"Checkout started for {details.number} on {route}")

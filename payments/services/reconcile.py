@@ -23,6 +23,7 @@ class ReconcileReport:
     waiting: int = 0
     unavailable: int = 0
     rejected: int = 0
+    duplicates: int = 0
     details: list[str] = field(default_factory=list)
 
 
@@ -70,5 +71,14 @@ def payments_reconcile(*, now=None, older_than=None, limit=500) -> ReconcileRepo
             report.settled += 1
         else:
             report.waiting += 1
+    report.duplicates = _undo_duplicates()
     log.info("reconcile: %s", report)
     return report
+
+
+def _undo_duplicates() -> int:
+    """Duplicate payments whose undo failed earlier (provider down) are tried again."""
+    from .duplicates import PAYING, checkout_duplicate_settle
+
+    pending = PaymentAttempt.objects.filter(duplicate_of__isnull=False, status__in=PAYING).values_list("pk", flat=True)
+    return sum(checkout_duplicate_settle(attempt_id=pk) for pk in pending)

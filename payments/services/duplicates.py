@@ -1,0 +1,82 @@
+"""One paid checkout per order (issue: two tabs, the back button, a resubmitted cart).
+
+A shopper can approve two payments for one order: an old widget tab after a retry, a provider page
+reached again with the back button. The first checkout attempt whose payment succeeded pays the order;
+any later one is a duplicate and is undone at the provider at once, the way the route allows (cancel an
+authorization, refund a capture), through the same PaymentOperation rows a merchant's action uses, so it
+is idempotent and recorded in both payments' timelines. A route that can do neither leaves the duplicate
+flagged for the merchant (admin's "duplicate payments" filter) with the reason.
+"""
+import logging
+
+from django.db import transaction
+
+from ..exceptions import PaymentError
+from ..models import PaymentAttempt, PaymentEvent
+from ..orders import order_book
+from ..providers.registry import get_adapter
+from ..providers.types import Operation
+from ..states import Status, record_event
+
+log = logging.getLogger(__name__)
+# Statuses in which a checkout attempt is what pays its order (a refunded one no longer does).
+PAYING = (Status.AUTHORIZED, Status.CAPTURED, Status.PARTIALLY_REFUNDED)
+
+
+def payer_of(order_id) -> PaymentAttempt | None:
+    """The checkout attempt that paid the order first: the one whose success was recorded first."""
+    first = (PaymentEvent.objects.filter(attempt__order_id=order_id, attempt__kind=PaymentAttempt.Kind.CHECKOUT,
+                                         attempt__status__in=PAYING, kind=PaymentEvent.Kind.TRANSITION,
+                                         to_status__in=PAYING)
+             .order_by("id").select_related("attempt").first())
+    return first.attempt if first else None
+
+
+def checkout_duplicate_settle(*, attempt_id) -> bool:
+    """If another checkout attempt paid this attempt's order first, undo this one. Returns True when the
+    attempt is a duplicate (undone now, or flagged when the route cannot undo it).
+
+    Decides under the order's row lock, so two payments succeeding at once agree on which came first;
+    each attempt only ever undoes itself. Safe to call again (reconcile does, after a provider outage):
+    the undo operations are keyed rows, and an undone attempt is no longer paying.
+    """
+    attempt = PaymentAttempt.objects.get(pk=attempt_id)
+    if attempt.kind != PaymentAttempt.Kind.CHECKOUT or attempt.status not in PAYING:
+        return False
+    with transaction.atomic():
+        order_book().lock_status(attempt.order_id)
+        first = payer_of(attempt.order_id)
+        if first is None or first.pk == attempt.pk:
+            return False
+        if attempt.duplicate_of_id is None:
+            PaymentAttempt.objects.filter(pk=attempt.pk).update(duplicate_of=first)
+            record_event(first.pk, kind="note", source="duplicate",
+                         message=f"A second payment ({attempt.reference}) arrived for this already paid order; "
+                                 "it is undone at the provider")
+            record_event(attempt.pk, kind="rejected", source="duplicate",
+                         message=f"The order was already paid by {first.reference}: undoing this payment")
+    _undo(attempt)
+    return True
+
+
+def _undo(attempt) -> None:
+    from .order_management import OperationRefused, payment_cancel, payment_refund
+
+    operations = get_adapter(attempt.route).capabilities.operations
+    try:
+        if attempt.status == Status.AUTHORIZED and not attempt.captured_amount and Operation.CANCEL in operations:
+            payment_cancel(attempt_id=attempt.pk, source="duplicate", user="shop")
+            return
+        refundable = attempt.captured_amount - attempt.refunded_amount
+        if attempt.status in (Status.CAPTURED, Status.PARTIALLY_REFUNDED) and refundable > 0 \
+                and Operation.REFUND in operations:
+            payment_refund(attempt_id=attempt.pk, amount=refundable, source="duplicate", user="shop",
+                           description="Duplicate payment for an order already paid")
+            return
+    except (OperationRefused, PaymentError) as exc:
+        log.warning("duplicate payment %s not undone yet: %s", attempt.reference, exc)
+        record_event(attempt.pk, kind="note", source="duplicate",
+                     message=f"Undoing failed for now ({exc}); reconcile tries again"[:500])
+        return
+    record_event(attempt.pk, kind="note", source="duplicate", dedupe_key="duplicate:manual",
+                 message="This route cannot undo the payment from the shop: refund or cancel it at the provider")

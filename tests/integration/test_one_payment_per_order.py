@@ -1,0 +1,66 @@
+"""One paid checkout per order: two tabs, the back button and a resubmitted cart never leave two payments."""
+from urllib.parse import urlparse
+
+import pytest
+
+from payments.models import PaymentAttempt
+from payments.services.payment_start import payment_start, return_url
+from payments.states import SUCCESSFUL, Status
+from shop.models import Order
+from tests.factories import make_order
+from tests.integration.klarna_flow import authorize, post_token
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def klarna_order(emulator, order_id):
+    return next(o for o in emulator.control("GET", "/_emulator/klarna/orders")["orders"] if o["order_id"] == order_id)
+
+
+def test_klarna_two_tabs_second_approval_is_cancelled_at_klarna(emulator, client):
+    order = make_order()
+    first = payment_start(order=order, route="klarna_payments")
+    token_1 = authorize(emulator, first)           # tab 2 keeps this widget open
+    client.post(urlparse(return_url(first)).path, {"declined": "1"})  # tab 1 says no, then "try again"
+    first.refresh_from_db()
+    assert first.status == Status.FAILED
+    second = payment_start(order=order, route="klarna_payments")
+    assert second.pk != first.pk
+    assert post_token(client, first, token_1).status_code == 303   # tab 2 approves the old widget
+    token_2 = authorize(emulator, second)
+    assert post_token(client, second, token_2).status_code == 303  # tab 1 approves too
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == Status.AUTHORIZED and first.duplicate_of is None
+    assert second.status == Status.CANCELLED and second.duplicate_of_id == first.pk
+    assert klarna_order(emulator, second.provider_reference)["status"] == "CANCELLED"
+    assert klarna_order(emulator, first.provider_reference)["status"] == "AUTHORIZED"
+    assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
+    assert first.events.filter(source="duplicate").exists() and second.events.filter(source="duplicate").exists()
+    assert second.operations.get(kind="cancel").result == "done"
+
+
+def test_resubmitted_checkout_supersedes_the_open_payment(emulator, client):
+    order = make_order()
+    first = payment_start(order=order, route="next")
+    second = payment_start(order=order, route="next")
+    first.refresh_from_db()
+    assert first.status == Status.EXPIRED and first.failure_reason == "Replaced by a newer checkout"
+    assert second.status == Status.PENDING
+
+
+def test_back_button_second_29_next_payment_is_flagged_when_the_route_cannot_undo_it(emulator, client):
+    order = make_order()
+    first = payment_start(order=order, route="next")
+    second = payment_start(order=order, route="next")
+    for attempt in (second, first):  # the shopper pays the new page, then the old one in another tab
+        done = emulator.complete_checkout(attempt.redirect_url, "approve")
+        client.post(urlparse(done["return_url"]).path, {"response": done["response"]})
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert second.status in SUCCESSFUL and second.duplicate_of is None
+    assert first.duplicate_of_id == second.pk
+    assert PaymentAttempt.objects.filter(duplicate_of__isnull=False).count() == 1
+    # 29 Next offers no cancel or refund from the shop (yet): the merchant is told to undo it there.
+    assert first.status in SUCCESSFUL
+    assert first.events.filter(source="duplicate", dedupe_key="duplicate:manual").exists()
