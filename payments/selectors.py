@@ -2,6 +2,7 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from .models import PaymentAttempt, Upsell
@@ -19,16 +20,26 @@ class RouteChoice:
     display_name: str
     description: str
     recurring: bool  # can pay for subscriptions (someone renews them)
+    countries: frozenset[str] = frozenset()  # served in the shop's currency; empty means every country
+
+    def serves_country(self, country: str) -> bool:
+        return not self.countries or (country or "").upper() in self.countries
 
 
-def route_choices(*, country: str = "", currency: str = "", recurring: bool = False) -> list[RouteChoice]:
-    """The enabled routes that can serve this country, currency and (when asked) subscriptions."""
+def route_choices(*, country: str = "", recurring: bool = False) -> list[RouteChoice]:
+    """The enabled routes that can take the shop's currency (from `country`, when given) and, when asked,
+    pay for subscriptions."""
+    currency = settings.SHOP_CURRENCY
     choices = []
     for adapter in enabled_routes():
         caps = adapter.capabilities
-        if not caps.serves(country=country, currency=currency) or (recurring and not caps.recurring):
+        choice = RouteChoice(adapter.key, adapter.display_name, adapter.description, caps.recurring,
+                             caps.countries_for(currency))
+        if (country and not choice.serves_country(country)) or (recurring and not caps.recurring):
             continue
-        choices.append(RouteChoice(adapter.key, adapter.display_name, adapter.description, caps.recurring))
+        if caps.markets and not choice.countries:
+            continue  # the route takes no payments in the shop's currency at all
+        choices.append(choice)
     return choices
 
 

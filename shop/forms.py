@@ -88,10 +88,11 @@ class RouteFormMixin:
     """Adds the `route` radio field over the adapters the view passes in."""
 
     def add_route_field(self, routes):
+        self.routes = {route.key: route for route in routes}
         choices = [(route.key, route.display_name) for route in routes]
         field = forms.ChoiceField(
             label="Payment method", choices=choices,
-            widget=RouteSelect(descriptions={route.key: route.description for route in routes}),
+            widget=RouteSelect(descriptions={route.key: _route_note(route) for route in routes}),
             error_messages={
                 "required": "Choose how you want to pay.",
                 "invalid_choice": "That payment method is not available. Please choose another one.",
@@ -101,6 +102,24 @@ class RouteFormMixin:
         if len(choices) == 1:
             field.initial = choices[0][0]
         self.fields["route"] = field
+
+
+def _route_note(route) -> str:
+    """The route's description, plus the shop countries it cannot take the shop's currency from, so the
+    shopper knows before choosing."""
+    missing = [COUNTRY_NAMES.get(code, code) for code in settings.SHOP_COUNTRIES if not route.serves_country(code)]
+    if not missing:
+        return route.description
+    return f"{route.description} Not available for billing addresses in {', '.join(missing)}."
+
+
+def check_route_serves(form, cleaned, country):
+    """The chosen route must take the shop's currency from the billing country (Klarna takes each country
+    only in its own currency): a clear error on the form, never a request the provider refuses."""
+    route = getattr(form, "routes", {}).get(cleaned.get("route"))
+    if route is not None and country and not route.serves_country(country):
+        form.add_error("route", f"{route.display_name} cannot take payments in {settings.SHOP_CURRENCY} from "
+                                f"{COUNTRY_NAMES.get(country, country)}. Please choose another payment method.")
 
 
 def _text(label, max_length, *, required=True, autocomplete=None, **attrs):
@@ -167,12 +186,14 @@ class CheckoutForm(RouteFormMixin, forms.Form):
             for name in BILLING_FIELDS:
                 cleaned[name] = ""
             check_address(self, cleaned, "shipping", ("first_name", "last_name"))
+            check_route_serves(self, cleaned, cleaned.get("shipping_country"))
             return cleaned
         for name in BILLING_REQUIRED:
             if not cleaned.get(name) and name not in self.errors:
                 self.add_error(name, "Required when the billing address is different.")
         check_address(self, cleaned, "shipping", ("first_name", "last_name"))
         check_address(self, cleaned, "billing", ("billing_first_name", "billing_last_name"))
+        check_route_serves(self, cleaned, cleaned.get("billing_country"))
         return cleaned
 
     def details(self) -> dict:

@@ -49,9 +49,9 @@ class Capabilities:
     # A shopper's GET on the return URL may confirm a payment (MultiSafepay returns by GET); when False
     # a GET only shows the shopper where the order stands.
     confirms_on_get: bool = False
-    # Countries (ISO 3166-1 alpha-2) and currencies the route can serve; empty means no restriction.
-    countries: frozenset[str] = frozenset()
-    currencies: frozenset[str] = frozenset()
+    # (country, currency) pairs the route can take payments in (ISO 3166-1 alpha-2, ISO 4217); empty means
+    # no restriction. Klarna, for one, takes each country only in its own currency.
+    markets: frozenset[tuple[str, str]] = frozenset()
     # Headers kept with every stored inbound message (signature, content type), by name.
     inbound_headers: tuple[str, ...] = ("Content-Type", "User-Agent", "Content-Length")
 
@@ -59,9 +59,12 @@ class Capabilities:
     def recurring(self) -> bool:
         return self.renewals != Renewals.NONE
 
-    def serves(self, *, country: str = "", currency: str = "") -> bool:
-        return ((not country or not self.countries or country.upper() in self.countries)
-                and (not currency or not self.currencies or currency.upper() in self.currencies))
+    def serves(self, *, country: str, currency: str) -> bool:
+        return not self.markets or (country.upper(), currency.upper()) in self.markets
+
+    def countries_for(self, currency: str) -> frozenset[str]:
+        """Countries served in `currency`; empty means every country."""
+        return frozenset(c for c, cur in self.markets if cur == currency.upper()) if self.markets else frozenset()
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from ..exceptions import OrderAlreadyPaid, PaymentDeclined, ProviderError
+from ..exceptions import OrderAlreadyPaid, PaymentDeclined, ProviderError, RouteNotAvailable
 from ..models import PaymentAttempt
 from ..orders import OrderDetails, OrderPage, OrderPaymentStatus, order_book
 from ..providers.registry import get_adapter, get_enabled_adapter
@@ -57,6 +57,10 @@ def payment_start(*, order, route) -> PaymentAttempt:
         details = book.lock(order.pk)
         if details.status == OrderPaymentStatus.PAID:
             raise OrderAlreadyPaid(f"order {details.number} is already paid")
+        country = details.billing_address.country or details.shipping_address.country
+        if not adapter.capabilities.serves(country=country, currency=details.currency):
+            # Never send a request the provider refuses for a reason we know: say so before any attempt.
+            raise RouteNotAvailable(f"{adapter.display_name} takes no {details.currency} payments from {country}")
         open_before = list(PaymentAttempt.objects.filter(order_id=order.pk, kind=PaymentAttempt.Kind.CHECKOUT,
                                                          status__in=IN_BETWEEN).values_list("pk", flat=True))
         attempt = PaymentAttempt.objects.create(order_id=order.pk, route=route, amount=details.total,

@@ -80,7 +80,7 @@ def order_failed(request, token):
         return redirect(order_url(order, "shop:order_confirmation"))
     return render(request, "shop/order_failed.html", {
         "order": order,
-        "form": RetryForm(routes=route_choices(), initial={"route": order.route}),
+        "form": RetryForm(routes=route_choices(country=order.billing_address["country"]), initial={"route": order.route}),
         "retry_url": order_url(order, "shop:order_retry"),
         "status_url": order_url(order),
     })
@@ -92,7 +92,7 @@ def order_retry(request, token):
     order = _order_or_404(token)
     if order.is_paid:
         return redirect(order_url(order, "shop:order_confirmation"))
-    form = RetryForm(request.POST, routes=route_choices())
+    form = RetryForm(request.POST, routes=route_choices(country=order.billing_address["country"]))
     if not form.is_valid():
         for error in form.errors.get("route", []):
             messages.error(request, error)

@@ -46,6 +46,12 @@ log = logging.getLogger(__name__)
 FRAUD_STATUS = {"ACCEPTED": "authorized", "PENDING": "pending", "REJECTED": "failed"}
 # Klarna error codes meaning the customer token itself can no longer be charged.
 TOKEN_GONE = {"TOKEN_SUSPENDED", "TOKEN_CANCELED", "TOKEN_CANCELLED", "TOKEN_NOT_FOUND"}
+# Where Klarna Payments takes payments: each purchase country in its own currency (Klarna refuses EUR for
+# Sweden, Denmark or Norway with BAD_VALUE purchase_currency). From Klarna's list of markets.
+EURO_COUNTRIES = "AT BE CY DE EE ES FI FR GR HR IE IT LT LU LV MT NL PT SI SK".split()
+MARKETS = frozenset({*((country, "EUR") for country in EURO_COUNTRIES), ("US", "USD"), ("GB", "GBP"),
+                     ("SE", "SEK"), ("NO", "NOK"), ("DK", "DKK"), ("CH", "CHF"), ("PL", "PLN"), ("CZ", "CZK"),
+                     ("HU", "HUF"), ("RO", "RON"), ("AU", "AUD"), ("NZ", "NZD"), ("CA", "CAD"), ("MX", "MXN")})
 # Payment sessions live 48 hours; an hour of margin so the shopper never meets the edge.
 SESSION_LIFETIME = timedelta(hours=47)
 OM_STATUS = {"AUTHORIZED": "authorized", "PART_CAPTURED": "captured", "CAPTURED": "captured",
@@ -83,6 +89,7 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
         upsell=UpsellKind.RAISE_AUTHORIZATION,
         operations=frozenset(Operation),
         session_updates=True,
+        markets=MARKETS,
     )
 
     def __init__(self, client: KlarnaClient | None = None):
