@@ -153,3 +153,19 @@ def test_reconcile_command_settles_an_upsell_left_pending(emulator, client, offe
     assert "upsells settled: 1" in out.getvalue()
     assert Upsell.objects.get().state == "added"
     assert len(provider_requests(emulator, "POST", "add-line-items", at_least=1)) == 1
+
+
+def test_webhooks_about_an_upsell_match_their_payment(emulator, client, offer, live_server):
+    """The upsell's order.updated and transaction.created are about our own payment: applied, never
+    logged as a mismatch (a false alarm the merchant would have to investigate)."""
+    from payments.models import WebhookDelivery
+
+    emulator.control("PATCH", "/_emulator/config", json={"next": {
+        "webhook_target": live_server.url + "/payments/webhooks/next/", "webhooks_sync": True}})
+    order, attempt, number = pay(emulator, client)
+    accept(client, order, offer)
+    assert Upsell.objects.get().state == "added"
+    deliveries = WebhookDelivery.objects.filter(provider="next", channel="webhook", signature_valid=True)
+    assert {d.event_type for d in deliveries} >= {"order.updated", "transaction.created"}
+    assert not deliveries.exclude(state__in=["applied", "ignored"]).exists(), \
+        [(d.event_type, d.state, d.error) for d in deliveries.exclude(state__in=["applied", "ignored"])]
