@@ -10,6 +10,7 @@ from common.money import format_minor
 
 from ..models import PaymentAttempt, PaymentEvent, PaymentOperation, WebhookDelivery
 from ..services.inbound import inbound_apply
+from ..services.order_management import operations_allowed, provider_order
 from .actions import action_links
 from .operations import OPERATIONS, ExpiringFilter, operation_urls
 
@@ -115,9 +116,22 @@ class PaymentAttemptAdmin(ReadOnlyAdmin):
 
     @admin.display(description="order management")
     def operations_html(self, obj):
-        if obj.pk is None or obj.status not in ("authorized", "captured", "partially_refunded"):
+        if obj.pk is None:
             return "—"
-        return action_links(obj, "admin:payments_paymentattempt_operation", OPERATIONS)
+        order = provider_order(obj)
+        if order.head.pk != obj.pk:
+            url = reverse("admin:payments_paymentattempt_change", args=[order.head.pk])
+            return format_html('Part of the provider order of <a href="{}">{}</a>: manage it there.', url,
+                               order.head.reference)
+        allowed = {op.value for op in operations_allowed(obj, order)}
+        offered = {key: value for key, value in OPERATIONS.items() if key in allowed}
+        summary = format_html("Provider order {}: {} captured, {} refunded, {} left to capture{}.",
+                              order.head.provider_reference or "—", order.money(order.captured),
+                              order.money(order.refunded), order.money(order.remaining),
+                              "" if order.from_provider else " (from our books: the provider could not be read)")
+        if not offered:
+            return summary
+        return format_html("{}<br>{}", summary, action_links(obj, "admin:payments_paymentattempt_operation", offered))
 
     @admin.display(description="order", ordering="order__number")
     def order_link(self, obj):

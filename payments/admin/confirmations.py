@@ -2,8 +2,8 @@
 currency ('Capture € 12.90 of payment pa_…'), shown on the confirmation page before anything runs.
 
 Pure functions of the payment (or subscription) and the merchant's cleaned form data: they read no
-provider and change nothing, so the page can be shown, abandoned or reloaded freely. The amounts are
-the shop's own record of the payment; the provider still has the last word when the action runs.
+provider and change nothing, so the page can be shown, abandoned or reloaded freely. Payment amounts
+are the provider's order as a whole, read back; the provider still has the last word when it runs.
 """
 from common.money import format_minor
 
@@ -12,35 +12,38 @@ def _money(amount, obj):
     return format_minor(amount, obj.currency)
 
 
-def _held(attempt):
-    """Authorized and not yet captured: what a capture can still take and cancel/release give back."""
-    return max(attempt.amount - attempt.captured_amount, 0)
+def _order(attempt):
+    from ..services.order_management import provider_order
+
+    return provider_order(attempt)
 
 
 def capture(attempt, data):
-    amount = data.get("amount") or _held(attempt)
-    return (f"Capture {_money(amount, attempt)} of payment {attempt.reference}: the shopper is charged "
-            f"{_money(amount, attempt)} now ({_money(_held(attempt), attempt)} is authorized and not yet "
+    order = _order(attempt)
+    amount = data.get("amount") or order.remaining
+    return (f"Capture {order.money(amount)} of provider order {attempt.provider_reference}: the shopper is "
+            f"charged {order.money(amount)} now ({order.money(order.remaining)} is authorized and not yet "
             f"captured).")
 
 
 def refund(attempt, data):
-    refundable = max(attempt.captured_amount - attempt.refunded_amount, 0)
-    return (f"Refund {_money(data.get('amount') or 0, attempt)} of payment {attempt.reference} to the "
-            f"shopper ({_money(attempt.captured_amount, attempt)} captured, "
-            f"{_money(attempt.refunded_amount, attempt)} refunded so far, {_money(refundable, attempt)} "
-            f"refundable).")
+    order = _order(attempt)
+    return (f"Refund {order.money(data.get('amount') or 0)} of provider order {attempt.provider_reference} to "
+            f"the shopper ({order.money(order.captured)} captured, {order.money(order.refunded)} refunded so "
+            f"far, {order.money(max(order.captured - order.refunded, 0))} refundable).")
 
 
 def cancel(attempt, data):
-    return (f"Cancel the authorization of {_money(_held(attempt), attempt)} on payment {attempt.reference}: "
-            f"the shopper will not be charged this amount and it cannot be captured afterwards.")
+    order = _order(attempt)
+    return (f"Cancel the authorization of {order.money(order.remaining)} on provider order "
+            f"{attempt.provider_reference}: the shopper will not be charged this amount and it cannot be "
+            f"captured afterwards.")
 
 
 def release(attempt, data):
-    return (f"Release the {_money(_held(attempt), attempt)} of payment {attempt.reference} that was "
-            f"authorized but not captured; the {_money(attempt.captured_amount, attempt)} captured stays "
-            f"charged.")
+    order = _order(attempt)
+    return (f"Release the {order.money(order.remaining)} of provider order {attempt.provider_reference} that "
+            f"was authorized but not captured; the {order.money(order.captured)} captured stays charged.")
 
 
 def renew(subscription, data):

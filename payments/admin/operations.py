@@ -13,6 +13,7 @@ from common.fields import MoneyField
 
 from ..models import PaymentAttempt
 from ..services.order_management import (
+    operations_allowed,
     payment_cancel,
     payment_capture,
     payment_extend,
@@ -91,6 +92,10 @@ def operation_view(model_admin, request, pk, name):
         messages.error(request, "That action is not available.")
         return redirect(reverse("admin:payments_paymentattempt_changelist"))
     attempt = get_object_or_404(PaymentAttempt, pk=pk)
+    if name not in {op.value for op in operations_allowed(attempt)}:
+        # A stale page or a hand-typed URL: the action is not open to this payment now; nothing runs.
+        messages.error(request, f"{OPERATIONS[name][0]} is not possible for this payment now.")
+        return redirect(reverse("admin:payments_paymentattempt_change", args=[attempt.pk]))
     title, form_class, run = OPERATIONS[name]
 
     def act(data):

@@ -10,6 +10,7 @@ from common.money import format_interval, format_minor
 from ..models import Subscription, SubscriptionCharge, SubscriptionEvent
 from ..services.subscription_actions import (
     CANCEL_REASONS,
+    subscription_actions_allowed,
     subscription_cancel,
     subscription_renew_now,
     subscription_reschedule,
@@ -86,9 +87,11 @@ class SubscriptionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="merchant actions")
     def actions_html(self, obj):
-        if obj.pk is None or obj.is_canceled:
+        allowed = subscription_actions_allowed(obj) if obj.pk else []
+        if not allowed:
             return "—"
-        return action_links(obj, "admin:payments_subscription_action", ACTIONS)
+        return action_links(obj, "admin:payments_subscription_action",
+                            {key: value for key, value in ACTIONS.items() if key in allowed})
 
     def get_urls(self):
         return [path("<int:pk>/action/<str:action>/", self.admin_site.admin_view(self.action_view),
@@ -99,6 +102,9 @@ class SubscriptionAdmin(ReadOnlyAdmin):
             messages.error(request, "That action is not available.")
             return redirect(reverse("admin:payments_subscription_changelist"))
         sub = get_object_or_404(Subscription, pk=pk)
+        if action not in subscription_actions_allowed(sub):
+            messages.error(request, f"{ACTIONS[action][0]} is not possible: the subscription is {sub.status}.")
+            return redirect(reverse("admin:payments_subscription_change", args=[sub.pk]))
         title, form_class, run = ACTIONS[action]
 
         def act(data):

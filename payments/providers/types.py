@@ -175,6 +175,12 @@ class ProviderPayment:
     # (provider_product_id, quantity, line total in minor units) of non-upsell lines, as charged.
     line_totals: tuple[tuple[int, int, int], ...] = ()
     customer_token: str = ""  # a token for merchant-initiated renewals, when the payment created one
+    # The provider's order as a whole (upsells included), when the route reports it: what admin's limits
+    # for capture, refund, cancel and release come from.
+    order_total: int | None = None
+    captured: int | None = None
+    refunded: int | None = None
+    remaining: int | None = None  # authorized, not yet captured or released
     authorization_expires_at: datetime | None = None
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 

@@ -1,15 +1,26 @@
-"""Merchant actions on an authorized payment: capture (e.g. on shipment), refund, cancel, release the
-rest of the authorization, extend its time. Each is a PaymentOperation row created before the provider
-call, whose key is the idempotency key; each is recorded in the payment timeline; a refusal carries the
-provider's reason back to the merchant and changes nothing."""
+"""Merchant actions on the provider's order: capture (e.g. on shipment), refund, cancel, release the rest
+of the authorization, extend its time.
+
+They act on the provider's order as a whole (the checkout payment plus the upsells the provider added to
+the same order), never on one upsell attempt, and their limits come from the provider's order read back,
+not from our books. Each action is a PaymentOperation row created before the provider call, whose key is
+the idempotency key; afterwards the provider's order is read again and every payment on it, and so the
+shop order, shows what the provider says. A refusal carries the provider's reason back and changes
+nothing. An action the route does not offer, or the order's state does not allow, is refused before any
+call.
+"""
+from dataclasses import dataclass
+
 from django.db import transaction
 from django.utils import timezone
 
-from ..exceptions import OperationNotSupported, PaymentError, ProviderError
+from common.money import format_minor
+
+from ..exceptions import InvalidReturn, OperationNotSupported, PaymentError, ProviderError
 from ..models import PaymentAttempt, PaymentOperation
 from ..providers.registry import get_adapter
 from ..providers.types import Operation
-from ..states import Status, record_event, transition
+from ..states import SUCCESSFUL, Status, record_event, transition
 
 Kind = PaymentOperation.Kind
 
@@ -18,36 +29,102 @@ class OperationRefused(PaymentError):
     """The shop or the provider refused the action; str() says why (with the provider's code)."""
 
 
+@dataclass(frozen=True)
+class ProviderOrder:
+    """The provider's order as a whole, as the provider reports it now (or our books, when it cannot
+    be read): `head` is the payment operations act on, `members` every successful payment on the order."""
+
+    head: PaymentAttempt
+    members: tuple[PaymentAttempt, ...]
+    total: int
+    captured: int
+    refunded: int
+    remaining: int
+    from_provider: bool
+
+    def money(self, amount: int) -> str:
+        return format_minor(amount, self.head.currency)
+
+
+def provider_order(attempt, *, read_back: bool = True) -> ProviderOrder:
+    """The provider order an attempt belongs to. Reads it back from the provider when the route reports
+    its totals; falls back to our books when it cannot be read (the limits are then ours)."""
+    head = attempt
+    if attempt.kind == PaymentAttempt.Kind.UPSELL:
+        head = (PaymentAttempt.objects.filter(route=attempt.route, provider_reference=attempt.provider_reference)
+                .exclude(kind=PaymentAttempt.Kind.UPSELL).order_by("created_at").first()) or attempt
+    members = [head] + list(PaymentAttempt.objects.filter(
+        route=head.route, provider_reference=head.provider_reference, kind=PaymentAttempt.Kind.UPSELL,
+        status__in=SUCCESSFUL).exclude(pk=head.pk)) if head.provider_reference else [head]
+    total = sum(m.amount for m in members)
+    captured, refunded = head.captured_amount, head.refunded_amount
+    remaining = total - captured if head.status == Status.AUTHORIZED else 0
+    if read_back and head.provider_reference and head.status in SUCCESSFUL:
+        try:
+            payment = get_adapter(head.route).fetch_payment(head.provider_reference)
+        except (ProviderError, InvalidReturn):
+            payment = None
+        if payment is not None and payment.captured is not None:
+            return ProviderOrder(head, tuple(members), payment.order_total or total, payment.captured,
+                                 payment.refunded or 0, payment.remaining or 0, True)
+    return ProviderOrder(head, tuple(members), total, captured, refunded, max(remaining, 0), False)
+
+
+def operations_allowed(attempt, order: ProviderOrder | None = None) -> list[Operation]:
+    """What a merchant may do to this payment now: what the route offers and the order's state allows.
+    Empty for an upsell attempt (its provider order is managed from the checkout payment)."""
+    if attempt.kind == PaymentAttempt.Kind.UPSELL or attempt.status not in SUCCESSFUL:
+        return []
+    offered = get_adapter(attempt.route).capabilities.operations
+    order = order or provider_order(attempt)
+    possible = {
+        Operation.CAPTURE: order.remaining > 0,
+        Operation.REFUND: order.captured - order.refunded > 0,
+        Operation.CANCEL: order.remaining > 0 and order.captured == 0,
+        Operation.RELEASE: order.remaining > 0 and order.captured > 0,
+        Operation.EXTEND: order.remaining > 0,
+    }
+    return [op for op in Operation if op in offered and possible[op]]
+
+
 def _begin(attempt_id, kind, *, amount=None, details=None, user=""):
+    attempt = PaymentAttempt.objects.get(pk=attempt_id)
+    if Operation(kind) not in get_adapter(attempt.route).capabilities.operations:
+        raise OperationRefused(f"{get_adapter(attempt.route).display_name} payments cannot be "
+                               f"{PaymentOperation.Kind(kind).label.lower()}d from the shop")
+    if attempt.kind == PaymentAttempt.Kind.UPSELL:
+        raise OperationRefused("an upsell is part of its order's payment: act on the checkout payment")
+    if not attempt.provider_reference:
+        raise OperationRefused("this payment has no provider order to act on")
+    order = provider_order(attempt)
+    _check(order, kind, amount)
     with transaction.atomic():
-        attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt_id)
-        if Operation(kind) not in get_adapter(attempt.route).capabilities.operations:
-            raise OperationRefused(f"{get_adapter(attempt.route).display_name} payments cannot be "
-                                   f"{PaymentOperation.Kind(kind).label.lower()}d from the shop")
-        if not attempt.provider_reference:
-            raise OperationRefused("this payment has no provider order to act on")
-        _check(attempt, kind, amount)
+        PaymentAttempt.objects.select_for_update().get(pk=attempt_id)
         op = PaymentOperation.objects.create(attempt=attempt, kind=kind, amount=amount, details=details or {},
                                              created_by=user)
-    return attempt, op
+    return order, op
 
 
-def _check(attempt, kind, amount):
-    remaining = attempt.amount - attempt.captured_amount
-    if kind == Kind.CAPTURE and (attempt.status != Status.AUTHORIZED or not 0 < amount <= remaining):
-        raise OperationRefused(f"capture of {amount} not possible: {remaining} left to capture")
-    if kind == Kind.REFUND and not 0 < amount <= attempt.captured_amount - attempt.refunded_amount:
-        raise OperationRefused(f"refund of {amount} is more than the {attempt.captured_amount - attempt.refunded_amount}"
-                               " captured and not yet refunded")
-    if kind == Kind.CANCEL and (attempt.captured_amount or attempt.status != Status.AUTHORIZED):
+def _check(order: ProviderOrder, kind, amount):
+    allowed = operations_allowed(order.head, order)
+    if kind == Kind.CAPTURE and (Operation.CAPTURE not in allowed or not 0 < amount <= order.remaining):
+        raise OperationRefused(f"capture of {order.money(amount or 0)} not possible: "
+                               f"{order.money(order.remaining)} left to capture")
+    if kind == Kind.REFUND and not 0 < (amount or 0) <= order.captured - order.refunded:
+        raise OperationRefused(f"refund of {order.money(amount or 0)} is more than the "
+                               f"{order.money(order.captured - order.refunded)} captured and not yet refunded")
+    if kind == Kind.CANCEL and Operation.CANCEL not in allowed:
         raise OperationRefused("only an authorization with nothing captured can be cancelled")
-    if kind == Kind.RELEASE and not (attempt.status == Status.AUTHORIZED and 0 < attempt.captured_amount):
-        raise OperationRefused("release needs a partly captured authorization")
+    if kind == Kind.RELEASE and Operation.RELEASE not in allowed:
+        raise OperationRefused("release needs a partly captured authorization with something left")
+    if kind == Kind.EXTEND and Operation.EXTEND not in allowed:
+        raise OperationRefused("only an authorization with something left to capture can be extended")
 
 
-def _run(attempt, op, call, *, source):
+def _run(order, op, call, *, source):
+    head = order.head
     try:
-        result = call(get_adapter(attempt.route))
+        result = call(get_adapter(head.route))
     except OperationNotSupported as exc:
         PaymentOperation.objects.filter(pk=op.pk).update(result=PaymentOperation.Result.REFUSED, error=str(exc)[:500])
         raise OperationRefused(str(exc)) from exc
@@ -55,7 +132,7 @@ def _run(attempt, op, call, *, source):
         retryable = getattr(exc, "retryable", False)
         result_state = PaymentOperation.Result.PENDING if retryable else PaymentOperation.Result.REFUSED
         PaymentOperation.objects.filter(pk=op.pk).update(result=result_state, error=str(exc)[:500])
-        record_event(attempt.pk, kind="rejected", source=source, message=f"{op.get_kind_display()} refused: {exc}")
+        record_event(head.pk, kind="rejected", source=source, message=f"{op.get_kind_display()} refused: {exc}")
         reason = f"{exc.code}: {exc}" if getattr(exc, "code", None) else str(exc)
         raise OperationRefused(reason) from exc
     PaymentOperation.objects.filter(pk=op.pk).update(result=PaymentOperation.Result.DONE,
@@ -63,60 +140,74 @@ def _run(attempt, op, call, *, source):
     return result
 
 
-def payment_capture(*, attempt_id, amount=None, tracking_number="", carrier="", source="admin", user=""):
-    attempt = PaymentAttempt.objects.get(pk=attempt_id)
-    amount = amount or attempt.amount - attempt.captured_amount
-    shipping = [{"tracking_number": tracking_number, "shipping_company": carrier}] if tracking_number else None
-    attempt, op = _begin(attempt_id, Kind.CAPTURE, amount=amount, user=user,
-                         details={"tracking_number": tracking_number, "carrier": carrier})
-    capture_id = _run(attempt, op, lambda a: a.capture(attempt.provider_reference, amount=amount,
-                                                       key=op.idempotency_key, shipping_info=shipping), source=source)
+def _settle(before: ProviderOrder, *, source, message, captured=0, refunded=0, cancelled=False, released=False):
+    """After an action, make every payment on the provider order show what the provider says (read back;
+    our own arithmetic only when the provider cannot be read)."""
+    after = provider_order(before.head)
+    if not after.from_provider:
+        remaining = 0 if (cancelled or released) else max(before.remaining - captured, 0)
+        after = ProviderOrder(before.head, before.members, before.total, before.captured + captured,
+                              before.refunded + refunded, remaining, False)
+    head = before.head
     with transaction.atomic():
-        locked = PaymentAttempt.objects.select_for_update().get(pk=attempt_id)
-        locked.captured_amount += amount
-        locked.save(update_fields=["captured_amount", "updated_at"])
-        message = f"Captured {amount} (capture {capture_id})" + (f", tracking {tracking_number}" if tracking_number else "")
-        if locked.captured_amount >= locked.amount:
-            transition(attempt_id, Status.CAPTURED, source=source, message=message)
-        else:
-            record_event(attempt_id, kind="note", source=source, message=message)
+        PaymentAttempt.objects.filter(pk=head.pk).update(captured_amount=after.captured,
+                                                         refunded_amount=after.refunded, updated_at=timezone.now())
+        record_event(head.pk, kind="note", source=source, message=message[:500])
+        for member in before.members:
+            member.refresh_from_db(fields=["status"])
+            if cancelled and after.captured == 0:
+                transition(member.pk, Status.CANCELLED, source=source, message=f"Provider order cancelled. {message}")
+            elif after.remaining == 0 and after.captured > 0 and member.status == Status.AUTHORIZED:
+                transition(member.pk, Status.CAPTURED, source=source, message=f"Provider order captured. {message}")
+        if refunded:
+            full = after.refunded >= after.captured
+            transition(head.pk, Status.REFUNDED if full else Status.PARTIALLY_REFUNDED, source=source, message=message)
+    return after
+
+
+def payment_capture(*, attempt_id, amount=None, tracking_number="", carrier="", source="admin", user=""):
+    order = provider_order(PaymentAttempt.objects.get(pk=attempt_id))
+    amount = amount or order.remaining
+    shipping = [{"tracking_number": tracking_number, "shipping_company": carrier}] if tracking_number else None
+    order, op = _begin(attempt_id, Kind.CAPTURE, amount=amount, user=user,
+                       details={"tracking_number": tracking_number, "carrier": carrier})
+    capture_id = _run(order, op, lambda a: a.capture(order.head.provider_reference, amount=amount,
+                                                     key=op.idempotency_key, shipping_info=shipping), source=source)
+    _settle(order, source=source, captured=amount,
+            message=f"Captured {order.money(amount)} (capture {capture_id})"
+                    + (f", tracking {tracking_number}" if tracking_number else ""))
     return op
 
 
 def payment_refund(*, attempt_id, amount, description="", source="admin", user=""):
-    attempt, op = _begin(attempt_id, Kind.REFUND, amount=amount, user=user, details={"description": description})
-    refund_id = _run(attempt, op, lambda a: a.refund(attempt.provider_reference, amount=amount,
-                                                     key=op.idempotency_key, description=description), source=source)
-    with transaction.atomic():
-        locked = PaymentAttempt.objects.select_for_update().get(pk=attempt_id)
-        locked.refunded_amount += amount
-        locked.save(update_fields=["refunded_amount", "updated_at"])
-        full = locked.refunded_amount >= locked.captured_amount and locked.captured_amount >= locked.amount
-        transition(attempt_id, Status.REFUNDED if full else Status.PARTIALLY_REFUNDED, source=source,
-                   message=f"Refunded {amount} (refund {refund_id}). {description}".strip())
+    order, op = _begin(attempt_id, Kind.REFUND, amount=amount, user=user, details={"description": description})
+    refund_id = _run(order, op, lambda a: a.refund(order.head.provider_reference, amount=amount,
+                                                   key=op.idempotency_key, description=description), source=source)
+    _settle(order, source=source, refunded=amount,
+            message=f"Refunded {order.money(amount)} (refund {refund_id}). {description}".strip())
     return op
 
 
 def payment_cancel(*, attempt_id, source="admin", user=""):
-    attempt, op = _begin(attempt_id, Kind.CANCEL, user=user)
-    _run(attempt, op, lambda a: a.cancel(attempt.provider_reference, key=op.idempotency_key), source=source)
-    transition(attempt_id, Status.CANCELLED, source=source, message="Authorization cancelled by the merchant")
+    order, op = _begin(attempt_id, Kind.CANCEL, user=user)
+    _run(order, op, lambda a: a.cancel(order.head.provider_reference, key=op.idempotency_key), source=source)
+    _settle(order, source=source, cancelled=True,
+            message=f"Authorization of {order.money(order.remaining)} cancelled ({source})")
     return op
 
 
 def payment_release_remaining(*, attempt_id, source="admin", user=""):
-    attempt, op = _begin(attempt_id, Kind.RELEASE, user=user)
-    _run(attempt, op, lambda a: a.release_remaining(attempt.provider_reference, key=op.idempotency_key),
+    order, op = _begin(attempt_id, Kind.RELEASE, user=user)
+    _run(order, op, lambda a: a.release_remaining(order.head.provider_reference, key=op.idempotency_key),
          source=source)
-    transition(attempt_id, Status.CAPTURED, source=source,
-               message=f"Released the uncaptured {attempt.amount - attempt.captured_amount}")
+    _settle(order, source=source, released=True, message=f"Released the uncaptured {order.money(order.remaining)}")
     return op
 
 
 def payment_extend(*, attempt_id, source="admin", user=""):
-    attempt, op = _begin(attempt_id, Kind.EXTEND, user=user)
-    expires = _run(attempt, op, lambda a: a.extend_authorization(attempt.provider_reference, key=op.idempotency_key),
-                   source=source)
-    PaymentAttempt.objects.filter(pk=attempt_id).update(authorization_expires_at=expires, updated_at=timezone.now())
-    record_event(attempt_id, kind="note", source=source, message=f"Authorization extended until {expires}")
+    order, op = _begin(attempt_id, Kind.EXTEND, user=user)
+    expires = _run(order, op, lambda a: a.extend_authorization(order.head.provider_reference,
+                                                               key=op.idempotency_key), source=source)
+    PaymentAttempt.objects.filter(pk=order.head.pk).update(authorization_expires_at=expires, updated_at=timezone.now())
+    record_event(order.head.pk, kind="note", source=source, message=f"Authorization extended until {expires}")
     return op

@@ -17,15 +17,30 @@ __all__ = ["CANCEL_REASONS", "SubscriptionActionError", "subscription_cancel", "
            "subscription_reschedule", "subscription_retry", "subscriptions_due", "subscriptions_reconcile"]
 
 
+def subscription_actions_allowed(sub: Subscription) -> list[str]:
+    """The merchant actions a subscription's state allows: renew an active one, retry a past-due one,
+    cancel or reschedule any that is not cancelled. Admin offers only these; the services refuse the rest."""
+    if sub.is_canceled:
+        return []
+    allowed = {"renew": sub.status == Subscription.Status.ACTIVE, "retry": sub.status == Subscription.Status.PAST_DUE,
+               "cancel": True, "reschedule": True}
+    return [action for action, ok in allowed.items() if ok]
+
+
 def subscription_renew_now(*, subscription_id, source="admin") -> Subscription:
     """Renew now: the provider's own renewal, or our charge on the stored token (strategy_for)."""
     sub = Subscription.objects.get(pk=subscription_id)
+    if sub.status != Subscription.Status.ACTIVE:
+        raise SubscriptionActionError(f"only an active subscription can be renewed now (this one is {sub.status})")
     return strategy_for(sub.route).renew_now(sub, source=source)
 
 
 def subscription_retry(*, subscription_id, source="admin") -> Subscription:
-    """Retry a past-due subscription's payment."""
+    """Retry a past-due subscription's payment. Refused for any other state: on an active subscription
+    it would charge a cycle early."""
     sub = Subscription.objects.get(pk=subscription_id)
+    if sub.status != Subscription.Status.PAST_DUE:
+        raise SubscriptionActionError(f"only a past-due subscription can be retried (this one is {sub.status})")
     return strategy_for(sub.route).retry(sub, source=source)
 
 

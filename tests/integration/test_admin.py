@@ -161,7 +161,7 @@ def test_refund_states_the_typed_amount_in_currency_before_it_runs(merchant):
     response = merchant.post(_operation(attempt, "refund"), {"amount": "12.90", "description": "broken mug"})
     html = response.content.decode()
     assert response.status_code == 200
-    assert "Refund €\u00a012.90 of payment" in html and "€\u00a030.00 refundable" in html
+    assert "Refund €\u00a012.90 of provider order" in html and "€\u00a030.00 refundable" in html
     assert 'name="confirmed" value="1"' in html and 'type="hidden" name="amount" value="12.90"' in html
     assert not PaymentOperation.objects.exists()  # nothing ran: the merchant has not confirmed yet
 
@@ -173,7 +173,7 @@ def test_refund_states_the_typed_amount_in_currency_before_it_runs(merchant):
 
 
 @pytest.mark.parametrize("name, statement", [
-    ("capture", "Capture €\u00a046.85 of payment"),
+    ("capture", "Capture €\u00a046.85 of provider order"),
     ("cancel", "Cancel the authorization of €\u00a046.85"),
 ])
 def test_money_moving_operations_state_the_amount_first(merchant, name, statement):
@@ -191,7 +191,7 @@ def test_money_moving_operations_state_the_amount_first(merchant, name, statemen
 def test_release_states_the_uncaptured_amount(merchant):
     attempt = _authorized(amount=4685, captured=3000)
     html = merchant.get(_operation(attempt, "release")).content.decode()
-    assert "Release the €\u00a016.85 of payment" in html and "€\u00a030.00 captured stays charged" in html
+    assert "Release the €\u00a016.85 of provider order" in html and "€\u00a030.00 captured stays charged" in html
 
 
 def test_subscription_renew_now_states_the_charge_first(merchant):

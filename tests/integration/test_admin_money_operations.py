@@ -22,7 +22,7 @@ def test_typed_capture_and_refund_reach_klarna_as_exact_minor_units(emulator, cl
     capture_url = reverse("admin:payments_paymentattempt_operation", args=[attempt.pk, "capture"])
 
     review = admin_client.post(capture_url, {"amount": "12.90", "tracking_number": "TRK7", "carrier": "DHL"})
-    assert "Capture €\u00a012.90 of payment" in review.content.decode()
+    assert "Capture €\u00a012.90 of provider order" in review.content.decode()
     assert klarna_order(emulator, attempt)["captured_amount"] == 0 and not PaymentOperation.objects.exists()
 
     admin_client.post(capture_url, {"amount": "12.90", "tracking_number": "TRK7", "carrier": "DHL",

@@ -41,15 +41,24 @@ def test_partial_then_full_capture_with_tracking(authorized, emulator):
     assert PaymentOperation.objects.filter(attempt=authorized, kind="capture", result="done").count() == 2
 
 
-def test_refund_above_captured_is_refused_locally_and_by_klarna(authorized, emulator):
+def test_refund_limits_come_from_klarnas_order_not_our_books(authorized, emulator):
     payment_capture(attempt_id=authorized.pk, amount=1000)
     with pytest.raises(OperationRefused):
         payment_refund(attempt_id=authorized.pk, amount=1001)
-    # Klarna's own refusal, when our books would allow it (another system refunded meanwhile):
+    # Our books claim more was captured (another system changed them): Klarna's order still decides.
     PaymentAttempt.objects.filter(pk=authorized.pk).update(captured_amount=authorized.amount)
     with pytest.raises(OperationRefused) as refused:
         payment_refund(attempt_id=authorized.pk, amount=authorized.amount)
-    assert "REFUND_NOT_ALLOWED" in str(refused.value)
+    assert "€\u00a010.00 captured" in str(refused.value)
+    assert not PaymentOperation.objects.filter(kind="refund").exists()
+    # When Klarna itself refuses (here: its order cannot be read, so our books are the limit), the
+    # provider's reason reaches the merchant and the timeline.
+    emulator.control("POST", "/_emulator/faults", json={"method": "GET", "path": "/klarna/ordermanagement/",
+                                                        "kind": "error", "status": 503, "times": 50})
+    emulator.control("POST", "/_emulator/faults", json={"method": "POST", "path": f"/klarna/ordermanagement/v1/orders/{authorized.provider_reference}/refunds",
+                                                        "kind": "error", "status": 403, "times": 1})
+    with pytest.raises(OperationRefused):
+        payment_refund(attempt_id=authorized.pk, amount=authorized.amount)
     assert authorized.events.filter(kind="rejected").exists()
 
 

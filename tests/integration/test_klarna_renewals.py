@@ -97,3 +97,18 @@ def test_shopper_cancel_cancels_the_token(klarna, client):
     assert sub.status == "canceled"
     tokens = klarna.control("GET", "/_emulator/klarna/tokens")["tokens"]
     assert [t["status"] for t in tokens] == ["CANCELLED"]
+
+
+def test_retry_on_an_active_subscription_is_refused_and_not_offered(klarna, client, admin_client):
+    from django.urls import reverse
+
+    from payments.services.subscription_actions import SubscriptionActionError, subscription_retry
+
+    sub = subscribe(klarna, client)
+    with pytest.raises(SubscriptionActionError):
+        subscription_retry(subscription_id=sub.pk)
+    assert sub.charges.count() == 1  # no extra cycle charged
+    page = admin_client.get(reverse("admin:payments_subscription_change", args=[sub.pk])).content.decode()
+    assert "Retry the past-due payment" not in page and "Renew now" in page
+    forced = admin_client.post(reverse("admin:payments_subscription_action", args=[sub.pk, "retry"]), {"confirmed": "1"})
+    assert forced.status_code == 302 and sub.charges.count() == 1

@@ -163,8 +163,12 @@ def test_merchant_actions_in_admin(hooked, client, admin_client):
     act("reschedule", {"next_renewal_at": timezone.localtime(when).strftime("%Y-%m-%dT%H:%M")})
     sub.refresh_from_db()
     assert abs((sub.next_renewal_at - when).total_seconds()) < 120
-    retry = act("retry")  # not past due: the provider refuses, the merchant is told
-    assert b"failed" in retry.content
+    # Not past due: retry is neither offered nor run when forced; the merchant is told why.
+    retry_url = reverse("admin:payments_subscription_action", args=[sub.pk, "retry"])
+    refused = admin_client.post(retry_url, {}, follow=True)
+    assert b"not possible: the subscription is active" in refused.content
+    assert b"Retry the past-due payment" not in admin_client.get(
+        reverse("admin:payments_subscription_change", args=[sub.pk])).content
     act("cancel", {"reason": "other", "message": "customer called"})
     sub.refresh_from_db()
     assert sub.status == "canceled" and sub.cancel_reason == "other"

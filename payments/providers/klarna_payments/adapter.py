@@ -317,12 +317,18 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
             provider_reference=str(order.get("order_id") or provider_reference), status=status,
             amount=int(order.get("original_order_amount") or order.get("order_amount") or 0),
             currency=str(order.get("purchase_currency") or ""), reference=str(order.get("merchant_reference2") or ""),
-            supports_upsell=True, raw=order,
+            supports_upsell=True, raw=order, order_total=_int(order.get("order_amount")),
+            captured=_int(order.get("captured_amount")), refunded=_int(order.get("refunded_amount")),
+            remaining=_int(order.get("remaining_authorized_amount")),
         )
 
     def find_payment(self, reference: str, since: datetime) -> ProviderPayment | None:
         # Klarna has no search by our reference: an attempt without an order id never got one placed.
         return None
+
+
+def _int(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _notification(message: InboundMessage) -> dict:
