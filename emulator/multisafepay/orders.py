@@ -13,6 +13,7 @@ releasing the state lock, because a merchant answering a notification may read t
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -47,7 +48,6 @@ def create(provider: "MultiSafepayProvider", api_key: str, data: dict, exact: di
 
 
 def _session_id() -> str:
-    import secrets
     return secrets.token_urlsafe(27).replace("-", "x").replace("_", "y")
 
 
