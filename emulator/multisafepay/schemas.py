@@ -54,15 +54,19 @@ def _inline(node: Any, base: Path, cache: dict[Path, Any], depth: int = 0) -> An
     return {key: _inline(value, base, cache, depth) for key, value in node.items()}
 
 
+def load_component(relative: str, root: Path | None = None, cache: dict[Path, Any] | None = None) -> dict:
+    """One spec file under `components/` (e.g. `schemas/OrderDetails.yaml`) with every `$ref` inlined.
+    Raises OSError, yaml.YAMLError or ValueError. Tests use it to check answers against the spec."""
+    path = ((root or spec_dir()) / COMPONENTS / relative).resolve()
+    return _inline(_load(path, cache if cache is not None else {}), path.parent, cache if cache is not None else {})
+
+
 def load_request_schemas(root: Path | None = None) -> dict[str, dict] | None:
     """{name: inlined schema} for REQUEST_SCHEMAS, or None (with a warning) when the spec is absent."""
     components = (root or spec_dir()) / COMPONENTS
     cache: dict[Path, Any] = {}
     try:
-        schemas = {}
-        for name, relative in REQUEST_SCHEMAS.items():
-            path = (components / relative).resolve()
-            schemas[name] = _inline(_load(path, cache), path.parent, cache)
+        schemas = {name: load_component(relative, root, cache) for name, relative in REQUEST_SCHEMAS.items()}
     except (OSError, yaml.YAMLError, ValueError) as exc:
         log.warning("MultiSafepay spec not usable (%s): using the hand-written rules only", exc)
         return None
