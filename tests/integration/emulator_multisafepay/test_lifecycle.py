@@ -161,3 +161,11 @@ def test_the_shops_client_gets_typed_errors_from_real_answers(emulator):
     emulator.control("POST", "/_emulator/faults", {"path": f"{BASE}/orders/SO-1001-1", "status": 502, "times": 2})
     with pytest.raises(ProviderUnavailable):
         client.get_order("SO-1001-1")  # retried once, then given up
+
+
+def test_a_refund_line_with_negative_quantity_is_the_other_documented_reading(emulator):
+    order_id = paid(emulator)
+    call(emulator, "PATCH", f"/orders/{order_id}", SHIP)
+    body = {"checkout_data": {"items": ITEMS + [{**ITEMS[1], "quantity": -1}]}}
+    assert call(emulator, "POST", f"/orders/{order_id}/refunds", body).ok
+    assert get_order(emulator, order_id)["amount_refunded"] == 495
