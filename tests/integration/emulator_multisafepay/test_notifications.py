@@ -116,3 +116,16 @@ def test_unknown_payment_links_and_bad_actions(emulator):
     data = create(emulator)
     assert SESSION.post(data["payment_url"], data={"action": "steal"}, timeout=5).status_code == 400
     assert parse_qs(urlsplit(data["payment_url"]).query) == {"lang": ["nl_NL"]}
+
+
+def test_the_shops_parser_reads_what_the_emulator_sends(emulator, receiver):
+    from payments.providers.multisafepay.notifications import parse_notification
+
+    create(emulator, receiver)
+    complete(emulator, "SO-1001-1")
+    emulator.control("POST", "/_emulator/multisafepay/orders/SO-1001-1/notify", {})
+    first, resent = (parse_notification(method=d["method"], query=d["query"], body=d["body"])
+                     for d in receiver.wait_for(2))
+    assert (first.order_id, first.status, first.financial_status) == ("SO-1001-1", "completed", "uncleared")
+    assert first.identity.startswith("SO-1001-1:completed/uncleared:") and not first.ignorable
+    assert resent.payload == first.payload
