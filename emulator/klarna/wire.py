@@ -52,15 +52,9 @@ def empty(status: int = 204, headers: dict | None = None) -> Response:
     return Response(status, b"", dict(headers or {}))
 
 
-def register_routes(provider: "KlarnaProvider", prefix: str, routes) -> None:
-    """Add (method, path, handler, idempotent) routes under `prefix`, each wrapped by `endpoint`."""
-    for method, path, handler, idempotent in routes:
-        provider.app.router.add(method, prefix + path, endpoint(provider, handler, idempotent=idempotent),
-                                provider="klarna")
-
-
-def endpoint(provider: "KlarnaProvider", handler: Handler, *, idempotent: bool = False) -> Callable:
-    """Wrap a handler: authenticate (401, empty body), then run it under the idempotency key if the
+def endpoint(provider: "KlarnaProvider", handler: Handler, idempotent: bool = False) -> Callable:
+    """The envelope of every Klarna API route (the `wrap` of `emulator.routes.register_routes`; the route
+    table's option says whether the operation honours `Klarna-Idempotency-Key`). Wrap a handler: authenticate (401, empty body), then run it under the idempotency key if the
     operation honours one, turning `KlarnaError` into Klarna's error body with this call's correlation id."""
 
     def guarded(request: Request) -> Response:

@@ -14,8 +14,7 @@ from ..config import env_flag
 from ..ratelimit import SlidingWindowLimiter
 from ..schema import Validator
 from ..spec import Spec
-from .rules import FALLBACK_CREATE_ORDER, FALLBACK_WEBHOOK
-from .rules_recurring import FALLBACKS as RECURRING_FALLBACKS
+from .schemas import FALLBACKS
 from .state import NextState
 
 SPEC_FILE = "next-admin-api/2024-04-01.yaml"
@@ -79,8 +78,7 @@ class NextProvider:
         return self.spec.validator(coerce=coerce) if self.spec else Validator(coerce=coerce)
 
     def schema(self, name: str) -> dict:
-        fallback = {"CreateOrder": FALLBACK_CREATE_ORDER, "Webhook": FALLBACK_WEBHOOK, **RECURRING_FALLBACKS}[name]
-        return (self.spec.schema(name) if self.spec else None) or fallback
+        return (self.spec.schema(name) if self.spec else None) or FALLBACKS[name]
 
     def webhook_events(self) -> list[str]:
         return self.spec.webhook_events() if self.spec else []
