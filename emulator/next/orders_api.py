@@ -26,7 +26,7 @@ def register(provider: NextProvider) -> None:
 def orders_create(provider: NextProvider, request: Request) -> Response:
     """Store a pending Klarna checkout and answer with where to send the shopper (no order yet)."""
     body = request.data()
-    validator = provider.validator(coerce=request.content_type == "application/x-www-form-urlencoded")
+    validator = provider.validator(coerce=request.is_form)
     data, errors = validate_create_order(validator, provider.schema("CreateOrder"), body)
     if errors:
         raise HTTPError(400, errors)

@@ -39,7 +39,7 @@ def orders_add_line_items(provider: NextProvider, request: Request) -> Response:
     number = request.params["number"]
     if provider.state.order(number) is None:
         raise HTTPError(404, {"detail": "Not found."})
-    validator = provider.validator(coerce=request.content_type == "application/x-www-form-urlencoded")
+    validator = provider.validator(coerce=request.is_form)
     data, errors = validate_add_line_items(validator, provider.schema("AddLineItem"), request.data())
     if errors:
         raise HTTPError(400, errors)

@@ -19,7 +19,7 @@ def register(provider: NextProvider) -> None:
 
 def webhooks_create(provider: NextProvider, request: Request) -> Response:
     body = request.data()
-    validator = provider.validator(coerce=request.content_type == "application/x-www-form-urlencoded")
+    validator = provider.validator(coerce=request.is_form)
     data, errors = validator.validate(provider.schema("Webhook"), body)
     known = provider.webhook_events()
     if not errors and known:
