@@ -13,6 +13,7 @@ import itertools
 import secrets
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ..scenarios import ScenarioQueue
@@ -59,6 +60,8 @@ class NextState:
     subscriptions: dict[int, dict] = field(default_factory=dict)  # id -> SubscriptionDetail JSON
     users: dict[str, int] = field(default_factory=dict)  # email -> user id: customers are matched by email
     _counters: dict[str, itertools.count] = field(default_factory=dict)
+    # when the renewal job last looked: dates past before it are missed dates (one attempt), not on schedule
+    renewals_checked_at: datetime | None = None
 
     def __post_init__(self) -> None:
         # scripted outcomes, consumed one per charge: ("renewal", subscription id) / ("upsell", order number)
@@ -73,6 +76,7 @@ class NextState:
             self.webhooks.clear()
             self.users.clear()
             self._counters.clear()
+            self.renewals_checked_at = None
 
     def next_id(self, kind: str) -> int:
         """Sequential ids per kind; order numbers start at 100001 like a store's first orders."""

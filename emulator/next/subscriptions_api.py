@@ -56,7 +56,7 @@ def _locked(state, request: Request) -> dict:
 
 
 def _body(provider: NextProvider, request: Request, schema_name: str) -> dict:
-    validator = provider.validator(coerce=request.content_type == "application/x-www-form-urlencoded")
+    validator = provider.validator(coerce=request.is_form)
     data, errors = validate(validator, provider.schema(schema_name), request.data())
     if errors:
         raise HTTPError(400, errors)
@@ -198,5 +198,5 @@ def _set_status(provider: NextProvider, subscription: dict, status: str, *, expl
         now: datetime = provider.now()
         subscription["next_renewal_date"] = iso(add_interval(now, subscription["interval"],
                                                              subscription["interval_count"]))
-        if subscription["cancel_reason"] is not None:
-            subscription.update(cancel_reason=None, cancel_reason_other_message="")
+        if subscription["cancel_reason"]:
+            subscription.update(cancel_reason="", cancel_reason_other_message="")
