@@ -7,7 +7,9 @@ never import each other.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -17,7 +19,7 @@ from typing import Any, Protocol
 from .clock import Clock
 from .config import Config
 from .faults import Faults
-from .server import HTTPError, Request, Response, Router, json_response
+from .server import HTTPError, MethodNotAllowed, Request, Response, Router, json_response
 from .webhooks import WebhookDispatcher
 
 log = logging.getLogger("emulator")
@@ -33,12 +35,17 @@ class Provider(Protocol):
 
 
 class RequestLog:
-    """Requests the providers received, for tests that check what the shop actually sent."""
+    """Requests the providers received, for tests that check what the shop actually sent.
 
-    def __init__(self) -> None:
+    With `EMULATOR_REQUEST_LOG_FILE`, every entry is also appended to that JSON-lines file, which a reset
+    does not clear: the spec tier validates everything the shop's clients sent during a whole test session
+    against the official specs, although each test resets the emulator."""
+
+    def __init__(self, path: str | None = None) -> None:
         self._lock = threading.Lock()
         self._entries: deque[dict] = deque(maxlen=MAX_LOGGED_REQUESTS)
         self._ids = itertools.count(1)
+        self._path = path or None
 
     def add(self, request: Request, response: Response, provider: str, started: float) -> None:
         body = request.body.decode("utf-8", "replace")
@@ -56,6 +63,10 @@ class RequestLog:
         }
         with self._lock:
             self._entries.append(entry)
+            if self._path:
+                with open(self._path, "a", encoding="utf-8") as handle:
+                    handle.write(json.dumps({**entry, "route_kind": request.route.kind if request.route else None})
+                                 + "\n")
 
     def list(self, provider: str | None = None) -> list[dict]:
         with self._lock:
@@ -73,7 +84,7 @@ class Emulator:
         self.config = Config()
         self.clock = Clock()
         self.faults = Faults()
-        self.requests = RequestLog()
+        self.requests = RequestLog(os.environ.get("EMULATOR_REQUEST_LOG_FILE"))
         self.webhooks = WebhookDispatcher()
         self.providers: dict[str, Provider] = {}
 
@@ -106,6 +117,9 @@ class Emulator:
                 response = self.faults.run(fault, request, self._call)
             else:
                 response = self._call(request)
+        except MethodNotAllowed as exc:  # a provider's path: its envelope and error shape, then the log
+            route = request.route = exc.route
+            response = self._method_not_allowed(request, exc)
         except HTTPError as exc:
             response = exc.response()
         if route is not None and route.provider is not None:
@@ -114,6 +128,17 @@ class Emulator:
                 response = finish(request, response)
             self.requests.add(request, response, route.provider, started)
         return response
+
+    def _method_not_allowed(self, request: Request, exc: MethodNotAllowed) -> Response:
+        """405 with `Allow`; a provider with `method_not_allowed(request, allowed)` answers it its own way
+        (29 Next authenticates first, as Django REST Framework does)."""
+        hook = getattr(self.providers.get(exc.route.provider or ""), "method_not_allowed", None)
+        if hook is None or exc.route.kind != "api":
+            return exc.response()
+        try:
+            return hook(request, exc.allowed)
+        except HTTPError as error:
+            return error.response()
 
     @staticmethod
     def _call(request: Request) -> Response:

@@ -11,6 +11,8 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
@@ -72,14 +74,22 @@ class Request:
     def content_type(self) -> str:
         return (self.header("content-type") or "").split(";")[0].strip().lower()
 
+    @property
+    def is_form(self) -> bool:
+        """A form body (urlencoded or multipart): every value arrives as a string, so the validator coerces."""
+        return self.content_type in FORM_TYPES
+
     def data(self) -> Any:
-        """The body as a provider API would parse it: JSON or a urlencoded form (DRF-style errors)."""
+        """The body as a provider API would parse it: JSON, a urlencoded form or multipart/form-data, as
+        Django REST Framework's default parsers do (DRF-style errors)."""
         if not self.body.strip():
             return {}
         ctype = self.content_type
         if ctype == "application/x-www-form-urlencoded":
             form = parse_qs(self.body.decode("utf-8", "replace"), keep_blank_values=True)
             return {k: v[0] if len(v) == 1 else v for k, v in form.items()}
+        if ctype == "multipart/form-data":
+            return _multipart(self.header("content-type") or "", self.body)
         if ctype not in ("", "application/json") and not ctype.endswith("+json"):
             raise HTTPError(415, {"detail": f'Unsupported media type "{ctype}" in request.'})
         try:
@@ -100,6 +110,25 @@ class Request:
         return data
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _multipart(content_type: str, body: bytes) -> dict[str, Any]:
+    """Fields of a multipart/form-data body, one value or a list per name (a file part counts by its text).
+    A body the MIME parser cannot split is a DRF parse error (400)."""
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    if not message.is_multipart():
+        raise HTTPError(400, {"detail": "Multipart form parse error - Invalid boundary in multipart: None"})
+    fields: dict[str, list[str]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not name:
+            continue
+        payload = part.get_payload(decode=True) or b""
+        fields.setdefault(str(name), []).append(payload.decode(part.get_content_charset() or "utf-8", "replace"))
+    return {k: v[0] if len(v) == 1 else v for k, v in fields.items()}
+
+
 Handler = Callable[[Request], Response]
 
 
@@ -111,6 +140,16 @@ class Route:
     handler: Handler
     provider: str | None  # None for the control API
     kind: str  # "api" (faults and latency apply), "page" (hosted pages) or "control"
+
+
+class MethodNotAllowed(HTTPError):
+    """The path exists with other methods: 405 with `Allow`. `route` is one route of that path, so the
+    dispatcher knows whose path it is and can answer in that provider's error shape."""
+
+    def __init__(self, method: str, allowed: list[str], route: Route):
+        super().__init__(405, {"detail": f'Method "{method}" not allowed.'}, {"Allow": ", ".join(allowed)})
+        self.route = route
+        self.allowed = allowed
 
 
 class Router:
@@ -125,17 +164,18 @@ class Router:
         self.routes.append(Route(method.upper(), pattern, regex, handler, provider, kind))
 
     def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
-        allowed = []
+        """The route for (method, path); `MethodNotAllowed` when only other methods serve the path (any
+        verb, OPTIONS and TRACE included: no provider API here answers them), 404 when none does."""
+        same_path: list[Route] = []
         for route in self.routes:
             found = route.regex.match(path)
             if not found:
                 continue
             if route.method == method:
                 return route, found.groupdict()
-            allowed.append(route.method)
-        if allowed:
-            raise HTTPError(405, {"detail": f'Method "{method}" not allowed.'},
-                            {"Allow": ", ".join(sorted(set(allowed)))})
+            same_path.append(route)
+        if same_path:
+            raise MethodNotAllowed(method, sorted({r.method for r in same_path}), same_path[0])
         raise HTTPError(404, {"detail": "Not found."})
 
 
@@ -172,7 +212,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
         log.info('%s "%s %s" %s %.1fms', request.client, request.method, request.path,
                  response.status, (time.monotonic() - started) * 1000)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_TRACE = _handle
+
+    def __getattr__(self, name: str) -> Any:
+        """Any other verb (`do_PROPFIND`, ...) reaches the router too, which answers 405 or 404, instead
+        of the standard library's 501 HTML page that no provider sends."""
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         """Silenced: _handle writes the one line per request, without the query string."""

@@ -74,6 +74,12 @@ class Spec:
                 return [v for v in parameter.get("schema", {}).get("enum", []) if v is not None]
         return None
 
+    def query_parameters(self, operation_id: str) -> dict[str, dict]:
+        """name -> schema of the operation's query parameters (the list filters)."""
+        entry = self.operations.get(operation_id)
+        return {p["name"]: p.get("schema") or {} for p in (entry[2].get("parameters", []) if entry else [])
+                if p.get("in") == "query" and p.get("name")}
+
     def webhook_events(self) -> list[str]:
         return sorted((self.document.get("webhooks") or {}).keys())
 

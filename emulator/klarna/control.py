@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import copy
 
+from ..routes import register_routes
+from ..scenarios import scripted, times_of
 from ..server import HTTPError, Request, Response, json_response
-from .authorize import SessionUnavailable, authorize_session
+from .authorizations import SessionUnavailable, authorize_session
 from .orders import decide, render
 from .provider import KlarnaProvider
 
@@ -22,24 +24,15 @@ DECISIONS = ("ACCEPTED", "REJECTED")
 
 
 def register(provider: KlarnaProvider) -> None:
-    routes = [
-        ("GET", "/sessions", lambda r: sessions(provider, r)),
-        ("POST", "/sessions/<session_id>/authorize", lambda r: authorize(provider, r)),
-        ("GET", "/orders", lambda r: orders(provider, r)),
-        ("POST", "/orders/<order_id>/decide", lambda r: decide_now(provider, r)),
-        ("POST", "/orders/<order_id>/scenario", lambda r: order_scenario(provider, r)),
-        ("GET", "/tokens", lambda r: tokens(provider, r)),
-        ("POST", "/tokens/<token>/scenario", lambda r: token_scenario(provider, r)),
-    ]
-    for method, path, handler in routes:
-        provider.app.router.add(method, "/_emulator/klarna" + path, handler, kind="control")
-
-
-def _times(body: dict) -> int:
-    times = body.get("times", 1)
-    if isinstance(times, bool) or not isinstance(times, int) or times < 1:
-        raise HTTPError(400, {"detail": "'times' must be a positive integer."})
-    return times
+    register_routes(provider, "/_emulator/klarna", [
+        ("GET", "/sessions", sessions),
+        ("POST", "/sessions/<session_id>/authorize", authorize),
+        ("GET", "/orders", orders),
+        ("POST", "/orders/<order_id>/decide", decide_now),
+        ("POST", "/orders/<order_id>/scenario", order_scenario),
+        ("GET", "/tokens", tokens),
+        ("POST", "/tokens/<token>/scenario", token_scenario),
+    ], kind="control")
 
 
 def sessions(provider: KlarnaProvider, request: Request) -> Response:
@@ -109,10 +102,8 @@ def order_scenario(provider: KlarnaProvider, request: Request) -> Response:
     body = request.json_object()
     if provider.state.order(request.params["order_id"], provider.now()) is None:
         raise HTTPError(404, {"detail": "Not found."})
-    outcome = body.get("authorization_update")
-    if outcome not in UPDATES:
-        raise HTTPError(400, {"detail": f"'authorization_update' must be one of {', '.join(UPDATES)}."})
-    queued = provider.state.add_scenario("authorization_update", request.params["order_id"], outcome, _times(body))
+    outcome, times = scripted(body, "authorization_update", UPDATES)
+    queued = provider.state.scenarios.add("authorization_update", request.params["order_id"], outcome, times)
     return json_response({"authorization_update": queued})
 
 
@@ -136,13 +127,13 @@ def token_scenario(provider: KlarnaProvider, request: Request) -> Response:
         raise HTTPError(400, {"detail": f"'charge' must be one of {', '.join(CHARGES)}."})
     if status is not None and status not in TOKEN_STATUSES:
         raise HTTPError(400, {"detail": f"'status' must be one of {', '.join(TOKEN_STATUSES)}."})
-    times = _times(body)
+    times = times_of(body)
     with provider.state.lock:
         token = provider.state.tokens.get(request.params["token"])
         if token is None:
             raise HTTPError(404, {"detail": "Not found."})
         if status is not None:
             token.status = status
-        queued = provider.state.add_scenario("charge", token.token_id, charge, times) if charge else \
-            list(provider.state.scenarios.get(("charge", token.token_id), []))
+        queued = provider.state.scenarios.add("charge", token.token_id, charge, times) if charge else \
+            provider.state.scenarios.pending("charge", token.token_id)
         return json_response({"token_id": token.token_id, "status": token.status, "charge": queued})

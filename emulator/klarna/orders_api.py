@@ -13,12 +13,13 @@ import copy
 import uuid
 from datetime import datetime, timedelta
 
+from ..routes import register_routes
 from ..server import Request, Response, json_response
 from .orders import add_capture, clean, render
 from .provider import BASE, KlarnaProvider
 from .rules import amount_errors
 from .state import Order
-from .wire import KlarnaError, bad_value, empty, json_body, register_routes, validated
+from .wire import KlarnaError, bad_value, empty, endpoint, json_body, validated
 
 PREFIX = BASE + "/ordermanagement/v1/orders/<order_id>"
 MAX_AUTHORIZATION_DAYS = 180
@@ -41,7 +42,7 @@ def register(provider: KlarnaProvider) -> None:
         ("PATCH", "/customer-details", update_customer, True),
         ("POST", "/acknowledge", acknowledge, True),
     ]
-    register_routes(provider, PREFIX, routes)
+    register_routes(provider, PREFIX, routes, wrap=endpoint)
 
 
 def _order(provider: KlarnaProvider, request: Request) -> Order:
@@ -198,7 +199,7 @@ def update_authorization(provider: KlarnaProvider, request: Request) -> Response
         if order.status not in ("AUTHORIZED", "PART_CAPTURED") or now > order.expires_at \
                 or order.fraud_status == "REJECTED" or amount < order.captured_amount:
             raise KlarnaError(403, "NOT_ALLOWED", "Order authorization cannot be updated")
-        if amount > order.order_amount and provider.state.take_scenario("authorization_update",
+        if amount > order.order_amount and provider.state.scenarios.take("authorization_update",
                                                                         order.order_id) == "reject":
             raise KlarnaError(403, "NOT_ALLOWED", "Update authorization was rejected")
         order.data["order_amount"] = amount

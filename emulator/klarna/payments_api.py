@@ -10,13 +10,14 @@ from __future__ import annotations
 import copy
 import uuid
 
+from ..routes import register_routes
 from ..server import Request, Response, json_response
 from .orders import order_answer, place_order, redirect_url
 from .personas import email_of, fraud_outcome
 from .provider import BASE, KlarnaProvider
 from .rules import CHARGING, TOKENIZING, amount_errors, market_errors, mismatches, session_errors
 from .state import Authorization, CustomerToken, Session
-from .wire import KlarnaError, bad_value, empty, json_body, register_routes, validated
+from .wire import KlarnaError, bad_value, empty, endpoint, json_body, validated
 
 PREFIX = BASE + "/payments/v1"
 CATEGORY = {"identifier": "klarna", "name": "Pay with Klarna"}
@@ -33,7 +34,7 @@ def register(provider: KlarnaProvider) -> None:
         ("POST", "/authorizations/<token>/customer-token", create_customer_token, True),
         ("DELETE", "/authorizations/<token>", cancel_authorization, False),
     ]
-    register_routes(provider, PREFIX, routes)
+    register_routes(provider, PREFIX, routes, wrap=endpoint)
 
 
 def categories(provider: KlarnaProvider) -> list[dict]:

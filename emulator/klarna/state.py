@@ -14,10 +14,11 @@ import json
 import secrets
 import threading
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+
+from ..scenarios import ScenarioQueue
 
 SESSION_LIFETIME = timedelta(hours=48)
 AUTHORIZATION_LIFETIME = timedelta(minutes=60)
@@ -140,7 +141,7 @@ class KlarnaState:
         self.tokens: dict[str, CustomerToken] = {}
         self.orders: dict[str, Order] = {}
         self.redirects: dict[str, str] = {}  # redirect id -> merchant confirmation URL
-        self.scenarios: dict[tuple[str, str], deque] = {}  # ("charge", token) / ("authorization_update", order)
+        self.scenarios = ScenarioQueue(self.lock)  # ("charge", token) / ("authorization_update", order)
 
     def reset(self) -> None:
         with self.lock:
@@ -203,15 +204,3 @@ class KlarnaState:
         with self.lock:
             self.redirects[redirect_id] = url
         return redirect_id
-
-    # --- scripted outcomes ---------------------------------------------------------------------
-    def add_scenario(self, kind: str, key: str, outcome: str, times: int) -> list[str]:
-        with self.lock:
-            queue = self.scenarios.setdefault((kind, key), deque())
-            queue.extend([outcome] * times)
-            return list(queue)
-
-    def take_scenario(self, kind: str, key: str) -> str | None:
-        with self.lock:
-            queue = self.scenarios.get((kind, key))
-            return queue.popleft() if queue else None

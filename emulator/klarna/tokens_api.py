@@ -8,13 +8,14 @@ renewal task retried with the same key never charges twice (DESIGN rule 5).
 """
 from __future__ import annotations
 
+from ..routes import register_routes
 from ..server import Request, Response, json_response
 from .orders import order_answer, place_order
 from .personas import FraudOutcome
 from .provider import BASE, KlarnaProvider
 from .rules import amount_errors, market_errors
 from .state import CustomerToken
-from .wire import KlarnaError, bad_value, empty, json_body, register_routes, validated
+from .wire import KlarnaError, bad_value, empty, endpoint, json_body, validated
 
 PREFIX = BASE + "/customer-token/v1/tokens"
 STATUSES = ("ACTIVE", "SUSPENDED", "CANCELLED")
@@ -26,7 +27,7 @@ def register(provider: KlarnaProvider) -> None:
         ("GET", "/<token>", read_token, False),
         ("PATCH", "/<token>/status", update_status, True),
         ("POST", "/<token>/order", create_order, True),
-    ])
+    ], wrap=endpoint)
 
 
 def read_token(provider: KlarnaProvider, request: Request) -> Response:
@@ -73,7 +74,7 @@ def create_order(provider: KlarnaProvider, request: Request) -> Response:
             errors.append("purchase_currency")
         if errors:
             raise bad_value(*errors)
-        if provider.state.take_scenario("charge", token.token_id) == "decline":
+        if provider.state.scenarios.take("charge", token.token_id) == "decline":
             raise KlarnaError(403, "PAYMENT_METHOD_FAILED", "The payment method was rejected by the customer")
         data.update(purchase_country=token.purchase_country, purchase_currency=token.purchase_currency,
                     billing_address=dict(token.billing_address))

@@ -52,15 +52,9 @@ def empty(status: int = 204, headers: dict | None = None) -> Response:
     return Response(status, b"", dict(headers or {}))
 
 
-def register_routes(provider: "KlarnaProvider", prefix: str, routes) -> None:
-    """Add (method, path, handler, idempotent) routes under `prefix`, each wrapped by `endpoint`."""
-    for method, path, handler, idempotent in routes:
-        provider.app.router.add(method, prefix + path, endpoint(provider, handler, idempotent=idempotent),
-                                provider="klarna")
-
-
-def endpoint(provider: "KlarnaProvider", handler: Handler, *, idempotent: bool = False) -> Callable:
-    """Wrap a handler: authenticate (401, empty body), then run it under the idempotency key if the
+def endpoint(provider: "KlarnaProvider", handler: Handler, idempotent: bool = False) -> Callable:
+    """The envelope of every Klarna API route (the `wrap` of `emulator.routes.register_routes`; the route
+    table's option says whether the operation honours `Klarna-Idempotency-Key`). Wrap a handler: authenticate (401, empty body), then run it under the idempotency key if the
     operation honours one, turning `KlarnaError` into Klarna's error body with this call's correlation id."""
 
     def guarded(request: Request) -> Response:
@@ -130,13 +124,14 @@ def error_fields(errors: Any, prefix: str = "") -> list[str]:
 
 
 # --- answers the handlers never produced (faults, crashes) ---------------------------------------
-_FOREIGN_CODES = {429: "TOO_MANY_REQUESTS", 500: "INTERNAL_SERVER_ERROR", 502: "TEMPORARILY_UNAVAILABLE",
+_FOREIGN_CODES = {405: "METHOD_NOT_ALLOWED", 429: "TOO_MANY_REQUESTS", 500: "INTERNAL_SERVER_ERROR", 502: "TEMPORARILY_UNAVAILABLE",
                   503: "TEMPORARILY_UNAVAILABLE", 504: "TEMPORARILY_UNAVAILABLE"}
 
 
 def finish_foreign_response(request: Request, response: Response) -> Response:
     """Give a correlation id to every answer; reshape error bodies made outside the Klarna handlers (a
-    fault from the control API, or an emulator crash) into Klarna's error format."""
+    fault from the control API, an emulator crash, a 405 for a verb the path does not serve) into Klarna's
+    error format, keeping `Retry-After` and `Allow`."""
     if CORRELATION_HEADER in response.headers:
         return response
     correlation_id = str(uuid.uuid4())
@@ -150,5 +145,5 @@ def finish_foreign_response(request: Request, response: Response) -> Response:
         known = None
     code = _FOREIGN_CODES.get(response.status) or (known.name if known else "ERROR")
     message = "Internal error" if response.status == 500 else (known.phrase if known else "Error")
-    extra_headers = {k: v for k, v in response.headers.items() if k.lower() == "retry-after"}
+    extra_headers = {k: v for k, v in response.headers.items() if k.lower() in ("retry-after", "allow")}
     return error_response(response.status, code, [message], correlation_id, headers=extra_headers)

@@ -18,7 +18,7 @@ APPROVE, DECLINE = "approve", "decline"
 
 def charge_outcome(provider: NextProvider, *, kind: str, key: Any, email: str | None) -> str:
     """"approve" or "decline" for one charge; consumes one scripted outcome if any is queued."""
-    scripted = provider.state.take_scenario(kind, key)
+    scripted = provider.state.scenarios.take(kind, key)
     if scripted:
         return scripted
     if provider.setting(f"{kind}_outcome") == DECLINE:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from html import escape
 
+from ..routes import register_routes
 from ..server import HTTPError, Request, Response, html_response
 from .checkout import ACTIONS, Completion, complete_checkout
 from .orders import line_title, money, order_total
@@ -33,13 +34,11 @@ border-radius:4px;padding:2px 6px;margin-left:6px;vertical-align:middle}
 
 
 def register(provider: NextProvider) -> None:
-    router = provider.app.router
-    router.add("GET", "/next/klarna/<checkout_id>/", lambda r: checkout_page(provider, r),
-               provider="next", kind="page")
-    router.add("POST", "/next/klarna/<checkout_id>/", lambda r: checkout_submit(provider, r),
-               provider="next", kind="page")
-    router.add("GET", "/next/orders/<number>/status/", lambda r: order_status_page(provider, r),
-               provider="next", kind="page")
+    register_routes(provider, "/next", [
+        ("GET", "/klarna/<checkout_id>/", checkout_page),
+        ("POST", "/klarna/<checkout_id>/", checkout_submit),
+        ("GET", "/orders/<number>/status/", order_status_page),
+    ], kind="page")
 
 
 def _page(title: str, body: str, status: int = 200) -> Response:

@@ -13,10 +13,11 @@ from ..app import Emulator
 from ..config import env_flag
 from ..ratelimit import SlidingWindowLimiter
 from ..schema import Validator
+from ..server import Request, Response
 from ..spec import Spec
-from .rules import FALLBACK_CREATE_ORDER, FALLBACK_WEBHOOK
-from .rules_recurring import FALLBACKS as RECURRING_FALLBACKS
+from .schemas import FALLBACKS
 from .state import NextState
+from .wire import method_not_allowed
 
 SPEC_FILE = "next-admin-api/2024-04-01.yaml"
 API_VERSION = "2024-04-01"
@@ -35,6 +36,7 @@ class NextProvider:
         tokens = env.get("EMULATOR_NEXT_TOKENS") or "emulator-token"
         self.tokens = {t.strip() for t in tokens.split(",") if t.strip()}
         self.state = NextState()
+        self.state.renewals_checked_at = self.now()
         self.limiter = SlidingWindowLimiter(RATE_LIMIT_PER_SECOND, 1.0)
         app.config.register(
             "next",
@@ -56,6 +58,7 @@ class NextProvider:
     def reset(self) -> None:
         self.state.reset()
         self.limiter.reset()
+        self.state.renewals_checked_at = self.now()  # dates before this are missed, not on schedule
 
     def now(self) -> datetime:
         """The emulator clock (real time plus the offset tests move): every stored timestamp uses it."""
@@ -71,16 +74,23 @@ class NextProvider:
     def public_url(self) -> str:
         return self.app.public_url
 
-    def api_versions(self, operation_id: str) -> list[str]:
-        versions = self.spec.header_enum(operation_id, "X-29next-API-Version") if self.spec else None
+    def api_versions(self, operation_id: str | None) -> list[str]:
+        """The versions an operation accepts (its header enum); None = any operation (unrouted methods)."""
+        versions = self.spec.header_enum(operation_id, "X-29next-API-Version") if self.spec and operation_id \
+            else None
         return versions or [API_VERSION]
+
+    def query_parameters(self, operation_id: str) -> dict[str, dict]:
+        return self.spec.query_parameters(operation_id) if self.spec else {}
+
+    def method_not_allowed(self, request: Request, allowed: list[str]) -> Response:
+        return method_not_allowed(self, request, allowed)
 
     def validator(self, *, coerce: bool = False) -> Validator:
         return self.spec.validator(coerce=coerce) if self.spec else Validator(coerce=coerce)
 
     def schema(self, name: str) -> dict:
-        fallback = {"CreateOrder": FALLBACK_CREATE_ORDER, "Webhook": FALLBACK_WEBHOOK, **RECURRING_FALLBACKS}[name]
-        return (self.spec.schema(name) if self.spec else None) or fallback
+        return (self.spec.schema(name) if self.spec else None) or FALLBACKS[name]
 
     def webhook_events(self) -> list[str]:
         return self.spec.webhook_events() if self.spec else []

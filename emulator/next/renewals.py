@@ -4,19 +4,26 @@ Three ways in: the clock (every active subscription whose `next_renewal_date` ha
 after each `POST /_emulator/clock/advance`), `POST /subscriptions/{id}/renew/` (now, status must be active)
 and `POST /subscriptions/{id}/retry/` (dunning of a past_due subscription, chosen by the merchant).
 
+Catch-up: a date that became due since the clock's previous run is on schedule, and the next date counts from
+it, so moving the clock over several periods renews each cycle as if that time had passed. A date that was
+already past at the previous run (a PATCH to a past date, or a clock started late) gets one attempt, and the
+next date counts from now: the platform renews a missed date once, it does not charge every missed cycle.
+
 Approved: a new Order (source "subscription", `subscriptions: [{id, billing_cycle}]`, one debit), the cycle
 appended to the subscription, the next date one interval on, webhooks `order.created`, `transaction.created`
 (with `subscription`) and `subscription.updated`. Declined: no order, status past_due, the date unchanged,
 webhooks `transaction.created` (failed, `order` null) and `subscription.updated`. The platform does not retry
 on its own here: a past_due subscription waits for the merchant's `/retry/` (docs are silent; see README).
 
-Exactly once: the status and date checks and the charge happen under the state lock, so the ticker, an
-advance and a `/renew/` call can never charge the same cycle twice. Webhooks are queued after the lock is
+Exactly once: each charge re-checks status and date and charges under the state lock, so the ticker, an
+advance and a `/renew/` call can never charge the same cycle twice. The lock is taken once per charge, never
+across a whole run, so API calls go on while a long catch-up runs. Webhooks are queued after the lock is
 released, because a synchronous delivery may call back into the API.
 """
 from __future__ import annotations
 
 import copy
+import heapq
 from datetime import datetime
 
 from .events import queue_events
@@ -25,7 +32,7 @@ from .outcomes import APPROVE, charge_outcome
 from .provider import NextProvider
 from .subscriptions import add_interval, iso, parse_datetime, refresh, renewal_order_data
 
-MAX_RENEWALS_PER_RUN = 1000  # a daily plan and a clock moved years ahead must still finish
+MAX_CYCLES_PER_RUN = 1000  # one subscription's cycles per run: a daily plan and a clock moved years ahead
 RENEWABLE = ("active",)
 RETRYABLE = ("past_due", "retrying")
 
@@ -37,22 +44,32 @@ class RenewalRefused(ValueError):
 
 
 def process_due(provider: NextProvider) -> list[dict]:
-    """The clock job: renew every active subscription that is due, oldest date first, until none is."""
+    """The clock job: renew every active subscription that is due, in date order (then id)."""
     state = provider.state
-    results: list[dict] = []
-    events: list[Event] = []
     with state.lock:
         now = provider.now()
-        for _ in range(MAX_RENEWALS_PER_RUN):
-            due = [s for s in state.subscriptions.values() if _is_due(s, now)]
-            if not due:
-                break
-            subscription = min(due, key=lambda s: (parse_datetime(s["next_renewal_date"]), s["id"]))
-            result, new_events = _charge(provider, subscription,
-                                         base=parse_datetime(subscription["next_renewal_date"]))
-            results.append(result)
-            events.extend(new_events)
-    queue_events(provider, events)
+        previous_run = state.renewals_checked_at or now
+        state.renewals_checked_at = now
+        queue = [(parse_datetime(s["next_renewal_date"]), s["id"]) for s in state.subscriptions.values()
+                 if _is_due(s, now)]
+    heapq.heapify(queue)
+    results: list[dict] = []
+    cycles: dict[int, int] = {}
+    while queue:
+        scheduled, subscription_id = heapq.heappop(queue)
+        with state.lock:
+            subscription = state.subscriptions.get(subscription_id)
+            if subscription is None or not _is_due(subscription, now) \
+                    or parse_datetime(subscription["next_renewal_date"]) != scheduled:
+                continue  # renewed, canceled, rescheduled or reset since the queue was built
+            base = scheduled if scheduled > previous_run else now  # on schedule, or one attempt for a past date
+            result, events = _charge(provider, subscription, base=base)
+            following = subscription["next_renewal_date"]
+        queue_events(provider, events)
+        results.append(result)
+        cycles[subscription_id] = cycles.get(subscription_id, 0) + 1
+        if following and cycles[subscription_id] < MAX_CYCLES_PER_RUN and parse_datetime(following) <= now:
+            heapq.heappush(queue, (parse_datetime(following), subscription_id))
     return results
 
 

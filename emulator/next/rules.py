@@ -1,9 +1,10 @@
-"""Validation of `POST /orders/`: the official CreateOrder schema plus the emulator's own rules.
+"""Validation rules of the 29 Next Admin API calls: the official schemas (CreateOrder, AddLineItem,
+PatchedUpdateSubscription, CancelSubscription, RetrySubscription) plus what the emulator adds.
 
 Why two layers: the spec says what 29 Next accepts in general; the rules below say what the emulator can
-honour (Klarna only, no catalog so every line carries its price) and what the guides add to the spec
-(Klarna needs `payment_return_url`, phone numbers are E.164). When the spec file is missing, FALLBACK_*
-schemas stand in with the fields the emulator uses, so a bad request is still refused the same way.
+honour (Klarna only, no catalog so every line carries its price, one gateway, no subscription started from an
+upsell) and what the guides add to the spec (Klarna needs `payment_return_url`, phone numbers are E.164).
+When the spec file is missing, the schemas in `schemas.py` stand in.
 """
 from __future__ import annotations
 
@@ -12,49 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from ..schema import Errors, Validator, merge_errors
-
-DECIMAL = {"type": "string", "format": "decimal", "pattern": r"^-?\d{0,10}(?:\.\d{0,2})?$"}
-_OBJECT_OR_NULL = {"type": ["object", "null"]}
-PAYMENT_METHODS = ["card_token", "saved_card", "apple_pay", "google_pay", "external", "paypal", "affirm",
-                   "bancontact", "giropay", "ideal", "klarna", "link", "sepa_debit", "sofort", "twint", None]
-
-FALLBACK_CREATE_ORDER = {
-    "type": "object",
-    "required": ["lines"],
-    "properties": {
-        "lines": {"type": "array", "items": {
-            "type": "object", "required": ["product_id", "quantity"],
-            "properties": {
-                "product_id": {"type": "integer"}, "quantity": {"type": "integer", "minimum": 1},
-                "price": DECIMAL, "is_upsell": {"type": "boolean", "default": False}, "metadata": {},
-                "subscription": {"type": "object", "required": ["interval", "interval_count"], "properties": {
-                    "interval": {"type": "string", "enum": ["day", "week", "month", "year"]},
-                    "interval_count": {"type": "integer", "minimum": 1}, "price": DECIMAL}},
-            }}},
-        "currency": {"type": "string", "maxLength": 3},
-        "payment_method": {"type": ["string", "null"], "enum": PAYMENT_METHODS},
-        "payment_details": {"type": ["object", "null"], "additionalProperties": True, "properties": {
-            "payment_return_url": {"type": ["string", "null"], "format": "uri"}}},
-        "user": {"type": "object", "additionalProperties": True, "properties": {
-            "email": {"type": ["string", "null"], "format": "email"}}},
-        "shipping_address": _OBJECT_OR_NULL, "billing_address": _OBJECT_OR_NULL,
-        "billing_same_as_shipping_address": {"type": "boolean", "default": False},
-        "shipping_code": {"type": ["string", "null"]}, "shipping_price": DECIMAL,
-        "tags": {"type": "array", "items": {"type": ["string", "null"]}},
-        "metadata": {}, "attribution": {"type": "object"},
-    },
-}
-
-FALLBACK_WEBHOOK = {
-    "type": "object",
-    "required": ["target", "events"],
-    "properties": {
-        "target": {"type": "string", "format": "uri", "maxLength": 255},
-        "events": {"type": "array", "items": {"type": ["string", "null"]}},
-        "name": {"type": ["string", "null"]}, "active": {"type": "boolean"},
-        "api_version": {"type": ["string", "null"]}, "secret_key": {"type": ["string", "null"]},
-    },
-}
+from .orders import GATEWAY
+from .schemas import DECIMAL
 
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 CURRENCY = re.compile(r"^[A-Za-z]{3}$")
@@ -112,3 +72,47 @@ def validate_create_order(validator: Validator, schema: dict, body: Any) -> tupl
         return {}, errors
     cleaned["currency"] = cleaned["currency"].upper()
     return cleaned, None
+
+
+def gateway_errors(gateway: Any) -> list[str] | None:
+    """DRF's PrimaryKeyRelatedField message: the emulated store has one gateway (NEXT Payments, id 1)."""
+    if gateway is None or gateway == GATEWAY["id"]:
+        return None
+    return [f'Invalid pk "{gateway}" - object does not exist.']
+
+
+def validate(validator: Validator, schema: dict, body: Any) -> tuple[dict, Errors | None]:
+    """A whole-body check that fails on a JSON array or scalar the DRF way."""
+    cleaned, errors = validator.validate(schema, body)
+    return (cleaned if isinstance(cleaned, dict) else {}), errors
+
+
+def validate_add_line_items(validator: Validator, schema: dict, body: Any) -> tuple[dict, Errors | None]:
+    """AddLineItem plus the emulator's line rules (price required and > 0, no subscription on an upsell)."""
+    cleaned, errors = validate(validator, schema, body)
+    if not isinstance(body, dict):
+        return {}, errors
+    found: dict = {}
+    lines = body.get("lines")
+    if isinstance(lines, list) and not (isinstance(errors, dict) and isinstance(errors.get("lines"), list)
+                                        and all(isinstance(e, str) for e in errors["lines"])):
+        if not lines:
+            found["lines"] = ["This list may not be empty."]
+        else:
+            line_errors = [_added_line_errors(line) for line in lines]
+            if any(line_errors):
+                found["lines"] = line_errors
+    details = body.get("payment_details")
+    if isinstance(details, dict) and "payment_details" not in (errors or {}):
+        bad_gateway = gateway_errors(details.get("payment_gateway"))
+        if bad_gateway:
+            found["payment_details"] = {"payment_gateway": bad_gateway}
+    errors = merge_errors(errors, found or None)
+    return ({}, errors) if errors else (cleaned, None)
+
+
+def _added_line_errors(line: Any) -> dict:
+    errors = line_rules(line)
+    if isinstance(line, dict) and line.get("subscription"):
+        errors["subscription"] = ["The emulator cannot start a subscription from added line items."]
+    return errors

@@ -12,9 +12,11 @@ import copy
 import itertools
 import secrets
 import threading
-from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+
+from ..scenarios import ScenarioQueue
 
 FIRST_ORDER_NUMBER = 100001
 
@@ -57,9 +59,13 @@ class NextState:
     webhooks: dict[int, dict] = field(default_factory=dict)  # id -> Webhook JSON (+ secret_key)
     subscriptions: dict[int, dict] = field(default_factory=dict)  # id -> SubscriptionDetail JSON
     users: dict[str, int] = field(default_factory=dict)  # email -> user id: customers are matched by email
-    # scripted outcomes, consumed one per charge: ("renewal", subscription id) / ("upsell", order number)
-    scenarios: dict[tuple[str, Any], deque] = field(default_factory=dict)
     _counters: dict[str, itertools.count] = field(default_factory=dict)
+    # when the renewal job last looked: dates past before it are missed dates (one attempt), not on schedule
+    renewals_checked_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        # scripted outcomes, consumed one per charge: ("renewal", subscription id) / ("upsell", order number)
+        self.scenarios = ScenarioQueue(self.lock)
 
     def reset(self) -> None:
         with self.lock:
@@ -70,6 +76,7 @@ class NextState:
             self.webhooks.clear()
             self.users.clear()
             self._counters.clear()
+            self.renewals_checked_at = None
 
     def next_id(self, kind: str) -> int:
         """Sequential ids per kind; order numbers start at 100001 like a store's first orders."""
@@ -114,18 +121,6 @@ class NextState:
     def list_subscriptions(self) -> list[dict]:
         with self.lock:
             return [copy.deepcopy(s) for s in self.subscriptions.values()]
-
-    def add_scenario(self, kind: str, key: Any, outcome: str, times: int) -> list[str]:
-        with self.lock:
-            queue = self.scenarios.setdefault((kind, key), deque())
-            queue.extend([outcome] * times)
-            return list(queue)
-
-    def take_scenario(self, kind: str, key: Any) -> str | None:
-        """The next scripted outcome for this charge, or None when nothing is scripted."""
-        with self.lock:
-            queue = self.scenarios.get((kind, key))
-            return queue.popleft() if queue else None
 
     def add_webhook(self, webhook: dict) -> dict:
         with self.lock:

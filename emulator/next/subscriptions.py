@@ -92,7 +92,8 @@ def _build(provider: NextProvider, order: dict, *, interval: str, count: int, li
         "shipping_price": order["shipping_incl_tax"], "payment_method": "klarna", "payment_details": {},
         "user": copy.deepcopy(order["user"]), "shipping_address": copy.deepcopy(order["shipping_address"]),
         "billing_address": copy.deepcopy(order["billing_address"]),
-        "attribution": copy.deepcopy(order["attribution"]), "cancel_reason": None,
+        # the spec's cancel_reason is a non-null string: blank until canceled, as a blank CharField reads
+        "attribution": copy.deepcopy(order["attribution"]), "cancel_reason": "",
         "cancel_reason_other_message": "", "is_test": True, "date_created": iso(now),
     }
     refresh(subscription)

@@ -53,9 +53,10 @@ class NextClient:
         return self.http.request("GET", f"subscriptions/{quote(str(subscription_id), safe='')}/")
 
     def subscription_action(self, subscription_id, action: str, body: dict | None = None) -> dict:
-        """renew / retry / cancel: POSTs without idempotency keys, so not retried after 5xx."""
+        """renew / retry / cancel: POSTs without idempotency keys, so not retried after 5xx. Without a body
+        nothing is sent: `renew` has no request body in the spec (not even `{}`)."""
         path = f"subscriptions/{quote(str(subscription_id), safe='')}/{action}/"
-        return self.http.request("POST", path, json=body or {})
+        return self.http.request("POST", path, json=body)
 
     def patch_subscription(self, subscription_id, body: dict) -> dict:
         return self.http.request("PATCH", f"subscriptions/{quote(str(subscription_id), safe='')}/", json=body)

@@ -172,3 +172,11 @@ def test_runs_without_the_specs_using_hand_written_rules(tmp_path):
         assert error(call(bare, "POST", "/payments/v1/sessions", bad))[2] == ["Bad value: order_lines[0].quantity"]
         del bad["purchase_country"]
         assert "Bad value: purchase_country" in error(call(bare, "POST", "/payments/v1/sessions", bad))[2]
+
+
+def test_unrouted_methods_answer_405_in_klarnas_error_shape(emulator):
+    refused = call(emulator, "OPTIONS", "/payments/v1/sessions")
+    assert (refused.status_code, refused.headers["Allow"]) == (405, "POST")
+    body = refused.json()
+    assert (body["error_code"], body["correlation_id"]) == ("METHOD_NOT_ALLOWED",
+                                                             refused.headers["Klarna-Correlation-Id"])

@@ -7,7 +7,15 @@ import os
 import pytest
 
 from tests.emulator_process import EmulatorProcess
-from tests.integration.emulator_next.helpers import ADMIN, SPEC_PATH, VERSION, call, order_body, place_order
+from tests.integration.emulator_next.helpers import (
+    ADMIN,
+    SESSION,
+    SPEC_PATH,
+    VERSION,
+    call,
+    order_body,
+    place_order,
+)
 
 
 # --- health, auth, version, routing ----------------------------------------------------------
@@ -48,6 +56,34 @@ def test_unknown_route_and_wrong_method(emulator):
     assert call(emulator, "GET", "/nothing/").status_code == 404
     assert call(emulator, "GET", "/orders/999999/").json() == {"detail": "Not found."}
     assert call(emulator, "DELETE", "/orders/").status_code == 405
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "TRACE", "PUT", "PROPFIND"])
+def test_unrouted_methods_answer_405_in_drf_shape_after_authentication(emulator, method):
+    refused = call(emulator, method, "/orders/")
+    assert (refused.status_code, refused.headers["Allow"]) == (405, "GET, POST")
+    assert refused.json() == {"detail": f'Method "{method}" not allowed.'}
+    assert call(emulator, method, "/orders/", token=None).status_code == 401  # DRF authenticates first
+
+
+def test_multipart_bodies_are_parsed_like_forms(emulator):
+    fields = {"target": (None, "https://example.com/hook"), "events": (None, "order.created")}
+    created = SESSION.post(f"{emulator.url}{ADMIN}/webhooks/", files=fields, timeout=5,
+                           headers={"Authorization": "Bearer emulator-token", "X-29next-API-Version": VERSION})
+    assert created.status_code == 201 and created.json()["events"] == ["order.created"]
+    broken = call(emulator, "POST", "/orders/", b"no parts", headers={"Content-Type": "multipart/form-data"})
+    assert broken.status_code == 400 and broken.json()["detail"].startswith("Multipart form parse error")
+
+
+@pytest.mark.parametrize("query,errors", [
+    ("status=weird", {"status": ["Select a valid choice. weird is not one of the available choices."]}),
+    ("date_placed_from=notadate", {"date_placed_from": ["Enter a valid date."]}),
+    ("product=abc", {"product": ["Enter a number."]}),
+])
+def test_list_filters_are_validated_and_unknown_ones_ignored(emulator, query, errors):
+    refused = call(emulator, "GET", f"/orders/?{query}")
+    assert (refused.status_code, refused.json()) == (400, errors)
+    assert call(emulator, "GET", "/orders/?bogus=1&status=").json()["results"] == []
 
 
 # --- validation ------------------------------------------------------------------------------

@@ -15,23 +15,31 @@ from __future__ import annotations
 import copy
 from decimal import Decimal
 
+from ..routes import register_routes
 from ..server import HTTPError, Request, Response, json_response
 from .events import queue_events
 from .orders import build_line, build_transaction, failed_transaction_resource, money, transaction_resource
 from .outcomes import APPROVE, charge_outcome
 from .provider import NextProvider
-from .rules_recurring import validate_add_line_items
+from .rules import validate_add_line_items
+from .wire import BASE, endpoint
 
 CHARGEABLE = ("paid", "authorized")
 DECLINED = {"non_field_errors": ["The payment was declined."], "code": "payment_declined"}
 TOTAL_FIELDS = ("total_incl_tax", "total_excl_tax", "original_total_incl_tax", "original_total_excl_tax")
 
 
+def register(provider: NextProvider) -> None:
+    register_routes(provider, BASE, [
+        ("POST", "/orders/<number>/add-line-items/", orders_add_line_items, "ordersAddLineItemsCreate"),
+    ], wrap=endpoint)
+
+
 def orders_add_line_items(provider: NextProvider, request: Request) -> Response:
     number = request.params["number"]
     if provider.state.order(number) is None:
         raise HTTPError(404, {"detail": "Not found."})
-    validator = provider.validator(coerce=request.content_type == "application/x-www-form-urlencoded")
+    validator = provider.validator(coerce=request.is_form)
     data, errors = validate_add_line_items(validator, provider.schema("AddLineItem"), request.data())
     if errors:
         raise HTTPError(400, errors)

@@ -10,14 +10,27 @@ from __future__ import annotations
 import copy
 from datetime import datetime
 
+from ..routes import register_routes
 from ..server import HTTPError, Request, Response, json_response
 from .events import queue_events
 from .orders import ATTRIBUTION_FIELDS, address, money
 from .pagination import date_arg, paginate
 from .provider import NextProvider
 from .renewals import RenewalRefused, renew_now, retry
-from .rules_recurring import gateway_errors, validate
+from .rules import gateway_errors, validate
 from .subscriptions import add_interval, iso, parse_datetime, refresh
+from .wire import BASE, endpoint
+
+
+def register(provider: NextProvider) -> None:
+    register_routes(provider, BASE, [
+        ("GET", "/subscriptions/", subscriptions_list, "subscriptionsList"),
+        ("GET", "/subscriptions/<id>/", subscriptions_retrieve, "subscriptionsRetrieve"),
+        ("PATCH", "/subscriptions/<id>/", subscriptions_partial_update, "subscriptionsPartialUpdate"),
+        ("POST", "/subscriptions/<id>/renew/", subscriptions_renew, "subscriptionsRenewCreate"),
+        ("POST", "/subscriptions/<id>/retry/", subscriptions_retry, "subscriptionsRetryCreate"),
+        ("POST", "/subscriptions/<id>/cancel/", subscriptions_cancel, "subscriptionsCancelCreate"),
+    ], wrap=endpoint)
 
 
 def _id(request: Request) -> int:
@@ -43,7 +56,7 @@ def _locked(state, request: Request) -> dict:
 
 
 def _body(provider: NextProvider, request: Request, schema_name: str) -> dict:
-    validator = provider.validator(coerce=request.content_type == "application/x-www-form-urlencoded")
+    validator = provider.validator(coerce=request.is_form)
     data, errors = validate(validator, provider.schema(schema_name), request.data())
     if errors:
         raise HTTPError(400, errors)
@@ -185,5 +198,5 @@ def _set_status(provider: NextProvider, subscription: dict, status: str, *, expl
         now: datetime = provider.now()
         subscription["next_renewal_date"] = iso(add_interval(now, subscription["interval"],
                                                              subscription["interval_count"]))
-        if subscription["cancel_reason"] is not None:
-            subscription.update(cancel_reason=None, cancel_reason_other_message="")
+        if subscription["cancel_reason"]:
+            subscription.update(cancel_reason="", cancel_reason_other_message="")

@@ -1,4 +1,4 @@
-"""What the shopper's browser loads from "Klarna": the JS SDK stand-in, its authorize endpoint, the badge
+"""Klarna's shopper pages: what the shopper's browser loads from "Klarna": the JS SDK stand-in, its authorize endpoint, the badge
 image, and the redirect that bounces the shopper to the merchant's confirmation page.
 
 Why a real script: the shop's checkout page must run the same calls it would run against Klarna's CDN
@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..routes import register_routes
 from ..server import Request, Response, json_response
-from .authorize import SessionUnavailable, authorize_session
+from .authorizations import SessionUnavailable, authorize_session
 from .provider import BASE, KlarnaProvider
 from .state import decode_client_token
 
@@ -23,21 +24,22 @@ BADGE = ('<svg xmlns="http://www.w3.org/2000/svg" width="80" height="32" viewBox
 
 
 def register(provider: KlarnaProvider) -> None:
-    router = provider.app.router
     script = SCRIPT_FILE.read_text(encoding="utf-8").replace("__AUTHORIZE_URL__", f"{provider.base_url}/sdk/authorize")
 
-    def serve_script(request: Request) -> Response:
+    def serve_script(provider: KlarnaProvider, request: Request) -> Response:
         return Response(200, script.encode(), {"Content-Type": "application/javascript; charset=utf-8",
                                                "Cache-Control": "no-cache", **CORS})
 
-    router.add("GET", BASE + "/js/klarna-payments.js", serve_script, provider="klarna", kind="page")
-    router.add("POST", BASE + "/sdk/authorize", lambda r: sdk_authorize(provider, r), provider="klarna",
-               kind="page")
-    router.add("GET", BASE + "/assets/badge.svg",
-               lambda r: Response(200, BADGE.encode(), {"Content-Type": "image/svg+xml", **CORS}),
-               provider="klarna", kind="page")
-    router.add("GET", BASE + "/redirect/<redirect_id>", lambda r: confirmation_redirect(provider, r),
-               provider="klarna", kind="page")
+    register_routes(provider, BASE, [
+        ("GET", "/js/klarna-payments.js", serve_script),
+        ("POST", "/sdk/authorize", sdk_authorize),
+        ("GET", "/assets/badge.svg", badge),
+        ("GET", "/redirect/<redirect_id>", confirmation_redirect),
+    ], kind="page")
+
+
+def badge(provider: KlarnaProvider, request: Request) -> Response:
+    return Response(200, BADGE.encode(), {"Content-Type": "image/svg+xml", **CORS})
 
 
 def sdk_authorize(provider: KlarnaProvider, request: Request) -> Response:

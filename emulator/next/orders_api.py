@@ -1,0 +1,66 @@
+"""29 Next Admin API `/orders/`: create (the Klarna redirect flow: a pending checkout, no order yet),
+list and retrieve. Add-line-items is in `upsells_api.py`.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..routes import register_routes
+from ..server import HTTPError, Request, Response, json_response
+from .orders import order_list_item
+from .pagination import date_arg, paginate
+from .provider import NextProvider
+from .rules import validate_create_order
+from .state import checkout_url
+from .wire import BASE, endpoint
+
+
+def register(provider: NextProvider) -> None:
+    register_routes(provider, BASE, [
+        ("POST", "/orders/", orders_create, "ordersCreate"),
+        ("GET", "/orders/", orders_list, "ordersList"),
+        ("GET", "/orders/<number>/", orders_retrieve, "ordersRetrieve"),
+    ], wrap=endpoint)
+
+
+def orders_create(provider: NextProvider, request: Request) -> Response:
+    """Store a pending Klarna checkout and answer with where to send the shopper (no order yet)."""
+    body = request.data()
+    validator = provider.validator(coerce=request.is_form)
+    data, errors = validate_create_order(validator, provider.schema("CreateOrder"), body)
+    if errors:
+        raise HTTPError(400, errors)
+    checkout = provider.state.add_checkout(data=data, raw=body, created_at=provider.now_iso())
+    return json_response({"reference_transaction_id": None,
+                          "payment_complete_url": checkout_url(provider.public_url, checkout.id)}, 201)
+
+
+def orders_retrieve(provider: NextProvider, request: Request) -> Response:
+    order = provider.state.order(request.params["number"])
+    if order is None:
+        raise HTTPError(404, {"detail": "Not found."})
+    return json_response(order)
+
+
+def orders_list(provider: NextProvider, request: Request) -> Response:
+    orders = [o for o in provider.state.list_orders() if _matches(o, request)]
+    orders.sort(key=lambda o: int(o["number"]), reverse=True)  # newest first
+    return json_response(paginate(provider, request, orders, key=lambda o: int(o["number"]),
+                                  render=order_list_item))
+
+
+def _matches(order: dict, request: Request) -> bool:
+    placed = datetime.fromisoformat(order["date_placed"]).date()
+    date_from, date_to = date_arg(request, "date_placed_from"), date_arg(request, "date_placed_to")
+    checks = [
+        not request.args("tags") or any(tag in order["tags"] for tag in request.args("tags")),
+        not request.args("payment_method")
+        or any(t["payment_method"] in request.args("payment_method") for t in order["transactions"]),
+        not request.arg("order_number") or order["number"] == request.arg("order_number"),
+        not request.args("status") or order["status"] in request.args("status"),
+        not request.args("payment_status") or order["payment_status"] in request.args("payment_status"),
+        not request.args("sources") or order["source"] in request.args("sources"),
+        date_from is None or placed >= date_from,
+        date_to is None or placed <= date_to,
+    ]
+    return all(checks)
