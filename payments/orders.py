@@ -107,9 +107,10 @@ class OrderBook(ABC):
 
     @abstractmethod
     def create_renewal(self, *, initial_order_id: int, billing_cycle: int, amount: int,
-                       provider_lines: list[RenewalLine]) -> int:
+                       provider_lines: list[RenewalLine], schedule: tuple[str, int] | None = None) -> int:
         """Create the shop order for one renewal of `initial_order_id` totalling `amount`; returns its id.
-        Runs inside the caller's transaction."""
+        Without provider lines, the renewal holds the initial order's subscription lines of `schedule`
+        (interval, count): a subscription renews only its own lines. Runs inside the caller's transaction."""
 
     @abstractmethod
     def subscription_schedules(self, order_id: int) -> list[tuple[str, int, int]]:

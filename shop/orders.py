@@ -81,12 +81,13 @@ def order_add_upsell_line(*, order_id, product_id, name, sku, quantity, unit_pri
     return line
 
 
-def order_create_renewal(*, initial: Order, billing_cycle: int, amount: int, provider_lines) -> Order:
+def order_create_renewal(*, initial: Order, billing_cycle: int, amount: int, provider_lines, schedule=None) -> Order:
     """The shop order for one paid renewal: the subscriber's address, the renewed lines, `amount`.
 
     Lines are the provider's renewal lines at the prices it charged (matched to our catalog by provider
     product id; `line_total` in minor units); whatever they do not account for is shipping. Falls back
-    to the initial order's subscription lines. Runs inside the caller's transaction.
+    to the initial order's subscription lines of `schedule` ((interval, count); all of them when None).
+    Runs inside the caller's transaction.
     """
     from .models import Product
     from .pricing import vat_included
@@ -97,7 +98,8 @@ def order_create_renewal(*, initial: Order, billing_cycle: int, amount: int, pro
               for line in provider_lines if line.get("product_id") in by_provider_id]
     if not wanted:
         wanted = [(line.product, line.quantity, line.total) for line in initial.lines.filter(is_upsell=False)
-                  if line.interval and line.product is not None]
+                  if line.interval and line.product is not None
+                  and (schedule is None or (line.interval, line.interval_count or 1) == tuple(schedule))]
     subtotal = min(sum(total for _, _, total in wanted), amount)
     shipping = amount - subtotal
     with transaction.atomic():

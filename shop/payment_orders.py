@@ -86,11 +86,12 @@ class ShopOrderBook(OrderBook):
                               quantity=quantity, unit_price=line.unit_price, vat_rate_bp=line.vat_rate_bp,
                               provider_product_id=line.provider_product_id)
 
-    def create_renewal(self, *, initial_order_id, billing_cycle, amount, provider_lines: list[RenewalLine]):
+    def create_renewal(self, *, initial_order_id, billing_cycle, amount, provider_lines: list[RenewalLine],
+                       schedule=None):
         order = order_create_renewal(
             initial=Order.objects.get(pk=initial_order_id), billing_cycle=billing_cycle, amount=amount,
             provider_lines=[{"product_id": line.provider_product_id, "quantity": line.quantity,
-                             "line_total": line.line_total} for line in provider_lines])
+                             "line_total": line.line_total} for line in provider_lines], schedule=schedule)
         return order.pk
 
     def subscription_schedules(self, order_id):

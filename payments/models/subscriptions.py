@@ -63,8 +63,10 @@ class SubscriptionCharge(models.Model):
     idempotency_key = models.CharField(max_length=40, unique=True, default=new_charge_key, editable=False)
     amount = models.PositiveIntegerField()
     currency = models.CharField(max_length=3)
-    attempt = models.OneToOneField("payments.PaymentAttempt", null=True, blank=True,
-                                   on_delete=models.PROTECT, related_name="subscription_charge")
+    # A foreign key, not one-to-one: one checkout can pay cycle 0 of several subscriptions (a cart with
+    # two schedules); every later cycle has an attempt of its own.
+    attempt = models.ForeignKey("payments.PaymentAttempt", null=True, blank=True,
+                                on_delete=models.PROTECT, related_name="subscription_charges")
     provider_order = models.CharField(max_length=64, blank=True)
     failures = models.PositiveSmallIntegerField(default=0)
     last_failure = models.CharField(max_length=255, blank=True)

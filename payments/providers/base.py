@@ -106,6 +106,12 @@ class PaymentAdapter(ABC):
     def subscription_reschedule(self, provider_id: str, when: datetime) -> SubscriptionInfo:
         raise self._unsupported("move a subscription's renewal date")
 
+    def subscription_set_amount(self, provider_id: str, amount: int) -> SubscriptionInfo:
+        """Make a provider-run subscription charge exactly `amount` per cycle (what the shop's pages said),
+        e.g. when the provider would add the first order's shipping to every renewal. Raises
+        ProviderRequestError when the provider cannot charge that amount."""
+        raise self._unsupported("change what a subscription charges")
+
     # --- upsells (capabilities.upsell) -------------------------------------------------------------
     def add_upsell(self, request: UpsellRequest) -> UpsellResult:
         """Charge an upsell on a paid payment. Raises PaymentDeclined / ProviderRequestError when refused,

@@ -83,7 +83,8 @@ def _open_charge(subscription_id, *, force=False):
         if charge.attempt_id is None or charge.attempt.status not in (Status.CREATED, Status.PENDING):
             order_id = (charge.attempt.order_id if charge.attempt_id else
                         order_book().create_renewal(initial_order_id=sub.order_id, billing_cycle=charge.billing_cycle,
-                                                    amount=sub.amount, provider_lines=[]))
+                                                    amount=sub.amount, provider_lines=[],
+                                                    schedule=(sub.interval, sub.interval_count)))
             attempt = PaymentAttempt.objects.create(order_id=order_id, route=sub.route,
                                                     kind=PaymentAttempt.Kind.RENEWAL, amount=sub.amount,
                                                     currency=sub.currency)

@@ -31,6 +31,14 @@ def subscription_link(*, route: str, provider_id: str, order_id) -> Subscription
         return existing
     info = get_adapter(route).fetch_subscription(provider_id)
     order = order_book().details(order_id)
+    advertised, aligned = _advertised_amount(order_id, info), ""
+    if advertised is not None and advertised != info.amount:
+        # The shop's pages said what each renewal costs; the provider must charge exactly that.
+        try:
+            before, info = info.amount, get_adapter(route).subscription_set_amount(provider_id, advertised)
+            aligned = f"; its renewal price was set to the advertised {advertised} (the provider had {before})"
+        except (ProviderError, InvalidReturn) as exc:
+            aligned = f"; WARNING: the provider renews at {info.amount}, not the advertised {advertised} ({exc})"
     try:
         with transaction.atomic():
             sub = Subscription.objects.create(
@@ -45,10 +53,19 @@ def subscription_link(*, route: str, provider_id: str, order_id) -> Subscription
                                               currency=order.currency, attempt=checkout,
                                               provider_order=checkout.provider_reference if checkout else "")
             SubscriptionEvent.objects.create(subscription=sub, kind="created", source="provider",
-                                             message=f"Started by order {order.number}", payload=info.raw)
+                                             message=f"Started by order {order.number}{aligned}"[:500],
+                                             payload=info.raw)
     except IntegrityError:
         return Subscription.objects.get(route=route, provider_id=provider_id)
     return sub
+
+
+def _advertised_amount(order_id, info) -> int | None:
+    """What the shop's pages said one renewal of this schedule costs (its lines, shipping free)."""
+    for interval, count, amount in order_book().subscription_schedules(order_id):
+        if (interval, count) == (info.interval, info.interval_count):
+            return amount
+    return None
 
 
 def subscription_sync(*, subscription: Subscription, info: SubscriptionInfo, source: str) -> Subscription:

@@ -210,6 +210,18 @@ class NextAdapter(PaymentAdapter):
             body["cancel_reason_other_message"] = message[:255]
         return wire.to_subscription(self.client.subscription_action(provider_id, "cancel", body))
 
+    def subscription_set_amount(self, provider_id: str, amount: int) -> SubscriptionInfo:
+        """29 Next puts the first order's shipping price on the subscription, so every renewal would carry
+        it; the shop's pages say subscriptions ship free. The renewal total is lines + shipping_price, so
+        the shipping price is set to what is left of `amount` after the lines."""
+        info = self.fetch_subscription(provider_id)
+        shipping = wire.money_field(info.raw.get("shipping_price") or "0", "subscription shipping price")
+        lines_total = info.amount - shipping
+        if amount < lines_total:
+            raise ProviderRequestError(f"29next: subscription {provider_id} lines cost {lines_total}, more than {amount}")
+        return wire.to_subscription(self.client.patch_subscription(
+            provider_id, {"shipping_price": to_decimal_string(amount - lines_total)}))
+
     def subscription_reschedule(self, provider_id: str, when: datetime) -> SubscriptionInfo:
         return wire.to_subscription(
             self.client.patch_subscription(provider_id, {"next_renewal_date": when.isoformat()}))

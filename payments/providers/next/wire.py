@@ -19,7 +19,7 @@ PAYMENT_STATUS = {
 }
 
 
-def _money(value, what) -> int:
+def money_field(value, what) -> int:
     try:
         return from_decimal_string(value)
     except ValueError:
@@ -38,7 +38,7 @@ def to_payment(order: dict) -> ProviderPayment:
     for line in lines:
         if not isinstance(line, dict):
             continue
-        line_total = _money(line.get("price_incl_tax") or "0", "line price")
+        line_total = money_field(line.get("price_incl_tax") or "0", "line price")
         if line.get("is_upsell"):
             upsell_total += line_total
         else:
@@ -52,7 +52,7 @@ def to_payment(order: dict) -> ProviderPayment:
     return ProviderPayment(
         provider_reference=str(order["number"]),
         status=PAYMENT_STATUS.get(str(order.get("payment_status")), "pending"),
-        amount=_money(order.get("total_incl_tax", ""), "order total") - upsell_total,
+        amount=money_field(order.get("total_incl_tax", ""), "order total") - upsell_total,
         currency=str(order.get("currency") or ""),
         reference=str(metadata.get("shop_reference") or ""),
         lines=tuple(sorted(checkout_lines)),
@@ -69,7 +69,7 @@ def find_upsell_line(order: dict, reference: str) -> UpsellResult | None:
         metadata = line.get("metadata") if isinstance(line, dict) else None
         if isinstance(metadata, dict) and metadata.get("shop_upsell") == reference:
             return UpsellResult(provider_reference=str(order.get("number")),
-                                amount=_money(line.get("price_incl_tax", "0"), "upsell line price"),
+                                amount=money_field(line.get("price_incl_tax", "0"), "upsell line price"),
                                 raw=order)
     return None
 
@@ -85,7 +85,7 @@ def to_subscription(data: dict) -> SubscriptionInfo:
         interval=str(data.get("interval") or ""),
         interval_count=int(data.get("interval_count") or 1),
         next_renewal_at=datetime.fromisoformat(next_date) if next_date else None,
-        amount=_money(data.get("total") or "0", "subscription total"),
+        amount=money_field(data.get("total") or "0", "subscription total"),
         currency=str(data.get("currency") or ""),
         email=str(user.get("email") or ""),
         cancel_reason=str(data.get("cancel_reason") or ""),
