@@ -168,7 +168,9 @@ class ProviderPayment:
     amount: int
     currency: str
     reference: str  # our attempt reference as the provider stored it ('' when absent)
-    lines: tuple[tuple[int, int], ...] = ()  # (provider_product_id, quantity) of the checkout's lines
+    # (provider_product_id, quantity) of the checkout's lines; None when the route does not report lines.
+    # A route that reports them always does, so an order arriving without lines fails the check.
+    lines: tuple[tuple[int, int], ...] | None = None
     supports_upsell: bool = False  # the provider says this payment can take one-click upsells
     # Provider subscriptions this payment started or renewed: (subscription id, billing cycle).
     subscriptions: tuple[tuple[str, int], ...] = ()
@@ -232,6 +234,7 @@ class AttemptRef:
     provider_reference: str
     amount: int
     currency: str
+    provider_session: str = ""  # the provider session this attempt opened, if any
 
 
 @dataclass(frozen=True)

@@ -86,9 +86,7 @@ def inbound_receive(*, route: str, channel: str, method: str, body: bytes, heade
     if channel == Channel.RETURN and method == "GET" and not adapter.capabilities.confirms_on_get:
         # A refresh, or the back button: the shopper sees where the order stands; nothing changes.
         return InboundResult(200, "shown", None, attempt)
-    bound = None if attempt is None else AttemptRef(reference=attempt.reference, amount=attempt.amount,
-                                                    provider_reference=attempt.provider_reference,
-                                                    currency=attempt.currency)
+    bound = None if attempt is None else _ref(attempt)
     message = InboundMessage(channel=channel, method=method, body=body, headers=headers, params=params,
                              content_type=content_type, bound=bound)
     kept = {name: clean_text(headers[name], limit=500) for name in adapter.capabilities.inbound_headers
@@ -216,14 +214,17 @@ def _find_attempt(route, payment):
 
 def _stored_message(delivery) -> InboundMessage:
     attempt = delivery.attempt
-    bound = None if attempt is None else AttemptRef(reference=attempt.reference, amount=attempt.amount,
-                                                    provider_reference=attempt.provider_reference,
-                                                    currency=attempt.currency)
+    bound = None if attempt is None else _ref(attempt)
     headers = delivery.headers or {}
     content_type = headers.get("Content-Type", "")
     body = delivery.body.encode("utf-8")
     return InboundMessage(channel=delivery.channel, method=delivery.method, body=body, headers=headers,
                           params=delivery.params or {}, content_type=content_type, bound=bound)
+
+
+def _ref(attempt) -> AttemptRef:
+    return AttemptRef(reference=attempt.reference, amount=attempt.amount, currency=attempt.currency,
+                      provider_reference=attempt.provider_reference, provider_session=attempt.provider_session)
 
 
 def _storable(body: bytes, limit: int | None = None) -> str:

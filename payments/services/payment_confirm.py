@@ -31,7 +31,7 @@ def payment_mismatches(attempt: PaymentAttempt, payment: ProviderPayment) -> lis
         problems.append(f"currency {payment.currency or '(none)'} is not {attempt.currency}")
     if payment.amount != attempt.amount:
         problems.append(f"amount {payment.amount} is not {attempt.amount}")
-    if payment.lines:
+    if payment.lines is not None:
         # Routes that report lines report them by the provider product ids the checkout sent.
         expected = Counter()
         for line in order_book().details(attempt.order_id).lines:

@@ -230,3 +230,18 @@ def test_an_order_with_a_pending_redirect_payment_is_never_rewritten(klarna, cli
     client.post("/checkout/", form)
     assert Order.objects.count() == 2
     assert sorted(Order.objects.values_list("total", flat=True)) == [1850 + 495, 2 * 1850 + 495]
+
+
+def test_another_attempts_token_is_refused_without_releasing_it(klarna, client):
+    """Attempt A's authorization posted to attempt B's signed URL: B is refused, and A's shopper can still
+    pay with it (the shop releases only authorizations of the attempt's own session)."""
+    from tests.integration.klarna_flow import authorize, post_token
+
+    first, second = start(), start()
+    token_a = authorize(klarna, first)
+    assert post_token(client, second, token_a).status_code == 400
+    second.refresh_from_db()
+    assert second.status == Status.PENDING
+    assert post_token(client, first, token_a).status_code == 303
+    first.refresh_from_db()
+    assert first.status == Status.AUTHORIZED

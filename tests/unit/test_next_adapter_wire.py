@@ -113,8 +113,24 @@ def test_order_json_becomes_a_provider_payment(adapter):
 
 
 def test_authorized_orders_are_authorized_not_paid(adapter):
-    payment = adapter.to_payment({"number": "1", "payment_status": "authorized", "total_incl_tax": "1.00"})
+    payment = adapter.to_payment({"number": "1", "payment_status": "authorized", "total_incl_tax": "1.00",
+                                  "lines": []})
     assert payment.status == "authorized"
+
+
+@pytest.mark.parametrize("order", [
+    {"number": "1", "payment_status": "paid", "total_incl_tax": "1.00"},                     # no lines
+    {"number": "1", "payment_status": "paid", "total_incl_tax": "1.00", "lines": {"a": 1}},  # not a list
+    {"number": "1", "payment_status": "paid", "total_incl_tax": "1.00",
+     "lines": [{"product_id": "abc", "quantity": 1}]},
+    {"number": "1", "payment_status": "paid", "total_incl_tax": "1.00",
+     "lines": [{"product_id": 1, "quantity": "x"}]},
+    {"number": "1", "payment_status": "paid", "total_incl_tax": "1.00", "lines": [],
+     "subscriptions": [{"id": 1, "billing_cycle": "z"}]},
+])
+def test_orders_without_readable_lines_fail_verification(adapter, order):
+    with pytest.raises(InvalidReturn):
+        adapter.to_payment(order)
 
 
 def test_unreadable_total_is_invalid(adapter):

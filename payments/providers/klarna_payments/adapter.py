@@ -170,8 +170,11 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
         try:
             return PaymentUpdate(self.place_order(token, request))
         except (ProviderRequestError, InvalidReturn):
-            # Expired, reused or foreign: never a payment. Give back whatever it still holds.
-            self.release_authorization(token)
+            # Expired, reused or foreign: never a payment. Give back what it holds, but only when it is
+            # this attempt's own authorization: a token copied from another attempt's page must not
+            # cost that attempt's shopper their approval.
+            if self._session_authorized(message.bound.provider_session, token):
+                self.release_authorization(token)
             raise
 
     def place_order(self, authorization_token: str, request: CheckoutRequest) -> ProviderPayment:
@@ -192,7 +195,7 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
             provider_reference=str(order["order_id"]),
             status=FRAUD_STATUS.get(str(order.get("fraud_status")), "pending"),
             amount=body["order_amount"], currency=request.currency, reference=request.reference,
-            lines=(), supports_upsell=True, customer_token=token, authorization_expires_at=expires, raw=order,
+            supports_upsell=True, customer_token=token, authorization_expires_at=expires, raw=order,
         )
 
     def customer_token(self, authorization_token: str, request: CheckoutRequest) -> str:
@@ -209,6 +212,17 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
         except ProviderError:
             return ""
         return str((answer or {}).get("token_id") or "")
+
+    def _session_authorized(self, session_id: str, authorization_token: str) -> bool:
+        """Whether `authorization_token` is the current authorization of our session (Klarna's read
+        session names it)."""
+        if not session_id:
+            return False
+        try:
+            session = self.client.read_session(session_id)
+        except ProviderError:
+            return False
+        return isinstance(session, dict) and session.get("authorization_token") == authorization_token
 
     def release_authorization(self, authorization_token: str) -> None:
         try:

@@ -19,6 +19,18 @@ PAYMENT_STATUS = {
 }
 
 
+def _int(value, what) -> int:
+    """An integer field of a 29 Next object; 0 when absent. Raises InvalidReturn for anything else."""
+    if value is None or value == "":
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InvalidReturn(f"29 Next {what} is not a number")
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidReturn(f"29 Next {what} is not a number") from None
+
+
 def money_field(value, what) -> int:
     try:
         return from_decimal_string(value)
@@ -33,7 +45,10 @@ def to_payment(order: dict) -> ProviderPayment:
     if not isinstance(order, dict) or not order.get("number"):
         raise InvalidReturn("29 Next order without a number")
     metadata = order.get("metadata") if isinstance(order.get("metadata"), dict) else {}
-    lines = order.get("lines") if isinstance(order.get("lines"), list) else []
+    lines = order.get("lines")
+    if not isinstance(lines, list):
+        # Every 29 Next order has lines; without them nothing could be checked against our order.
+        raise InvalidReturn("29 Next order without a list of lines")
     checkout_lines, line_totals, upsell_total = [], [], 0
     for line in lines:
         if not isinstance(line, dict):
@@ -42,11 +57,11 @@ def to_payment(order: dict) -> ProviderPayment:
         if line.get("is_upsell"):
             upsell_total += line_total
         else:
-            product_id, quantity = int(line.get("product_id") or 0), int(line.get("quantity") or 0)
+            product_id, quantity = _int(line.get("product_id"), "line product"), _int(line.get("quantity"), "line quantity")
             checkout_lines.append((product_id, quantity))
             line_totals.append((product_id, quantity, line_total))
     subscriptions = tuple(
-        (str(item["id"]), int(item.get("billing_cycle") or 0))
+        (str(item["id"]), _int(item.get("billing_cycle"), "billing cycle"))
         for item in order.get("subscriptions") or [] if isinstance(item, dict) and item.get("id") is not None
     )
     return ProviderPayment(
@@ -83,13 +98,13 @@ def to_subscription(data: dict) -> SubscriptionInfo:
         provider_id=str(data["id"]),
         status=str(data.get("status") or ""),
         interval=str(data.get("interval") or ""),
-        interval_count=int(data.get("interval_count") or 1),
+        interval_count=_int(data.get("interval_count"), "interval count") or 1,
         next_renewal_at=datetime.fromisoformat(next_date) if next_date else None,
         amount=money_field(data.get("total") or "0", "subscription total"),
         currency=str(data.get("currency") or ""),
         email=str(user.get("email") or ""),
         cancel_reason=str(data.get("cancel_reason") or ""),
-        orders=tuple((str(o.get("order_number")), int(o.get("billing_cycle") or 0))
+        orders=tuple((str(o.get("order_number")), _int(o.get("billing_cycle"), "billing cycle"))
                      for o in data.get("orders") or [] if isinstance(o, dict)),
         raw=data,
     )
