@@ -119,7 +119,7 @@ def test_signed_garbage_is_a_400(client, settings):
 def test_signed_webhook_for_unknown_order_is_stored_as_unmatched(client, settings):
     body = json.dumps({"event_id": "evt-1", "event_type": "order.created", "object": "order",
                        "data": {"number": "424242", "payment_status": "paid", "total_incl_tax": "1.00",
-                                "currency": "EUR", "metadata": {}}}).encode()
+                                "currency": "EUR", "metadata": {}, "lines": []}}).encode()
     response = client.post(WEBHOOK_PATH, body, content_type="application/json",
                            headers={"X-29Next-Signature": sign(settings.NEXT_WEBHOOK_SECRET, body)})
     assert response.status_code == 200
@@ -131,7 +131,7 @@ def test_signed_webhook_with_wrong_amount_is_not_applied(emulator, client, setti
     attempt = start()
     body = json.dumps({"event_id": "evt-2", "event_type": "order.created", "object": "order",
                        "data": {"number": "424243", "payment_status": "paid", "total_incl_tax": "0.01",
-                                "currency": "EUR", "metadata": {"shop_reference": attempt.reference}}}).encode()
+                                "currency": "EUR", "metadata": {"shop_reference": attempt.reference}, "lines": []}}).encode()
     response = client.post(WEBHOOK_PATH, body, content_type="application/json",
                            headers={"X-29Next-Signature": sign(settings.NEXT_WEBHOOK_SECRET, body)})
     assert response.status_code == 200  # signed and stored: redelivering it would not help
@@ -181,3 +181,20 @@ def test_return_racing_webhook_gives_exactly_one_paid_order(emulator, postgres, 
     assert PaymentEvent.objects.filter(attempt=attempt, kind="transition",
                                        to_status=Status.CAPTURED).count() == 1
     assert deliveries(event_id="evt-race").count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lines", [None, {"product_id": 1}, "x", [{"product_id": "abc", "quantity": "x"}]])
+def test_signed_order_without_readable_lines_never_captures(emulator, client, settings, lines):
+    attempt = start()
+    data = {"number": "424244", "payment_status": "paid", "total_incl_tax": f"{attempt.amount / 100:.2f}",
+            "currency": "EUR", "metadata": {"shop_reference": attempt.reference}}
+    if lines is not None:
+        data["lines"] = lines
+    body = json.dumps({"event_id": f"evt-lines-{lines!s:.10}", "event_type": "order.created", "object": "order",
+                       "data": data}).encode()
+    response = client.post(WEBHOOK_PATH, body, content_type="application/json",
+                           headers={"X-29Next-Signature": sign(settings.NEXT_WEBHOOK_SECRET, body)})
+    assert response.status_code == 400 and deliveries().get().state == "rejected"
+    attempt.refresh_from_db()
+    assert attempt.status == Status.PENDING
