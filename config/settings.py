@@ -158,6 +158,14 @@ SHOP_SHIPPING_VAT_BP = env.int("SHOP_SHIPPING_VAT_BP", default=2100)
 
 # --- Payments -------------------------------------------------------------------------------------
 PAYMENT_ROUTES = env.list("PAYMENT_ROUTES", default=["next", "klarna_payments"])
+# Per-client limits on the public payment endpoints: (requests, seconds). Returns and the widget page are a
+# shopper's browser (a few per payment); notifications and webhooks come from the providers (bursts).
+PAYMENT_RATE_LIMITS = {
+    "return": (env.int("PAYMENT_RETURN_RATE_LIMIT", default=30), 60),
+    "provider": (env.int("PAYMENT_PROVIDER_RATE_LIMIT", default=600), 60),
+}
+PAYMENT_TRUSTED_PROXIES = env.int("PAYMENT_TRUSTED_PROXIES", default=0)
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 # payments reaches the shop's orders only through this implementation of payments.orders.OrderBook.
 PAYMENTS_ORDER_BOOK = "shop.payment_orders.ShopOrderBook"
 # How long a signed return link or status link stays valid.

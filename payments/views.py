@@ -19,6 +19,7 @@ from .providers.inbound import MAX_BODY, clean_text
 from .providers.registry import get_adapter
 from .services.inbound import attempt_from_token, inbound_receive
 from .services.payment_start import attempt_session_expired, payment_replace
+from .throttle import rate_limited
 
 log = logging.getLogger(__name__)
 State = WebhookDelivery.State
@@ -56,6 +57,7 @@ def _receive(request, route, channel, attempt=None):
 # CSRF-exempt and cookie-free on purpose: the provider's page POSTs here cross-site, and a SameSite=Lax
 # session cookie does not travel with that POST. The signed token in the URL is what binds it to us.
 @csrf_exempt
+@rate_limited("return")
 def payment_return(request, route, token):
     if request.method not in ("GET", "POST"):
         return HttpResponseNotAllowed(["GET", "POST"])
@@ -91,6 +93,7 @@ def payment_return(request, route, token):
 
 
 @csrf_exempt
+@rate_limited("provider")
 def notification(request, route, token):
     """Provider notifications about one attempt, authenticated by the attempt's signed URL (and whatever
     the route adds); the body is only a hint that the route checks with the provider."""
@@ -110,6 +113,7 @@ def notification(request, route, token):
 
 
 @csrf_exempt
+@rate_limited("provider")
 def webhook(request, provider):
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
@@ -126,6 +130,7 @@ def webhook(request, provider):
 
 
 @never_cache  # it shows the shopper's name and email, and its URL is the credential
+@rate_limited("return")
 def widget(request, route, token):
     """Our payment page for routes whose provider widget runs on it; what it loads comes from the route's
     Widget outcome, stored on the attempt."""

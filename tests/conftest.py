@@ -63,3 +63,13 @@ def emulator(emulator_process, settings):
     yield emulator_process
     emulator_process.control("DELETE", "/_emulator/faults")
     reset_cache()
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """Rate-limit windows are per client address, and every test client is 127.0.0.1: each test starts
+    with empty windows instead of inheriting the previous tests' traffic."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

@@ -142,6 +142,13 @@ def inbound_apply(*, delivery_id: int, force: bool = False) -> str:
 def _apply(delivery):
     adapter = get_adapter(delivery.provider)
     attempt = delivery.attempt
+    if attempt is not None:
+        # One provider conversation per attempt at a time (the row lock coalesces racing messages), and
+        # a payment already settled needs none: a replayed or made-up return must not spend the shop's
+        # provider quota.
+        attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt.pk)
+        if delivery.channel == Channel.RETURN and attempt.status in SUCCESSFUL:
+            return State.IGNORED, "the payment is settled already; the provider was not asked again", attempt
     message = _stored_message(delivery)
     source, dedupe = delivery.channel, f"{delivery.channel}:{delivery.provider}:{delivery.dedupe_key[:40]}"
     try:

@@ -59,3 +59,9 @@ def test_wrong_secret_or_tampered_body_fails():
     assert not signatures.verify("other", body, sig)
     assert not signatures.verify(SECRET, body.replace(b"10.00", b"99.00"), sig)
     assert not signatures.verify("", body, sig)
+
+
+def test_a_non_ascii_signature_header_is_simply_invalid():
+    from payments.providers.next.signatures import verify
+
+    assert verify("secret", b"{}", "\x80\u00e9") is False

@@ -19,11 +19,12 @@ def sign(secret: str, body: bytes) -> str:
 def verify(secret: str, body: bytes, signature: str | None) -> bool:
     if not secret or not signature:
         return False
-    given = signature.strip().lower()
-    if hmac.compare_digest(sign(secret, body), given):
+    # Bytes, not str: compare_digest refuses non-ASCII text, and the header is anyone's to write.
+    given = signature.strip().lower().encode("utf-8", "replace")
+    if hmac.compare_digest(sign(secret, body).encode(), given):
         return True
     try:
         reserialised = json.dumps(load_json(body)).encode()
     except InvalidReturn:
         return False
-    return hmac.compare_digest(sign(secret, reserialised), given)
+    return hmac.compare_digest(sign(secret, reserialised).encode(), given)
