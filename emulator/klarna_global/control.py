@@ -1,4 +1,4 @@
-"""Control routes under `/_emulator/klarna-global/`: inspect payment requests and tokens, decide a
+"""Control routes under `/_emulator/klarna-global/`: inspect payment requests, transactions and tokens, decide a
 purchase journey without a browser, script token charges or revoke a token.
 
 Control errors use the control API's `{"detail": ...}` shape: these routes are the emulator's own.
@@ -41,6 +41,10 @@ def register(provider: "KlarnaGlobalProvider") -> None:
                                   "return_url": payment_request.return_url,
                                   "klarna_network_session_token": payment_request.session_token})
 
+    def transactions(request: Request) -> Response:
+        with provider.state.lock:
+            return json_response({"transactions": list(provider.state.transactions.values())})
+
     def tokens(request: Request) -> Response:
         with provider.state.lock:
             return json_response({"tokens": [{"customer_token_id": t.id, "status": t.status,
@@ -70,5 +74,6 @@ def register(provider: "KlarnaGlobalProvider") -> None:
     prefix = "/_emulator/klarna-global"
     router.add("GET", prefix + "/payment-requests", requests_list, kind="control")
     router.add("POST", prefix + "/payment-requests/<request_id>/complete", complete, kind="control")
+    router.add("GET", prefix + "/transactions", transactions, kind="control")
     router.add("GET", prefix + "/tokens", tokens, kind="control")
     router.add("POST", prefix + "/tokens/<token>/scenario", token_scenario, kind="control")
