@@ -6,6 +6,7 @@ from dataclasses import replace
 from urllib.parse import urlparse
 
 import pytest
+from django.conf import settings
 
 from payments.exceptions import PaymentDeclined, ProviderRequestError
 from payments.models import PaymentAttempt, PaymentEvent, WebhookDelivery
@@ -149,6 +150,26 @@ def test_a_webhook_with_a_bad_signature_is_refused_and_changes_nothing(klarna, r
     attempt.refresh_from_db()
     assert attempt.status == Status.PENDING and authorize_calls(klarna, finalizing=True) == []
     assert not WebhookDelivery.objects.filter(provider=ROUTE, signature_valid=True).exists()
+
+
+def test_the_expiry_webhook_closes_the_attempt_and_news_only_events_change_nothing(klarna, receiver, client):
+    attempt = step_up(klarna)
+    klarna.advance_clock(seconds=3 * 3600 + 5)  # the payment request's default lifetime is 3 hours
+    answers = {}
+    for headers, body in receiver.deliveries:
+        event_type = json.loads(body)["metadata"]["event_type"]
+        answers[event_type] = post_webhook(client, body, headers["klarna-signature"]).json()["state"]
+    assert answers == {"payment.request.state-change.submitted": "ignored",
+                       "payment.request.state-change.expired": "applied"}
+    attempt.refresh_from_db()
+    assert attempt.status == Status.EXPIRED
+
+
+@pytest.mark.parametrize("body", [b"[]", b"{}", b'{"metadata": {"event_id": 7}, "payload": {}}', b"\xff\xfe",
+                                  b"[" * 50_000])
+def test_a_signed_body_that_is_not_a_klarna_event_is_a_400(klarna, client, body):
+    response = post_webhook(client, body, sign(settings.KLARNA_AUTHORIZE_SIGNING_KEY, body))
+    assert response.status_code == 400
 
 
 def test_reconcile_finalizes_when_the_webhook_and_the_shopper_never_came(klarna):

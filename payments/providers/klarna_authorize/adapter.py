@@ -35,7 +35,7 @@ from ...exceptions import (
     TokenRevoked,
 )
 from ..base import PaymentAdapter
-from ..inbound import clean_text, derived_key, load_json_object
+from ..inbound import clean_text, derived_key
 from ..types import (
     Capabilities,
     CheckoutRequest,
@@ -54,6 +54,16 @@ from ..types import (
 from . import signatures
 from .client import KlarnaAuthorizeClient
 from .purchase_data import Purchase, PurchaseDataError, purchase_for
+from .wire import (
+    SETTLING_EVENTS,
+    as_object,
+    envelope,
+    is_payment_request,
+    named_request,
+    reason_of,
+    result_of,
+    stored_purchase,
+)
 
 log = logging.getLogger(__name__)
 CLOSED = {"EXPIRED": "expired", "CANCELED": "cancelled", "DECLINED": "failed"}
@@ -118,18 +128,18 @@ class KlarnaAuthorizeAdapter(PaymentAdapter):
         purchase = self.purchase(request)
         body = self.with_token_request(self.authorize_body(purchase, request.reference, return_url=request.return_url),
                                        purchase, request.reference)
-        answer = _object(self.client.authorize(body, idempotency_key=f"{request.reference}:authorize"))
-        result, transaction = _result(answer)
+        answer = as_object(self.client.authorize(body, idempotency_key=f"{request.reference}:authorize"))
+        result, transaction = result_of(answer)
         if result == "APPROVED":
             return Done(self._approved(answer, transaction, purchase, request.reference,
                                        str(transaction.get("payment_transaction_id") or "")))
         if result == "DECLINED":
-            return Declined(shopper_message=DECLINED_MESSAGE, detail=_reason(answer))
+            return Declined(shopper_message=DECLINED_MESSAGE, detail=reason_of(answer))
         if result == "STEP_UP_REQUIRED":
             payment_request = answer.get("payment_request") if isinstance(answer.get("payment_request"), dict) else {}
             interaction = (payment_request.get("state_context") or {}).get("customer_interaction") or {}
             url, request_id = interaction.get("payment_request_url"), payment_request.get("payment_request_id")
-            if not isinstance(url, str) or not url.startswith("https://") and not url.startswith("http://") \
+            if not isinstance(url, str) or not url.startswith(("https://", "http://")) \
                     or not isinstance(request_id, str) or not request_id:
                 raise InvalidReturn("Klarna asked for a step-up without a payment request URL")
             return Redirect(url=url, provider_reference=clean_text(request_id, limit=128))
@@ -162,42 +172,42 @@ class KlarnaAuthorizeAdapter(PaymentAdapter):
         same are one message (answered from the database), a return after it changed is looked at anew.
         When Klarna cannot be read, a one-off key makes the next return look again."""
         if message.bound is None:
-            metadata = _envelope(message.body)["metadata"]
+            metadata = envelope(message.body)["metadata"]
             return Identity(metadata["event_id"], metadata["event_type"])
-        request_id, named = message.bound.provider_reference, _named_request(message)
-        if not request_id:
+        request_id, named = message.bound.provider_reference, named_request(message)
+        if not is_payment_request(request_id):
             return Identity(derived_key("return", message.bound.reference, "no-request", named), "return")
         try:
-            state = str(_object(self.client.read_payment_request(request_id)).get("state") or "")
+            state = str(as_object(self.client.read_payment_request(request_id)).get("state") or "")
         except (ProviderError, InvalidReturn):
             state = f"unread-{uuid.uuid4().hex}"
         return Identity(derived_key("return", message.bound.reference, request_id, state, named), "return")
 
     def resolve(self, message: InboundMessage, request: CheckoutRequest | None) -> Resolution:
         if message.bound is not None:
-            request_id, named = message.bound.provider_reference, _named_request(message)
+            request_id, named = message.bound.provider_reference, named_request(message)
             if named and named != request_id:
                 raise ReturnMismatch(f"the return names payment request {named}, not this attempt's")
-            if not request_id or not request_id.startswith("krn:payment:") or ":request:" not in request_id:
+            if not is_payment_request(request_id):
                 return NothingToApply("the attempt was decided at once; a return changes nothing")
             return self._settle(self._read_polling(request_id), request)
-        envelope = _envelope(message.body)
-        event_type = envelope["metadata"]["event_type"]
-        if not event_type.startswith("payment.request.state-change."):
-            return NothingToApply(f"{event_type} carries nothing to apply")
-        request_id = envelope["payload"].get("payment_request_id")
+        event = envelope(message.body)
+        event_type = event["metadata"]["event_type"]
+        if event_type not in SETTLING_EVENTS:
+            return NothingToApply(f"{event_type} settles nothing")
+        request_id = event["payload"].get("payment_request_id")
         if not isinstance(request_id, str) or not request_id:
             raise InvalidReturn("the webhook names no payment request")
         # The payload is only a pointer: the payment request is read from Klarna itself.
-        return self._settle(_object(self.client.read_payment_request(clean_text(request_id, limit=128))), None)
+        return self._settle(as_object(self.client.read_payment_request(clean_text(request_id, limit=128))), None)
 
     def _read_polling(self, request_id: str) -> dict:
-        payment_request = _object(self.client.read_payment_request(request_id))
+        payment_request = as_object(self.client.read_payment_request(request_id))
         for delay in RETURN_POLLS:
             if payment_request.get("state") not in OPEN:
                 break
             self.sleep(delay)
-            payment_request = _object(self.client.read_payment_request(request_id))
+            payment_request = as_object(self.client.read_payment_request(request_id))
         return payment_request
 
     def _settle(self, payment_request: dict, request: CheckoutRequest | None) -> Resolution:
@@ -219,14 +229,13 @@ class KlarnaAuthorizeAdapter(PaymentAdapter):
         if request is not None:
             purchase, reference = self.purchase(request), request.reference
         else:
-            purchase, reference = _stored_purchase(payment_request)
+            purchase, reference = stored_purchase(payment_request)
         body = self.with_token_request(self.authorize_body(purchase, reference), purchase, reference)
-        answer = _object(self.client.authorize(body, idempotency_key=f"{reference}:finalize:{token}",
+        answer = as_object(self.client.authorize(body, idempotency_key=f"{reference}:finalize:{token}",
                                                session_token=token))
-        result, transaction = _result(answer)
+        result, transaction = result_of(answer)
         if result == "APPROVED":
-            approved = self._approved(answer, transaction, purchase, reference, request_id)
-            return approved
+            return self._approved(answer, transaction, purchase, reference, request_id)
         if result == "DECLINED":
             return ProviderPayment(provider_reference=request_id, status="failed", amount=purchase.amount,
                                    currency=purchase.currency, reference=reference, raw=answer)
@@ -244,9 +253,9 @@ class KlarnaAuthorizeAdapter(PaymentAdapter):
         """Read a payment request and settle it as a webhook would (finalizing a completed one), so a
         dropped webhook is made good by reconcile. A transaction id (decided at once) cannot be read back:
         the v2 API has no read endpoint for transactions."""
-        if ":request:" not in provider_reference:
+        if not is_payment_request(provider_reference):
             raise ProviderRequestError("Klarna v2 offers no way to read a payment transaction back")
-        payment_request = _object(self.client.read_payment_request(provider_reference))
+        payment_request = as_object(self.client.read_payment_request(provider_reference))
         settled = self._settle(payment_request, None)
         if isinstance(settled, PaymentUpdate):
             return settled.payment
@@ -266,17 +275,17 @@ class KlarnaAuthorizeAdapter(PaymentAdapter):
         purchase = self.purchase(request)
         body = self.authorize_body(purchase, request.reference)
         try:
-            answer = _object(self.client.authorize(body, idempotency_key=idempotency_key, customer_token=token))
+            answer = as_object(self.client.authorize(body, idempotency_key=idempotency_key, customer_token=token))
         except ProviderRequestError as exc:
             if exc.http_status in (404, 410) or exc.code in ("RESOURCE_NOT_FOUND", "CUSTOMER_TOKEN_REVOKED"):
                 raise TokenRevoked(str(exc.args[0]) if exc.args else "token gone", status=exc.http_status,
                                    code=exc.code, correlation_id=exc.correlation_id, body=exc.body) from exc
             raise
-        result, transaction = _result(answer)
+        result, transaction = result_of(answer)
         if result == "APPROVED":
             return self._approved(answer, transaction, purchase, request.reference,
                                   str(transaction.get("payment_transaction_id") or ""))
-        reason = _reason(answer)
+        reason = reason_of(answer)
         if result == "DECLINED" and reason in ("CUSTOMER_TOKEN_REVOKED", "TOKEN_REVOKED"):
             raise TokenRevoked(f"Klarna declined the renewal: {reason}", code=reason)
         raise PaymentDeclined(f"Klarna answered the renewal with {clean_text(result, limit=40)} {reason}".strip(),
@@ -286,53 +295,6 @@ class KlarnaAuthorizeAdapter(PaymentAdapter):
         """The v2 notes document no endpoint that revokes a customer token: the shop stops charging it
         (the subscription is cancelled by the caller) and Klarna keeps nothing that charges by itself."""
         log.info("klarna_authorize: customer token retired locally (no v2 revoke endpoint)")
-
-
-def _object(answer) -> dict:
-    if not isinstance(answer, dict):
-        raise InvalidReturn("Klarna answered with something that is not a JSON object")
-    return answer
-
-
-def _result(answer: dict) -> tuple[str, dict]:
-    response = answer.get("payment_transaction_response")
-    if not isinstance(response, dict) or not isinstance(response.get("result"), str):
-        raise InvalidReturn("Klarna answer without payment_transaction_response.result")
-    transaction = response.get("payment_transaction") if isinstance(response.get("payment_transaction"), dict) else {}
-    return response["result"], transaction
-
-
-def _reason(answer: dict) -> str:
-    return clean_text((answer.get("payment_transaction_response") or {}).get("result_reason") or "", limit=100)
-
-
-def _named_request(message: InboundMessage) -> str:
-    """A payment request id the return carries (query or form field), if any: it must be the attempt's."""
-    named = message.params.get("payment_request_id") if message.params else None
-    return clean_text(named, limit=128) if isinstance(named, str) else ""
-
-
-def _stored_purchase(payment_request: dict) -> tuple[Purchase, str]:
-    """What the first authorize sent, as Klarna keeps it on the payment request [I]."""
-    data, reference = payment_request.get("supplementary_purchase_data"), payment_request.get("payment_request_reference")
-    amount, currency = payment_request.get("amount"), payment_request.get("currency")
-    if not isinstance(data, dict) or not isinstance(reference, str) or not reference \
-            or isinstance(amount, bool) or not isinstance(amount, int) or not isinstance(currency, str):
-        raise InvalidReturn("the payment request lacks the purchase it was made for")
-    return Purchase(amount=amount, currency=currency, data=data), reference
-
-
-def _envelope(body: bytes) -> dict:
-    """A Klarna v2 webhook: {metadata: {event_id, event_type, ...}, payload: {...}}."""
-    envelope = load_json_object(body, what="webhook body")
-    metadata, payload = envelope.get("metadata"), envelope.get("payload")
-    if not isinstance(metadata, dict) or not isinstance(payload, dict):
-        raise InvalidReturn("webhook body is not a Klarna v2 envelope")
-    event_id, event_type = metadata.get("event_id"), metadata.get("event_type")
-    if not isinstance(event_id, str) or not isinstance(event_type, str) or not event_id or not event_type:
-        raise InvalidReturn("webhook metadata lacks event_id or event_type")
-    return {"metadata": {"event_id": clean_text(event_id, limit=64), "event_type": clean_text(event_type, limit=64)},
-            "payload": payload}
 
 
 ADAPTER = KlarnaAuthorizeAdapter
