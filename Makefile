@@ -34,13 +34,14 @@ migrate: install
 demo: migrate
 	$(DEV_ENV) $(PY) manage.py load_demo_catalog
 
-# Shop on $(PORT) and emulator on $(EMULATOR_PORT) until Ctrl-C; the emulator sends 29 Next webhooks
-# to the shop.
+# Shop on $(PORT) and emulator on $(EMULATOR_PORT) until Ctrl-C; the emulator sends 29 Next and Klarna v2
+# webhooks to the shop.
 run: demo
 	@echo "Shop:     http://$(HOST):$(PORT)/"
 	@echo "Emulator: http://$(HOST):$(EMULATOR_PORT)/_emulator/health"
 	@trap 'kill 0' INT TERM; \
 	EMULATOR_NEXT_WEBHOOK_TARGET=http://$(HOST):$(PORT)/payments/webhooks/next/ \
+	EMULATOR_KLARNA_GLOBAL_WEBHOOK_TARGET=http://$(HOST):$(PORT)/payments/webhooks/klarna_authorize/ \
 		$(PY) -m emulator --host $(HOST) --port $(EMULATOR_PORT) & \
 	$(DEV_ENV) $(PY) manage.py runserver $(HOST):$(PORT) & \
 	wait

@@ -157,7 +157,7 @@ SHOP_SHIPPING_FEE = env.int("SHOP_SHIPPING_FEE", default=495)
 SHOP_SHIPPING_VAT_BP = env.int("SHOP_SHIPPING_VAT_BP", default=2100)
 
 # --- Payments -------------------------------------------------------------------------------------
-PAYMENT_ROUTES = env.list("PAYMENT_ROUTES", default=["next", "klarna_payments"])
+PAYMENT_ROUTES = env.list("PAYMENT_ROUTES", default=["next", "klarna_payments", "klarna_authorize"])
 # Per-client limits on the public payment endpoints: (requests, seconds). Returns and the widget page are a
 # shopper's browser (a few per payment); notifications and webhooks come from the providers (bursts).
 PAYMENT_RATE_LIMITS = {
@@ -202,6 +202,14 @@ KLARNA_PASSWORD = _secret("KLARNA_PASSWORD", "emulator-secret")
 KLARNA_SDK_URL = env.str("KLARNA_SDK_URL", default=f"{EMULATOR_URL}/klarna/js/klarna-payments.js")
 # Mixed carts (one-off goods + a subscription) use intent buy_and_default_tokenize when on.
 KLARNA_DEFAULT_TOKENIZE = env.bool("KLARNA_DEFAULT_TOKENIZE", default=False)
+
+# Klarna Payment Authorize v2 (route klarna_authorize). Test host: https://api-global.test.klarna.com/
+KLARNA_AUTHORIZE_API_BASE_URL = env.str("KLARNA_AUTHORIZE_API_BASE_URL", default=f"{EMULATOR_URL}/klarna-global/")
+KLARNA_AUTHORIZE_PARTNER_ACCOUNT_ID = env.str("KLARNA_AUTHORIZE_PARTNER_ACCOUNT_ID",
+                                              default="krn:partner:global:account:test:EMULATOR")
+KLARNA_AUTHORIZE_API_KEY = _secret("KLARNA_AUTHORIZE_API_KEY", "klarna_test_api_emulator")
+# The signing key of the webhook pointing at /payments/webhooks/klarna_authorize/ (shown once by Klarna).
+KLARNA_AUTHORIZE_SIGNING_KEY = _secret("KLARNA_AUTHORIZE_SIGNING_KEY", "emulator-klarna-signing-key")
 
 # --- Celery -----------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")

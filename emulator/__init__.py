@@ -21,6 +21,7 @@ def build_app(*, public_url: str, tick_seconds: float | None = None) -> Emulator
     """
     from . import control
     from . import klarna as klarna_provider
+    from . import klarna_global
     from . import multisafepay as multisafepay_provider
     from . import next as next_provider
 
@@ -29,6 +30,7 @@ def build_app(*, public_url: str, tick_seconds: float | None = None) -> Emulator
     next_provider.register(app)
     klarna_provider.register(app)
     multisafepay_provider.register(app)
+    klarna_global.register(app)
     if tick_seconds is None:
         tick_seconds = float(os.environ.get("EMULATOR_CLOCK_TICK_SECONDS") or DEFAULT_TICK_SECONDS)
     app.clock.start(tick_seconds)

@@ -55,6 +55,7 @@ def emulator(emulator_process, settings):
     settings.NEXT_API_BASE_URL = emulator_process.url + "/next/api/admin/"
     settings.KLARNA_API_BASE_URL = emulator_process.url + "/klarna/"
     settings.KLARNA_SDK_URL = emulator_process.url + "/klarna/js/klarna-payments.js"
+    settings.KLARNA_AUTHORIZE_API_BASE_URL = emulator_process.url + "/klarna-global/"
     settings.PAYMENT_ROUTES = ["next", "klarna_payments"]
     settings.NEXT_API_TOKEN = "emulator-token"
     settings.PROVIDER_READ_TIMEOUT = 2.0

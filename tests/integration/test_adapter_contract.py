@@ -6,13 +6,14 @@ joins the suite by adding a driver below: how a shopper approves or declines at 
 authentic and a forged provider message look like. Nothing else here names a route.
 """
 import json
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import pytest
 from django.conf import settings
 
 from payments.exceptions import ProviderUnavailable
 from payments.models import PaymentAttempt, PaymentEvent, Subscription, Upsell, WebhookDelivery
+from payments.providers.klarna_authorize import signatures as klarna_v2_signatures
 from payments.providers.next.signatures import sign
 from payments.providers.registry import get_adapter, route_keys
 from payments.providers.types import Operation, UpsellKind
@@ -89,7 +90,42 @@ class KlarnaPaymentsDriver:
         return path, body, {}
 
 
-DRIVERS = {driver.route: driver for driver in (NextDriver, KlarnaPaymentsDriver)}
+class KlarnaAuthorizeDriver:
+    route, api_prefix = "klarna_authorize", "/klarna-global/"
+    # The payment request is COMPLETED at Klarna: reconcile reads it and finalizes.
+    abandoned_after_approval = "paid"
+
+    def __init__(self, emulator):
+        self.emulator = emulator
+
+    def _journey(self, attempt, action):
+        request_id = quote(attempt.provider_reference, safe="")
+        return self.emulator.control("POST", f"/_emulator/klarna-global/payment-requests/{request_id}/complete",
+                                     json={"action": action})
+
+    def decide(self, attempt, approve):
+        done = self._journey(attempt, "approve" if approve else "decline")
+        return urlparse(done["return_url"]).path, {}
+
+    def approve_only(self, attempt):
+        self._journey(attempt, "approve")
+
+    def decline_return(self, attempt):
+        return urlparse(return_url(attempt)).path, {}
+
+    def forged_return(self, attempt):
+        return urlparse(return_url(attempt)).path, {"payment_request_id": "krn:payment:eu1:request:forged"}
+
+    def message(self, attempt, *, forged=False):
+        body = json.dumps({"metadata": {"event_id": f"evt-{attempt.reference}", "event_version": "v2",
+                                        "event_type": "payment.request.state-change.completed"},
+                           "payload": {"payment_request_id": attempt.provider_reference,
+                                       "state": "COMPLETED"}}).encode()
+        key = "not-our-key" if forged else settings.KLARNA_AUTHORIZE_SIGNING_KEY
+        return "/payments/webhooks/klarna_authorize/", body, {"Klarna-Signature": klarna_v2_signatures.sign(key, body)}
+
+
+DRIVERS = {driver.route: driver for driver in (NextDriver, KlarnaPaymentsDriver, KlarnaAuthorizeDriver)}
 
 
 def test_every_registered_route_has_a_driver():
@@ -188,7 +224,11 @@ def test_a_return_naming_a_payment_the_provider_does_not_confirm_is_refused(driv
 def test_a_get_on_the_return_url_shows_the_order_and_changes_nothing(driver, client):
     attempt = start(driver)
     response = client.get(urlparse(return_url(attempt)).path)
-    assert response.status_code == 302 and response["Location"] == order_url(attempt.order)
+    if caps(driver).confirms_on_get:
+        # The route reads the provider on a GET; before the shopper decided, that settles nothing.
+        assert response.status_code == 303 and "/thanks/" in response["Location"]
+    else:
+        assert response.status_code == 302 and response["Location"] == order_url(attempt.order)
     attempt.refresh_from_db()
     assert attempt.status == Status.PENDING
 

@@ -90,7 +90,8 @@ def worker(postgres, emulator, live_server, settings, tmp_path):
                SHOP_BASE_URL=live_server.url, PROVIDER_CONNECT_TIMEOUT="1", PROVIDER_READ_TIMEOUT="4",
                PROVIDER_MAX_BACKOFF="0.2", UPSELL_LEASE_PADDING="1", SUBSCRIPTION_DUNNING_DAYS="0,0,0",
                CELERY_VISIBILITY_TIMEOUT="5", LOG_LEVEL="INFO",
-               KLARNA_API_BASE_URL=settings.KLARNA_API_BASE_URL, PAYMENT_ROUTES=",".join(settings.PAYMENT_ROUTES))
+               KLARNA_API_BASE_URL=settings.KLARNA_API_BASE_URL, PAYMENT_ROUTES=",".join(settings.PAYMENT_ROUTES),
+               KLARNA_AUTHORIZE_API_BASE_URL=settings.KLARNA_AUTHORIZE_API_BASE_URL)
     emulator.control("PATCH", "/_emulator/config", json={"next": {
         "webhook_target": live_server.url + "/payments/webhooks/next/", "webhooks_sync": True}})
     # The app reads Django settings under the CELERY_ namespace, so overrides use those names too.
@@ -209,3 +210,30 @@ def test_klarna_renewal_survives_provider_faults_and_charges_once(worker, emulat
              what="the renewal to be charged")
     orders = emulator.control("GET", "/_emulator/klarna/orders")["orders"]
     assert len(orders) == 2  # the first purchase and exactly one renewal
+
+
+def test_klarna_v2_renewal_runs_on_the_worker_and_charges_once(worker, emulator, client, settings):
+    """The route klarna_authorize renews through the same shop-run strategy: the worker's authorize on the
+    customer token loses its answer to 503s after Klarna processed it, retries under the row's key, and
+    Klarna holds one renewal transaction."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from payments.tasks import charge_due_subscriptions
+    from tests.factories import make_order
+    from tests.integration.klarna_authorize_flow import CONTROL, pay_with_step_up, use_route
+
+    use_route(settings)
+    beans = make_product(kind="subscription", interval="month", interval_count=1, price=1650, vat_rate_bp=900)
+    pay_with_step_up(emulator, client, make_order(items=[(beans, 1)], shipping_fee=0))
+    sub = Subscription.objects.get()
+    Subscription.objects.filter(pk=sub.pk).update(next_renewal_at=timezone.now() - timedelta(minutes=1))
+    emulator.control("POST", "/_emulator/faults", json={"method": "POST", "path": "/klarna-global/v2/",
+                                                        "kind": "error", "status": 503, "when": "after", "times": 5})
+    charge_due_subscriptions.delay()
+    wait_for(lambda: sub.charges.filter(billing_cycle=1, attempt__status="authorized").exists(), timeout=45,
+             what="the v2 renewal to be charged")
+    transactions = emulator.control("GET", f"{CONTROL}/transactions")["transactions"]
+    assert len(transactions) == 2  # the checkout's finalization and exactly one renewal
+    assert [t["customer_token"] for t in transactions].count(sub.customer_token) == 1

@@ -1,0 +1,22 @@
+"""Klarna v2 webhook signatures: `Klarna-Signature` is the lowercase hex HMAC-SHA256 of the raw request
+body under the signing key (reference §7; hex as a production plugin computes it, the docs are silent).
+
+Only the raw bytes are signed: we never re-serialise the body, and compare in constant time.
+"""
+import hashlib
+import hmac
+
+SIGNATURE_HEADER = "Klarna-Signature"
+KEY_ID_HEADER = "Klarna-Signing-Key-Id"
+
+
+def sign(signing_key: str, body: bytes) -> str:
+    return hmac.new(signing_key.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify(signing_key: str, body: bytes, signature: str | None) -> bool:
+    """True only for a signature made with `signing_key` over exactly `body`. A missing key or header,
+    or a header too long to be a hex digest, is False (never an exception)."""
+    if not signing_key or not signature or len(signature) > 128:
+        return False
+    return hmac.compare_digest(sign(signing_key, body), signature.strip().lower())

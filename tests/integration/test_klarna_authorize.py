@@ -1,0 +1,246 @@
+"""Klarna Payment Authorize v2 (route klarna_authorize) against the emulator: the three outcomes, finishing
+a step-up by return, webhook and reconcile, and the issue's list of bad input and faults."""
+import json
+import time
+from dataclasses import replace
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+
+from payments.exceptions import PaymentDeclined, ProviderRequestError
+from payments.models import PaymentAttempt, PaymentEvent, WebhookDelivery
+from payments.providers.klarna_authorize.signatures import sign
+from payments.providers.registry import get_adapter
+from payments.services.payment_confirm import payment_confirm
+from payments.services.payment_start import checkout_request, payment_start, return_url
+from payments.services.reconcile import payments_reconcile
+from payments.states import SUCCESSFUL, Status
+from shop.models import Order
+from tests.emulator_process import WebhookReceiver
+from tests.factories import make_order, make_product
+from tests.integration.klarna_authorize_flow import (
+    CONTROL,
+    ROUTE,
+    authorize_calls,
+    journey,
+    pay_with_step_up,
+    step_up,
+    use_route,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+WEBHOOK_PATH = "/payments/webhooks/klarna_authorize/"
+
+
+@pytest.fixture
+def klarna(emulator, settings):
+    use_route(settings)
+    return emulator
+
+
+@pytest.fixture
+def receiver(klarna):
+    """Klarna's webhooks land here (recorded, not applied), so a test can deliver them as it likes."""
+    target = WebhookReceiver()
+    klarna.control("PATCH", "/_emulator/config", json={"klarna_global": {
+        "webhook_target": target.url, "webhooks_sync": True}})
+    yield target
+    target.stop()
+
+
+def completed_delivery(receiver):
+    for headers, body in receiver.deliveries:
+        if json.loads(body)["metadata"]["event_type"] == "payment.request.state-change.completed":
+            return headers, body
+    raise AssertionError("no completion webhook was sent")
+
+
+def post_webhook(client, body, signature):
+    return client.post(WEBHOOK_PATH, body, content_type="application/json", headers={"Klarna-Signature": signature})
+
+
+# --- outcomes at start ----------------------------------------------------------------------------------
+def test_approved_at_once_is_paid_without_any_redirect(klarna):
+    attempt = payment_start(order=make_order(email="anna+approved@example.com"), route=ROUTE)
+    assert attempt.status == Status.AUTHORIZED
+    assert attempt.provider_reference.startswith("krn:payment:eu1:transaction:")
+    assert "/thanks/" in attempt.redirect_url and "klarna-global" not in attempt.redirect_url
+    assert Order.objects.get(pk=attempt.order_id).status == Order.Status.PAID
+
+
+def test_declined_at_once_fails_the_attempt_and_says_why(klarna):
+    order = make_order(email="anna+denied@example.com")
+    with pytest.raises(PaymentDeclined) as declined:
+        payment_start(order=order, route=ROUTE)
+    assert "try again" in declined.value.shopper_message
+    assert PaymentAttempt.objects.get(order=order).status == Status.FAILED
+
+
+def test_step_up_sends_the_shopper_to_the_payment_request_url_as_given(klarna):
+    attempt = step_up(klarna)
+    request = klarna.control("GET", f"{CONTROL}/payment-requests")["payment_requests"][0]
+    assert attempt.status == Status.PENDING
+    assert attempt.redirect_url == request["state_context"]["customer_interaction"]["payment_request_url"]
+    assert attempt.provider_reference == request["payment_request_id"]
+    assert request["payment_request_reference"] == attempt.reference
+    sent = json.loads(authorize_calls(klarna)[0]["body"])
+    assert sent["step_up_config"]["customer_interaction_config"] == {"method": "HANDOVER",
+                                                                     "return_url": return_url(attempt)}
+    assert sent["request_payment_transaction"] == {"amount": attempt.amount,
+                                                   "payment_transaction_reference": attempt.reference}
+    assert "request_customer_token" not in sent  # no subscription in the cart
+
+
+def test_a_subscription_cart_asks_for_a_customer_token_and_keeps_it(klarna, client):
+    beans = make_product(kind="subscription", interval="month", interval_count=1, price=1650, vat_rate_bp=900)
+    attempt = pay_with_step_up(klarna, client, make_order(items=[(beans, 1)], shipping_fee=0))
+    first, final = authorize_calls(klarna)
+    for call in (first, final):
+        assert json.loads(call["body"])["request_customer_token"]["scopes"] == ["payment:customer_not_present"]
+    assert "step_up_config" not in json.loads(final["body"])
+    assert attempt.status == Status.AUTHORIZED
+    token = klarna.control("GET", f"{CONTROL}/tokens")["tokens"][0]["customer_token_id"]
+    assert attempt.order.subscriptions.get().customer_token == token
+
+
+def test_v2_error_bodies_become_typed_errors(klarna):
+    with pytest.raises(ProviderRequestError) as refused:
+        get_adapter(ROUTE).client.authorize({"currency": "euro"}, idempotency_key="bad-body")
+    assert refused.value.http_status == 400 and refused.value.code == "VALIDATION_ERROR"
+    assert "currency" in str(refused.value) and refused.value.correlation_id
+
+
+# --- finishing the step-up --------------------------------------------------------------------------------
+def test_the_return_finalizes_with_the_session_token_and_the_same_reference(klarna, client):
+    attempt = pay_with_step_up(klarna, client)
+    assert attempt.status == Status.AUTHORIZED
+    first, final = authorize_calls(klarna)
+    token = klarna.control("GET", f"{CONTROL}/payment-requests")["payment_requests"][0]["state_context"][
+        "klarna_network_session_token"]
+    assert final["headers"]["klarna-network-session-token"] == token
+    first_body, final_body = json.loads(first["body"]), json.loads(final["body"])
+    for key in ("currency", "request_payment_transaction", "supplementary_purchase_data"):
+        assert final_body[key] == first_body[key]
+
+
+def test_a_completion_webhook_delivered_twice_finalizes_once(klarna, receiver, client):
+    attempt = step_up(klarna)
+    journey(klarna, attempt)
+    headers, body = completed_delivery(receiver)
+    first = post_webhook(client, body, headers["klarna-signature"])
+    again = post_webhook(client, body, headers["klarna-signature"])
+    assert first.status_code == 200 and first.json()["state"] == "applied"
+    assert again.status_code == 200 and again.json()["state"] == "duplicate"
+    attempt.refresh_from_db()
+    assert attempt.status == Status.AUTHORIZED
+    assert len(authorize_calls(klarna, finalizing=True)) == 1
+    assert PaymentEvent.objects.filter(attempt=attempt, kind="transition", to_status=Status.AUTHORIZED).count() == 1
+    assert len(klarna.control("GET", f"{CONTROL}/transactions")["transactions"]) == 1
+
+
+def test_a_webhook_with_a_bad_signature_is_refused_and_changes_nothing(klarna, receiver, client):
+    attempt = step_up(klarna)
+    journey(klarna, attempt)
+    headers, body = completed_delivery(receiver)
+    response = post_webhook(client, body, sign("someone-elses-key", body))
+    assert response.status_code == 401
+    tampered = body.replace(b"COMPLETED", b"EXPIRED")
+    assert post_webhook(client, tampered, headers["klarna-signature"]).status_code == 401
+    attempt.refresh_from_db()
+    assert attempt.status == Status.PENDING and authorize_calls(klarna, finalizing=True) == []
+    assert not WebhookDelivery.objects.filter(provider=ROUTE, signature_valid=True).exists()
+
+
+def test_the_expiry_webhook_closes_the_attempt_and_news_only_events_change_nothing(klarna, receiver, client):
+    attempt = step_up(klarna)
+    klarna.advance_clock(seconds=3 * 3600 + 5)  # the payment request's default lifetime is 3 hours
+    answers = {}
+    for headers, body in receiver.deliveries:
+        event_type = json.loads(body)["metadata"]["event_type"]
+        answers[event_type] = post_webhook(client, body, headers["klarna-signature"]).json()["state"]
+    assert answers == {"payment.request.state-change.submitted": "ignored",
+                       "payment.request.state-change.expired": "applied"}
+    attempt.refresh_from_db()
+    assert attempt.status == Status.EXPIRED
+
+
+@pytest.mark.parametrize("body", [b"[]", b"{}", b'{"metadata": {"event_id": 7}, "payload": {}}', b"\xff\xfe",
+                                  b"[" * 50_000])
+def test_a_signed_body_that_is_not_a_klarna_event_is_a_400(klarna, client, body):
+    response = post_webhook(client, body, sign(settings.KLARNA_AUTHORIZE_SIGNING_KEY, body))
+    assert response.status_code == 400
+
+
+def test_reconcile_finalizes_when_the_webhook_and_the_shopper_never_came(klarna):
+    attempt = step_up(klarna)
+    journey(klarna, attempt)
+    payments_reconcile(older_than=0)
+    attempt.refresh_from_db()
+    assert attempt.status == Status.AUTHORIZED
+
+
+def test_an_expired_payment_request_closes_the_attempt(klarna):
+    attempt = step_up(klarna)
+    klarna.advance_clock(seconds=3 * 3600 + 5)
+    payments_reconcile(older_than=0)
+    attempt.refresh_from_db()
+    assert attempt.status == Status.EXPIRED
+
+
+# --- bad input: finalization must never pay what the shopper did not approve -----------------------------
+def test_a_stale_session_token_is_declined_and_the_shopper_may_start_again(klarna, client):
+    attempt = step_up(klarna)
+    done = journey(klarna, attempt)
+    klarna.advance_clock(seconds=61 * 60)  # the token lives one hour
+    response = client.get(urlparse(done["return_url"]).path)
+    assert response.status_code == 303 and "/payment-failed/" in response["Location"]
+    attempt.refresh_from_db()
+    assert attempt.status == Status.FAILED
+    assert payment_start(order=attempt.order, route=ROUTE).status == Status.PENDING
+
+
+def test_a_token_from_another_payment_request_is_declined(klarna):
+    adapter = get_adapter(ROUTE)
+    mine, other = step_up(klarna), step_up(klarna)
+    journey(klarna, mine)
+    foreign = journey(klarna, other)["klarna_network_session_token"]
+    payment_request = adapter.client.read_payment_request(mine.provider_reference)
+    payment_request["state_context"]["klarna_network_session_token"] = foreign
+    payment = adapter.finalize(payment_request, checkout_request(mine))
+    assert payment.status == "failed"
+    payment_confirm(attempt_id=mine.pk, payment=payment, source="test")
+    mine.refresh_from_db()
+    assert mine.status == Status.FAILED
+    assert klarna.control("GET", f"{CONTROL}/transactions")["transactions"] == []
+
+
+def test_a_changed_amount_is_declined_and_never_marks_paid(klarna):
+    adapter = get_adapter(ROUTE)
+    attempt = step_up(klarna)
+    journey(klarna, attempt)
+    payment_request = adapter.client.read_payment_request(attempt.provider_reference)
+    request = checkout_request(attempt)
+    dearer = replace(request, amount=request.amount + 100, shipping_fee=request.shipping_fee + 100)
+    payment = adapter.finalize(payment_request, dearer)
+    assert payment.status == "failed"
+    # Klarna declined the request itself: reading it back never finalizes it any more.
+    payments_reconcile(older_than=0)
+    attempt.refresh_from_db()
+    assert attempt.status == Status.FAILED and attempt.status not in SUCCESSFUL
+    assert klarna.control("GET", f"{CONTROL}/transactions")["transactions"] == []
+
+
+# --- faults -------------------------------------------------------------------------------------------------
+def test_an_authorize_that_times_out_is_retried_under_the_same_key_and_charges_once(klarna):
+    klarna.control("POST", "/_emulator/faults", json={"method": "POST", "path": "/klarna-global/v2/",
+                                                      "kind": "timeout", "when": "after", "seconds": 3, "times": 1})
+    attempt = payment_start(order=make_order(email="anna+approved@example.com"), route=ROUTE)
+    assert attempt.status == Status.AUTHORIZED
+    # The emulator logs the timed-out call only once its (late) answer is written: wait for it.
+    deadline = time.monotonic() + 5
+    while len(calls := authorize_calls(klarna)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(calls) == 2
+    assert len({call["headers"]["klarna-idempotency-key"] for call in calls}) == 1
+    assert len(klarna.control("GET", f"{CONTROL}/transactions")["transactions"]) == 1
