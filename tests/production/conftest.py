@@ -101,6 +101,9 @@ def production_environment(*, url: str, emulator_url: str, database_url: str, st
         "SHOP_BASE_URL": url, "EMULATOR_URL": emulator_url, "DATABASE_URL": database_url,
         "NEXT_API_TOKEN": "emulator-token", "NEXT_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "KLARNA_USERNAME": "PK_TEST", "KLARNA_PASSWORD": "emulator-secret",
+        # Every provider's credentials are required with DEBUG off, offered route or not (the emulator's).
+        "KLARNA_AUTHORIZE_API_KEY": "klarna_test_api_emulator",
+        "KLARNA_AUTHORIZE_SIGNING_KEY": "emulator-klarna-signing-key",
         "PAYMENT_ROUTES": "next,klarna_payments", "STATIC_ROOT": str(static_root), "LOG_LEVEL": "INFO",
         # Tasks run in the web process: this tier has no worker (the worker tier is test_workers.py).
         "CELERY_BROKER_URL": "", "CELERY_RESULT_BACKEND": "",
