@@ -28,6 +28,12 @@ HIDDEN_HEADERS = {"authorization", "cookie", "proxy-authorization"}
 
 
 class Provider(Protocol):
+    """What the app needs of a provider package's provider object (README, "Adding a provider").
+
+    Optional hooks, looked up with getattr: `finish_response(request, response)` gives every answer on the
+    provider's routes its headers and error shape (fault and crash answers included);
+    `method_not_allowed(request, allowed)` answers a verb one of its API paths does not serve."""
+
     name: str
     spec_loaded: bool
 

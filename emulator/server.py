@@ -186,8 +186,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         started = time.monotonic()
         parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self._read_body()
+        if body is None:
+            return
         request = Request(
             method=self.command,
             path=parts.path,
@@ -211,6 +212,33 @@ class _RequestHandler(BaseHTTPRequestHandler):
         # One line per request; the path only (no query, headers or body): those may carry personal data.
         log.info('%s "%s %s" %s %.1fms', request.client, request.method, request.path,
                  response.status, (time.monotonic() - started) * 1000)
+
+    def _read_body(self) -> bytes | None:
+        """The request body by Content-Length, or de-chunked (`Transfer-Encoding: chunked`, which some clients
+        use for streamed bodies): an unread chunked body would be parsed as the next request on this
+        keep-alive connection. None after answering 400 to a body that cannot be framed."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            try:
+                while True:
+                    size = int(self.rfile.readline(65537).split(b";")[0].strip() or b"0", 16)
+                    if size == 0:
+                        while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                            pass  # trailer fields
+                        return b"".join(chunks)
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline(65537)  # CRLF after the chunk
+            except ValueError:
+                self.close_connection = True
+                self.send_error(400, "Bad chunked body")
+                return None
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self.close_connection = True
+            self.send_error(400, "Bad Content-Length")
+            return None
+        return self.rfile.read(length) if length > 0 else b""
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_TRACE = _handle
 

@@ -47,10 +47,14 @@ class EmulatorProcess:
     def start(self, port: int | None = None, env: dict[str, str] | None = None) -> "EmulatorProcess":
         """Run `python -m emulator` and wait until /_emulator/health answers; raise with its output if not."""
         self.port = port or free_port()
+        env = dict(env or {})
+        log_dir = os.environ.get("EMULATOR_REQUEST_LOG_DIR")
+        if log_dir and "EMULATOR_REQUEST_LOG_FILE" not in env:  # the spec tier checks what the shop sent
+            env["EMULATOR_REQUEST_LOG_FILE"] = str(Path(log_dir) / f"emulator-{self.port}.jsonl")
         self._output = tempfile.TemporaryFile()  # a file, not a pipe: a chatty emulator can't block on it
         self.process = subprocess.Popen(
             [sys.executable, "-m", "emulator", "--port", str(self.port)],
-            cwd=REPO_ROOT, env={**os.environ, **(env or {})},
+            cwd=REPO_ROOT, env={**os.environ, **env},
             stdout=self._output, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + START_TIMEOUT_SECONDS

@@ -9,8 +9,9 @@ from tests.emulator_process import EmulatorProcess, WebhookReceiver
 def package_emulator_fixtures(env: dict[str, str], receiver_class=WebhookReceiver):
     @pytest.fixture(scope="package")
     def emulator():
+        # no request log file: these packages send invalid requests on purpose (the spec tier checks the shop's)
         process = EmulatorProcess().start(env={"EMULATOR_RATE_LIMIT": "0", "EMULATOR_NEXT_WEBHOOK_TARGET": "",
-                                               **env})
+                                               "EMULATOR_REQUEST_LOG_FILE": "", **env})
         yield process
         process.stop()
 

@@ -165,7 +165,8 @@ def test_unknown_and_expired_sessions_are_not_found(emulator):
 
 
 def test_runs_without_the_specs_using_hand_written_rules(tmp_path):
-    with EmulatorProcess().start(env={"EMULATOR_SPEC_DIR": str(tmp_path), "EMULATOR_CLOCK_TICK_SECONDS": "0"}) as bare:
+    with EmulatorProcess().start(env={"EMULATOR_SPEC_DIR": str(tmp_path), "EMULATOR_CLOCK_TICK_SECONDS": "0",
+                                      "EMULATOR_REQUEST_LOG_FILE": ""}) as bare:
         assert bare.control("GET", "/_emulator/health")["specs"]["klarna"] is False
         assert call(bare, "POST", "/payments/v1/sessions", cart()).status_code == 200
         bad = cart(order_lines=[{**LINE, "quantity": "one"}])

@@ -141,7 +141,8 @@ def test_control_api_config_and_request_log(emulator):
 
 
 def test_runs_without_the_spec_using_hand_written_rules(tmp_path):
-    with EmulatorProcess().start(env={"EMULATOR_SPEC_DIR": str(tmp_path), "EMULATOR_RATE_LIMIT": "0"}) as bare:
+    with EmulatorProcess().start(env={"EMULATOR_SPEC_DIR": str(tmp_path), "EMULATOR_RATE_LIMIT": "0",
+                                      "EMULATOR_REQUEST_LOG_FILE": ""}) as bare:
         assert bare.control("GET", "/_emulator/health")["specs"]["next"] is False
         bad = call(bare, "POST", "/orders/", order_body(lines=[{"product_id": 1, "quantity": 0, "price": "1"}]))
         assert bad.json() == {"lines": [{"quantity": ["Ensure this value is greater than or equal to 1."]}]}

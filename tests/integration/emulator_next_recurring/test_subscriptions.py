@@ -141,7 +141,8 @@ def test_list_filters_and_auth(emulator):
 
 
 def test_runs_without_the_spec(tmp_path):
-    env = {"EMULATOR_SPEC_DIR": str(tmp_path), "EMULATOR_RATE_LIMIT": "0", "EMULATOR_CLOCK_TICK_SECONDS": "0"}
+    env = {"EMULATOR_SPEC_DIR": str(tmp_path), "EMULATOR_RATE_LIMIT": "0", "EMULATOR_CLOCK_TICK_SECONDS": "0",
+           "EMULATOR_REQUEST_LOG_FILE": ""}
     with EmulatorProcess().start(env=env) as bare:
         monthly_subscription(bare)
         assert call(bare, "POST", "/subscriptions/1/cancel/", {"cancel_reason": "bored"}).status_code == 400
