@@ -157,7 +157,7 @@ SHOP_SHIPPING_FEE = env.int("SHOP_SHIPPING_FEE", default=495)
 SHOP_SHIPPING_VAT_BP = env.int("SHOP_SHIPPING_VAT_BP", default=2100)
 
 # --- Payments -------------------------------------------------------------------------------------
-PAYMENT_ROUTES = env.list("PAYMENT_ROUTES", default=["next", "klarna_payments"])
+PAYMENT_ROUTES = env.list("PAYMENT_ROUTES", default=["next", "klarna_payments", "multisafepay"])
 # payments reaches the shop's orders only through this implementation of payments.orders.OrderBook.
 PAYMENTS_ORDER_BOOK = "shop.payment_orders.ShopOrderBook"
 # How long a signed return link or status link stays valid.
@@ -194,6 +194,17 @@ KLARNA_PASSWORD = _secret("KLARNA_PASSWORD", "emulator-secret")
 KLARNA_SDK_URL = env.str("KLARNA_SDK_URL", default=f"{EMULATOR_URL}/klarna/js/klarna-payments.js")
 # Mixed carts (one-off goods + a subscription) use intent buy_and_default_tokenize when on.
 KLARNA_DEFAULT_TOKENIZE = env.bool("KLARNA_DEFAULT_TOKENIZE", default=False)
+
+# MultiSafepay JSON API, Klarna orders. Test: https://testapi.multisafepay.com/v1/json/, live: https://api.multisafepay.com/v1/json/
+MULTISAFEPAY_API_BASE_URL = env.str("MULTISAFEPAY_API_BASE_URL", default=f"{EMULATOR_URL}/multisafepay/v1/json/")
+# The site API key: authenticates our calls and keys the HMAC of the notifications' Auth header.
+MULTISAFEPAY_API_KEY = _secret("MULTISAFEPAY_API_KEY", "msp-emulator-api-key")
+# redirect: MultiSafepay's payment page first; direct: straight to Klarna (show your terms at checkout).
+MULTISAFEPAY_KLARNA_TYPE = env.str("MULTISAFEPAY_KLARNA_TYPE", default="redirect")
+if MULTISAFEPAY_KLARNA_TYPE not in ("redirect", "direct"):
+    raise ImproperlyConfigured("MULTISAFEPAY_KLARNA_TYPE must be redirect or direct")
+# Seconds a notification's signed timestamp may differ from our clock (php-sdk's default; 0 disables).
+MULTISAFEPAY_NOTIFICATION_TOLERANCE = env.int("MULTISAFEPAY_NOTIFICATION_TOLERANCE", default=600)
 
 # --- Celery -----------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")

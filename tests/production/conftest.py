@@ -101,6 +101,7 @@ def production_environment(*, url: str, emulator_url: str, database_url: str, st
         "SHOP_BASE_URL": url, "EMULATOR_URL": emulator_url, "DATABASE_URL": database_url,
         "NEXT_API_TOKEN": "emulator-token", "NEXT_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "KLARNA_USERNAME": "PK_TEST", "KLARNA_PASSWORD": "emulator-secret",
+        "MULTISAFEPAY_API_KEY": "msp-emulator-api-key",
         "PAYMENT_ROUTES": "next,klarna_payments", "STATIC_ROOT": str(static_root), "LOG_LEVEL": "INFO",
         # Tasks run in the web process: this tier has no worker (the worker tier is test_workers.py).
         "CELERY_BROKER_URL": "", "CELERY_RESULT_BACKEND": "",
