@@ -195,7 +195,8 @@ KLARNA_SDK_URL = env.str("KLARNA_SDK_URL", default=f"{EMULATOR_URL}/klarna/js/kl
 # Mixed carts (one-off goods + a subscription) use intent buy_and_default_tokenize when on.
 KLARNA_DEFAULT_TOKENIZE = env.bool("KLARNA_DEFAULT_TOKENIZE", default=False)
 
-# MultiSafepay JSON API, Klarna orders. Test: https://testapi.multisafepay.com/v1/json/, live: https://api.multisafepay.com/v1/json/
+# MultiSafepay JSON API, Klarna orders.
+# Test https://testapi.multisafepay.com/v1/json/, live https://api.multisafepay.com/v1/json/
 MULTISAFEPAY_API_BASE_URL = env.str("MULTISAFEPAY_API_BASE_URL", default=f"{EMULATOR_URL}/multisafepay/v1/json/")
 # The site API key: authenticates our calls and keys the HMAC of the notifications' Auth header.
 MULTISAFEPAY_API_KEY = _secret("MULTISAFEPAY_API_KEY", "msp-emulator-api-key")
