@@ -16,7 +16,8 @@ from tests.factories import make_order, make_product
 
 ROOT = Path(__file__).resolve().parents[2]
 # What settings.py requires when DEBUG is off; .env.example leaves them blank because they are secrets.
-SECRETS = ("SECRET_KEY", "NEXT_API_TOKEN", "NEXT_WEBHOOK_SECRET", "KLARNA_USERNAME", "KLARNA_PASSWORD")
+SECRETS = ("SECRET_KEY", "NEXT_API_TOKEN", "NEXT_WEBHOOK_SECRET", "KLARNA_USERNAME", "KLARNA_PASSWORD",
+           "MULTISAFEPAY_API_KEY")
 
 
 def example_environment() -> dict[str, str]:
