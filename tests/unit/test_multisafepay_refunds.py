@@ -3,7 +3,7 @@ adapter's pure helpers: street/house number, locale."""
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from payments.providers.multisafepay.adapter import msp_locale, split_street
@@ -27,10 +27,9 @@ def orders(draw):
         lines.append(CheckoutLine(sku=f"S{n}", name=f"Line {n}", quantity=quantity, unit_price=price,
                                   total=quantity * price, tax=0, vat_rate_bp=rate))
     try:
-        cart = build_cart(lines, shipping_fee=draw(st.sampled_from([0, 495])), shipping_vat_rate_bp=2100)
+        return build_cart(lines, shipping_fee=draw(st.sampled_from([0, 495])), shipping_vat_rate_bp=2100)
     except CartRoundingError:
-        cart = build_cart(lines, shipping_fee=1, shipping_vat_rate_bp=0)
-    return cart
+        assume(False)  # a cart MSP cannot take is never ordered, so never refunded (cart.py's own tests)
 
 
 def _as_read_back(cart):
