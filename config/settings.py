@@ -162,7 +162,7 @@ SHOP_SHIPPING_FEE = env.int("SHOP_SHIPPING_FEE", default=495)
 SHOP_SHIPPING_VAT_BP = env.int("SHOP_SHIPPING_VAT_BP", default=2100)
 
 # --- Payments -------------------------------------------------------------------------------------
-PAYMENT_ROUTES = env.list("PAYMENT_ROUTES", default=["next", "klarna_payments", "klarna_authorize"])
+PAYMENT_ROUTES = env.list("PAYMENT_ROUTES", default=["next", "klarna_payments", "klarna_authorize", "multisafepay"])
 # Per-client limits on the public payment endpoints: (requests, seconds). Returns and the widget page are a
 # shopper's browser (a few per payment); notifications and webhooks come from the providers (bursts).
 PAYMENT_RATE_LIMITS = {
@@ -217,6 +217,18 @@ KLARNA_AUTHORIZE_PARTNER_ACCOUNT_ID = env.str("KLARNA_AUTHORIZE_PARTNER_ACCOUNT_
 KLARNA_AUTHORIZE_API_KEY = _secret("KLARNA_AUTHORIZE_API_KEY", "klarna_test_api_emulator")
 # The signing key of the webhook pointing at /payments/webhooks/klarna_authorize/ (shown once by Klarna).
 KLARNA_AUTHORIZE_SIGNING_KEY = _secret("KLARNA_AUTHORIZE_SIGNING_KEY", "emulator-klarna-signing-key")
+
+# MultiSafepay JSON API, Klarna orders.
+# Test https://testapi.multisafepay.com/v1/json/, live https://api.multisafepay.com/v1/json/
+MULTISAFEPAY_API_BASE_URL = env.str("MULTISAFEPAY_API_BASE_URL", default=f"{EMULATOR_URL}/multisafepay/v1/json/")
+# The site API key: authenticates our calls and keys the HMAC of the notifications' Auth header.
+MULTISAFEPAY_API_KEY = _secret("MULTISAFEPAY_API_KEY", "msp-emulator-api-key")
+# redirect: MultiSafepay's payment page first; direct: straight to Klarna (show your terms at checkout).
+MULTISAFEPAY_KLARNA_TYPE = env.str("MULTISAFEPAY_KLARNA_TYPE", default="redirect")
+if MULTISAFEPAY_KLARNA_TYPE not in ("redirect", "direct"):
+    raise ImproperlyConfigured("MULTISAFEPAY_KLARNA_TYPE must be redirect or direct")
+# Seconds a notification's signed timestamp may differ from our clock (php-sdk's default; 0 disables).
+MULTISAFEPAY_NOTIFICATION_TOLERANCE = env.int("MULTISAFEPAY_NOTIFICATION_TOLERANCE", default=600)
 
 # --- Celery -----------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")

@@ -19,9 +19,8 @@ def build_app(*, public_url: str, tick_seconds: float | None = None) -> Emulator
     The ticker runs due work (subscription renewals) every `tick_seconds`, default
     $EMULATOR_CLOCK_TICK_SECONDS or 1 s; 0 turns it off (then only `POST /_emulator/clock/advance` does).
     """
-    from . import control
+    from . import control, klarna_global
     from . import klarna as klarna_provider
-    from . import klarna_global
     from . import multisafepay as multisafepay_provider
     from . import next as next_provider
 

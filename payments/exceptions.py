@@ -70,7 +70,15 @@ class OperationNotSupported(PaymentError):
 
 
 class RouteNotAvailable(PaymentError):
+    """The route cannot take this payment (disabled, another market, a cart or shopper it cannot serve).
+    An instance may carry its own shopper_message saying why."""
+
     shopper_message = "That payment method is not available. Please choose another one."
+
+    def __init__(self, message="", *, shopper_message=None):
+        super().__init__(message)
+        if shopper_message:
+            self.shopper_message = shopper_message
 
 
 class InvalidReturn(PaymentError):

@@ -21,6 +21,7 @@ class RouteChoice:
     description: str
     recurring: bool  # can pay for subscriptions (someone renews them)
     countries: frozenset[str] = frozenset()  # served in the shop's currency; empty means every country
+    customer_fields: frozenset[str] = frozenset()  # shopper details checkout must ask for (CustomerField)
 
     def serves_country(self, country: str) -> bool:
         return not self.countries or (country or "").upper() in self.countries
@@ -34,7 +35,7 @@ def route_choices(*, country: str = "", recurring: bool = False) -> list[RouteCh
     for adapter in enabled_routes():
         caps = adapter.capabilities
         choice = RouteChoice(adapter.key, adapter.display_name, adapter.description, caps.recurring,
-                             caps.countries_for(currency))
+                             caps.countries_for(currency), frozenset(str(f) for f in caps.customer_fields))
         if (country and not choice.serves_country(country)) or (recurring and not caps.recurring):
             continue
         if caps.markets and not choice.countries:

@@ -6,7 +6,7 @@ a page or a JSON answer. None of them knows which route it serves.
 import logging
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpResponseNotAllowed, JsonResponse
+from django.http import HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -19,6 +19,7 @@ from .providers.inbound import MAX_BODY, clean_text
 from .providers.registry import get_adapter
 from .services.inbound import attempt_from_token, inbound_receive
 from .services.payment_start import attempt_session_expired, payment_replace
+from .states import IN_BETWEEN
 from .throttle import rate_limited
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,11 @@ def _too_large(request) -> bool:
 def _receive(request, route, channel, attempt=None):
     try:
         body = request.body  # first: once read, Django parses the form from this copy too
-        params = request.GET if request.method == "GET" else (request.POST if not _wants_json(request) else {})
+        # What the provider appended to our URL (an order id, a timestamp), overlaid by the
+        # fields of a form POST.
+        params = request.GET.dict()
+        if request.method == "POST" and not _wants_json(request):
+            params.update(request.POST.dict())
     except RequestDataTooBig:
         return None
     return inbound_receive(route=route, channel=channel, method=request.method, body=body,
@@ -86,19 +91,33 @@ def payment_return(request, route, token):
         return _error_page(request, f"{InvalidReturn.shopper_message} ({clean_text(result.error, limit=200)})")
     if result.state == State.MISMATCH:
         return _error_page(request, ReturnMismatch.shopper_message, attempt=attempt)
-    if result.state == "shown":
+    if result.state == "shown" or (request.method == "GET" and result.attempt.status in IN_BETWEEN):
+        # Nothing decided yet (or a GET that only shows): the shopper sees where the order stands.
         return redirect(order_book().page_url(attempt.order_id, OrderPage.STATUS))
     page = OrderPage.CONFIRMATION if result.paid or result.confirming else OrderPage.FAILED
     return _see_other(order_book().page_url(attempt.order_id, page))
+
+
+def _answer(route, result):
+    """The provider's answer: the route's own acknowledgement for an accepted message when it wants one
+    (capabilities.inbound_ack), else JSON. `X-Inbound-State` says what happened either way."""
+    ack = get_adapter(route).capabilities.inbound_ack
+    if ack is not None and result.http_status == 200:
+        response = HttpResponse(ack.body, content_type=ack.content_type)
+    else:
+        response = JsonResponse({"state": result.state}, status=result.http_status)
+    response["X-Inbound-State"] = result.state
+    return response
 
 
 @csrf_exempt
 @rate_limited("provider")
 def notification(request, route, token):
     """Provider notifications about one attempt, authenticated by the attempt's signed URL (and whatever
-    the route adds); the body is only a hint that the route checks with the provider."""
-    if request.method != "POST":
-        return HttpResponseNotAllowed(["POST"])
+    the route adds); the body is only a hint that the route checks with the provider. GET as well as
+    POST: some providers notify by GET (no body) and expect the order to be read back."""
+    if request.method not in ("GET", "POST"):
+        return HttpResponseNotAllowed(["GET", "POST"])
     try:
         get_adapter(route)
         attempt = attempt_from_token(route=route, token=token)
@@ -109,7 +128,7 @@ def notification(request, route, token):
     result = _receive(request, route, Channel.NOTIFICATION, attempt)
     if result is None:
         return JsonResponse({"error": "body too large"}, status=413)
-    return JsonResponse({"state": result.state}, status=result.http_status)
+    return _answer(route, result)
 
 
 @csrf_exempt
@@ -126,7 +145,7 @@ def webhook(request, provider):
     result = _receive(request, provider, Channel.WEBHOOK)
     if result is None:
         return JsonResponse({"error": "body too large"}, status=413)
-    return JsonResponse({"state": result.state}, status=result.http_status)
+    return _answer(provider, result)
 
 
 @never_cache  # it shows the shopper's name and email, and its URL is the credential

@@ -174,13 +174,13 @@ class OrderAdmin(admin.ModelAdmin):
     # edited by hand here. Contact details stay editable for customer service.
     readonly_fields = (
         "number", "status", "route", "currency", "subtotal_display", "shipping_display", "tax_display",
-        "total_display", "created_at", "updated_at", "paid_at",
+        "total_display", "created_at", "updated_at", "paid_at", "birthday", "gender", "ip_address",
     )
     fieldsets = (
         (None, {"fields": ("number", "status", "route", "created_at", "updated_at", "paid_at")}),
         ("Totals", {"fields": ("currency", "subtotal_display", "shipping_display", "tax_display",
                                "total_display")}),
-        ("Customer", {"fields": ("email", "phone", "first_name", "last_name")}),
+        ("Customer", {"fields": ("email", "phone", "first_name", "last_name", "birthday", "gender", "ip_address")}),
         ("Shipping address", {"fields": ("shipping_line1", "shipping_line2", "shipping_postcode",
                                          "shipping_city", "shipping_country")}),
         ("Billing address", {"fields": ("billing_same_as_shipping", "billing_first_name",

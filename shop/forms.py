@@ -5,6 +5,7 @@ payment are services (shop.orders, payments.services). Routes are passed in by t
 never decides which payment methods the merchant enabled.
 """
 import re
+from datetime import date
 
 from django import forms
 from django.conf import settings
@@ -17,6 +18,7 @@ from .addresses import COUNTRY_NAMES, check_city, check_name, check_street, norm
 PHONE_SEPARATORS = re.compile(r"[\s\-./()]")
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 PHONE_HELP = "With country code, e.g. +31 6 1234 5678."
+ADULT_AGE = 18
 
 BILLING_REQUIRED = (
     "billing_first_name", "billing_last_name", "billing_line1", "billing_city", "billing_postcode",
@@ -72,15 +74,19 @@ def check_address(form, cleaned, prefix, name_fields):
 
 
 class RouteSelect(forms.RadioSelect):
-    """Radio buttons whose options also carry the route's description (as `radio.data.description`)."""
+    """Radio buttons whose options also carry the route's description (as `radio.data.description`) and
+    the shopper details the route asks for (`data-asks`, which the page uses to show those fields)."""
 
-    def __init__(self, *args, descriptions=None, **kwargs):
+    def __init__(self, *args, descriptions=None, asks=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.descriptions = descriptions or {}
+        self.asks = asks or {}
 
     def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
         option = super().create_option(name, value, label, selected, index, subindex, attrs)
         option["description"] = self.descriptions.get(value, "")
+        if self.asks.get(value):
+            option["attrs"]["data-asks"] = " ".join(sorted(self.asks[value]))
         return option
 
 
@@ -92,7 +98,8 @@ class RouteFormMixin:
         choices = [(route.key, route.display_name) for route in routes]
         field = forms.ChoiceField(
             label="Payment method", choices=choices,
-            widget=RouteSelect(descriptions={route.key: _route_note(route) for route in routes}),
+            widget=RouteSelect(descriptions={route.key: _route_note(route) for route in routes},
+                               asks={route.key: route.customer_fields for route in routes}),
             error_messages={
                 "required": "Choose how you want to pay.",
                 "invalid_choice": "That payment method is not available. Please choose another one.",
@@ -120,6 +127,29 @@ def check_route_serves(form, cleaned, country):
     if route is not None and country and not route.serves_country(country):
         form.add_error("route", f"{route.display_name} cannot take payments in {settings.SHOP_CURRENCY} from "
                                 f"{COUNTRY_NAMES.get(country, country)}. Please choose another payment method.")
+
+
+def check_customer_fields(form, cleaned):
+    """The shopper details the chosen route needs (RouteChoice.customer_fields) are required; those it does
+    not need are dropped, so the order keeps no personal data it has no use for."""
+    route = getattr(form, "routes", {}).get(cleaned.get("route"))
+    needed = route.customer_fields if route is not None else frozenset()
+    for name, empty in (("birthday", None), ("gender", "")):
+        if name not in needed:
+            cleaned[name] = empty
+            form.errors.pop(name, None)
+        elif not cleaned.get(name) and name not in form.errors:
+            form.add_error(name, f"{route.display_name} needs this. Fill it in or choose another payment method.")
+
+
+def check_birthday(value):
+    """A real date of birth of an adult (Klarna lends only to people of 18 and over)."""
+    today = date.today()
+    if value > today or value.year < 1900:
+        raise forms.ValidationError("Enter your date of birth, e.g. 1985-04-23.", code="birthday_invalid")
+    if (today.year - value.year - ((today.month, today.day) < (value.month, value.day))) < ADULT_AGE:
+        raise forms.ValidationError(f"You must be {ADULT_AGE} or older to pay later.", code="birthday_minor")
+    return value
 
 
 def _text(label, max_length, *, required=True, autocomplete=None, **attrs):
@@ -169,6 +199,17 @@ class CheckoutForm(RouteFormMixin, forms.Form):
         widget=forms.Select(attrs={"autocomplete": "billing country"}),
     )
 
+    # Shown and required only when the chosen route asks for them (see check_customer_fields).
+    birthday = forms.DateField(
+        label="Date of birth", required=False, validators=[check_birthday],
+        widget=forms.DateInput(attrs={"type": "date", "autocomplete": "bday"}, format="%Y-%m-%d"),
+        error_messages={"invalid": "Enter your date of birth, e.g. 1985-04-23."},
+    )
+    gender = forms.ChoiceField(
+        label="Title", required=False, choices=[("", "Choose"), ("female", "Ms"), ("male", "Mr")],
+        widget=forms.Select(attrs={"autocomplete": "honorific-prefix"}),
+    )
+
     def __init__(self, *args, routes, **kwargs):
         super().__init__(*args, **kwargs)
         countries = country_choices()
@@ -181,6 +222,7 @@ class CheckoutForm(RouteFormMixin, forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        check_customer_fields(self, cleaned)
         if cleaned.get("billing_same_as_shipping"):
             # Stale billing fields from an earlier attempt must not end up on the order.
             for name in BILLING_FIELDS:
@@ -197,8 +239,13 @@ class CheckoutForm(RouteFormMixin, forms.Form):
         return cleaned
 
     def details(self) -> dict:
-        """The cleaned address details without the route: what the session remembers for next time."""
-        return {name: value for name, value in self.cleaned_data.items() if name != "route"}
+        """The cleaned address details without the route: what the session remembers for next time (a date
+        as its ISO text, so the session can store it)."""
+        return {name: value.isoformat() if isinstance(value, date) else value
+                for name, value in self.cleaned_data.items() if name != "route"}
+
+    def customer_fields(self):
+        return [self["birthday"], self["gender"]]
 
     def shipping_fields(self):
         return [self[name] for name in (

@@ -87,6 +87,11 @@ class Order(models.Model):
     billing_city = models.CharField(max_length=80, blank=True)
     billing_postcode = models.CharField(max_length=16, blank=True)
     billing_country = models.CharField(max_length=2, blank=True)
+    # Asked at checkout only for payment routes that need them (payments CustomerField), kept otherwise empty.
+    birthday = models.DateField(null=True, blank=True)
+    gender = models.CharField(max_length=8, blank=True, choices=[("female", "Female"), ("male", "Male")])
+    # Where the order was placed from; some providers' risk checks want it.
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
     currency = models.CharField(max_length=3)
     subtotal = models.PositiveIntegerField(help_text="Sum of the lines, VAT included (minor units)")
     shipping_fee = models.PositiveIntegerField(default=0, help_text="VAT included (minor units)")

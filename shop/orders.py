@@ -10,7 +10,7 @@ ADDRESS_FIELDS = (
     "email", "phone", "first_name", "last_name", "shipping_line1", "shipping_line2", "shipping_city",
     "shipping_postcode", "shipping_country", "billing_same_as_shipping", "billing_first_name",
     "billing_last_name", "billing_line1", "billing_line2", "billing_city", "billing_postcode",
-    "billing_country",
+    "billing_country", "birthday", "gender", "ip_address",
 )
 
 

@@ -36,7 +36,8 @@ def _details(order: Order) -> OrderDetails:
         ),
         shipping_fee=order.shipping_fee, shipping_vat_rate_bp=order.shipping_vat_rate_bp,
         customer=Customer(email=order.email, first_name=order.first_name, last_name=order.last_name,
-                          phone=order.phone),
+                          phone=order.phone, birthday=order.birthday, gender=order.gender,
+                          ip_address=order.ip_address or ""),
         shipping_address=_address(order.shipping_address), billing_address=_address(order.billing_address),
     )
 

@@ -44,7 +44,7 @@ def emulator_process():
 
 @pytest.fixture
 def emulator(emulator_process, settings):
-    """A freshly reset emulator with the shop's provider settings (29 Next, Klarna) pointing at it."""
+    """A freshly reset emulator with the shop's provider settings (29 Next, Klarna, MultiSafepay) pointing at it."""
     from payments.providers.registry import reset_cache
 
     emulator_process.reset()
@@ -56,7 +56,9 @@ def emulator(emulator_process, settings):
     settings.KLARNA_API_BASE_URL = emulator_process.url + "/klarna/"
     settings.KLARNA_SDK_URL = emulator_process.url + "/klarna/js/klarna-payments.js"
     settings.KLARNA_AUTHORIZE_API_BASE_URL = emulator_process.url + "/klarna-global/"
-    settings.PAYMENT_ROUTES = ["next", "klarna_payments"]
+    settings.MULTISAFEPAY_API_BASE_URL = emulator_process.url + "/multisafepay/v1/json/"
+    settings.MULTISAFEPAY_API_KEY = "msp-emulator-api-key"
+    settings.PAYMENT_ROUTES = ["next", "klarna_payments", "multisafepay"]
     settings.NEXT_API_TOKEN = "emulator-token"
     settings.PROVIDER_READ_TIMEOUT = 2.0
     settings.PROVIDER_MAX_BACKOFF = 0.2

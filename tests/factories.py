@@ -1,5 +1,6 @@
 """Small builders for catalog and orders: real rows through the real services."""
 import itertools
+from datetime import date
 
 from shop.models import Order, OrderLine, Product
 from shop.pricing import vat_included
@@ -22,12 +23,15 @@ def make_product(*, price=2500, vat_rate_bp=2100, kind="physical", interval="", 
     return Product.objects.create(**defaults)
 
 
-def make_order(*, items=None, shipping_fee=495, email=None, route="next"):
-    """An unpaid order; `items` is a list of (product, quantity)."""
+def make_order(*, items=None, shipping_fee=495, email=None, route="next", **customer):
+    """An unpaid order; `items` is a list of (product, quantity). Placed from a (documentation range) IP
+    address, with the details some routes ask for (`customer` overrides them)."""
     items = items or [(make_product(), 2)]
     subtotal = sum(p.price * q for p, q in items)
     tax = sum(vat_included(p.price * q, p.vat_rate_bp) for p, q in items) + vat_included(shipping_fee, 2100)
-    details = dict(ADDRESS, email=email or ADDRESS["email"])
+    details = dict(ADDRESS, email=email or ADDRESS["email"], birthday=date(1985, 4, 23), gender="female",
+                   ip_address="203.0.113.10")
+    details.update(customer)
     order = Order(route=route, currency="EUR", subtotal=subtotal, shipping_fee=shipping_fee,
                   shipping_vat_rate_bp=2100 if shipping_fee else 0, tax_total=tax,
                   total=subtotal + shipping_fee, **details)

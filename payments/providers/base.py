@@ -38,6 +38,11 @@ class PaymentAdapter(ABC):
         return OperationNotSupported(f"{self.display_name or self.key} cannot {what}")
 
     # --- checkout ---------------------------------------------------------------------------------
+    def check_checkout(self, request: CheckoutRequest) -> None:
+        """Refuse, before any attempt exists or any call is made, a checkout this route knows its provider
+        would refuse (a cart it cannot express, say). Raises RouteNotAvailable whose shopper_message says
+        why; pure: calls no provider. `request.reference` and its URLs are still empty here."""
+
     @abstractmethod
     def start_checkout(self, request: CheckoutRequest) -> StartOutcome:
         """Create the payment at the provider; say where the shopper goes (Redirect, Widget), or that the

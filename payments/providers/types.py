@@ -7,7 +7,7 @@ which route they hold.
 """
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 
@@ -37,6 +37,24 @@ class Operation(StrEnum):
     EXTEND = "extend"
 
 
+class CustomerField(StrEnum):
+    """Details about the shopper that checkout asks for only when the chosen route needs them (email,
+    phone, name and addresses are always asked). A small fixed vocabulary: the form, the order and
+    `Customer` each know these names."""
+
+    BIRTHDAY = "birthday"
+    GENDER = "gender"
+
+
+@dataclass(frozen=True)
+class InboundAck:
+    """What a route's provider wants to read back from a notification or webhook that was accepted (HTTP
+    200), when a JSON status is not it (MultiSafepay looks for the text `OK`)."""
+
+    body: str
+    content_type: str = "text/plain; charset=utf-8"
+
+
 @dataclass(frozen=True)
 class Capabilities:
     """What a route is. Fixed per adapter; services read it to choose a strategy, never the route key."""
@@ -54,6 +72,13 @@ class Capabilities:
     markets: frozenset[tuple[str, str]] = frozenset()
     # Headers kept with every stored inbound message (signature, content type), by name.
     inbound_headers: tuple[str, ...] = ("Content-Type", "User-Agent", "Content-Length")
+    # The answer to an accepted notification or webhook, when the provider needs a particular one; None
+    # answers JSON `{"state": ...}`.
+    inbound_ack: InboundAck | None = None
+    # Shopper details checkout must ask for (validated) when this route is chosen.
+    customer_fields: frozenset[CustomerField] = frozenset()
+    # False when the provider captures only the whole remaining authorization at once (a shipment).
+    partial_capture: bool = True
 
     @property
     def recurring(self) -> bool:
@@ -84,6 +109,10 @@ class Customer:
     first_name: str
     last_name: str
     phone: str
+    # Asked only for routes whose capabilities.customer_fields name them (None / '' otherwise).
+    birthday: date | None = None
+    gender: str = ""  # "female" or "male" (CustomerField.GENDER)
+    ip_address: str = ""  # the shopper's address when the order was placed, for providers' risk checks
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,10 @@ def _begin(attempt_id, kind, *, amount=None, details=None, user=""):
 
 def _check(order: ProviderOrder, kind, amount):
     allowed = operations_allowed(order.head, order)
+    caps = get_adapter(order.head.route).capabilities
+    if kind == Kind.CAPTURE and not caps.partial_capture and amount != order.remaining:
+        raise OperationRefused(f"{get_adapter(order.head.route).display_name} captures the whole order at once "
+                               f"({order.money(order.remaining)}), not {order.money(amount or 0)}")
     if kind == Kind.CAPTURE and (Operation.CAPTURE not in allowed or not 0 < amount <= order.remaining):
         raise OperationRefused(f"capture of {order.money(amount or 0)} not possible: "
                                f"{order.money(order.remaining)} left to capture")

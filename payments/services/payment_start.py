@@ -20,6 +20,7 @@ from ..states import IN_BETWEEN, Status, record_event, transition
 
 log = logging.getLogger(__name__)
 RETURN_SALT = "payments.return"
+FIELD_WORDS = {"birthday": "date of birth", "gender": "title"}
 
 
 def return_token(attempt) -> str:
@@ -44,7 +45,7 @@ def payment_start(*, order, route) -> PaymentAttempt:
     redirect_url is where the shopper goes next (the provider, our widget page, or the confirmation).
 
     Locks the order while deciding, so a double-clicked "pay" on a paid order cannot start a charge.
-    Raises RouteNotAvailable, OrderAlreadyPaid, PaymentDeclined (the provider refused at once), or the
+    Raises RouteNotAvailable (before any attempt: another market, or what route_serves refuses), OrderAlreadyPaid, PaymentDeclined (the provider refused at once), or the
     provider's ProviderError; on any of these the attempt is recorded as failed and the order stays as it
     was (nothing charged, nothing lost). Not idempotent by design: each call is a new try.
     """
@@ -61,6 +62,7 @@ def payment_start(*, order, route) -> PaymentAttempt:
         if not adapter.capabilities.serves(country=country, currency=details.currency):
             # Never send a request the provider refuses for a reason we know: say so before any attempt.
             raise RouteNotAvailable(f"{adapter.display_name} takes no {details.currency} payments from {country}")
+        route_serves(adapter, details)
         open_before = list(PaymentAttempt.objects.filter(order_id=order.pk, kind=PaymentAttempt.Kind.CHECKOUT,
                                                          status__in=IN_BETWEEN).values_list("pk", flat=True))
         attempt = PaymentAttempt.objects.create(order_id=order.pk, route=route, amount=details.total,
@@ -82,6 +84,25 @@ def payment_start(*, order, route) -> PaymentAttempt:
         raise
     _apply_outcome(attempt, outcome)
     return PaymentAttempt.objects.select_related("order").get(pk=attempt.pk)
+
+
+def route_serves(adapter, details: OrderDetails) -> None:
+    """What the route says about this order before any attempt or call: subscriptions on a route that
+    cannot renew them, shopper details it needs and the order lacks, then the route's own check (a cart
+    its provider cannot express). Raises RouteNotAvailable with a message for the shopper."""
+    name = adapter.display_name
+    if not adapter.capabilities.recurring and any(line.interval for line in details.lines):
+        raise RouteNotAvailable(f"{adapter.key} takes no recurring payments",
+                                shopper_message=f"{name} cannot pay for subscriptions. "
+                                                "Please choose another payment method.")
+    missing = [str(field) for field in sorted(adapter.capabilities.customer_fields)
+               if not getattr(details.customer, field, None)]
+    if missing:
+        asked = " and ".join(FIELD_WORDS.get(field, field) for field in missing)
+        raise RouteNotAvailable(f"order {details.number} lacks {', '.join(missing)}",
+                                shopper_message=f"{name} needs your {asked}. Add it with \"Change details\" "
+                                                "or choose another payment method.")
+    adapter.check_checkout(_request(details, reference="", return_url="", notification_url=""))
 
 
 def _apply_outcome(attempt, outcome: StartOutcome) -> None:
@@ -118,8 +139,13 @@ def _wait_for_shopper(attempt, url, provider_reference, **fields) -> None:
 def checkout_request(attempt, details: OrderDetails | None = None) -> CheckoutRequest:
     """What the route needs to collect this attempt's amount, from the order as the shop has it now."""
     details = details or order_book().details(attempt.order_id)
+    return _request(details, reference=attempt.reference, return_url=return_url(attempt),
+                    notification_url=notification_url(attempt))
+
+
+def _request(details: OrderDetails, *, reference: str, return_url: str, notification_url: str) -> CheckoutRequest:
     return CheckoutRequest(
-        reference=attempt.reference,
+        reference=reference,
         order_number=details.number,
         amount=details.total,
         currency=details.currency,
@@ -128,8 +154,8 @@ def checkout_request(attempt, details: OrderDetails | None = None) -> CheckoutRe
         customer=details.customer,
         shipping_address=details.shipping_address,
         billing_address=details.billing_address,
-        return_url=return_url(attempt),
-        notification_url=notification_url(attempt),
+        return_url=return_url,
+        notification_url=notification_url,
         shipping_vat_rate_bp=details.shipping_vat_rate_bp,
         locale=f"en-{details.billing_address.country or details.shipping_address.country}",
     )

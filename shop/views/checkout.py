@@ -44,6 +44,16 @@ def start_payment_and_redirect(request, *, order, route):
     return see_other(attempt.redirect_url)
 
 
+def offered_routes(*, recurring: bool, country: str = ""):
+    """The routes to offer for a cart (with subscriptions: only routes that can renew them), and for each
+    enabled route left out for that reason a sentence saying so, shown before the order is placed."""
+    routes = route_choices(country=country, recurring=recurring)
+    offered = {route.key for route in routes}
+    notes = [f"{route.display_name} cannot pay for subscriptions, so it is not offered for this order."
+             for route in route_choices(country=country) if route.key not in offered and not route.recurring]
+    return routes, notes
+
+
 def checkout(request):
     cart = Cart(request.session)
     lines = cart.lines()
@@ -51,7 +61,8 @@ def checkout(request):
         messages.info(request, "Your cart is empty. Add something before checking out.")
         return redirect("shop:cart")
 
-    routes = route_choices()
+    has_subscription = any(line.product.is_subscription for line in lines)
+    routes, route_notes = offered_routes(recurring=has_subscription)
     if request.method == "POST":
         form = CheckoutForm(request.POST, routes=routes)
         if form.is_valid():
@@ -63,14 +74,16 @@ def checkout(request):
         "form": form,
         "lines": lines,
         "totals": cart.totals(lines),
-        "has_subscription": any(line.product.is_subscription for line in lines),
+        "has_subscription": has_subscription,
+        "route_notes": route_notes,
     })
 
 
 def _place_and_pay(request, cart, form):
     route = form.cleaned_data["route"]
+    details = {**form.cleaned_data, "ip_address": request.META.get("REMOTE_ADDR") or None}
     try:
-        attempt = checkout_submit(cart=cart, details=form.cleaned_data, route=route,
+        attempt = checkout_submit(cart=cart, details=details, route=route,
                                   previous_number=request.session.get(LAST_ORDER_SESSION_KEY) or "")
     except CartError as exc:
         # The cart emptied between page load and submit (another tab, a withdrawn product).

@@ -17,14 +17,14 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from payments.selectors import route_choices, route_names, upsell_offers_for, upsells_of
+from payments.selectors import route_names, upsell_offers_for, upsells_of
 
 from .. import selectors
 from ..cart import Cart
 from ..forms import RetryForm
 from ..links import order_url, subscription_url
 from ..models import Order
-from .checkout import LAST_ORDER_SESSION_KEY, start_payment_and_redirect
+from .checkout import LAST_ORDER_SESSION_KEY, offered_routes, start_payment_and_redirect
 
 # Orders the thank-you page has nothing to thank for: the shopper belongs on the try-again page.
 UNPAID_FINAL = {Order.Status.PAYMENT_FAILED, Order.Status.CANCELLED}
@@ -35,6 +35,11 @@ def _order_or_404(token, **kwargs):
     if order is None:
         raise Http404("No such order")
     return order
+
+
+def _retry_routes(order):
+    return offered_routes(recurring=order.lines.exclude(interval="").exists(),
+                          country=order.billing_address["country"])
 
 
 @never_cache
@@ -78,9 +83,11 @@ def order_failed(request, token):
     order = _order_or_404(token)
     if order.is_paid:
         return redirect(order_url(order, "shop:order_confirmation"))
+    routes, route_notes = _retry_routes(order)
     return render(request, "shop/order_failed.html", {
         "order": order,
-        "form": RetryForm(routes=route_choices(country=order.billing_address["country"]), initial={"route": order.route}),
+        "form": RetryForm(routes=routes, initial={"route": order.route}),
+        "route_notes": route_notes,
         "retry_url": order_url(order, "shop:order_retry"),
         "status_url": order_url(order),
     })
@@ -92,7 +99,7 @@ def order_retry(request, token):
     order = _order_or_404(token)
     if order.is_paid:
         return redirect(order_url(order, "shop:order_confirmation"))
-    form = RetryForm(request.POST, routes=route_choices(country=order.billing_address["country"]))
+    form = RetryForm(request.POST, routes=_retry_routes(order)[0])
     if not form.is_valid():
         for error in form.errors.get("route", []):
             messages.error(request, error)

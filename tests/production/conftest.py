@@ -104,6 +104,7 @@ def production_environment(*, url: str, emulator_url: str, database_url: str, st
         # Every provider's credentials are required with DEBUG off, offered route or not (the emulator's).
         "KLARNA_AUTHORIZE_API_KEY": "klarna_test_api_emulator",
         "KLARNA_AUTHORIZE_SIGNING_KEY": "emulator-klarna-signing-key",
+        "MULTISAFEPAY_API_KEY": "msp-emulator-api-key",
         "PAYMENT_ROUTES": "next,klarna_payments", "STATIC_ROOT": str(static_root), "LOG_LEVEL": "INFO",
         # Tasks run in the web process: this tier has no worker (the worker tier is test_workers.py).
         "CELERY_BROKER_URL": "", "CELERY_RESULT_BACKEND": "",

@@ -13,8 +13,8 @@ Errors: MultiSafepay answers `{"success": false, "data": ..., "error_code": <int
 HTTP statuses that the docs do not pin down (200, 4xx or 5xx), and both SDKs decide on `success`, not the
 status. So the status picks the class only for 5xx/429 (retryable) and the error code decides the rest:
 `MERCHANT_CODES` (bad key, blocked site or account) are ProviderAuthError; everything else, declines
-included, is ProviderRequestError carrying the code as a string. `payments.exceptions.PaymentDeclined` is
-not a ProviderError, so a decline (1024) is a ProviderRequestError with code "1024": `is_declined()` says so.
+included, is ProviderRequestError carrying the code as a string; a decline (1024) is one with code "1024"
+(`is_declined()` says so), which the adapter turns into a Declined outcome.
 """
 from urllib.parse import quote
 

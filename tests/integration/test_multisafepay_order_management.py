@@ -1,0 +1,140 @@
+"""MultiSafepay order management from admin against the emulator (issue 11, "Lifecycle from admin"): ship
+(the capture of the whole order, with carrier and tracking), refunds as cart lines, cancel before shipping;
+each a PaymentOperation in the timeline, refused with the reason, and never above what was paid."""
+import json
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+
+from payments.admin.operations import ExpiringFilter
+from payments.models import PaymentAttempt, PaymentOperation
+from payments.services import order_management as om
+from payments.services.payment_start import payment_start
+from payments.states import Status
+from tests.factories import make_order, make_product
+from tests.integration.multisafepay_flow import decide, msp_orders
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def paid(emulator, client):
+    """An authorised MultiSafepay order of 2 mugs at 25.00 and 4.95 shipping (54.95)."""
+    attempt = payment_start(order=make_order(route="multisafepay"), route="multisafepay")
+    path, query = decide(emulator, attempt, "approve")
+    assert "/thanks/" in client.get(f"{path}?{query}")["Location"]
+    attempt.refresh_from_db()
+    assert attempt.status == Status.AUTHORIZED and attempt.amount == 5495
+    return attempt
+
+
+def operation(admin_client, attempt, name, **data):
+    url = reverse("admin:payments_paymentattempt_operation", args=[attempt.pk, name])
+    return admin_client.post(url, {**data, "confirmed": "1"}, follow=True)
+
+
+def msp(emulator, attempt):
+    return msp_orders(emulator)[attempt.reference]
+
+
+def test_ship_from_admin_captures_the_whole_order_with_tracking(emulator, paid, admin_client):
+    page = admin_client.get(reverse("admin:payments_paymentattempt_change", args=[paid.pk])).content.decode()
+    assert "/operation/capture/" in page and "/operation/cancel/" in page
+    assert "/operation/release/" not in page and "/operation/extend/" not in page
+
+    partial = operation(admin_client, paid, "capture", amount="10.00", tracking_number="", carrier="")
+    assert "captures the whole order at once" in partial.content.decode()
+    assert msp(emulator, paid)["status"] == "completed" and not PaymentOperation.objects.exists()
+
+    operation(admin_client, paid, "capture", amount="", tracking_number="3SMSP0123456789", carrier="PostNL")
+    paid.refresh_from_db()
+    assert paid.status == Status.CAPTURED and paid.captured_amount == 5495
+    order = msp(emulator, paid)
+    assert order["status"] == "shipped"
+    assert order["shipping"]["carrier"] == "PostNL" and order["shipping"]["tracktrace_code"] == "3SMSP0123456789"
+    assert paid.operations.get().result == "done"
+    assert paid.events.filter(kind="transition", to_status=Status.CAPTURED).exists()
+
+
+def test_refunds_from_admin_are_sent_as_cart_lines_and_never_above_what_was_paid(emulator, paid, admin_client):
+    om.payment_capture(attempt_id=paid.pk)
+    operation(admin_client, paid, "refund", amount="12.90", description="one mug chipped")
+    paid.refresh_from_db()
+    assert paid.refunded_amount == 1290 and paid.status == Status.PARTIALLY_REFUNDED
+    assert msp(emulator, paid)["amount_refunded"] == 1290 and msp(emulator, paid)["status"] == "partial_refunded"
+    sent = [r for r in emulator.control("GET", "/_emulator/requests?provider=multisafepay")["requests"]
+            if r["path"].endswith("/refunds")]
+    items = json.loads(sent[-1]["body"])["checkout_data"]["items"]
+    assert len(items) == 3 and items[-1]["unit_price"] < 0
+    assert items[-1]["merchant_item_id"] == items[0]["merchant_item_id"]
+
+    too_much = operation(admin_client, paid, "refund", amount="42.06", description="")  # 54.95 - 12.90 = 42.05
+    assert "more than the" in too_much.content.decode()
+    with pytest.raises(om.OperationRefused):
+        om.payment_refund(attempt_id=paid.pk, amount=5495)
+    assert msp(emulator, paid)["amount_refunded"] == 1290 and paid.operations.filter(kind="refund").count() == 1
+
+    operation(admin_client, paid, "refund", amount="42.05", description="rest")
+    paid.refresh_from_db()
+    assert paid.status == Status.REFUNDED and paid.refunded_amount == 5495
+    assert msp(emulator, paid)["status"] == "refunded"
+
+
+def test_a_refusal_by_msp_is_shown_with_its_reason_and_changes_nothing(emulator, paid, admin_client):
+    om.payment_capture(attempt_id=paid.pk)
+    om.payment_refund(attempt_id=paid.pk, amount=500)
+    again = operation(admin_client, paid, "refund", amount="5.00", description="")  # identical within 5 minutes
+    assert "1034" in again.content.decode()
+    paid.refresh_from_db()
+    assert paid.refunded_amount == 500 and paid.operations.filter(result="refused").count() == 1
+    assert paid.events.filter(kind="rejected").exists()
+
+
+def test_cancel_before_shipping_voids_the_authorisation(emulator, paid, admin_client):
+    operation(admin_client, paid, "cancel")
+    paid.refresh_from_db()
+    assert paid.status == Status.CANCELLED and msp(emulator, paid)["status"] == "void"
+    assert paid.operations.get(kind="cancel").result == "done"
+    assert PaymentAttempt.objects.get(pk=paid.pk).order.status == "cancelled"
+
+
+def test_a_shipped_order_offers_refund_but_no_cancel(emulator, paid, admin_client):
+    om.payment_capture(attempt_id=paid.pk)
+    paid.refresh_from_db()
+    assert om.operations_allowed(paid) == [om.Operation.REFUND]
+    with pytest.raises(om.OperationRefused):
+        om.payment_cancel(attempt_id=paid.pk)
+
+
+def test_authorisations_appear_in_the_expiring_filter_28_days_after_approval(emulator, paid):
+    def expiring():
+        return list(ExpiringFilter(None, {"expiring": "7"}, PaymentAttempt, None)
+                    .queryset(None, PaymentAttempt.objects.all()))
+
+    expires = paid.authorization_expires_at
+    assert 27.9 < (expires - paid.created_at).total_seconds() / 86400 <= 28.01
+    assert expiring() == []
+    # 22 days on, the same deadline is 6 days away: the merchant sees it among those to ship soon.
+    PaymentAttempt.objects.filter(pk=paid.pk).update(authorization_expires_at=expires - timedelta(days=22))
+    assert expiring() == [PaymentAttempt.objects.get(pk=paid.pk)]
+
+
+def test_a_refund_msp_rounding_cannot_express_is_refused_before_the_call(emulator, client):
+    # One 20 % line of 10.05 cannot even be ordered; a 20 % cart of 12.00 can, but not every refund of it.
+    order = make_order(route="multisafepay", items=[(make_product(price=1200, vat_rate_bp=2000), 1)], shipping_fee=0)
+    attempt = payment_start(order=order, route="multisafepay")
+    path, query = decide(emulator, attempt, "approve")
+    client.get(f"{path}?{query}")
+    om.payment_capture(attempt_id=attempt.pk)
+    refused = []
+    for amount in range(1, 40):
+        try:
+            om.payment_refund(attempt_id=attempt.pk, amount=amount)
+        except om.OperationRefused as exc:
+            refused.append((amount, str(exc)))
+    assert refused, "some 20 % refunds have no cart lines under MSP's rule"
+    assert all("cannot refund" in text for _, text in refused)
+    attempt.refresh_from_db()
+    assert attempt.refunded_amount == sum(range(1, 40)) - sum(a for a, _ in refused)
+    assert attempt.refunded_amount == msp(emulator, attempt)["amount_refunded"]
