@@ -55,13 +55,14 @@ class TransitionResult:
 
 
 def transition(attempt_id, to_status, *, source, dedupe_key=None, message="", payload=None,
-               provider_reference=None, failure_reason=None, strict=False) -> TransitionResult:
+               provider_reference=None, failure_reason=None, strict=False, fields=None) -> TransitionResult:
     """Move attempt `attempt_id` to `to_status`, recording why.
 
     Locks the attempt row (select_for_update) for the whole change. Idempotent: a dedupe_key already
     recorded for this attempt, or a transition to the current status, changes nothing. A transition the
     table forbids is recorded as an IGNORED event (the merchant sees it in the timeline) and returns
-    changed=False, or raises InvalidTransition when strict.
+    changed=False, or raises InvalidTransition when strict. `fields` (attempt columns, e.g. where the
+    shopper is sent) are saved with the change, in the same statement.
     """
     from .models import PaymentAttempt, PaymentEvent
 
@@ -85,13 +86,24 @@ def transition(attempt_id, to_status, *, source, dedupe_key=None, message="", pa
                     f"{reason}. {message}".strip(), dedupe_key, payload)
             return TransitionResult(attempt, False, reason)
         attempt.status = to_status
+        columns = ["status", "provider_reference", "updated_at"]
         if failure_reason is not None:
             attempt.failure_reason = failure_reason[:255]
-        attempt.save()
+            columns.append("failure_reason")
+        for name, value in (fields or {}).items():
+            setattr(attempt, name, value)
+            columns.append(name)
+        attempt.save(update_fields=columns)
         _record(attempt, PaymentEvent.Kind.TRANSITION, source, current, to_status, message,
                 dedupe_key, payload)
         _sync_order(attempt)
         return TransitionResult(attempt, True)
+
+
+def record_new_event(attempt, *, kind, source, message="", payload=None):
+    """The first events of an attempt created in the caller's transaction: no one else can see the row
+    yet, so there is nothing to lock and no key to dedupe."""
+    _record(attempt, kind, source, attempt.status, attempt.status, message, None, payload)
 
 
 def record_event(attempt_id, *, kind, source, message="", payload=None, dedupe_key=None):
@@ -132,6 +144,9 @@ def _sync_order(attempt):
 
     book = order_book()
     current = book.lock_status(attempt.order_id)
+    if current == OrderPaymentStatus.PENDING and attempt.status in IN_BETWEEN:
+        # Still waiting: had any attempt succeeded, its own transition would have made the order paid.
+        return
     statuses = set(PaymentAttempt.objects.filter(order_id=attempt.order_id).values_list("status", flat=True))
     if statuses & SUCCESSFUL:
         new = OrderPaymentStatus.PAID

@@ -47,10 +47,12 @@ class Cart:
         self.session = session
         raw = session.get(SESSION_KEY) or {}
         self._items = {str(k): int(v) for k, v in raw.items() if str(k).isdigit() and int(v) > 0}
+        self._lines = None
 
     def _save(self):
         self.session[SESSION_KEY] = self._items
         self.session.modified = True
+        self._lines = None
 
     def add(self, product_id, quantity=1):
         product = self._product(product_id)
@@ -80,10 +82,14 @@ class Cart:
         self._save()
 
     def lines(self) -> list[CartLine]:
-        products = Product.objects.filter(pk__in=self._items.keys(), is_active=True)
-        by_id = {str(p.pk): p for p in products}
-        # A product withdrawn from sale since it was added silently leaves the cart.
-        return [CartLine(by_id[k], q) for k, q in self._items.items() if k in by_id]
+        """The cart's lines at today's catalog, read once per request (the cart is built per request and
+        every change through it forgets the copy)."""
+        if self._lines is None:
+            products = Product.objects.filter(pk__in=self._items.keys(), is_active=True)
+            by_id = {str(p.pk): p for p in products}
+            # A product withdrawn from sale since it was added silently leaves the cart.
+            self._lines = [CartLine(by_id[k], q) for k, q in self._items.items() if k in by_id]
+        return list(self._lines)
 
     def totals(self, lines=None) -> CartTotals:
         lines = self.lines() if lines is None else lines

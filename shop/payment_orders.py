@@ -3,7 +3,8 @@
 payments never imports the shop; settings.PAYMENTS_ORDER_BOOK names this class. Everything here is the
 shop's knowledge of its own tables (line fields, the 29 Next product id column, upsell offers' windows).
 """
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from payments.orders import OfferLine, OrderBook, OrderDetails, OrderPage, OrderPaymentStatus, RenewalLine
@@ -57,9 +58,8 @@ class ShopOrderBook(OrderBook):
 
     def set_payment_status(self, order_id, status):
         now = timezone.now()
-        Order.objects.filter(pk=order_id).update(status=status, updated_at=now)
-        if status == OrderPaymentStatus.PAID:
-            Order.objects.filter(pk=order_id, paid_at__isnull=True).update(paid_at=now)
+        paid_at = Coalesce("paid_at", Value(now)) if status == OrderPaymentStatus.PAID else F("paid_at")
+        Order.objects.filter(pk=order_id).update(status=status, updated_at=now, paid_at=paid_at)
 
     def upsell_offers(self, order_id, *, now):
         order = Order.objects.get(pk=order_id)

@@ -43,6 +43,12 @@ def checkout_duplicate_settle(*, attempt_id) -> bool:
     attempt = PaymentAttempt.objects.get(pk=attempt_id)
     if attempt.kind != PaymentAttempt.Kind.CHECKOUT or attempt.status not in PAYING:
         return False
+    others = PaymentAttempt.objects.filter(order_id=attempt.order_id, kind=PaymentAttempt.Kind.CHECKOUT,
+                                           status__in=PAYING).exclude(pk=attempt.pk)
+    if not others.exists():
+        # Safe without the lock: this attempt's success is committed, so any other payment committing
+        # later sees it and settles itself.
+        return False
     with transaction.atomic():
         order_book().lock_status(attempt.order_id)
         first = payer_of(attempt.order_id)

@@ -115,9 +115,8 @@ def inbound_receive(*, route: str, channel: str, method: str, body: bytes, heade
         delivery = WebhookDelivery.objects.get(provider=route, dedupe_key=key, signature_valid=True)
         if delivery.state in SETTLED:
             return _result(delivery, "duplicate", attempt)
-    inbound_apply(delivery_id=delivery.pk)
-    delivery.refresh_from_db()
-    return _result(delivery, delivery.state, attempt)
+    state = inbound_apply(delivery_id=delivery.pk)
+    return _result(delivery, state, attempt)
 
 
 def inbound_apply(*, delivery_id: int, force: bool = False) -> str:
@@ -141,18 +140,19 @@ def inbound_apply(*, delivery_id: int, force: bool = False) -> str:
 
 def _apply(delivery):
     adapter = get_adapter(delivery.provider)
-    attempt = delivery.attempt
-    if attempt is not None:
+    attempt = None
+    if delivery.attempt_id is not None:
         # One provider conversation per attempt at a time (the row lock coalesces racing messages), and
         # a payment already settled needs none: a replayed or made-up return must not spend the shop's
         # provider quota.
-        attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt.pk)
+        attempt = PaymentAttempt.objects.select_for_update().get(pk=delivery.attempt_id)
         if delivery.channel == Channel.RETURN and attempt.status in SUCCESSFUL:
             return State.IGNORED, "the payment is settled already; the provider was not asked again", attempt
-    message = _stored_message(delivery)
+    message = _stored_message(delivery, attempt)
     source, dedupe = delivery.channel, f"{delivery.channel}:{delivery.provider}:{delivery.dedupe_key[:40]}"
+    request = checkout_request(attempt) if attempt else None
     try:
-        resolution = adapter.resolve(message, checkout_request(attempt) if attempt else None)
+        resolution = adapter.resolve(message, request)
     except ProviderError as exc:
         if getattr(exc, "retryable", False):
             if attempt:
@@ -178,7 +178,8 @@ def _apply(delivery):
             if target is None:
                 return State.UNMATCHED, f"no payment attempt for provider order {payment.provider_reference}", None
             try:
-                payment_confirm(attempt_id=target.pk, payment=payment, source=source, dedupe_key=dedupe)
+                payment_confirm(attempt_id=target.pk, payment=payment, source=source, dedupe_key=dedupe,
+                                lines=request.lines if request is not None and target is attempt else None)
             except ReturnMismatch as exc:
                 return State.MISMATCH, str(exc), target
             return State.APPLIED, "", target
@@ -219,8 +220,7 @@ def _find_attempt(route, payment):
     return None
 
 
-def _stored_message(delivery) -> InboundMessage:
-    attempt = delivery.attempt
+def _stored_message(delivery, attempt) -> InboundMessage:
     bound = None if attempt is None else _ref(attempt)
     headers = delivery.headers or {}
     content_type = headers.get("Content-Type", "")
@@ -250,8 +250,10 @@ def _reject(row, body, attempt, error, status, *, signature_valid=False) -> Inbo
 
 
 def _result(delivery, state, attempt) -> InboundResult:
+    if state not in (State.APPLIED, "duplicate"):
+        delivery.refresh_from_db(fields=["error", "attempt"])  # the reason is part of the answer
     if attempt is not None:
-        attempt.refresh_from_db()
+        attempt.refresh_from_db(fields=["status", "provider_reference", "failure_reason"])
     elif delivery.attempt_id:
         attempt = PaymentAttempt.objects.get(pk=delivery.attempt_id)
     status = {State.FAILED: 500, State.REJECTED: 400}.get(state, 200)

@@ -22,7 +22,7 @@ APPLICABLE = {
 }
 
 
-def payment_mismatches(attempt: PaymentAttempt, payment: ProviderPayment) -> list[str]:
+def payment_mismatches(attempt: PaymentAttempt, payment: ProviderPayment, lines=None) -> list[str]:
     """Every way the provider's payment differs from the attempt; empty when it matches."""
     problems = []
     if payment.reference != attempt.reference:
@@ -34,7 +34,7 @@ def payment_mismatches(attempt: PaymentAttempt, payment: ProviderPayment) -> lis
     if payment.lines is not None:
         # Routes that report lines report them by the provider product ids the checkout sent.
         expected = Counter()
-        for line in order_book().details(attempt.order_id).lines:
+        for line in lines if lines is not None else order_book().details(attempt.order_id).lines:
             expected[int(line.provider_product_id or 0)] += line.quantity
         got = Counter()
         for product_id, quantity in payment.lines:
@@ -46,16 +46,17 @@ def payment_mismatches(attempt: PaymentAttempt, payment: ProviderPayment) -> lis
     return problems
 
 
-def payment_confirm(*, attempt_id, payment: ProviderPayment, source: str, dedupe_key=None):
+def payment_confirm(*, attempt_id, payment: ProviderPayment, source: str, dedupe_key=None, lines=None):
     """Check `payment` against the attempt, then move the attempt to the provider's status.
 
     Raises ReturnMismatch (after recording a REJECTED event) when anything differs: nothing is marked
     paid on a mismatch. Idempotent through transition(): the same outcome applied twice, or by a return
     POST racing a webhook, changes the attempt once. Returns the TransitionResult, or None when the
-    provider still reports the payment as pending.
+    provider still reports the payment as pending. `lines`, when the caller has the checkout's lines at
+    hand, saves reading the order again.
     """
-    attempt = PaymentAttempt.objects.select_related("order").get(pk=attempt_id)
-    problems = payment_mismatches(attempt, payment)
+    attempt = PaymentAttempt.objects.get(pk=attempt_id)
+    problems = payment_mismatches(attempt, payment, lines)
     if problems:
         message = f"Provider payment {payment.provider_reference} rejected: " + "; ".join(problems)
         record_event(attempt.pk, kind="rejected", source=source, message=message, payload=payment.raw,
@@ -81,15 +82,17 @@ def payment_confirm(*, attempt_id, payment: ProviderPayment, source: str, dedupe
 def _after_success(attempt, payment):
     """Remember what the provider allows next (upsells, the authorization's end) and begin the
     subscriptions the checkout bought, the way the route renews them."""
+    learned = {}
     if payment.supports_upsell and not attempt.provider_supports_upsell:
-        PaymentAttempt.objects.filter(pk=attempt.pk).update(provider_supports_upsell=True)
+        learned["provider_supports_upsell"] = True
     if payment.authorization_expires_at:
-        PaymentAttempt.objects.filter(pk=attempt.pk).update(authorization_expires_at=payment.authorization_expires_at)
-    if payment.status == "captured":
+        learned["authorization_expires_at"] = payment.authorization_expires_at
+    if payment.status == "captured" and attempt.captured_amount < attempt.amount:
         # Captured by the provider itself (a pay-now gateway): all of it is captured, so all of it can be
         # refunded; our own captures keep counting from there.
-        PaymentAttempt.objects.filter(pk=attempt.pk, captured_amount__lt=attempt.amount).update(
-            captured_amount=attempt.amount)
+        learned["captured_amount"] = attempt.amount
+    if learned:
+        PaymentAttempt.objects.filter(pk=attempt.pk).update(**learned)
     if attempt.kind != PaymentAttempt.Kind.CHECKOUT:
         return
     from .duplicates import checkout_duplicate_settle

@@ -16,7 +16,7 @@ from ..models import PaymentAttempt
 from ..orders import OrderDetails, OrderPage, OrderPaymentStatus, order_book
 from ..providers.registry import get_adapter, get_enabled_adapter
 from ..providers.types import CheckoutRequest, Declined, Done, Redirect, StartOutcome, Widget
-from ..states import IN_BETWEEN, Status, record_event, transition
+from ..states import IN_BETWEEN, Status, record_event, record_new_event, transition
 
 log = logging.getLogger(__name__)
 RETURN_SALT = "payments.return"
@@ -73,8 +73,8 @@ def payment_start(*, order, route) -> PaymentAttempt:
             transition(older, Status.EXPIRED, source="checkout", failure_reason="Replaced by a newer checkout",
                        message=f"Superseded by {attempt.reference}")
         book.set_route(order.pk, route)
-        record_event(attempt.pk, kind="note", source="checkout",
-                     message=f"Checkout started for {details.number} on {route}")
+        record_new_event(attempt, kind="note", source="checkout",
+                         message=f"Checkout started for {details.number} on {route}")
     try:
         outcome = adapter.start_checkout(checkout_request(attempt, details))
     except ProviderError as exc:
@@ -82,8 +82,7 @@ def payment_start(*, order, route) -> PaymentAttempt:
         transition(attempt.pk, Status.FAILED, source="checkout", message=str(exc)[:500],
                    failure_reason=exc.shopper_message)
         raise
-    _apply_outcome(attempt, outcome)
-    return PaymentAttempt.objects.select_related("order").get(pk=attempt.pk)
+    return _apply_outcome(attempt, outcome) or PaymentAttempt.objects.get(pk=attempt.pk)
 
 
 def route_serves(adapter, details: OrderDetails) -> None:
@@ -105,14 +104,14 @@ def route_serves(adapter, details: OrderDetails) -> None:
     adapter.check_checkout(_request(details, reference="", return_url="", notification_url=""))
 
 
-def _apply_outcome(attempt, outcome: StartOutcome) -> None:
+def _apply_outcome(attempt, outcome: StartOutcome) -> PaymentAttempt | None:
     match outcome:
         case Redirect(url=url, provider_reference=reference, session_id=session):
-            _wait_for_shopper(attempt, url, reference, provider_session=session)
+            return _wait_for_shopper(attempt, url, reference, provider_session=session)
         case Widget():
-            _wait_for_shopper(attempt, widget_url(attempt), "", provider_session=outcome.session_id,
-                              client_token=outcome.client_token, session_expires_at=outcome.expires_at,
-                              widget={"template": outcome.template, "sdk_url": outcome.sdk_url})
+            return _wait_for_shopper(attempt, widget_url(attempt), "", provider_session=outcome.session_id,
+                                     client_token=outcome.client_token, session_expires_at=outcome.expires_at,
+                                     widget={"template": outcome.template, "sdk_url": outcome.sdk_url})
         case Done(payment=payment):
             from .payment_confirm import payment_confirm
 
@@ -130,10 +129,11 @@ def _apply_outcome(attempt, outcome: StartOutcome) -> None:
             raise TypeError(f"unknown start outcome {outcome!r}")
 
 
-def _wait_for_shopper(attempt, url, provider_reference, **fields) -> None:
-    PaymentAttempt.objects.filter(pk=attempt.pk).update(redirect_url=url, **fields)
-    transition(attempt.pk, Status.PENDING, source="checkout", provider_reference=provider_reference or None,
-               message="Shopper sent to the provider", payload={"redirect_url": url})
+def _wait_for_shopper(attempt, url, provider_reference, **fields) -> PaymentAttempt:
+    """Pending, with where the shopper goes, in one change of the row."""
+    return transition(attempt.pk, Status.PENDING, source="checkout", provider_reference=provider_reference or None,
+                      message="Shopper sent to the provider", payload={"redirect_url": url},
+                      fields={"redirect_url": url, **fields}).attempt
 
 
 def checkout_request(attempt, details: OrderDetails | None = None) -> CheckoutRequest:
