@@ -86,7 +86,7 @@ def payment_return(request, route, token):
     if json_answer:
         if result.state in (State.REJECTED, State.MISMATCH):
             return JsonResponse({"error": clean_text(result.error, limit=300)}, status=400)
-        return JsonResponse({"status": result.attempt.status}, status=500 if result.state == State.FAILED else 200)
+        return _retry_later(JsonResponse({"status": result.attempt.status}, status=result.http_status))
     if result.state == State.REJECTED:
         return _error_page(request, f"{InvalidReturn.shopper_message} ({clean_text(result.error, limit=200)})")
     if result.state == State.MISMATCH:
@@ -98,6 +98,13 @@ def payment_return(request, route, token):
     return _see_other(order_book().page_url(attempt.order_id, page))
 
 
+def _retry_later(response):
+    """A 503 means "the provider could not be asked; send it again": say when, as HTTP asks."""
+    if response.status_code == 503:
+        response["Retry-After"] = "60"
+    return response
+
+
 def _answer(route, result):
     """The provider's answer: the route's own acknowledgement for an accepted message when it wants one
     (capabilities.inbound_ack), else JSON. `X-Inbound-State` says what happened either way."""
@@ -107,7 +114,7 @@ def _answer(route, result):
     else:
         response = JsonResponse({"state": result.state}, status=result.http_status)
     response["X-Inbound-State"] = result.state
-    return response
+    return _retry_later(response)
 
 
 @csrf_exempt

@@ -79,7 +79,7 @@ def inbound_receive(*, route: str, channel: str, method: str, body: bytes, heade
     """Store, authenticate, dedupe and apply one message. Never raises for bad input: the result says it.
 
     `attempt` is the attempt whose signed URL the message arrived on (views check the token first).
-    HTTP status: 401 unauthenticated, 400 unreadable, 500 when applying failed and should be redelivered,
+    HTTP status: 401 unauthenticated, 400 unreadable, 503 when the provider could not be asked (redeliver later),
     200 otherwise (applied, duplicate, unmatched, mismatch, ignored: the provider must stop retrying).
     """
     adapter = get_adapter(route)
@@ -256,5 +256,5 @@ def _result(delivery, state, attempt) -> InboundResult:
         attempt.refresh_from_db(fields=["status", "provider_reference", "failure_reason"])
     elif delivery.attempt_id:
         attempt = PaymentAttempt.objects.get(pk=delivery.attempt_id)
-    status = {State.FAILED: 500, State.REJECTED: 400}.get(state, 200)
+    status = {State.FAILED: 503, State.REJECTED: 400}.get(state, 200)
     return InboundResult(status, state, delivery.pk, attempt, delivery.error)

@@ -71,6 +71,13 @@ def pending_attempts(settings):
     reset_cache()
 
 
+def assert_answered(response, where=""):
+    """Below 500, or the one deliberate 5xx: 503 with Retry-After when a provider had to be asked and could
+    not be reached (these tests point every provider at a closed port), so the sender tries again."""
+    assert response.status_code < 500 or (response.status_code == 503 and response.has_header("Retry-After")), \
+        (response.status_code, where)
+
+
 def assert_nothing_paid():
     assert not PaymentAttempt.objects.filter(status__in=SUCCESSFUL).exists()
 
@@ -83,7 +90,7 @@ def test_webhooks(pending_attempts, route, body, signature, content_type):
     headers = {"X-29Next-Signature": signature.encode("utf-8", "replace").decode("latin-1")[:200]}
     response = Client().generic("POST", f"/payments/webhooks/{quote(route)}/", body, content_type=content_type,
                                 headers=headers)
-    assert response.status_code < 500
+    assert_answered(response)
     assert_nothing_paid()
 
 
@@ -105,7 +112,7 @@ def test_returns(pending_attempts, index, body, form, as_json, method):
         response = client.generic(method, path, as_bytes("&".join(f"{quote(k)}={quote(v, safe='')}"
                                                               for k, v in safe_form.items())),
                                   content_type="application/x-www-form-urlencoded")
-    assert response.status_code < 500
+    assert_answered(response)
     assert_nothing_paid()
 
 
@@ -120,7 +127,7 @@ def test_notifications_and_tokens(pending_attempts, index, body, token, method):
     for path in (good, f"/payments/notify/{attempt.route}/{bad_token}/",
                  f"/payments/widget/{attempt.route}/{bad_token}/", f"/payments/return/{attempt.route}/{bad_token}/"):
         response = client.generic(method, path, body, content_type="application/json")
-        assert response.status_code < 500, path
+        assert_answered(response, path)
     assert_nothing_paid()
 
 
@@ -140,5 +147,5 @@ def test_shop_pages(pending_attempts, fields, token):
                          ("POST", f"/orders/{order_token(order)}/upsells/1/"),
                          ("GET", f"/subscriptions/{bad_token}/")):
         response = client.post(path, form) if method == "POST" else client.get(path, form)
-        assert response.status_code < 500, path
+        assert_answered(response, path)
     assert_nothing_paid()
