@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 from ..server import Request, Response, json_response
 from . import events, rules
 from .state import OPEN, PaymentRequest
-from .wire import V2Error, invalid, json_body, not_found, param, register_routes
+from ..routes import register_routes
+from .wire import BASE, V2Error, endpoint, invalid, json_body, not_found, param
 
 if TYPE_CHECKING:
     from .provider import KlarnaGlobalProvider
@@ -30,11 +31,11 @@ ACCOUNT = "/v2/accounts/<account>"
 
 
 def register(provider: "KlarnaGlobalProvider") -> None:
-    register_routes(provider, [
+    register_routes(provider, BASE, [
         ("POST", ACCOUNT + "/payment/authorize", authorize, True),
         ("GET", ACCOUNT + "/payment/requests/<request_id>", read_request, False),
         ("DELETE", ACCOUNT + "/payment/requests/<request_id>", cancel_request, False),
-    ])
+    ], wrap=endpoint)
 
 
 def render_request(provider: "KlarnaGlobalProvider", request: PaymentRequest) -> dict:

@@ -14,9 +14,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
+from ..routes import register_routes
 from ..server import HTTPError, Request, Response, html_response
 from . import events
 from .state import OPEN, PaymentRequest
+from .wire import BASE
 
 if TYPE_CHECKING:
     from .provider import KlarnaGlobalProvider
@@ -49,30 +51,34 @@ def decide(provider: "KlarnaGlobalProvider", payment_request: PaymentRequest, ac
 
 
 def register(provider: "KlarnaGlobalProvider") -> None:
-    def page(request: Request) -> Response:
-        payment_request = provider.state.by_journey(request.params["journey_id"])
-        if payment_request is None:
-            raise HTTPError(404, {"detail": "Not found."})
-        if request.method == "POST":
-            action = (parse_qs(request.body.decode("utf-8", "replace")).get("action") or [""])[0]
-            try:
-                decide(provider, payment_request, action)
-            except ValueError:
-                pass  # a second click or an expired request: the shop reads the state either way
-            return Response(303, b"", {"Location": payment_request.return_url})
-        with provider.state.lock:
-            if payment_request.state == "SUBMITTED" and provider.now() <= payment_request.expires_at:
-                provider.state.move(payment_request, "IN_PROGRESS", provider.now())
-                outbounds = events.state_change(provider, payment_request)
-            else:
-                outbounds = []
-            state = payment_request.state
-        provider.send(outbounds)
-        return html_response(_render(payment_request, state))
+    """The journey is a hosted page (logged as the provider's traffic, no faults): one path, the shopper's
+    GET opens it and the form's POST decides."""
+    register_routes(provider, BASE, [
+        ("GET", "/pay/requests/<journey_id>/start", page),
+        ("POST", "/pay/requests/<journey_id>/start", page),
+    ], kind="page")
 
-    router = provider.app.router
-    router.add("GET", "/klarna-global/pay/requests/<journey_id>/start", page, provider=provider.name, kind="page")
-    router.add("POST", "/klarna-global/pay/requests/<journey_id>/start", page, provider=provider.name, kind="page")
+
+def page(provider: "KlarnaGlobalProvider", request: Request) -> Response:
+    payment_request = provider.state.by_journey(request.params["journey_id"])
+    if payment_request is None:
+        raise HTTPError(404, {"detail": "Not found."})
+    if request.method == "POST":
+        action = (parse_qs(request.body.decode("utf-8", "replace")).get("action") or [""])[0]
+        try:
+            decide(provider, payment_request, action)
+        except ValueError:
+            pass  # a second click or an expired request: the shop reads the state either way
+        return Response(303, b"", {"Location": payment_request.return_url})
+    with provider.state.lock:
+        if payment_request.state == "SUBMITTED" and provider.now() <= payment_request.expires_at:
+            provider.state.move(payment_request, "IN_PROGRESS", provider.now())
+            outbounds = events.state_change(provider, payment_request)
+        else:
+            outbounds = []
+        state = payment_request.state
+    provider.send(outbounds)
+    return html_response(_render(payment_request, state))
 
 
 def _render(payment_request: PaymentRequest, state: str) -> str:

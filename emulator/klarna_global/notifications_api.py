@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 from ..server import Request, Response, json_response
 from .state import Webhook
-from .wire import invalid, json_body, not_found, param, register_routes
+from ..routes import register_routes
+from .wire import BASE, endpoint, invalid, json_body, not_found, param
 
 if TYPE_CHECKING:
     from .provider import KlarnaGlobalProvider
@@ -21,14 +22,14 @@ MAX_SIGNING_KEYS = 50
 
 
 def register(provider: "KlarnaGlobalProvider") -> None:
-    register_routes(provider, [
+    register_routes(provider, BASE, [
         ("POST", "/v2/notification/signing-keys", create_key, True),
         ("GET", "/v2/notification/signing-keys/<key_id>", read_key, False),
         ("DELETE", "/v2/notification/signing-keys/<key_id>", delete_key, False),
         ("POST", "/v2/notification/webhooks", create_webhook, True),
         ("GET", "/v2/notification/webhooks/<webhook_id>", read_webhook, False),
         ("DELETE", "/v2/notification/webhooks/<webhook_id>", delete_webhook, False),
-    ])
+    ], wrap=endpoint)
 
 
 def create_key(provider, request: Request) -> Response:

@@ -18,9 +18,8 @@ from ..klarna.provider import DEFAULT_API_KEYS, KlarnaProvider
 from ..webhooks import Outbound
 from ..server import Request, Response
 from .state import GlobalState
-from .wire import finish_response
+from .wire import BASE, finish_response
 
-BASE = "/klarna-global"
 PARTNER_ACCOUNT_ID = "krn:partner:global:account:test:EMULATOR"
 SIGNING_KEY = "emulator-klarna-signing-key"
 SIGNING_KEY_ID = "krn:partner:global:notification:signing-key:emulator"

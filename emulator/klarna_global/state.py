@@ -2,16 +2,19 @@
 customer tokens, signing keys and webhooks.
 
 Why one re-entrant lock: the HTTP server is threaded, and a finalization (token → transaction), a journey
-decision and the expiry job must each happen once even when requests race. Lifetimes (payment request
-`expires_at`, session token one hour) are judged against the emulator clock, so advancing it expires them.
+decision and the expiry job must each happen once even when requests race; scripted token charges live
+in a `ScenarioQueue` sharing that lock, so a charge checks its token and takes its outcome atomically.
+Lifetimes (payment request `expires_at`, session token one hour) are judged against the emulator clock,
+so advancing it expires them.
 """
 from __future__ import annotations
 
 import threading
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
+
+from ..scenarios import ScenarioQueue
 
 OPEN = ("SUBMITTED", "IN_PROGRESS")
 FINAL = ("COMPLETED", "EXPIRED", "CANCELED", "DECLINED")
@@ -70,12 +73,15 @@ class GlobalState:
     tokens: dict[str, CustomerToken] = field(default_factory=dict)
     signing_keys: dict[str, str] = field(default_factory=dict)
     webhooks: dict[str, Webhook] = field(default_factory=dict)
-    scenarios: dict[str, deque] = field(default_factory=dict)  # token id → queued "approve"/"decline"
+    scenarios: ScenarioQueue = field(init=False)  # ("charge", token id) → queued "approve"/"decline"
+
+    def __post_init__(self) -> None:
+        self.scenarios = ScenarioQueue(self.lock)
 
     def reset(self) -> None:
         with self.lock:
             for store in (self.requests, self.transactions, self.tokens, self.signing_keys, self.webhooks,
-                          self.scenarios):
+                          self.scenarios):  # every store, the scenario queue included, has clear()
                 store.clear()
 
     def by_journey(self, journey_id: str) -> PaymentRequest | None:
@@ -97,6 +103,5 @@ class GlobalState:
         return token
 
     def next_charge(self, token_id: str) -> str:
-        with self.lock:
-            queue = self.scenarios.get(token_id)
-            return queue.popleft() if queue else "approve"
+        """The scripted outcome of this token's next charge (consumed); "approve" when none is scripted."""
+        return self.scenarios.take("charge", token_id) or "approve"

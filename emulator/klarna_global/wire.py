@@ -3,7 +3,9 @@ body `{error_id, error_type, error_code, error_message, validation_errors?}` (re
 and `Klarna-Idempotency-Key` (the v1 package's store: duplicate keys replay the first answer for 24 h).
 
 Handlers raise `V2Error` and return their success answer; everything around them is decided here once,
-including the error shape of fault answers the handlers never saw (`finish_response`).
+including the error shape of fault answers the handlers never saw (`finish_response`). `endpoint` is the
+`wrap` every `*_api.py` route table is registered with (`emulator.routes.register_routes`, README "Adding a
+provider"), its one option being "this operation honours `Klarna-Idempotency-Key`".
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from ..server import Request, Response, json_response
 if TYPE_CHECKING:
     from .provider import KlarnaGlobalProvider
 
+BASE = "/klarna-global"  # every route of the provider, API and journey page alike
 CORRELATION_HEADER = "Klarna-Correlation-Id"
 IDEMPOTENCY_HEADER = "Klarna-Idempotency-Key"
 TYPES = {400: "INPUT_ERROR", 401: "ACCESS_ERROR", 403: "ACCESS_ERROR", 404: "RESOURCE_ERROR",
@@ -74,15 +77,10 @@ def json_body(request: Request) -> dict:
     return data
 
 
-def register_routes(provider: "KlarnaGlobalProvider", routes) -> None:
-    for method, path, handler, idempotent in routes:
-        provider.app.router.add(method, "/klarna-global" + path, endpoint(provider, handler, idempotent),
-                                provider="klarna_global")
-
-
-def endpoint(provider: "KlarnaGlobalProvider", handler: Callable, idempotent: bool) -> Callable:
+def endpoint(provider: "KlarnaGlobalProvider", handler: Callable, idempotent: bool = False) -> Callable:
     """Authenticate (401 in the v2 body), check the account in the path, then run the handler under the
-    idempotency key when the operation honours one."""
+    idempotency key when the operation honours one (the route table's option: only the creating calls,
+    authorize and the notification registry's POSTs, do at Klarna)."""
 
     def guarded(request: Request) -> Response:
         correlation_id = str(uuid.uuid4())

@@ -5,9 +5,10 @@ Wire contract: the official spec in `shared/reference/multisafepay/openapi/` (re
 our notes `shared/reference/multisafepay.md`. Emulator-only rules and the choices where the docs are silent
 are listed in `emulator/README.md` (MultiSafepay section).
 
-Modules: `provider.py` settings, auth, envelope · `schemas.py` spec loading · `rules.py` validation and the
-cart rounding rule · `state.py` store · `orders.py` lifecycle and order JSON · `orders_api.py` routes ·
-`pages.py` payment page · `notifications.py` signed notifications · `control.py` control routes.
+Modules: `provider.py` settings · `wire.py` API key, `success`/`data` envelope, error codes · `schemas.py`
+spec loading · `rules.py` validation and the cart rounding rule · `state.py` store and scripted outcomes ·
+`orders.py` lifecycle and order JSON · `orders_api.py` routes · `pages.py` payment page ·
+`notifications.py` signed notifications · `control.py` control routes.
 """
 from __future__ import annotations
 

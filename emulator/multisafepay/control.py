@@ -5,12 +5,14 @@ decision) and re-send an earlier notification (late, repeated or out of order).
 Why: rule 11 says tests make the emulator misbehave; a sandbox cannot be told "send the old `uncleared`
 notification again now". 5xx and timeouts come from the shared `POST /_emulator/faults` (path
 `/multisafepay/v1/json/orders`), dropped/duplicated/delayed deliveries from `POST /_emulator/webhooks/mode`.
-Errors use the control API's `{"detail": ...}` shape.
+Scripted outcomes go to the state's `ScenarioQueue`; errors use the control API's `{"detail": ...}` shape.
 """
 from __future__ import annotations
 
 import json
 
+from ..routes import register_routes
+from ..scenarios import scripted, times_of
 from ..server import HTTPError, Request, Response, json_response
 from . import orders
 from .provider import MultiSafepayProvider
@@ -23,23 +25,13 @@ FINANCIAL = ("initialized", "uncleared", "completed", "declined", "cancelled", "
 
 
 def register(provider: MultiSafepayProvider) -> None:
-    routes = [
+    register_routes(provider, "/_emulator/multisafepay", [
         ("GET", "/orders", list_orders),
         ("POST", "/orders/<order_id>/complete", complete),
         ("POST", "/orders/<order_id>/status", force_status),
         ("POST", "/orders/<order_id>/notify", resend),
         ("POST", "/scenario", scenario),
-    ]
-    for method, path, handler in routes:
-        provider.app.router.add(method, "/_emulator/multisafepay" + path,
-                                lambda r, h=handler: h(provider, r), kind="control")
-
-
-def _times(body: dict) -> int:
-    times = body.get("times", 1)
-    if isinstance(times, bool) or not isinstance(times, int) or times < 1:
-        raise HTTPError(400, {"detail": "'times' must be a positive integer."})
-    return times
+    ], kind="control")
 
 
 def _order(provider: MultiSafepayProvider, request: Request) -> orders.Order:
@@ -102,7 +94,7 @@ def resend(provider: MultiSafepayProvider, request: Request) -> Response:
             recorded = order.notifications[index]
         except IndexError:
             raise HTTPError(409, {"detail": "No such notification for this order."}) from None
-    pending = [(order, recorded["body"].encode())] * _times(body)
+    pending = [(order, recorded["body"].encode())] * times_of(body)
     orders.send(provider, pending)
     return json_response({"sent": len(pending), "status": json.loads(recorded["body"])["status"]})
 
@@ -110,8 +102,5 @@ def resend(provider: MultiSafepayProvider, request: Request) -> Response:
 def scenario(provider: MultiSafepayProvider, request: Request) -> Response:
     """`{"outcome": approve|decline|pending, "times": 1}`: the next shopper approvals (page or control)
     end that way, before personas are considered."""
-    body = request.json_object()
-    outcome = body.get("outcome")
-    if outcome not in OUTCOMES:
-        raise HTTPError(400, {"detail": f"'outcome' must be one of {', '.join(OUTCOMES)}."})
-    return json_response({"outcomes": provider.state.script(outcome, _times(body))})
+    outcome, times = scripted(request.json_object(), "outcome", OUTCOMES)
+    return json_response({"outcomes": provider.state.script(outcome, times)})

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from .notifications import encode, notification
-from .provider import MSPError
 from .rules import cart_total, check_order, decimal, spec_check
 from .state import Order, Refund
+from .wire import MSPError
 
 if TYPE_CHECKING:
     from .provider import MultiSafepayProvider

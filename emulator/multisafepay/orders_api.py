@@ -1,22 +1,27 @@
 """MultiSafepay order endpoints under `/multisafepay/v1/json/`: create, read, update (ship, cancel, extend)
-and refund, as the official spec names them (CreateOrder, getOrder, updateOrder, refundOrder)."""
+and refund, as the official spec names them (CreateOrder, getOrder, updateOrder, refundOrder).
+
+Handlers take the caller's API key as a third argument (`wire.endpoint` passes it on): notifications are
+signed with the key that created the order."""
 from __future__ import annotations
 
 from decimal import Decimal
 
 from ..server import Request, Response
 from . import orders
-from .provider import MSPError, MultiSafepayProvider, json_body, ok, register_routes
+from ..routes import register_routes
+from .provider import MultiSafepayProvider
+from .wire import BASE, MSPError, endpoint, json_body, ok
 from .rules import spec_check
 
 
 def register(provider: MultiSafepayProvider) -> None:
-    register_routes(provider, [
+    register_routes(provider, BASE, [
         ("POST", "/orders", create_order),
         ("GET", "/orders/<order_id>", get_order),
         ("PATCH", "/orders/<order_id>", update_order),
         ("POST", "/orders/<order_id>/refunds", refund_order),
-    ])
+    ], wrap=endpoint)
 
 
 def _order(provider: MultiSafepayProvider, request: Request, *, status: int = 404) -> orders.Order:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from html import escape
 
+from ..routes import register_routes
 from ..server import HTTPError, Request, Response, html_response
 from . import orders
 from .provider import MultiSafepayProvider
@@ -29,10 +30,13 @@ border-radius:8px;padding:13px;font-size:16px;font-weight:600;margin-top:10px;cu
 
 
 def register(provider: MultiSafepayProvider) -> None:
-    for page in ("connect", "klarna"):
-        for method, handler in (("GET", show), ("POST", submit)):
-            provider.app.router.add(method, f"/multisafepay/{page}/<session_id>/",
-                                    lambda r, h=handler: h(provider, r), provider=provider.name, kind="page")
+    """Hosted pages: logged as MultiSafepay's traffic, no faults (`kind="page"`)."""
+    register_routes(provider, "/multisafepay", [
+        ("GET", "/connect/<session_id>/", show),
+        ("POST", "/connect/<session_id>/", submit),
+        ("GET", "/klarna/<session_id>/", show),
+        ("POST", "/klarna/<session_id>/", submit),
+    ], kind="page")
 
 
 def _page(title: str, body: str, status: int = 200) -> Response:

@@ -1,47 +1,25 @@
-"""The `multisafepay` provider object and the envelope every `/multisafepay/v1/json/` call shares.
+"""The `multisafepay` provider object: settings, spec schemas, accepted API keys and state.
 
 Why one object: routes, the hosted page, the control API, the clock job and the notification sender need
 the same few things (spec schemas, accepted API keys, settings, state); `reset()` is what
-`POST /_emulator/reset` calls. Why one wrapper (`endpoint`): MultiSafepay answers every call with
-`{"success": true, "data": ...}` or `{"success": false, "data": {}, "error_code", "error_info"}`
-(reference notes §2), so handlers only raise `MSPError` and return their `data`.
+`POST /_emulator/reset` calls. The envelope every API call shares (API key, `success`/`data` body, error
+codes) is `wire.py`; `finish_response` hands fault answers to it.
 """
 from __future__ import annotations
 
-import json
 import os
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 from ..app import Emulator
 from ..config import env_flag
 from ..schema import Validator
-from ..server import Request, Response, json_response
+from ..server import Request, Response
 from .schemas import load_request_schemas
 from .state import MultiSafepayState
+from .wire import finish_response
 
-BASE = "/multisafepay/v1/json"
 DEFAULT_API_KEYS = "msp-emulator-api-key"
-
-
-class MSPError(Exception):
-    """A MultiSafepay error answer. HTTP statuses are not documented reliably: we answer 400 for a refused
-    request, 401 for a bad key, 404 for an unknown order (the spec's GET), 5xx for faults."""
-
-    def __init__(self, status: int, code: int, info: str) -> None:
-        super().__init__(status, code, info)
-        self.status, self.code, self.info = status, code, info
-
-    def response(self) -> Response:
-        return error_response(self.status, self.code, self.info)
-
-
-def error_response(status: int, code: int, info: str, headers: dict | None = None) -> Response:
-    return json_response({"success": False, "data": {}, "error_code": code, "error_info": info}, status, headers)
-
-
-def ok(data: Any) -> Response:
-    return json_response({"success": True, "data": data})
 
 
 class MultiSafepayProvider:
@@ -81,65 +59,6 @@ class MultiSafepayProvider:
     def setting(self, key: str) -> Any:
         return self.app.config.get("multisafepay", key)
 
-    # --- authentication ---------------------------------------------------------------------
-    def api_key(self, request: Request) -> str | None:
-        """The accepted key from the `api_key` header, the `api_key` query parameter or a Bearer token
-        (the three ways the docs and SDKs send it), else None."""
-        scheme, _, bearer = (request.header("authorization") or "").partition(" ")
-        candidates = [request.header("api_key"), request.arg("api_key"),
-                      bearer.strip() if scheme.lower() == "bearer" else None]
-        for candidate in candidates:
-            if candidate and candidate.strip() in self.api_keys:
-                return candidate.strip()
-        return None
-
     def finish_response(self, request: Request, response: Response) -> Response:
         """Faults from the control API and emulator crashes answer in MultiSafepay's error envelope."""
-        route = request.route
-        if response.status < 400 or route is None or route.kind != "api":
-            return response
-        try:
-            if json.loads(response.body).get("success") is False:
-                return response
-        except (ValueError, AttributeError):
-            pass
-        info = "Too many requests" if response.status == 429 else "Unknown error"
-        retry = {k: v for k, v in response.headers.items() if k.lower() == "retry-after"}
-        return error_response(response.status, 9999 if response.status >= 500 else 1000, info, retry)
-
-
-Handler = Callable[[MultiSafepayProvider, Request, str], Response]
-
-
-def endpoint(provider: MultiSafepayProvider, handler: Handler) -> Callable[[Request], Response]:
-    """Authenticate (1032, HTTP 401), then run the handler with the caller's API key (notifications are
-    signed with the key that created the order), turning MSPError into the error envelope."""
-
-    def guarded(request: Request) -> Response:
-        key = provider.api_key(request)
-        if key is None:
-            return error_response(401, 1032, "Invalid API key")
-        try:
-            return handler(provider, request, key)
-        except MSPError as exc:
-            return exc.response()
-
-    return guarded
-
-
-def register_routes(provider: MultiSafepayProvider, routes) -> None:
-    for method, path, handler in routes:
-        provider.app.router.add(method, BASE + path, endpoint(provider, handler), provider=provider.name)
-
-
-def json_body(request: Request, **options: Any) -> Any:
-    """The request's JSON (numbers as Decimal with `parse_float=Decimal`); not JSON → 1000."""
-    if not request.body.strip():
-        return {}
-    try:
-        data = json.loads(request.body, **options)
-    except (ValueError, UnicodeDecodeError):
-        raise MSPError(400, 1000, "Invalid JSON in request body") from None
-    if not isinstance(data, dict):
-        raise MSPError(400, 1000, "Request body must be a JSON object")
-    return data
+        return finish_response(request, response)

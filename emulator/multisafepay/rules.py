@@ -16,7 +16,8 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from .provider import MSPError, MultiSafepayProvider
+from .provider import MultiSafepayProvider
+from .wire import MSPError
 
 KLARNA_CURRENCIES = {"EUR", "GBP", "DKK", "NOK", "SEK"}
 CENT = Decimal("0.01")

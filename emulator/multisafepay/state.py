@@ -3,19 +3,23 @@ notifications sent, and scripted shopper outcomes.
 
 Why one re-entrant lock: the server is threaded and an order's status must change once even when the
 shopper's click, a PATCH from the shop and the expiry job race; every check-then-change runs under `lock`.
+Scripted shopper outcomes are one site-wide `ScenarioQueue` entry (kind "approval"): MultiSafepay has no
+per-order handle a test could name before the order exists.
 """
 from __future__ import annotations
 
 import itertools
 import secrets
 import threading
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from ..scenarios import ScenarioQueue
+
 FIRST_TRANSACTION_ID = 20_000_000_000_000_001  # 17 digits, beyond 2^53, as newer MSP PSP ids are
+APPROVAL = "approval"  # the scenario kind of scripted shopper outcomes (site-wide: key None)
 
 
 @dataclass
@@ -66,6 +70,7 @@ class Order:
 class MultiSafepayState:
     def __init__(self) -> None:
         self.lock = threading.RLock()
+        self.scenarios = ScenarioQueue(self.lock)
         self.reset()
 
     def reset(self) -> None:
@@ -75,7 +80,7 @@ class MultiSafepayState:
             self.sessions: dict[str, str] = {}  # session id -> order id
             self.transaction_ids = itertools.count(FIRST_TRANSACTION_ID)
             self.refund_ids = itertools.count(1)
-            self.outcomes: deque[str] = deque()  # scripted shopper approvals: approve, decline, pending
+            self.scenarios.clear()  # scripted shopper approvals: approve, decline, pending
 
     def add(self, order: Order) -> None:
         with self.lock:
@@ -96,13 +101,12 @@ class MultiSafepayState:
             return self.orders.get(order_id) if order_id else None
 
     def script(self, outcome: str, times: int) -> list[str]:
-        with self.lock:
-            self.outcomes.extend([outcome] * times)
-            return list(self.outcomes)
+        """Queue the next `times` shopper approvals; answers everything now queued."""
+        return self.scenarios.add(APPROVAL, None, outcome, times)
 
     def next_outcome(self) -> str | None:
-        with self.lock:
-            return self.outcomes.popleft() if self.outcomes else None
+        """The next scripted shopper approval (consumed), or None: personas decide."""
+        return self.scenarios.take(APPROVAL, None)
 
     def snapshot(self) -> list[Any]:
         with self.lock:
