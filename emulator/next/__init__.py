@@ -7,7 +7,8 @@ Wire contract: `shared/reference/next-admin-api/2024-04-01.yaml` plus our notes 
 Modules, in the shape every provider package has (README, "Adding a provider"): `provider.py` settings and
 spec · `wire.py` the API envelope (version, token, throttle) · `state.py` store · `rules.py` validation
 (`schemas.py` its fallback schemas) · `orders_api.py`, `order_actions_api.py` (capture, refund, cancel),
-`upsells_api.py`, `subscriptions_api.py`, `webhooks_api.py` the wire handlers · `pages.py` the hosted Klarna page · `control.py` control routes.
+`upsells_api.py`, `subscriptions_api.py`, `webhooks_api.py` the wire handlers · `pages.py` the hosted Klarna
+page · `control.py` control routes.
 Helpers: `checkout.py` the flow, `orders.py` Order JSON, `subscriptions.py` SubscriptionDetail and schedule,
 `renewals.py` renewal charges, `outcomes.py` who approves a charge, `pagination.py`, `events.py` webhooks.
 """

@@ -44,6 +44,8 @@ class Capabilities:
     renewals: Renewals = Renewals.NONE
     upsell: UpsellKind = UpsellKind.NONE
     operations: frozenset[Operation] = frozenset()
+    # A capture may take part of what is left; False when the provider captures only the whole authorization.
+    partial_capture: bool = True
     # An open payment session can be rewritten with a changed cart, so the order stays revisable.
     session_updates: bool = False
     # A shopper's GET on the return URL may confirm a payment (MultiSafepay returns by GET); when False

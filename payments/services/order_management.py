@@ -97,9 +97,15 @@ def _begin(attempt_id, kind, *, amount=None, details=None, user=""):
     if not attempt.provider_reference:
         raise OperationRefused("this payment has no provider order to act on")
     order = provider_order(attempt)
-    _check(order, kind, amount)
     with transaction.atomic():
         PaymentAttempt.objects.select_for_update().get(pk=attempt_id)
+        # The same action whose outcome stayed unknown (a provider error was recorded) runs again under its
+        # own key: Klarna replays it, 29 Next's adapter finds it on the order; a second row would act twice.
+        unknown = attempt.operations.filter(kind=kind, amount=amount, result=PaymentOperation.Result.PENDING) \
+            .exclude(error="").first()
+        if unknown is not None:
+            return order, unknown
+        _check(order, kind, amount)
         op = PaymentOperation.objects.create(attempt=attempt, kind=kind, amount=amount, details=details or {},
                                              created_by=user)
     return order, op
@@ -110,6 +116,10 @@ def _check(order: ProviderOrder, kind, amount):
     if kind == Kind.CAPTURE and (Operation.CAPTURE not in allowed or not 0 < amount <= order.remaining):
         raise OperationRefused(f"capture of {order.money(amount or 0)} not possible: "
                                f"{order.money(order.remaining)} left to capture")
+    if kind == Kind.CAPTURE and amount != order.remaining \
+            and not get_adapter(order.head.route).capabilities.partial_capture:
+        raise OperationRefused(f"{get_adapter(order.head.route).display_name} captures only the whole "
+                               f"{order.money(order.remaining)} left, not part of it")
     if kind == Kind.REFUND and not 0 < (amount or 0) <= order.captured - order.refunded:
         raise OperationRefused(f"refund of {order.money(amount or 0)} is more than the "
                                f"{order.money(order.captured - order.refunded)} captured and not yet refunded")
