@@ -36,7 +36,7 @@ class NextOrderActions:
                 shipping_info: list[dict] | None = None) -> str:
         """Capture the whole open authorization. Raises OperationNotSupported for any other amount (29 Next
         captures no part of it), ProviderRequestError when 29 Next refuses, ProviderUnavailable when the
-        outcome stays unknown."""
+        outcome stays unknown. `shipping_info` is not sent: the spec's capture takes no body."""
         order = self.client.get_order(provider_reference)
         if _captured_id(order):
             return _captured_id(order)
@@ -59,8 +59,8 @@ class NextOrderActions:
         return self._once(provider_reference, lambda: self.client.refund_order(provider_reference, body), done)
 
     def cancel(self, provider_reference: str, *, key: str) -> None:
-        """Cancel an order with nothing captured: its authorization is voided. 29 Next refuses (400) to
-        cancel an order with money taken unless asked to refund it all, which this never asks."""
+        """Cancel an order with nothing captured: its authorization is voided. `full_refund` stays false: a
+        cancel never refunds (refunds are their own operation, with their own limits)."""
         if _cancelled(self.client.get_order(provider_reference)):
             return
         body = {"cancel_reason": f"Authorization cancelled from the shop ({KEY_MARK}{key})", "full_refund": False,
