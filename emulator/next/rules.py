@@ -116,3 +116,19 @@ def _added_line_errors(line: Any) -> dict:
     if isinstance(line, dict) and line.get("subscription"):
         errors["subscription"] = ["The emulator cannot start a subscription from added line items."]
     return errors
+
+
+def validate_refund(validator: Validator, schema: dict, body: Any) -> tuple[dict, Errors | None]:
+    """RefundOrder plus the emulator's limits: it refunds amounts by transaction and keeps no stock, so
+    `refund_lines` and `refund_shipping` are refused rather than silently ignored; at least one transaction."""
+    cleaned, errors = validate(validator, schema, body)
+    if not isinstance(body, dict):
+        return {}, errors
+    found: dict = {}
+    if isinstance(body.get("transactions"), list) and not body["transactions"] and "transactions" not in (errors or {}):
+        found["transactions"] = ["This list may not be empty."]
+    for key in ("refund_lines", "refund_shipping"):
+        if body.get(key):
+            found[key] = ["The emulator refunds amounts per transaction only; send transactions."]
+    errors = merge_errors(errors, found or None)
+    return ({}, errors) if errors else (cleaned, None)

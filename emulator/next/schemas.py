@@ -93,4 +93,21 @@ RECURRING = {
     "RetrySubscription": {"type": "object", "properties": {"payment_gateway": _NULLABLE_INT}},
 }
 
-FALLBACKS = {"CreateOrder": FALLBACK_CREATE_ORDER, "Webhook": FALLBACK_WEBHOOK, **RECURRING}
+ORDER_ACTIONS = {
+    "RefundOrder": {
+        "type": "object", "required": ["transactions"],
+        "properties": {"transactions": {"type": "array", "items": {
+            "type": "object", "required": ["amount", "id"],
+            "properties": {"amount": DECIMAL, "id": {"type": "integer"},
+                           "is_external": {"type": "boolean", "default": False}}}},
+            "note": {"type": "string"}, "refund_lines": {"type": "array"}, "refund_shipping": {"type": "object"},
+            "send_refund_notification": {"type": "boolean", "default": True}},
+    },
+    "CancelOrder": {
+        "type": "object", "required": ["cancel_reason"],
+        "properties": {"cancel_reason": {"type": "string"}, "full_refund": {"type": "boolean", "default": False},
+                       "send_cancel_notification": {"type": "boolean", "default": True}},
+    },
+}
+
+FALLBACKS = {"CreateOrder": FALLBACK_CREATE_ORDER, "Webhook": FALLBACK_WEBHOOK, **RECURRING, **ORDER_ACTIONS}

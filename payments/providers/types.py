@@ -62,6 +62,8 @@ class Capabilities:
     renewals: Renewals = Renewals.NONE
     upsell: UpsellKind = UpsellKind.NONE
     operations: frozenset[Operation] = frozenset()
+    # A capture may take part of what is left; False when the provider captures only the whole authorization.
+    partial_capture: bool = True
     # An open payment session can be rewritten with a changed cart, so the order stays revisable.
     session_updates: bool = False
     # A shopper's GET on the return URL may confirm a payment (MultiSafepay returns by GET); when False
@@ -77,8 +79,6 @@ class Capabilities:
     inbound_ack: InboundAck | None = None
     # Shopper details checkout must ask for (validated) when this route is chosen.
     customer_fields: frozenset[CustomerField] = frozenset()
-    # False when the provider captures only the whole remaining authorization at once (a shipment).
-    partial_capture: bool = True
 
     @property
     def recurring(self) -> bool:

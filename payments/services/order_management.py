@@ -97,9 +97,15 @@ def _begin(attempt_id, kind, *, amount=None, details=None, user=""):
     if not attempt.provider_reference:
         raise OperationRefused("this payment has no provider order to act on")
     order = provider_order(attempt)
-    _check(order, kind, amount)
     with transaction.atomic():
         PaymentAttempt.objects.select_for_update().get(pk=attempt_id)
+        # The same action whose outcome stayed unknown (a provider error was recorded) runs again under its
+        # own key: Klarna replays it, 29 Next's adapter finds it on the order; a second row would act twice.
+        unknown = attempt.operations.filter(kind=kind, amount=amount, result=PaymentOperation.Result.PENDING) \
+            .exclude(error="").first()
+        if unknown is not None:
+            return order, unknown
+        _check(order, kind, amount)
         op = PaymentOperation.objects.create(attempt=attempt, kind=kind, amount=amount, details=details or {},
                                              created_by=user)
     return order, op

@@ -47,6 +47,10 @@ class NextDriver:
     def approve_only(self, attempt):
         self.emulator.complete_checkout(attempt.redirect_url, "approve")
 
+    def authorize_only(self):
+        """The store authorizes Klarna payments and captures later (an auth-capture gateway)."""
+        self.emulator.control("PATCH", "/_emulator/config", {"next": {"klarna_payment_status": "authorized"}})
+
     def decline_return(self, attempt):
         return urlparse(return_url(attempt)).path, {"response": "{}"}
 
@@ -77,6 +81,9 @@ class KlarnaPaymentsDriver:
 
     def approve_only(self, attempt):
         authorize(self.emulator, attempt, True)
+
+    def authorize_only(self):
+        """Klarna Payments orders are always authorized first (auto_capture false)."""
 
     def decline_return(self, attempt):
         return urlparse(return_url(attempt)).path, {"declined": "1"}
@@ -115,6 +122,9 @@ class MultiSafepayDriver:
     def approve_only(self, attempt):
         self._complete(attempt, "approve")
 
+    def authorize_only(self):
+        """MultiSafepay's Klarna orders complete as authorized; shipping captures them."""
+
     def decline_return(self, attempt):
         return urlparse(return_url(attempt)).path, {"transactionid": attempt.reference}
 
@@ -149,6 +159,9 @@ class KlarnaAuthorizeDriver:
 
     def approve_only(self, attempt):
         self._journey(attempt, "approve")
+
+    def authorize_only(self):
+        """Approved v2 authorizations are authorized, never captured at once."""
 
     def decline_return(self, attempt):
         return urlparse(return_url(attempt)).path, {}
@@ -362,47 +375,54 @@ def test_an_upsell_is_charged_once_the_way_the_route_says(driver, client):
 
 
 # --- order management -----------------------------------------------------------------------------------------
-def part(a):
-    """What the suite captures: 10.00, or everything when the route captures whole orders only."""
-    return 1000 if get_adapter(a.route).capabilities.partial_capture else a.amount
-
-
+# `part` is what a capture takes: 1000 where the route captures part of an authorization, else None (everything).
 OPERATIONS = {
-    Operation.CAPTURE: lambda a: om.payment_capture(attempt_id=a.pk, amount=part(a)),
-    Operation.REFUND: lambda a: (om.payment_capture(attempt_id=a.pk, amount=part(a)),
-                                 om.payment_refund(attempt_id=a.pk, amount=400)),
+    Operation.CAPTURE: lambda a, part: om.payment_capture(attempt_id=a.pk, amount=part),
+    Operation.REFUND: lambda a, part: (om.payment_capture(attempt_id=a.pk, amount=part),
+                                       om.payment_refund(attempt_id=a.pk, amount=400)),
+    Operation.CANCEL: lambda a, part: om.payment_cancel(attempt_id=a.pk),
+    Operation.RELEASE: lambda a, part: (om.payment_capture(attempt_id=a.pk, amount=part),
+                                        om.payment_release_remaining(attempt_id=a.pk)),
+    Operation.EXTEND: lambda a, part: om.payment_extend(attempt_id=a.pk),
+}
+ALONE = {  # the operation itself, on the authorized payment, for a route that does not offer it
+    Operation.CAPTURE: lambda a: om.payment_capture(attempt_id=a.pk),
+    Operation.REFUND: lambda a: om.payment_refund(attempt_id=a.pk, amount=400),
     Operation.CANCEL: lambda a: om.payment_cancel(attempt_id=a.pk),
-    Operation.RELEASE: lambda a: (om.payment_capture(attempt_id=a.pk, amount=1000),
-                                  om.payment_release_remaining(attempt_id=a.pk)),
+    Operation.RELEASE: lambda a: om.payment_release_remaining(attempt_id=a.pk),
     Operation.EXTEND: lambda a: om.payment_extend(attempt_id=a.pk),
 }
 AFTER = {
-    Operation.CAPTURE: lambda a: a.captured_amount == part(a),
-    Operation.REFUND: lambda a: a.refunded_amount == 400 and a.status == Status.PARTIALLY_REFUNDED,
-    Operation.CANCEL: lambda a: a.status == Status.CANCELLED,
-    Operation.RELEASE: lambda a: a.status == Status.CAPTURED and a.captured_amount == 1000,
-    Operation.EXTEND: lambda a: a.authorization_expires_at is not None,
+    Operation.CAPTURE: lambda a, part: a.captured_amount == (part or a.amount),
+    Operation.REFUND: lambda a, part: a.refunded_amount == 400 and a.status == Status.PARTIALLY_REFUNDED,
+    Operation.CANCEL: lambda a, part: a.status == Status.CANCELLED,
+    Operation.RELEASE: lambda a, part: a.status == Status.CAPTURED and a.captured_amount == part,
+    Operation.EXTEND: lambda a, part: a.authorization_expires_at is not None,
 }
 
 
 @pytest.mark.parametrize("operation", list(Operation), ids=str)
 def test_each_order_management_operation_works_or_is_refused(driver, client, operation):
+    driver.authorize_only()
     attempt = pay(driver, client)
+    assert attempt.status == Status.AUTHORIZED
     if operation not in caps(driver).operations:
         with pytest.raises(om.OperationRefused):
-            OPERATIONS[operation](attempt)
+            ALONE[operation](attempt)
         attempt.refresh_from_db()
         assert attempt.status in SUCCESSFUL and not attempt.operations.exclude(result="refused").exists()
         return
-    OPERATIONS[operation](attempt)
+    part = 1000 if caps(driver).partial_capture else None
+    OPERATIONS[operation](attempt, part)
     attempt.refresh_from_db()
-    assert AFTER[operation](attempt)
+    assert AFTER[operation](attempt, part)
     assert attempt.operations.filter(kind=operation.value, result="done").exists()
 
 
 def test_a_partial_capture_is_refused_where_the_route_captures_whole_orders(driver, client):
     if Operation.CAPTURE not in caps(driver).operations or caps(driver).partial_capture:
         pytest.skip("route captures parts, or does not capture from the shop")
+    driver.authorize_only()
     attempt = pay(driver, client)
     with pytest.raises(om.OperationRefused, match="whole order"):
         om.payment_capture(attempt_id=attempt.pk, amount=1000)

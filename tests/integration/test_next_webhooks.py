@@ -7,6 +7,7 @@ from django.db import connection
 
 from payments.models import PaymentEvent, WebhookDelivery
 from payments.providers.next.signatures import sign
+from payments.services import order_management as om
 from payments.services.inbound import inbound_apply
 from payments.services.payment_start import payment_start
 from payments.services.reconcile import payments_reconcile
@@ -198,3 +199,23 @@ def test_signed_order_without_readable_lines_never_captures(emulator, client, se
     assert response.status_code == 400 and deliveries().get().state == "rejected"
     attempt.refresh_from_db()
     assert attempt.status == Status.PENDING
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("store,act,final", [
+    ("paid", lambda a: om.payment_refund(attempt_id=a.pk, amount=500), Status.PARTIALLY_REFUNDED),
+    ("authorized", lambda a: om.payment_capture(attempt_id=a.pk), Status.CAPTURED),
+    ("authorized", lambda a: om.payment_cancel(attempt_id=a.pk), Status.CANCELLED),
+], ids=["refund", "capture", "cancel"])
+def test_webhooks_of_an_order_management_action_agree_with_it(hooked, store, act, final):
+    hooked.control("PATCH", "/_emulator/config", json={"next": {"klarna_payment_status": store}})
+    attempt = start()
+    hooked.complete_checkout(attempt.redirect_url, "approve")
+    attempt.refresh_from_db()
+    before = deliveries().count()
+    act(attempt)
+    after = deliveries().order_by("id")[before:]
+    assert [d.event_type for d in after] == ["order.updated", "transaction.created"]
+    assert {d.state for d in after} <= {"applied", "ignored"}, [(d.event_type, d.state, d.error) for d in after]
+    attempt.refresh_from_db()
+    assert attempt.status == final

@@ -49,7 +49,7 @@ def test_resubmitted_checkout_supersedes_the_open_payment(emulator, client):
     assert second.status == Status.PENDING
 
 
-def test_back_button_second_29_next_payment_is_flagged_when_the_route_cannot_undo_it(emulator, client):
+def test_back_button_second_29_next_payment_is_refunded_at_29_next(emulator, client):
     order = make_order()
     first = payment_start(order=order, route="next")
     second = payment_start(order=order, route="next")
@@ -61,6 +61,29 @@ def test_back_button_second_29_next_payment_is_flagged_when_the_route_cannot_und
     assert second.status in SUCCESSFUL and second.duplicate_of is None
     assert first.duplicate_of_id == second.pk
     assert PaymentAttempt.objects.filter(duplicate_of__isnull=False).count() == 1
-    # 29 Next offers no cancel or refund from the shop (yet): the merchant is told to undo it there.
-    assert first.status in SUCCESSFUL
-    assert first.events.filter(source="duplicate", dedupe_key="duplicate:manual").exists()
+    # The emulator's store captures at once: the duplicate is refunded in full at 29 Next.
+    assert first.status == Status.REFUNDED and first.refunded_amount == first.amount
+    assert next_order(emulator, first.provider_reference)["payment_status"] == "refunded"
+    assert next_order(emulator, second.provider_reference)["payment_status"] == "paid"
+    assert first.operations.get(kind="refund").result == "done"
+    assert first.events.filter(source="duplicate").exists() and second.events.filter(source="duplicate").exists()
+    assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
+
+
+def test_an_authorized_29_next_duplicate_is_cancelled(emulator, client):
+    emulator.control("PATCH", "/_emulator/config", {"next": {"klarna_payment_status": "authorized"}})
+    order = make_order()
+    first = payment_start(order=order, route="next")
+    second = payment_start(order=order, route="next")
+    for attempt in (second, first):
+        done = emulator.complete_checkout(attempt.redirect_url, "approve")
+        client.post(urlparse(done["return_url"]).path, {"response": done["response"]})
+    first.refresh_from_db()
+    assert first.status == Status.CANCELLED and first.duplicate_of_id == second.pk
+    assert next_order(emulator, first.provider_reference)["status"] == "canceled"
+    assert first.operations.get(kind="cancel").result == "done"
+    assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
+
+
+def next_order(emulator, number):
+    return next(o for o in emulator.control("GET", "/_emulator/next/orders")["orders"] if o["number"] == number)

@@ -97,9 +97,10 @@ def test_admin_offers_only_what_the_route_and_state_allow(with_upsell, admin_cli
     assert "Capture" in page and "Cancel authorization" in page and "Release remaining" not in page
     upsell_page = admin_client.get(reverse("admin:payments_paymentattempt_change", args=[upsell.pk])).content.decode()
     assert "manage it there" in upsell_page
-    _, next_attempt, _ = pay(emulator, client)
+    _, next_attempt, _ = pay(emulator, client)  # captured at once (the emulator's default store)
     next_page = admin_client.get(reverse("admin:payments_paymentattempt_change", args=[next_attempt.pk]))
-    assert "/operation/refund/" not in next_page.content.decode()  # 29 Next offers no operation yet
-    forced = admin_client.post(reverse("admin:payments_paymentattempt_operation", args=[next_attempt.pk, "refund"]),
-                               {"amount": "5.00", "confirmed": "1"})
+    assert "/operation/refund/" in next_page.content.decode()  # 29 Next refunds from the shop
+    assert "/operation/release/" not in next_page.content.decode()  # and offers no release at all
+    forced = admin_client.post(reverse("admin:payments_paymentattempt_operation", args=[next_attempt.pk, "release"]),
+                               {"confirmed": "1"})
     assert forced.status_code == 302 and not next_attempt.operations.exists()

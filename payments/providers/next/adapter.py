@@ -6,6 +6,8 @@ Choices where the docs are silent (see README "29 Next"):
   metadata; reconcile finds it again with the `tags` list filter.
 - A 201 from ordersCreate for Klarna carries `payment_complete_url` (the guides), not an Order (the spec).
 - payment_status `paid` means captured; `authorized` means authorized (auth-capture gateways).
+- Order management (capture, refund, cancel) lives in order_actions.py: no idempotency key exists, so each
+  call reads the order back before acting and after an unknown outcome.
 """
 from datetime import datetime
 
@@ -22,6 +24,7 @@ from ..types import (
     Identity,
     InboundMessage,
     NothingToApply,
+    Operation,
     PaymentAbandoned,
     PaymentUpdate,
     ProviderPayment,
@@ -36,6 +39,7 @@ from ..types import (
 )
 from . import signatures, wire
 from .client import NextClient
+from .order_actions import NextOrderActions
 
 SIGNATURE_HEADER = "X-29Next-Signature"
 
@@ -43,13 +47,16 @@ SIGNATURE_HEADER = "X-29Next-Signature"
 MAX_RESPONSE_FIELD = 512 * 1024
 TAG_PREFIX = "shop-"
 
-class NextAdapter(PaymentAdapter):
+class NextAdapter(NextOrderActions, PaymentAdapter):
     key = "next"
     display_name = "Klarna (via 29 Next)"
     description = "Pay now, later or in slices with Klarna. You will be sent to Klarna to confirm."
     capabilities = Capabilities(
         renewals=Renewals.PROVIDER,
         upsell=UpsellKind.ADD_TO_ORDER,
+        # ordersCaptureCreate / ordersRefundCreate / ordersCancelCreate (order_actions.py); no release or extend
+        operations=frozenset({Operation.CAPTURE, Operation.REFUND, Operation.CANCEL}),
+        partial_capture=False,
         inbound_headers=("Content-Type", "User-Agent", "Content-Length", SIGNATURE_HEADER),
     )
 

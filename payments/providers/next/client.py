@@ -49,6 +49,20 @@ class NextClient:
         retried after a 5xx or timeout: the caller reads the order back instead (DESIGN rule 5)."""
         return self.http.request("POST", f"orders/{quote(str(number), safe='')}/add-line-items/", json=body)
 
+    # ordersCaptureCreate / ordersRefundCreate / ordersCancelCreate. No idempotency key exists, so the HTTP
+    # client never repeats them after a 5xx or timeout: the adapter reads the order back instead.
+    def capture_order(self, number: str) -> dict:
+        """Captures the whole authorization (the spec's capture has no amount and no body)."""
+        return self.http.request("POST", f"orders/{quote(str(number), safe='')}/capture/")
+
+    def refund_order(self, number: str, body: dict) -> dict:
+        """RefundOrder `{transactions: [{id, amount}], note}` -> the Refund."""
+        return self.http.request("POST", f"orders/{quote(str(number), safe='')}/refund/", json=body)
+
+    def cancel_order(self, number: str, body: dict) -> dict:
+        """CancelOrder `{cancel_reason, full_refund, send_cancel_notification}` -> the Order."""
+        return self.http.request("POST", f"orders/{quote(str(number), safe='')}/cancel/", json=body)
+
     def get_subscription(self, subscription_id) -> dict:
         return self.http.request("GET", f"subscriptions/{quote(str(subscription_id), safe='')}/")
 

@@ -74,6 +74,7 @@ def to_payment(order: dict) -> ProviderPayment:
         supports_upsell=bool(order.get("supports_post_purchase_upsells")),
         subscriptions=subscriptions,
         line_totals=tuple(line_totals),
+        **figures(order),
         raw=order,
     )
 
@@ -108,3 +109,44 @@ def to_subscription(data: dict) -> SubscriptionInfo:
                      for o in data.get("orders") or [] if isinstance(o, dict)),
         raw=data,
     )
+
+
+# --- the order's money, from its transactions ---------------------------------------------------------
+TAKEN = ("debit", "capture")  # transactions that took the shopper's money
+
+
+def _succeeded(order: dict) -> list[dict]:
+    return [t for t in order.get("transactions") or []
+            if isinstance(t, dict) and t.get("status") == "succeeded" and t.get("id") is not None]
+
+
+def _children(order: dict, parent: dict, kind: str) -> list[dict]:
+    return [t for t in _succeeded(order) if t.get("parent_id") == parent["id"] and t.get("type") == kind]
+
+
+def open_authorizations(order: dict) -> list[dict]:
+    """Authorizations neither captured nor voided: what a capture or a cancel acts on."""
+    return [t for t in _succeeded(order) if t.get("type") == "authorize"
+            and not _children(order, t, "capture") and not _children(order, t, "void")]
+
+
+def refundable_transactions(order: dict) -> list[tuple[int, int]]:
+    """(transaction id, what is left to refund of it) of every debit or capture, oldest first."""
+    found = []
+    for taken in (t for t in _succeeded(order) if t.get("type") in TAKEN):
+        refunded = sum(money_field(r.get("amount") or "0", "refund") for r in _children(order, taken, "refund"))
+        left = money_field(taken.get("amount") or "0", "transaction amount") - refunded
+        if left > 0:
+            found.append((int(taken["id"]), left))
+    return found
+
+
+def figures(order: dict) -> dict:
+    """order_total, captured, refunded, remaining (minor units) of the whole order, upsells included."""
+    succeeded = _succeeded(order)
+    total = lambda kinds: sum(money_field(t.get("amount") or "0", "transaction amount")  # noqa: E731
+                              for t in succeeded if t.get("type") in kinds)
+    remaining = sum(money_field(t.get("amount") or "0", "authorization") for t in open_authorizations(order))
+    return {"order_total": money_field(order.get("total_incl_tax") or "0", "order total"),
+            "captured": total(TAKEN), "refunded": total(("refund",)),
+            "remaining": 0 if order.get("status") == "canceled" else remaining}
