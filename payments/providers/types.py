@@ -54,6 +54,9 @@ class Capabilities:
     markets: frozenset[tuple[str, str]] = frozenset()
     # Headers kept with every stored inbound message (signature, content type), by name.
     inbound_headers: tuple[str, ...] = ("Content-Type", "User-Agent", "Content-Length")
+    # How many provider-run subscriptions one `list_subscriptions` call returns; 0 when the route cannot
+    # list them. Services compare a sweep's pages with one read per subscription and pick the cheaper.
+    subscription_page_size: int = 0
 
     @property
     def recurring(self) -> bool:
@@ -223,6 +226,14 @@ class SubscriptionInfo:
     cancel_reason: str = ""
     orders: tuple[tuple[str, int], ...] = ()  # (provider order, billing cycle)
     raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class SubscriptionPage:
+    """One page of a provider's subscription list, and the opaque cursor of the next (None: last page)."""
+
+    infos: tuple[SubscriptionInfo, ...]
+    next_cursor: str | None = None
 
 
 # --- Everything a provider sends in -----------------------------------------------------------------

@@ -52,6 +52,14 @@ class NextClient:
     def get_subscription(self, subscription_id) -> dict:
         return self.http.request("GET", f"subscriptions/{quote(str(subscription_id), safe='')}/")
 
+    def list_subscriptions(self, *, cursor: str | None = None, statuses: tuple[str, ...] = ()) -> dict:
+        """subscriptionsList: DRF cursor pages `{next, previous, results}`; `next` is a full URL whose
+        `cursor` query value is all we keep (the base URL is ours, not the one in the link)."""
+        params = {"status": list(statuses)} if statuses else {}
+        if cursor:
+            params["cursor"] = cursor
+        return self.http.request("GET", "subscriptions/", params=params)
+
     def subscription_action(self, subscription_id, action: str, body: dict | None = None) -> dict:
         """renew / retry / cancel: POSTs without idempotency keys, so not retried after 5xx. Without a body
         nothing is sent: `renew` has no request body in the spec (not even `{}`)."""
