@@ -5,12 +5,33 @@ everything else is an outcome the service has already recorded. In eager mode (n
 there is nothing to retry through: the periodic reconcile tasks finish the work instead.
 """
 from celery import shared_task
+from celery.signals import task_postrun, task_prerun
 
 from .exceptions import ProviderUnavailable
+from .providers.budget import enter_background, leave_background
 
 MAX_RETRIES = 6
 # How long one subscription-sweep task reads pages before it queues the rest (see sweep_subscriptions).
 SWEEP_TASK_SECONDS = 60
+
+
+_background_tokens = {}
+
+
+@task_prerun.connect
+def _calls_are_background(task_id=None, task=None, **kwargs):
+    """Provider calls of a worker's task yield to shoppers' calls in the provider's rate budget
+    (payments.providers.budget), unless a shopper is waiting on that task (`shopper_waits`). An eager task
+    runs inside the request that queued it and keeps that request's priority."""
+    if task is not None and not task.request.is_eager and not getattr(task, "shopper_waits", False):
+        _background_tokens[task_id] = enter_background()
+
+
+@task_postrun.connect
+def _calls_end_background(task_id=None, **kwargs):
+    token = _background_tokens.pop(task_id, None)
+    if token is not None:
+        leave_background(token)
 
 
 def _backoff(retries: int) -> int:
@@ -48,7 +69,7 @@ def reapply_webhook(delivery_id):
     return inbound_apply(delivery_id=delivery_id)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
+@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES, shopper_waits=True)
 def charge_upsell(self, upsell_id):
     """acks_late + the service's lease and read-back: a worker killed mid-call is harmless."""
     from .services.upsells import lease_length, upsell_charge

@@ -1,6 +1,9 @@
 """29 Next Admin API endpoints used by the shop (spec: 2024-04-01)."""
 from urllib.parse import quote
 
+from django.conf import settings
+
+from ..budget import provider_budget
 from ..http import ErrorInfo, ProviderHTTP
 
 
@@ -30,6 +33,8 @@ class NextClient:
                 "Accept": "application/json",
             },
             error_info=_error_info,
+            # 29 Next allows 4 calls per second per token, for web and workers together
+            budget=provider_budget("29next", credential=token, per_second=settings.NEXT_API_RATE_LIMIT),
             **http_options,
         )
 
