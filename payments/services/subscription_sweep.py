@@ -16,16 +16,19 @@ one by one. When the targets are fewer than a sweep's pages, they are read one b
 
 Everything is idempotent: a sweep interrupted anywhere can start again from any cursor (or none).
 """
+import contextvars
 import logging
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import transaction
 from django.utils import timezone
 
 from ..exceptions import InvalidReturn, ProviderError, ProviderUnavailable
-from ..models import Subscription, SubscriptionCharge
+from ..models import Subscription, SubscriptionCharge, SubscriptionEvent
 from ..providers.registry import get_adapter
 from ..providers.types import SubscriptionInfo
 from ..states import SUCCESSFUL
@@ -72,16 +75,31 @@ def subscriptions_sweep(*, route: str, scope: str, cutoff: datetime, cursor: str
     page_size = adapter.capabilities.subscription_page_size
     if cursor is None and not _sweep_pays(targets, route, page_size):
         return _read_leftovers(adapter, targets, route, source, SweepProgress(None))
-    while targets.exists():
-        page = adapter.list_subscriptions(cursor=cursor, statuses=LIVE_STATUSES)
-        calls += 1
-        page_read, page_changed = subscriptions_apply_page(route=route, infos=page.infos, source=source)
-        read, changed, cursor = read + page_read, changed + page_changed, page.next_cursor
-        if cursor is None:
-            return _read_leftovers(adapter, targets, route, source, SweepProgress(None, read, changed, calls))
-        if deadline is not None and time.monotonic() >= deadline:
-            return SweepProgress(cursor, read, changed, calls)
-    return SweepProgress(None, read, changed, calls)
+    if not targets.exists():
+        return SweepProgress(None)
+
+    def fetch(after):
+        return adapter.list_subscriptions(cursor=after, statuses=LIVE_STATUSES)
+
+    # The next page is requested while this one is written, so the provider's rate, not our writes, sets
+    # the pace. The thread runs in a copy of this context, keeping the caller's budget priority. At most
+    # one page read ahead is wasted, when the last target turns up.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ahead = pool.submit(contextvars.copy_context().run, fetch, cursor)
+        while True:
+            page = ahead.result()
+            calls += 1
+            more = page.next_cursor is not None and (deadline is None or time.monotonic() < deadline)
+            ahead = pool.submit(contextvars.copy_context().run, fetch, page.next_cursor) if more else None
+            page_read, page_changed = subscriptions_apply_page(route=route, infos=page.infos, source=source)
+            read, changed = read + page_read, changed + page_changed
+            if page.next_cursor is None:
+                return _read_leftovers(adapter, targets, route, source, SweepProgress(None, read, changed, calls))
+            if ahead is None:
+                return SweepProgress(page.next_cursor, read, changed, calls)
+            if not targets.exists():
+                ahead.result()
+                return SweepProgress(None, read, changed, calls + 1)
 
 
 def _sweep_pays(targets, route: str, page_size: int) -> bool:
@@ -109,21 +127,26 @@ def _read_leftovers(adapter, targets, route: str, source: str, progress: SweepPr
     return SweepProgress(None, read, changed, calls)
 
 
+MIRRORED_FIELDS = ("next_renewal_at", "interval", "interval_count", "amount", "cancel_reason")
+
+
 def subscriptions_apply_page(*, route: str, infos: tuple[SubscriptionInfo, ...], source: str) -> tuple[int, int]:
     """Apply one page of the provider's view to our mirrors; returns (mirrors read, mirrors changed).
 
-    Subscriptions we do not mirror are left to the webhook path that links them. A changed mirror goes
-    through subscription_sync (row lock, state machine, event, renewal orders); an unchanged one only has
-    `provider_synced_at` moved, in one UPDATE for the page."""
+    Subscriptions we do not mirror are left to the webhook path that links them. A new status or a
+    renewal order we have not recorded goes through subscription_sync (state machine, renewal orders).
+    A change of schedule, amount or cancel reason alone is written for the whole page at once
+    (_apply_fields: rows locked, one "sync" event each, as subscription_transition records it); an
+    unchanged mirror only has `provider_synced_at` moved, in one UPDATE for the page, and no event."""
     by_id = {info.provider_id: info for info in infos}
     mirrors = list(Subscription.objects.filter(route=route, provider_id__in=by_id))
     paid = set(SubscriptionCharge.objects.filter(subscription__in=[m.pk for m in mirrors],
                                                  attempt__status__in=SUCCESSFUL)
                .values_list("subscription_id", "billing_cycle"))
-    unchanged, changed = [], 0
+    unchanged, fields_only, changed = [], {}, 0
     for mirror in mirrors:
         info = by_id[mirror.provider_id]
-        if _differs(mirror, info, paid):
+        if mirror.status != info.status or _unrecorded_renewal(mirror, info, paid):
             try:
                 subscription_sync(subscription=mirror, info=info, source=source)
             except ProviderUnavailable:
@@ -133,20 +156,48 @@ def subscriptions_apply_page(*, route: str, infos: tuple[SubscriptionInfo, ...],
                 log.warning("subscription %s not synced: %s", mirror.provider_id, exc)
                 continue
             changed += 1
+        elif _changed_fields(mirror, info):
+            fields_only[mirror.pk] = info
         else:
             unchanged.append(mirror.pk)
+    now = timezone.now()
+    if fields_only:
+        unchanged += _apply_fields(fields_only, source=source, now=now)
+        changed += len(fields_only)
     if unchanged:
-        Subscription.objects.filter(pk__in=unchanged).update(provider_synced_at=timezone.now())
+        Subscription.objects.filter(pk__in=unchanged).update(provider_synced_at=now)
     return len(mirrors), changed
 
 
-def _differs(mirror: Subscription, info: SubscriptionInfo, paid: set) -> bool:
-    """Whether subscription_sync would change anything: the fields it mirrors, or a renewal order (cycle
-    >= 1) without a paid charge of ours."""
-    mirrored = (mirror.status, mirror.next_renewal_at, mirror.interval, mirror.interval_count, mirror.amount,
-                mirror.cancel_reason)
-    provider = (info.status, info.next_renewal_at, info.interval, info.interval_count, info.amount,
-                info.cancel_reason)
-    if mirrored != provider:
-        return True
+def _apply_fields(infos: dict, *, source: str, now) -> list:
+    """Write schedule/amount changes of mirrors whose status stays, under their row locks, with the event
+    subscription_transition would record ("sync", "updated <fields>"). Returns the pks that turned out
+    unchanged (or changed status) once locked: the first are only marked synced, the second are left to
+    the next read."""
+    unchanged, events, updated = [], [], []
+    with transaction.atomic():
+        for sub in Subscription.objects.select_for_update().filter(pk__in=infos).order_by("pk"):
+            info = infos[sub.pk]
+            names = _changed_fields(sub, info) if sub.status == info.status else []
+            if not names:
+                unchanged.append(sub.pk)
+                continue
+            for name in names:
+                setattr(sub, name, getattr(info, name))
+            sub.provider_synced_at = sub.updated_at = now  # bulk_update does not run auto_now
+            updated.append(sub)
+            events.append(SubscriptionEvent(subscription=sub, kind="sync", source=source, payload=info.raw,
+                                            message=("updated " + ", ".join(names + ["provider_synced_at"]))[:500]))
+        if updated:
+            Subscription.objects.bulk_update(updated, [*MIRRORED_FIELDS, "provider_synced_at", "updated_at"])
+            SubscriptionEvent.objects.bulk_create(events)
+    return unchanged
+
+
+def _changed_fields(mirror: Subscription, info: SubscriptionInfo) -> list[str]:
+    return [name for name in MIRRORED_FIELDS if getattr(mirror, name) != getattr(info, name)]
+
+
+def _unrecorded_renewal(mirror: Subscription, info: SubscriptionInfo, paid: set) -> bool:
+    """A renewal order (cycle >= 1) the provider names without a paid charge of ours."""
     return any(cycle >= 1 and (mirror.pk, cycle) not in paid for _, cycle in info.orders)
