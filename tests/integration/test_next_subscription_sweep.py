@@ -63,6 +63,8 @@ def test_due_subscriptions_are_read_by_the_page_and_only_changes_are_recorded(em
     assert _list_calls(emulator)[0]["query"] == {"status": ["active", "past_due", "retrying", "paused"]}
     # every mirror's renewal date was wrong (a day ago): each changed, once
     assert SubscriptionEvent.objects.count() == events_before + 120
+    assert set(SubscriptionEvent.objects.order_by("-pk")[:120].values_list("kind", "source", "message")) == {
+        ("sync", "renewal-check", "updated next_renewal_at, provider_synced_at")}
     assert not Subscription.objects.filter(next_renewal_at__lt=timezone.now()).exists()
     assert subscriptions_due() == {}
 
