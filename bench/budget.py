@@ -109,7 +109,8 @@ def run(stack, args):
           f"checkout calls answered 429 {sum(c['status'] == 429 for c in shop_calls)} (goal 0)")
     print(f"shopper's wait per checkout (checkout + return POST): median {statistics.median(waits) * 1000:.0f} ms, "
           f"p90 {statistics.quantiles(waits, n=10)[-1] * 1000:.0f} ms, max {waits[-1] * 1000:.0f} ms")
-    print(f"sweep: {len(sweep_calls)} calls, 429s {sum(c['status'] == 429 for c in sweep_calls)}, wall {sweep_wall:.1f} s "
+    sweep_limited = sum(c["status"] == 429 for c in sweep_calls)
+    print(f"sweep: {len(sweep_calls)} calls, 429s {sweep_limited}, wall {sweep_wall:.1f} s "
           f"with {len(shop_calls)} shopper calls on the same budget; all calls {len(calls)} / {args.rate_limit} per s "
           f"= {len(calls) / args.rate_limit:.1f} s, ratio {sweep_wall / (len(calls) / args.rate_limit):.2f}")
 

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from provider_run import prepare_database  # noqa: E402
+from provider_run import ADMIN_URL, prepare_database  # noqa: E402
 
 
 def compose_web_command(port: int, app: str = "config.wsgi:application") -> list[str]:
@@ -152,7 +152,7 @@ def main():
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--sizes", default="10,24,10000",
                         help="catalog sizes; 24 is one full catalog page, what 10,000 shows too")
-    parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES", ADMIN_URL))
     parser.add_argument("--database", default=os.environ.get("BENCH_PAGES_DATABASE", "wt_perf_pages"))
     args = parser.parse_args()
 
@@ -179,7 +179,8 @@ def main():
             for name, path, prepare in (("catalog", "/", None), ("product", f"/p/{slug}/", None),
                                         ("cart", "/cart/", cart_with_one(shop_url, slug))):
                 rps = throughput(shop_url + path, clients=args.clients, seconds=args.seconds, prepare=prepare)
-                print(f"products {total:>6}: {name:<8} {rps:7.1f} req/s, ratio {rps / bare_rps:5.3f} to the bare response")
+                print(f"products {total:>6}: {name:<8} {rps:7.1f} req/s, "
+                      f"ratio {rps / bare_rps:5.3f} to the bare response")
     finally:
         stop(shop)
         stop(bare)

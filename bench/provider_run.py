@@ -12,13 +12,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 HEADERS = {"Authorization": "Bearer emulator-token", "X-29next-API-Version": "2024-04-01"}
 
 
 def add_arguments(parser, *, database: str):
     parser.add_argument("--latency-ms", type=int, default=50, help="emulator answer latency L")
     parser.add_argument("--rate-limit", type=int, default=4, help="calls/s per token (29 Next: 4)")
-    parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres"),
+    parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES", ADMIN_URL),
                         help="an admin URL; the bench creates its own database beside it")
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE", database),
                         help="the bench's database name (dropped and created)")

@@ -50,7 +50,8 @@ def run(stack, n, args):
     limited = sum(1 for c in calls if c["status"] == 429)
     allowed = sent / args.rate_limit
     print(f"N = {n:>6}: {due} due, provider calls {sent} (goal <= N/40 = {n // 40}), 429s {limited}")
-    print(f"N = {n:>6}: wall {wall:7.2f} s, rate limit alone {allowed:7.2f} s, ratio {wall / allowed:5.2f} (goal <= 1.25)")
+    print(f"N = {n:>6}: wall {wall:7.2f} s, rate limit alone {allowed:7.2f} s, "
+          f"ratio {wall / allowed:5.2f} (goal <= 1.25)")
 
 
 if __name__ == "__main__":
