@@ -98,7 +98,10 @@ def subscriptions_sweep(*, route: str, scope: str, cutoff: datetime, cursor: str
             if ahead is None:
                 return SweepProgress(page.next_cursor, read, changed, calls)
             if not targets.exists():
-                ahead.result()
+                try:
+                    ahead.result()  # the page read ahead: spent, not needed, its failure is no failure
+                except (ProviderError, InvalidReturn):
+                    pass
                 return SweepProgress(None, read, changed, calls + 1)
 
 
