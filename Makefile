@@ -63,8 +63,12 @@ test: install browser
 static: install
 	DEBUG=1 STATICFILES_MANIFEST=1 $(PY) manage.py collectstatic --noinput
 
+# checkout needs nothing; the others need PostgreSQL and Redis (see each script's --help).
 bench: install
 	$(DEV_ENV) $(PY) bench/checkout.py
+	$(PY) bench/renewals.py
+	$(PY) bench/budget.py
+	$(PY) bench/pages.py
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .hypothesis

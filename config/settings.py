@@ -186,6 +186,17 @@ PROVIDER_MAX_RETRIES = env.int("PROVIDER_MAX_RETRIES", default=3)
 PROVIDER_TRUST_ENV = env.bool("PROVIDER_TRUST_ENV", default=False)
 # Upper bound on one Retry-After / backoff sleep inside a shopper's request.
 PROVIDER_MAX_BACKOFF = env.float("PROVIDER_MAX_BACKOFF", default=4.0)
+# The request budget of rate-limited providers (payments/providers/budget.py): shared by every process
+# through this Redis (default: REDIS_URL), per process when neither is set.
+PROVIDER_BUDGET_URL = env.str("PROVIDER_BUDGET_URL", default="") or env.str("REDIS_URL", default="")
+# Seconds added to the provider's window: a call arrives a little after its slot was taken.
+PROVIDER_BUDGET_MARGIN = env.float("PROVIDER_BUDGET_MARGIN", default=0.1)
+# Longest wait for a slot before giving up (ProviderUnavailable): a shopper's call, background work.
+PROVIDER_BUDGET_WAIT = {"foreground": env.float("PROVIDER_BUDGET_FOREGROUND_WAIT", default=8.0),
+                        "background": env.float("PROVIDER_BUDGET_BACKGROUND_WAIT", default=120.0)}
+# Slots of each window background work leaves free for this many seconds after a shopper's call.
+PROVIDER_BUDGET_HEADROOM = env.int("PROVIDER_BUDGET_HEADROOM", default=2)
+PROVIDER_BUDGET_HEADROOM_SECONDS = env.float("PROVIDER_BUDGET_HEADROOM_SECONDS", default=5.0)
 
 # Seconds an upsell charge's lease outlives the longest provider call (connect + read timeout).
 UPSELL_LEASE_PADDING = env.float("UPSELL_LEASE_PADDING", default=10.0)
@@ -198,6 +209,9 @@ EMULATOR_URL = env.str("EMULATOR_URL", default="http://127.0.0.1:8100").rstrip("
 NEXT_API_BASE_URL = env.str("NEXT_API_BASE_URL", default=f"{EMULATOR_URL}/next/api/admin/")
 NEXT_API_TOKEN = _secret("NEXT_API_TOKEN", "emulator-token")
 NEXT_API_VERSION = env.str("NEXT_API_VERSION", default="2024-04-01")
+# Calls per second per token (29 Next allows 4); 0 = no budget. The test suite's emulator runs without
+# its rate limit, so the tests' default is 0 (tests of the budget build their own).
+NEXT_API_RATE_LIMIT = env.int("NEXT_API_RATE_LIMIT", default=0 if TESTING else 4)
 NEXT_WEBHOOK_SECRET = _secret("NEXT_WEBHOOK_SECRET", "emulator-webhook-secret")
 NEXT_PAYMENT_GATEWAY = env.int("NEXT_PAYMENT_GATEWAY", default=None)
 

@@ -5,10 +5,33 @@ everything else is an outcome the service has already recorded. In eager mode (n
 there is nothing to retry through: the periodic reconcile tasks finish the work instead.
 """
 from celery import shared_task
+from celery.signals import task_postrun, task_prerun
 
 from .exceptions import ProviderUnavailable
+from .providers.budget import enter_background, leave_background
 
 MAX_RETRIES = 6
+# How long one subscription-sweep task reads pages before it queues the rest (see sweep_subscriptions).
+SWEEP_TASK_SECONDS = 60
+
+
+_background_tokens = {}
+
+
+@task_prerun.connect
+def _calls_are_background(task_id=None, task=None, **kwargs):
+    """Provider calls of a worker's task yield to shoppers' calls in the provider's rate budget
+    (payments.providers.budget), unless a shopper is waiting on that task (`shopper_waits`). An eager task
+    runs inside the request that queued it and keeps that request's priority."""
+    if task is not None and not task.request.is_eager and not getattr(task, "shopper_waits", False):
+        _background_tokens[task_id] = enter_background()
+
+
+@task_postrun.connect
+def _calls_end_background(task_id=None, **kwargs):
+    token = _background_tokens.pop(task_id, None)
+    if token is not None:
+        leave_background(token)
 
 
 def _backoff(retries: int) -> int:
@@ -46,7 +69,7 @@ def reapply_webhook(delivery_id):
     return inbound_apply(delivery_id=delivery_id)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
+@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES, shopper_waits=True)
 def charge_upsell(self, upsell_id):
     """acks_late + the service's lease and read-back: a worker killed mid-call is harmless."""
     from .services.upsells import lease_length, upsell_charge
@@ -77,9 +100,17 @@ def link_subscription(self, route, provider_id, order_id):
 
 @shared_task(acks_late=True)
 def reconcile_subscriptions():
-    from .services.subscription_actions import subscriptions_reconcile
+    """A sweep per provider-run route for mirrors not read for an hour (webhooks that never came)."""
+    from datetime import timedelta
 
-    return subscriptions_reconcile()
+    from django.utils import timezone
+
+    from .services.subscription_actions import provider_run_routes
+
+    cutoff = (timezone.now() - timedelta(hours=1)).isoformat()
+    for route in provider_run_routes():
+        sweep_subscriptions.delay(route, "stale", cutoff)
+    return len(provider_run_routes())
 
 
 @shared_task(acks_late=True)
@@ -91,14 +122,41 @@ def run_dunning():
 
 @shared_task(acks_late=True)
 def check_due_subscriptions():
-    """Fan out: one read-back per provider-run subscription whose renewal date has passed."""
+    """One sweep per provider-run route with due subscriptions (by the page, not one task and one call per
+    subscription); returns how many are due."""
+    from django.utils import timezone
+
     from .services.subscription_actions import subscriptions_due
 
-    return _fan_out(subscriptions_due(), refresh_subscription)
+    cutoff = timezone.now()
+    due = subscriptions_due(now=cutoff)
+    for route in due:
+        sweep_subscriptions.delay(route, "due", cutoff.isoformat())
+    return sum(due.values())
+
+
+@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def sweep_subscriptions(self, route, scope, cutoff, cursor=None):
+    """Sweep for about SWEEP_TASK_SECONDS, then queue the rest from the cursor reached, so a deploy or a
+    killed worker loses at most that much reading (acks_late runs a lost chunk again; reading is
+    idempotent). Eagerly (no broker) the whole sweep runs in one call."""
+    from datetime import datetime
+
+    from .services.subscription_sweep import subscriptions_sweep
+
+    seconds = None if self.request.is_eager else SWEEP_TASK_SECONDS
+    progress = _retrying(self, lambda: subscriptions_sweep(route=route, scope=scope, cursor=cursor,
+                                                           cutoff=datetime.fromisoformat(cutoff), seconds=seconds))
+    if progress is None:
+        return None
+    if progress.cursor:
+        sweep_subscriptions.delay(route, scope, cutoff, progress.cursor)
+    return progress.read
 
 
 @shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
 def refresh_subscription(self, subscription_id):
+    """One subscription read back (kept for tasks queued before sweeps replaced the fan-out)."""
     from .services.subscription_actions import subscription_refresh
 
     refreshed = _retrying(self, lambda: subscription_refresh(subscription_id=subscription_id))

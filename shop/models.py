@@ -42,6 +42,9 @@ class Product(models.Model):
 
     class Meta:
         ordering = ["kind", "name"]
+        # The catalog's page order, for its LIMIT queries (shop.selectors.catalog_page).
+        indexes = [models.Index(fields=["kind", "name", "id"], condition=models.Q(is_active=True),
+                                name="product_catalog_order")]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(kind="physical") | models.Q(interval__gt="", interval_count__gte=1),

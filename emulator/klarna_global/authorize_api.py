@@ -18,10 +18,10 @@ import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from ..routes import register_routes
 from ..server import Request, Response, json_response
 from . import events, rules
 from .state import OPEN, PaymentRequest
-from ..routes import register_routes
 from .wire import BASE, V2Error, endpoint, invalid, json_body, not_found, param
 
 if TYPE_CHECKING:

@@ -10,9 +10,9 @@ import secrets
 import uuid
 from typing import TYPE_CHECKING
 
+from ..routes import register_routes
 from ..server import Request, Response, json_response
 from .state import Webhook
-from ..routes import register_routes
 from .wire import BASE, endpoint, invalid, json_body, not_found, param
 
 if TYPE_CHECKING:

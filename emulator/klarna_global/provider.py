@@ -15,8 +15,8 @@ from ..app import Emulator
 from ..config import env_flag
 from ..klarna.idempotency import IdempotencyStore
 from ..klarna.provider import DEFAULT_API_KEYS, KlarnaProvider
-from ..webhooks import Outbound
 from ..server import Request, Response
+from ..webhooks import Outbound
 from .state import GlobalState
 from .wire import BASE, finish_response
 

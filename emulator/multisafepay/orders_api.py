@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from ..routes import register_routes
 from ..server import Request, Response
 from . import orders
-from ..routes import register_routes
 from .provider import MultiSafepayProvider
-from .wire import BASE, MSPError, endpoint, json_body, ok
 from .rules import spec_check
+from .wire import BASE, MSPError, endpoint, json_body, ok
 
 
 def register(provider: MultiSafepayProvider) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from ..routes import register_routes
 from ..server import HTTPError, Request, Response, json_response
 from .orders import order_list_item
-from .pagination import date_arg, paginate
+from .pagination import date_arg, paginate_store
 from .provider import NextProvider
 from .rules import validate_create_order
 from .state import checkout_url
@@ -43,15 +43,16 @@ def orders_retrieve(provider: NextProvider, request: Request) -> Response:
 
 
 def orders_list(provider: NextProvider, request: Request) -> Response:
-    orders = [o for o in provider.state.list_orders() if _matches(o, request)]
-    orders.sort(key=lambda o: int(o["number"]), reverse=True)  # newest first
-    return json_response(paginate(provider, request, orders, key=lambda o: int(o["number"]),
-                                  render=order_list_item))
-
-
-def _matches(order: dict, request: Request) -> bool:
-    placed = datetime.fromisoformat(order["date_placed"]).date()
+    """Newest first; only the page is copied and rendered (pagination.paginate_store)."""
     date_from, date_to = date_arg(request, "date_placed_from"), date_arg(request, "date_placed_to")
+    return json_response(paginate_store(
+        provider, request, "orders", render=order_list_item,
+        match=lambda o: _matches(o, request, date_from=date_from, date_to=date_to)))
+
+
+def _matches(order: dict, request: Request, *, date_from, date_to) -> bool:
+    """Reads only: `order` is the stored object."""
+    placed = datetime.fromisoformat(order["date_placed"]).date()
     checks = [
         not request.args("tags") or any(tag in order["tags"] for tag in request.args("tags")),
         not request.args("payment_method")

@@ -8,6 +8,7 @@ must be charged once even when the clock's ticker and a `/renew/` call meet.
 """
 from __future__ import annotations
 
+import bisect
 import copy
 import itertools
 import secrets
@@ -19,6 +20,9 @@ from typing import Any
 from ..scenarios import ScenarioQueue
 
 FIRST_ORDER_NUMBER = 100001
+
+# How list endpoints order each store (newest first by this key) and page it with a cursor.
+SORT_KEYS = {"orders": lambda order: int(order["number"]), "subscriptions": lambda sub: sub["id"]}
 
 
 @dataclass
@@ -64,6 +68,10 @@ class NextState:
     renewals_checked_at: datetime | None = None
 
     def __post_init__(self) -> None:
+        # per store: (size when built, sort keys ascending, store keys in the same order), for bisecting a
+        # cursor instead of sorting the store per page; rebuilt when the store grew (nothing is deleted
+        # but by reset, which empties it)
+        self._indexes: dict[str, tuple[int, list[int], list]] = {}
         # scripted outcomes, consumed one per charge: ("renewal", subscription id) / ("upsell", order number)
         self.scenarios = ScenarioQueue(self.lock)
 
@@ -76,6 +84,7 @@ class NextState:
             self.webhooks.clear()
             self.users.clear()
             self._counters.clear()
+            self._indexes.clear()
             self.renewals_checked_at = None
 
     def next_id(self, kind: str) -> int:
@@ -121,6 +130,41 @@ class NextState:
     def list_subscriptions(self) -> list[dict]:
         with self.lock:
             return [copy.deepcopy(s) for s in self.subscriptions.values()]
+
+    @staticmethod
+    def sort_key(kind: str):
+        return SORT_KEYS[kind]
+
+    def window(self, kind: str, *, position: int | None, ascending: bool, match, size: int) -> tuple[list[dict], bool]:
+        """Copies of up to `size` objects of store `kind` that `match`, walking from the cursor `position`
+        (exclusive; None = the newest end) towards newer objects when `ascending`, else older ones; and
+        whether another match lies beyond them. Costs the objects walked, not the store's size."""
+        with self.lock:
+            store = getattr(self, kind)
+            sort_values, store_keys = self._index(kind, store)
+            if ascending:
+                start = 0 if position is None else bisect.bisect_right(sort_values, position)
+                walk = range(start, len(store_keys))
+            else:
+                end = len(store_keys) if position is None else bisect.bisect_left(sort_values, position)
+                walk = range(end - 1, -1, -1)
+            found = []
+            for index in walk:
+                item = store[store_keys[index]]
+                if match(item):
+                    if len(found) == size:
+                        return found, True
+                    found.append(copy.deepcopy(item))
+            return found, False
+
+    def _index(self, kind: str, store: dict) -> tuple[list[int], list]:
+        built = self._indexes.get(kind)
+        if built is None or built[0] != len(store):
+            key = SORT_KEYS[kind]
+            pairs = sorted((key(item), store_key) for store_key, item in store.items())
+            built = (len(store), [value for value, _ in pairs], [store_key for _, store_key in pairs])
+            self._indexes[kind] = built
+        return built[1], built[2]
 
     def add_webhook(self, webhook: dict) -> dict:
         with self.lock:

@@ -14,7 +14,7 @@ from ..routes import register_routes
 from ..server import HTTPError, Request, Response, json_response
 from .events import queue_events
 from .orders import ATTRIBUTION_FIELDS, address, money
-from .pagination import date_arg, paginate
+from .pagination import date_arg, paginate_store
 from .provider import NextProvider
 from .renewals import RenewalRefused, renew_now, retry
 from .rules import gateway_errors, validate
@@ -68,16 +68,19 @@ def subscriptions_retrieve(provider: NextProvider, request: Request) -> Response
 
 
 def subscriptions_list(provider: NextProvider, request: Request) -> Response:
-    found = [s for s in provider.state.list_subscriptions() if _matches(s, request)]
-    found.sort(key=lambda s: s["id"], reverse=True)
-    return json_response(paginate(provider, request, found, key=lambda s: s["id"], render=lambda s: s))
-
-
-def _matches(subscription: dict, request: Request) -> bool:
+    """Newest first, one page per call: the filter reads the stored objects in place and only the page is
+    copied (pagination.paginate_store), so a sweep over thousands of subscriptions costs O(page) per call."""
     date_from, date_to = date_arg(request, "next_renewal_date_from"), date_arg(request, "next_renewal_date_to")
+    email = (request.arg("customer_email") or "").strip().lower()
+    return json_response(paginate_store(
+        provider, request, "subscriptions", render=lambda s: s,
+        match=lambda s: _matches(s, request, date_from=date_from, date_to=date_to, email=email)))
+
+
+def _matches(subscription: dict, request: Request, *, date_from, date_to, email: str) -> bool:
+    """Reads only: `subscription` is the stored object."""
     renewal = subscription["next_renewal_date"]
     day = parse_datetime(renewal).date() if renewal else None
-    email = (request.arg("customer_email") or "").strip().lower()
     is_test = request.arg("is_test")
     checks = [
         not request.args("status") or subscription["status"] in request.args("status"),

@@ -23,6 +23,7 @@ from .types import (
     Resolution,
     StartOutcome,
     SubscriptionInfo,
+    SubscriptionPage,
     UpsellRequest,
     UpsellResult,
 )
@@ -98,6 +99,13 @@ class PaymentAdapter(ABC):
     def fetch_subscription(self, provider_id: str) -> SubscriptionInfo:
         """Read a provider-run subscription (Renewals.PROVIDER)."""
         raise self._unsupported("read provider-run subscriptions")
+
+    def list_subscriptions(self, *, cursor: str | None = None, statuses: tuple[str, ...] = ()) -> SubscriptionPage:
+        """One page of the provider-run subscriptions (Renewals.PROVIDER, capabilities.subscription_page_size
+        per page), newest first, optionally only those in `statuses`; pass the page's `next_cursor` to get
+        the next. A cursor is opaque and stable while subscriptions are added. One provider call per page,
+        so reading N subscriptions back costs N / page size calls instead of N."""
+        raise self._unsupported("list provider-run subscriptions")
 
     def subscription_renew(self, provider_id: str) -> SubscriptionInfo:
         raise self._unsupported("renew a subscription on request")

@@ -41,7 +41,7 @@ class ProviderHTTP:
     def __init__(self, *, name: str, base_url: str, headers: dict, auth=None,
                  error_info: Callable[[requests.Response], ErrorInfo] = _default_error_info,
                  connect_timeout=None, read_timeout=None, max_retries=None, max_backoff=None,
-                 sleep=time.sleep):
+                 sleep=time.sleep, budget=None):
         self.name = name
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.session = requests.Session()
@@ -59,6 +59,8 @@ class ProviderHTTP:
         self.max_retries = settings.PROVIDER_MAX_RETRIES if max_retries is None else max_retries
         self.max_backoff = settings.PROVIDER_MAX_BACKOFF if max_backoff is None else max_backoff
         self.sleep = sleep
+        # A rate-limited provider declares its budget (payments.providers.budget): one slot per call sent.
+        self.budget = budget
 
     def request(self, method: str, path: str, *, json=None, params=None, headers=None,
                 idempotency_key: str | None = None, with_headers: bool = False):
@@ -71,6 +73,8 @@ class ProviderHTTP:
         for attempt in range(self.max_retries + 1):
             if attempt:
                 self.sleep(self._backoff(attempt, last_error))
+            if self.budget is not None:
+                self.budget.acquire()
             started = time.monotonic()
             try:
                 response = self.session.request(method, url, json=json, params=params,

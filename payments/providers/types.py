@@ -79,6 +79,9 @@ class Capabilities:
     inbound_ack: InboundAck | None = None
     # Shopper details checkout must ask for (validated) when this route is chosen.
     customer_fields: frozenset[CustomerField] = frozenset()
+    # How many provider-run subscriptions one `list_subscriptions` call returns; 0 when the route cannot
+    # list them. Services compare a sweep's pages with one read per subscription and pick the cheaper.
+    subscription_page_size: int = 0
 
     @property
     def recurring(self) -> bool:
@@ -252,6 +255,14 @@ class SubscriptionInfo:
     cancel_reason: str = ""
     orders: tuple[tuple[str, int], ...] = ()  # (provider order, billing cycle)
     raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class SubscriptionPage:
+    """One page of a provider's subscription list, and the opaque cursor of the next (None: last page)."""
+
+    infos: tuple[SubscriptionInfo, ...]
+    next_cursor: str | None = None
 
 
 # --- Everything a provider sends in -----------------------------------------------------------------

@@ -5,12 +5,12 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from ..exceptions import InvalidReturn, ProviderError
+from ..exceptions import ProviderUnavailable
 from ..models import Subscription
 from ..providers.registry import get_adapter
 from ..providers.types import Renewals
 from .renewal_strategies import CANCEL_REASONS, SubscriptionActionError, routes_renewed_by, strategy_for
-from .subscriptions import subscription_sync
+from .subscription_sweep import subscription_targets, subscriptions_apply_page, subscriptions_sweep
 
 log = logging.getLogger(__name__)
 __all__ = ["CANCEL_REASONS", "SubscriptionActionError", "subscription_cancel", "subscription_renew_now",
@@ -60,39 +60,39 @@ def subscription_reschedule(*, subscription_id, when: datetime, source="admin") 
     return strategy_for(sub.route).reschedule(sub, when, source=source)
 
 
-def subscriptions_reconcile(*, older_than=3600, limit=500) -> int:
-    """Re-read subscriptions not synced for `older_than` seconds; returns how many were read."""
+def subscriptions_reconcile(*, older_than=3600) -> int:
+    """Read back every provider-run subscription not synced for `older_than` seconds, by the page
+    (subscription_sweep); returns how many mirrors were read. A provider outage ends that route's sweep
+    (logged): what was read stays read, and the next run goes on from there."""
     cutoff = timezone.now() - timedelta(seconds=older_than)
-    stale = (Subscription.objects.exclude(status=Subscription.Status.CANCELED).filter(route__in=_provider_run())
-             .filter(provider_synced_at__lte=cutoff).order_by("provider_synced_at")[:limit])
     read = 0
-    for sub in stale:
+    for route in provider_run_routes():
         try:
-            subscription_sync(subscription=sub, info=get_adapter(sub.route).fetch_subscription(sub.provider_id),
-                              source="reconcile")
-            read += 1
-        except (ProviderError, InvalidReturn) as exc:
-            log.warning("subscription %s not reconciled: %s", sub.provider_id, exc)
+            read += subscriptions_sweep(route=route, scope="stale", cutoff=cutoff).read
+        except ProviderUnavailable as exc:
+            log.warning("subscriptions of %s not reconciled: %s", route, exc)
     return read
 
 
-def subscriptions_due(*, now=None) -> list[int]:
-    """Active subscriptions whose renewal date has passed: the provider should have renewed them, so
-    the shop reads each back now rather than waiting for a webhook that may never come."""
+def subscriptions_due(*, now=None) -> dict[str, int]:
+    """Per provider-run route, how many active subscriptions have a renewal date that passed and were not
+    read since: the provider should have renewed them, so the shop reads them back now rather than waiting
+    for a webhook that may never come (a sweep per route, subscription_sweep)."""
     now = now or timezone.now()
-    return list(Subscription.objects.filter(status=Subscription.Status.ACTIVE, next_renewal_at__lte=now,
-                                            route__in=_provider_run())
-                .exclude(provider_synced_at__gte=now).values_list("pk", flat=True))
+    return {route: count for route in provider_run_routes()
+            if (count := subscription_targets(route=route, scope="due", cutoff=now).count())}
 
 
 def subscription_refresh(*, subscription_id, source="renewal-check") -> Subscription:
-    """Read one subscription back from the provider and record what changed (renewals included).
-    Raises ProviderError for the task to retry."""
+    """Read one subscription back and apply it only if it changed (subscriptions_apply_page). Raises
+    ProviderError for the task to retry."""
     sub = Subscription.objects.get(pk=subscription_id)
-    return subscription_sync(subscription=sub, info=get_adapter(sub.route).fetch_subscription(sub.provider_id),
+    subscriptions_apply_page(route=sub.route, infos=(get_adapter(sub.route).fetch_subscription(sub.provider_id),),
                              source=source)
+    sub.refresh_from_db()
+    return sub
 
 
-def _provider_run() -> list[str]:
+def provider_run_routes() -> list[str]:
     """Routes whose provider runs (and can be asked about) its subscriptions."""
     return routes_renewed_by(Renewals.PROVIDER)

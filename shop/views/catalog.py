@@ -7,7 +7,9 @@ from ..cart import MAX_QUANTITY
 
 
 def catalog(request):
-    return render(request, "shop/catalog.html", {"products": selectors.products_for_sale()})
+    """One bounded page of the product grid (`?page=N`; see selectors.catalog_page)."""
+    page = selectors.catalog_page(request.GET.get("page"))
+    return render(request, "shop/catalog.html", {"page": page, "products": page.object_list})
 
 
 def product(request, slug):

@@ -136,3 +136,17 @@ def test_orders_without_readable_lines_fail_verification(adapter, order):
 def test_unreadable_total_is_invalid(adapter):
     with pytest.raises(InvalidReturn):
         adapter.to_payment({"number": "1", "payment_status": "paid", "total_incl_tax": "lots"})
+
+
+def test_subscription_page_keeps_only_the_cursor_of_the_next_link():
+    from payments.providers.next.wire import to_subscription_page
+
+    item = {"id": 7, "status": "active", "interval": "month", "interval_count": 1, "total": "16.50",
+            "currency": "EUR", "next_renewal_date": "2030-01-01T00:00:00+00:00", "orders": []}
+    page = to_subscription_page({"next": "http://elsewhere.example/api/admin/subscriptions/?status=active&cursor=cj0w",
+                                 "previous": None, "results": [item]})
+    assert page.next_cursor == "cj0w" and [i.provider_id for i in page.infos] == ["7"]
+    assert to_subscription_page({"next": None, "results": []}).next_cursor is None
+    for bad in ({"next": None}, {"next": "http://x/?status=active", "results": []}, []):
+        with pytest.raises(InvalidReturn):
+            to_subscription_page(bad)

@@ -32,6 +32,7 @@ from ..types import (
     Renewals,
     Resolution,
     SubscriptionInfo,
+    SubscriptionPage,
     SubscriptionUpdate,
     UpsellKind,
     UpsellRequest,
@@ -58,6 +59,8 @@ class NextAdapter(NextOrderActions, PaymentAdapter):
         operations=frozenset({Operation.CAPTURE, Operation.REFUND, Operation.CANCEL}),
         partial_capture=False,
         inbound_headers=("Content-Type", "User-Agent", "Content-Length", SIGNATURE_HEADER),
+        # DRF's page size for subscriptionsList (the spec has no page_size parameter; the emulator uses 50)
+        subscription_page_size=50,
     )
 
     def __init__(self, client: NextClient | None = None):
@@ -204,6 +207,9 @@ class NextAdapter(NextOrderActions, PaymentAdapter):
     # --- subscriptions: 29 Next renews them; we read, renew, retry, cancel, reschedule -----------
     def fetch_subscription(self, provider_id: str) -> SubscriptionInfo:
         return wire.to_subscription(self.client.get_subscription(provider_id))
+
+    def list_subscriptions(self, *, cursor: str | None = None, statuses: tuple[str, ...] = ()) -> SubscriptionPage:
+        return wire.to_subscription_page(self.client.list_subscriptions(cursor=cursor, statuses=statuses))
 
     def subscription_renew(self, provider_id: str) -> SubscriptionInfo:
         return wire.to_subscription(self.client.subscription_action(provider_id, "renew"))

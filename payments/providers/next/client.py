@@ -1,6 +1,9 @@
 """29 Next Admin API endpoints used by the shop (spec: 2024-04-01)."""
 from urllib.parse import quote
 
+from django.conf import settings
+
+from ..budget import provider_budget
 from ..http import ErrorInfo, ProviderHTTP
 
 
@@ -30,6 +33,8 @@ class NextClient:
                 "Accept": "application/json",
             },
             error_info=_error_info,
+            # 29 Next allows 4 calls per second per token, for web and workers together
+            budget=provider_budget("29next", credential=token, per_second=settings.NEXT_API_RATE_LIMIT),
             **http_options,
         )
 
@@ -65,6 +70,14 @@ class NextClient:
 
     def get_subscription(self, subscription_id) -> dict:
         return self.http.request("GET", f"subscriptions/{quote(str(subscription_id), safe='')}/")
+
+    def list_subscriptions(self, *, cursor: str | None = None, statuses: tuple[str, ...] = ()) -> dict:
+        """subscriptionsList: DRF cursor pages `{next, previous, results}`; `next` is a full URL whose
+        `cursor` query value is all we keep (the base URL is ours, not the one in the link)."""
+        params = {"status": list(statuses)} if statuses else {}
+        if cursor:
+            params["cursor"] = cursor
+        return self.http.request("GET", "subscriptions/", params=params)
 
     def subscription_action(self, subscription_id, action: str, body: dict | None = None) -> dict:
         """renew / retry / cancel: POSTs without idempotency keys, so not retried after 5xx. Without a body

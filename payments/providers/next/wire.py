@@ -1,9 +1,10 @@
 """Reading 29 Next objects (Order, SubscriptionDetail) into our dataclasses."""
 from datetime import datetime
+from urllib.parse import parse_qs, urlsplit
 
 from ...exceptions import InvalidReturn
 from ..money import from_decimal_string
-from ..types import ProviderPayment, SubscriptionInfo, UpsellResult
+from ..types import ProviderPayment, SubscriptionInfo, SubscriptionPage, UpsellResult
 
 PAYMENT_STATUS = {
     "paid": "captured",
@@ -150,3 +151,17 @@ def figures(order: dict) -> dict:
     return {"order_total": money_field(order.get("total_incl_tax") or "0", "order total"),
             "captured": total(TAKEN), "refunded": total(("refund",)),
             "remaining": 0 if order.get("status") == "canceled" else remaining}
+
+
+def to_subscription_page(page: dict) -> SubscriptionPage:
+    """A subscriptionsList page. Only the `cursor` of the `next` link is kept: the link's host is whatever
+    the API believes its public URL is, and our client always calls its own base URL."""
+    if not isinstance(page, dict) or not isinstance(page.get("results"), list):
+        raise InvalidReturn("29 Next subscription list without results")
+    cursor = None
+    if page.get("next"):
+        values = parse_qs(urlsplit(str(page["next"])).query).get("cursor")
+        if not values:
+            raise InvalidReturn("29 Next subscription list names a next page without a cursor")
+        cursor = values[0]
+    return SubscriptionPage(infos=tuple(to_subscription(item) for item in page["results"]), next_cursor=cursor)

@@ -8,6 +8,7 @@ import pytest
 
 from tests.emulator_process import EmulatorProcess
 from tests.integration.emulator_next_recurring.helpers import (
+    ADMIN,
     MONTHLY,
     call,
     monthly_subscription,
@@ -162,3 +163,18 @@ def test_seed_clones_a_subscription_for_load_tests(emulator):
     with pytest.raises(RuntimeError):
         emulator.control("POST", "/_emulator/next/subscriptions/seed", json={"from_subscription": source["id"],
                                                                              "count": 0})
+
+
+def test_list_pages_forward_and_back_over_seeded_subscriptions(emulator):
+    monthly_subscription(emulator)
+    emulator.control("POST", "/_emulator/next/subscriptions/seed", {"from_subscription": 1, "count": 119})
+    ok(call(emulator, "POST", "/subscriptions/60/cancel/", {"cancel_reason": "other"}))
+    pages, url = [], "/subscriptions/?status=active"
+    while url:
+        page = ok(call(emulator, "GET", url))
+        pages.append(page)
+        url = page["next"] and page["next"].split(ADMIN, 1)[1]
+    walked = [s["id"] for page in pages for s in page["results"]]
+    assert walked == [n for n in range(120, 0, -1) if n != 60] and [len(p["results"]) for p in pages] == [50, 50, 19]
+    back = ok(call(emulator, "GET", pages[2]["previous"].split(ADMIN, 1)[1]))
+    assert back["results"] == pages[1]["results"] and back["next"] and back["previous"]

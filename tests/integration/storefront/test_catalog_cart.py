@@ -100,3 +100,40 @@ def test_adding_past_the_limit_is_refused(client, mug):
 @pytest.mark.parametrize("url_name", ["shop:cart_add", "shop:cart_update", "shop:cart_remove"])
 def test_cart_changes_refuse_get(client, url_name):
     assert client.get(reverse(url_name)).status_code == 405
+
+
+# --- Catalog pages (bounded whatever the catalog's size) --------------------------------------------
+
+def test_catalog_is_paged_with_navigation_and_no_product_twice(client, django_assert_max_num_queries):
+    from shop.models import Product
+    from shop.selectors import CATALOG_PAGE_SIZE
+
+    for i in range(2 * CATALOG_PAGE_SIZE + 5):
+        make_product(name=f"Thing {i:03d}")
+    names = list(Product.objects.filter(is_active=True).order_by("kind", "name", "id").values_list("name", flat=True))
+    seen = []
+    for number in (1, 2, 3):
+        with django_assert_max_num_queries(6):
+            response = client.get(reverse("shop:catalog"), {"page": number})
+        html = response.content.decode()
+        assert response.status_code == 200 and f"Page {number} of 3" in html
+        shown = [name for name in names if f'<span class="product-name">{name}</span>' in html]
+        assert len(shown) == (CATALOG_PAGE_SIZE if number < 3 else 5)
+        seen += shown
+        assert ('rel="prev" href="?page=%d"' % (number - 1) in html) == (number > 1)
+        assert ('rel="next" href="?page=%d"' % (number + 1) in html) == (number < 3)
+    assert sorted(seen) == sorted(names)
+
+
+def test_bad_page_numbers_show_a_page_not_an_error(client):
+    for i in range(30):
+        make_product(name=f"Thing {i:03d}")
+    for bad, shown in (("abc", 1), ("0", 2), ("-1", 2), ("99", 2), ("", 1), ("1e3", 1), ("2.5", 1)):
+        response = client.get(reverse("shop:catalog"), {"page": bad})
+        assert response.status_code == 200, bad
+        assert f"Page {shown} of 2" in response.content.decode(), bad
+
+
+def test_a_small_catalog_has_no_pager(client, mug, beans):
+    html = client.get(reverse("shop:catalog")).content.decode()
+    assert "Fjord Enamel Mug" in html and 'class="pager"' not in html
