@@ -156,6 +156,25 @@ SHOP_COUNTRIES = env.list("SHOP_COUNTRIES", default=["NL", "DE", "AT", "BE", "FI
 SHOP_SHIPPING_FEE = env.int("SHOP_SHIPPING_FEE", default=495)
 SHOP_SHIPPING_VAT_BP = env.int("SHOP_SHIPPING_VAT_BP", default=2100)
 
+# --- Email ---------------------------------------------------------------------------------------
+# EMAIL_URL: smtp://user:password@host:587 (STARTTLS: smtp+tls://, TLS: smtps://), consolemail://, or
+# filemail:///path. Development writes each message as a file under var/mail/ for the developer to read;
+# production defaults to a local MTA. The shop sends only from Celery tasks (shop/tasks.py).
+_email = env.email_url("EMAIL_URL", default="filemail://" if DEBUG else "smtp://127.0.0.1:25")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST", "")
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS", False))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL", False))
+# filemail:// alone means var/mail/; django-environ reads filemail:///x/y as the relative path x/y.
+EMAIL_FILE_PATH = str(BASE_DIR / (_email.get("EMAIL_FILE_PATH") or "var/mail"))
+# Seconds before a mail server that does not answer counts as down (the task retries later).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Nordlicht Supply <shop@example.com>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
 # --- Payments -------------------------------------------------------------------------------------
 PAYMENT_ROUTES = env.list("PAYMENT_ROUTES", default=["next", "klarna_payments"])
 # payments reaches the shop's orders only through this implementation of payments.orders.OrderBook.
