@@ -132,3 +132,20 @@ def test_smtp_down_never_fails_checkout_and_the_mail_goes_out_later(emulator, cl
     note.refresh_from_db()
     assert note.state == "sent" and note.tries == 2
     assert send_pending_emails() == 0
+
+
+def test_upsell_added_email_gives_the_new_total(emulator, client, smtp):
+    from shop.links import order_url
+    from shop.models import UpsellOffer
+    from tests.integration.next_flow import pay
+
+    offer = UpsellOffer.objects.create(name="Add a second mug", price=1290,
+                                       product=make_product(name="Second mug", price=1850, next_product_id=777))
+    order, _, _ = pay(emulator, client)
+    client.post(order_url(order, "shop:order_confirmation").replace("thanks/", f"upsells/{offer.pk}/"))
+    order.refresh_from_db()
+    added = [m for m in smtp.to(order.email) if m["Subject"].startswith("Added to order")]
+    assert len(added) == 1
+    assert "Second mug" in smtp.text(added[0])
+    assert f"Your new total is €\u00a0{order.total / 100:.2f}" in smtp.text(added[0])
+    assert len(smtp.to(order.email)) == 2  # and the order confirmation before it
