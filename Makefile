@@ -35,7 +35,7 @@ demo: migrate
 	$(DEV_ENV) $(PY) manage.py load_demo_catalog
 
 # Shop on $(PORT) and emulator on $(EMULATOR_PORT) until Ctrl-C; the emulator sends 29 Next webhooks
-# to the shop.
+# to the shop; run_schedule runs production's beat schedule (config/celery.py) without a broker.
 run: demo
 	@echo "Shop:     http://$(HOST):$(PORT)/"
 	@echo "Emulator: http://$(HOST):$(EMULATOR_PORT)/_emulator/health"
@@ -43,6 +43,7 @@ run: demo
 	EMULATOR_NEXT_WEBHOOK_TARGET=http://$(HOST):$(PORT)/payments/webhooks/next/ \
 		$(PY) -m emulator --host $(HOST) --port $(EMULATOR_PORT) & \
 	$(DEV_ENV) $(PY) manage.py runserver $(HOST):$(PORT) & \
+	$(DEV_ENV) $(PY) manage.py run_schedule & \
 	wait
 
 emulator: install
