@@ -140,8 +140,18 @@ def test_demo_catalog_is_idempotent(capsys, monkeypatch):
     intervals = set(Product.objects.filter(kind="subscription").values_list("interval", "interval_count"))
     assert intervals == {("month", 1), ("month", 3), ("year", 1)}
     assert "user admin  password correct-horse-battery" in first
-    assert "already exists" in second and "correct-horse-battery" not in second
+    assert "changepassword admin" in second and "correct-horse-battery" not in second
 
     from django.contrib.auth import get_user_model
     admin = get_user_model().objects.get(username="admin")
     assert admin.is_superuser and admin.check_password("correct-horse-battery")
+
+
+def test_demo_catalog_never_overwrites_the_merchants_edits(capsys):
+    call_command("load_demo_catalog")
+    Product.objects.filter(sku="NS-CANDLE").update(price=2999)
+    Product.objects.filter(sku="NS-BOOK").delete()
+    call_command("load_demo_catalog")
+    assert Product.objects.get(sku="NS-CANDLE").price == 2999
+    assert not Product.objects.filter(sku="NS-BOOK").exists()
+    assert "already has 8 product(s)" in capsys.readouterr().out
