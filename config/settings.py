@@ -218,11 +218,14 @@ KLARNA_DEFAULT_TOKENIZE = env.bool("KLARNA_DEFAULT_TOKENIZE", default=False)
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# Eager tasks still borrow a producer from the broker's pool: name an in-memory broker with a host, or
+# kombu falls back to amqp://localhost and warns "No hostname was supplied" on every task.
+CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://localhost/"
 if TESTING:
     # The tests decide eager versus worker, not the caller's CELERY_BROKER_URL: in-process tiers run tasks
     # eagerly, and the worker tier (tests/integration/test_workers.py) points the app at its own Redis
-    # database and starts a real worker. "memory://" keeps a stray send from reaching anyone's broker.
-    CELERY_BROKER_URL, CELERY_RESULT_BACKEND, CELERY_TASK_ALWAYS_EAGER = "memory://", None, True
+    # database and starts a real worker. "memory://localhost/" keeps a stray send from reaching anyone's broker.
+    CELERY_BROKER_URL, CELERY_RESULT_BACKEND, CELERY_TASK_ALWAYS_EAGER = "memory://localhost/", None, True
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
