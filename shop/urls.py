@@ -1,11 +1,12 @@
 from django.urls import path
 
-from .views import cart, catalog, checkout, orders, subscriptions, upsells
+from .views import cart, catalog, checkout, favicon, orders, subscriptions, upsells
 
 app_name = "shop"
 
 urlpatterns = [
     path("", catalog.catalog, name="catalog"),
+    path("favicon.ico", favicon.favicon, name="favicon"),
     path("p/<slug:slug>/", catalog.product, name="product"),
     path("cart/", cart.cart, name="cart"),
     path("cart/add/", cart.cart_add, name="cart_add"),
