@@ -15,6 +15,7 @@ urlpatterns = [
     path("checkout/", checkout.checkout, name="checkout"),
     path("orders/<str:token>/", orders.order_status, name="order_status"),
     path("orders/<str:token>/thanks/", orders.order_confirmation, name="order_confirmation"),
+    path("orders/<str:token>/status.json", orders.order_status_json, name="order_status_json"),
     path("orders/<str:token>/payment-failed/", orders.order_failed, name="order_failed"),
     path("orders/<str:token>/retry/", orders.order_retry, name="order_retry"),
     path("orders/<str:token>/upsells/<int:offer_id>/", upsells.upsell_accept_view, name="upsell_accept"),
