@@ -23,4 +23,5 @@ urlpatterns = [
     path("subscriptions/<str:token>/", subscriptions.subscription_manage, name="subscription_manage"),
     path("subscriptions/<str:token>/cancel/", subscriptions.subscription_cancel_view,
          name="subscription_cancel"),
+    path("subscriptions/<str:token>/pay/", subscriptions.subscription_pay_view, name="subscription_pay"),
 ]
