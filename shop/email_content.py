@@ -65,18 +65,22 @@ def renewal_paid(*, charge_id):
 
 
 def next_retry_at(sub: Subscription):
-    """When dunning tries the payment again (payments/services/dunning.py), or None after the last try."""
+    """When dunning tries the payment again (payments/services/dunning.py), or None after the last try.
+
+    A provider may report the failure before the subscription is mirrored as past due: dunning then
+    counts from now, so the date is never missing while tries remain.
+    """
     days = settings.SUBSCRIPTION_DUNNING_DAYS
-    if sub.past_due_since is None or sub.dunning_step >= len(days):
+    if sub.dunning_step >= len(days):
         return None
-    return sub.past_due_since + timedelta(days=days[sub.dunning_step])
+    return (sub.past_due_since or timezone.now()) + timedelta(days=days[sub.dunning_step])
 
 
 def renewal_failed(*, subscription_id, billing_cycle):
     sub = Subscription.objects.select_related("order").get(pk=subscription_id)
     return ("Your subscription payment did not go through",
             {**_subscription_context(sub), "billing_cycle": billing_cycle, "next_try": next_retry_at(sub),
-             "last_try": len(settings.SUBSCRIPTION_DUNNING_DAYS) <= sub.dunning_step})
+             "last_try": sub.dunning_step == len(settings.SUBSCRIPTION_DUNNING_DAYS) - 1})
 
 
 def subscription_cancelled(*, subscription_id):

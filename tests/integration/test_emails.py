@@ -149,3 +149,21 @@ def test_upsell_added_email_gives_the_new_total(emulator, client, smtp):
     assert "Second mug" in smtp.text(added[0])
     assert f"Your new total is €\u00a0{order.total / 100:.2f}" in smtp.text(added[0])
     assert len(smtp.to(order.email)) == 2  # and the order confirmation before it
+
+
+def test_decline_notice_dates_follow_the_dunning_schedule(settings):
+    from shop.email_content import renewal_failed
+
+    settings.SUBSCRIPTION_DUNNING_DAYS = [1, 3, 7]
+    sub = Subscription.objects.create(route="next", provider_id="77", order=make_order(), email="a@example.com",
+                                      interval="month", amount=1650, currency="EUR", status="active")
+    _, context = renewal_failed(subscription_id=sub.pk, billing_cycle=1)
+    # Reported before the mirror says past due: counted from now, never "no more tries".
+    assert context["next_try"] - timezone.now() > timedelta(hours=23) and not context["last_try"]
+    since = timezone.now() - timedelta(days=2)
+    Subscription.objects.filter(pk=sub.pk).update(status="past_due", past_due_since=since, dunning_step=2)
+    _, context = renewal_failed(subscription_id=sub.pk, billing_cycle=1)
+    assert context["next_try"] == since + timedelta(days=7) and context["last_try"]
+    Subscription.objects.filter(pk=sub.pk).update(dunning_step=3)
+    _, context = renewal_failed(subscription_id=sub.pk, billing_cycle=1)
+    assert context["next_try"] is None
