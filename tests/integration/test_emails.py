@@ -1,5 +1,6 @@
 """Shopper emails: each payment event mails once, through real SMTP, and never fails the shopper's request."""
 import re
+import smtplib
 from datetime import timedelta
 from urllib.parse import urlparse
 
@@ -167,3 +168,12 @@ def test_decline_notice_dates_follow_the_dunning_schedule(settings):
     Subscription.objects.filter(pk=sub.pk).update(dunning_step=3)
     _, context = renewal_failed(subscription_id=sub.pk, billing_cycle=1)
     assert context["next_try"] is None
+
+
+
+def test_worker_retries_back_off_within_bounds():
+    from shop.tasks import MAX_RETRIES, TRANSIENT, _backoff, send_email
+
+    assert [_backoff(n) for n in range(MAX_RETRIES + 1)] == [30, 60, 120, 240, 480, 900, 900]
+    assert send_email.max_retries == MAX_RETRIES
+    assert issubclass(ConnectionRefusedError, TRANSIENT) and issubclass(smtplib.SMTPServerDisconnected, TRANSIENT)
