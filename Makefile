@@ -35,15 +35,18 @@ demo: migrate
 	$(DEV_ENV) $(PY) manage.py load_demo_catalog
 
 # Shop on $(PORT) and emulator on $(EMULATOR_PORT) until Ctrl-C; the emulator sends 29 Next and Klarna v2
-# webhooks to the shop.
+# webhooks to the shop; run_schedule runs production's beat schedule (config/celery.py) without a broker.
+# Django logs in TIME_ZONE (it sets TZ for its own process); the emulator gets the same TZ so their lines agree.
 run: demo
 	@echo "Shop:     http://$(HOST):$(PORT)/"
-	@echo "Emulator: http://$(HOST):$(EMULATOR_PORT)/_emulator/health"
+	@echo "Emulator: http://$(HOST):$(EMULATOR_PORT)/"
 	@trap 'kill 0' INT TERM; \
-	EMULATOR_NEXT_WEBHOOK_TARGET=http://$(HOST):$(PORT)/payments/webhooks/next/ \
+	shop_tz=$$($(DEV_ENV) $(PY) manage.py shell --no-imports -c "from django.conf import settings; print(settings.TIME_ZONE)"); \
+	TZ=$$shop_tz EMULATOR_NEXT_WEBHOOK_TARGET=http://$(HOST):$(PORT)/payments/webhooks/next/ \
 	EMULATOR_KLARNA_GLOBAL_WEBHOOK_TARGET=http://$(HOST):$(PORT)/payments/webhooks/klarna_authorize/ \
 		$(PY) -m emulator --host $(HOST) --port $(EMULATOR_PORT) & \
 	$(DEV_ENV) $(PY) manage.py runserver $(HOST):$(PORT) & \
+	$(DEV_ENV) $(PY) manage.py run_schedule & \
 	wait
 
 emulator: install

@@ -45,4 +45,9 @@ app.conf.beat_schedule = {
         "task": "payments.tasks.run_dunning",
         "schedule": crontab(minute=5),
     },
+    # Shopper emails whose own task did not send them (broker down, mail server down past its retries).
+    "send-pending-emails": {
+        "task": "shop.tasks.send_pending_emails",
+        "schedule": crontab(minute="*/5"),
+    },
 }

@@ -47,7 +47,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "te
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "shop.admin_site.ShopAdminConfig",  # django.contrib.admin with the payments dashboard as its index
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -161,6 +161,25 @@ SHOP_COUNTRIES = env.list("SHOP_COUNTRIES", default=["NL", "DE", "AT", "BE", "FI
 SHOP_SHIPPING_FEE = env.int("SHOP_SHIPPING_FEE", default=495)
 SHOP_SHIPPING_VAT_BP = env.int("SHOP_SHIPPING_VAT_BP", default=2100)
 
+# --- Email ---------------------------------------------------------------------------------------
+# EMAIL_URL: smtp://user:password@host:587 (STARTTLS: smtp+tls://, TLS: smtps://), consolemail://, or
+# filemail:///path. Development writes each message as a file under var/mail/ for the developer to read;
+# production defaults to a local MTA. The shop sends only from Celery tasks (shop/tasks.py).
+_email = env.email_url("EMAIL_URL", default="filemail://" if DEBUG else "smtp://127.0.0.1:25")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST", "")
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS", False))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL", False))
+# filemail:// alone means var/mail/; django-environ reads filemail:///x/y as the relative path x/y.
+EMAIL_FILE_PATH = str(BASE_DIR / (_email.get("EMAIL_FILE_PATH") or "var/mail"))
+# Seconds before a mail server that does not answer counts as down (the task retries later).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Nordlicht Supply <shop@example.com>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
 # --- Payments -------------------------------------------------------------------------------------
 PAYMENT_ROUTES = env.list("PAYMENT_ROUTES", default=["next", "klarna_payments", "klarna_authorize", "multisafepay"])
 # Per-client limits on the public payment endpoints: (requests, seconds). Returns and the widget page are a
@@ -248,11 +267,14 @@ MULTISAFEPAY_NOTIFICATION_TOLERANCE = env.int("MULTISAFEPAY_NOTIFICATION_TOLERAN
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# Eager tasks still borrow a producer from the broker's pool: name an in-memory broker with a host, or
+# kombu falls back to amqp://localhost and warns "No hostname was supplied" on every task.
+CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://localhost/"
 if TESTING:
     # The tests decide eager versus worker, not the caller's CELERY_BROKER_URL: in-process tiers run tasks
     # eagerly, and the worker tier (tests/integration/test_workers.py) points the app at its own Redis
-    # database and starts a real worker. "memory://" keeps a stray send from reaching anyone's broker.
-    CELERY_BROKER_URL, CELERY_RESULT_BACKEND, CELERY_TASK_ALWAYS_EAGER = "memory://", None, True
+    # database and starts a real worker. "memory://localhost/" keeps a stray send from reaching anyone's broker.
+    CELERY_BROKER_URL, CELERY_RESULT_BACKEND, CELERY_TASK_ALWAYS_EAGER = "memory://localhost/", None, True
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

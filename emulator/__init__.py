@@ -19,7 +19,7 @@ def build_app(*, public_url: str, tick_seconds: float | None = None) -> Emulator
     The ticker runs due work (subscription renewals) every `tick_seconds`, default
     $EMULATOR_CLOCK_TICK_SECONDS or 1 s; 0 turns it off (then only `POST /_emulator/clock/advance` does).
     """
-    from . import control, klarna_global
+    from . import control, index, klarna_global
     from . import klarna as klarna_provider
     from . import multisafepay as multisafepay_provider
     from . import next as next_provider
@@ -30,6 +30,7 @@ def build_app(*, public_url: str, tick_seconds: float | None = None) -> Emulator
     klarna_provider.register(app)
     multisafepay_provider.register(app)
     klarna_global.register(app)
+    index.register(app)
     if tick_seconds is None:
         tick_seconds = float(os.environ.get("EMULATOR_CLOCK_TICK_SECONDS") or DEFAULT_TICK_SECONDS)
     app.clock.start(tick_seconds)

@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from payments.models import PaymentAttempt
 
 from .forms import MoneyField, PercentField, check_address
-from .models import Order, OrderLine, Product, UpsellOffer
+from .models import EmailNotification, Order, OrderLine, Product, UpsellOffer
 from .pricing import format_interval, format_minor, format_percent
 
 
@@ -227,3 +227,19 @@ class UpsellOfferAdmin(admin.ModelAdmin):
     @admin.display(description="Price", ordering="price")
     def price_display(self, obj):
         return format_minor(obj.price, obj.product.currency)
+
+
+@admin.register(EmailNotification)
+class EmailNotificationAdmin(admin.ModelAdmin):
+    """What the shop mailed to whom and whether it went out; rows are written by shop.emails only."""
+
+    list_display = ("created_at", "kind", "to", "state", "tries", "sent_at", "last_error")
+    list_filter = ("state", "kind")
+    search_fields = ("to", "key")
+    readonly_fields = [field.name for field in EmailNotification._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -233,3 +233,43 @@ class UpsellOffer(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class EmailNotification(models.Model):
+    """One email to a shopper about one event, created before it is sent (like a charge row).
+
+    `key` names the event ("order-confirmation:<order id>", "refund:<operation id>", ...); its unique
+    constraint makes a repeated webhook, a retried task or a second signal for the same event find the
+    existing row instead of mailing again. `claimed_until` is a short lease so two workers never send
+    the same row at once; a worker that died mid-send leaves a lease that simply runs out.
+    """
+
+    class Kind(models.TextChoices):
+        ORDER_CONFIRMATION = "order_confirmation", "Order confirmation"
+        UPSELL_ADDED = "upsell_added", "Upsell added"
+        RENEWAL_PAID = "renewal_paid", "Subscription renewed"
+        RENEWAL_FAILED = "renewal_failed", "Renewal failed"
+        SUBSCRIPTION_CANCELLED = "subscription_cancelled", "Subscription cancelled"
+        REFUND_ISSUED = "refund_issued", "Refund issued"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting to be sent"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Gave up"
+
+    key = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    to = models.EmailField()
+    params = models.JSONField(default=dict, blank=True, help_text="The event's ids, read when the mail is built")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING, db_index=True)
+    tries = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=255, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} to {self.to}"

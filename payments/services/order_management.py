@@ -20,6 +20,7 @@ from ..exceptions import InvalidReturn, OperationNotSupported, PaymentError, Pro
 from ..models import PaymentAttempt, PaymentOperation
 from ..providers.registry import get_adapter
 from ..providers.types import Operation
+from ..signals import refund_issued, send_on_commit
 from ..states import SUCCESSFUL, Status, record_event, transition
 
 Kind = PaymentOperation.Kind
@@ -195,6 +196,7 @@ def payment_refund(*, attempt_id, amount, description="", source="admin", user="
                                                    key=op.idempotency_key, description=description), source=source)
     _settle(order, source=source, refunded=amount,
             message=f"Refunded {order.money(amount)} (refund {refund_id}). {description}".strip())
+    send_on_commit(refund_issued, operation_id=op.pk, attempt_id=attempt_id, amount=amount)
     return op
 
 

@@ -9,6 +9,7 @@ from ..exceptions import ReturnMismatch
 from ..models import PaymentAttempt
 from ..orders import order_book
 from ..providers.types import ProviderPayment
+from ..signals import checkout_paid, send_on_commit
 from ..states import SUCCESSFUL, Status, record_event, transition
 
 APPLICABLE = {
@@ -101,3 +102,4 @@ def _after_success(attempt, payment):
     if checkout_duplicate_settle(attempt_id=attempt.pk):
         return  # the order's subscriptions belong to the payment that paid it
     strategy_for(attempt.route).started(attempt=attempt, payment=payment)
+    send_on_commit(checkout_paid, order_id=attempt.order_id, attempt_id=attempt.pk)

@@ -15,6 +15,7 @@ from ..models import PaymentAttempt, Subscription, SubscriptionCharge, Subscript
 from ..orders import order_book
 from ..providers.registry import get_adapter
 from ..providers.types import Renewals
+from ..signals import renewal_failed, renewal_paid, send_on_commit, subscription_cancelled
 from ..states import SUCCESSFUL, Status, subscription_transition, transition
 from .payment_start import checkout_request
 from .renewal_strategies import routes_renewed_by
@@ -61,6 +62,7 @@ def subscription_charge(*, subscription_id, source="renewal", force=False) -> st
                                 next_renewal_at=next_date(sub.next_renewal_at or timezone.now(), sub.interval,
                                                           sub.interval_count),
                                 message=f"Cycle {charge.billing_cycle} paid: order {attempt.order.number}")
+        send_on_commit(renewal_paid, charge_id=charge.pk, subscription_id=sub.pk)
     return "paid"
 
 
@@ -109,8 +111,11 @@ def _declined(charge, exc, source) -> str:
                                     next_renewal_at=None,
                                     message=f"The provider will not charge this subscriber's token any more "
                                             f"({exc.code}); the subscription stopped. Contact the subscriber.")
+            send_on_commit(subscription_cancelled, subscription_id=sub.pk)
         else:
             subscription_transition(sub.pk, "past_due", source=source,
                                     message=f"Cycle {charge.billing_cycle} declined: {exc}")
+            send_on_commit(renewal_failed, subscription_id=sub.pk, billing_cycle=charge.billing_cycle,
+                           failures=charge.failures + 1)
     log.info("renewal of %s declined: %s", sub.provider_id, exc)
     return "token_gone" if gone else "declined"

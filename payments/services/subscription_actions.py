@@ -9,6 +9,7 @@ from ..exceptions import ProviderUnavailable
 from ..models import Subscription
 from ..providers.registry import get_adapter
 from ..providers.types import Renewals
+from ..signals import send_on_commit, subscription_cancelled
 from .renewal_strategies import CANCEL_REASONS, SubscriptionActionError, routes_renewed_by, strategy_for
 from .subscription_sweep import subscription_targets, subscriptions_apply_page, subscriptions_sweep
 
@@ -51,7 +52,9 @@ def subscription_cancel(*, subscription_id, reason: str, message: str = "", sour
     sub = Subscription.objects.get(pk=subscription_id)
     if sub.is_canceled:
         return sub
-    return strategy_for(sub.route).cancel(sub, reason=reason, message=message, source=source)
+    cancelled = strategy_for(sub.route).cancel(sub, reason=reason, message=message, source=source)
+    send_on_commit(subscription_cancelled, subscription_id=sub.pk)
+    return cancelled
 
 
 def subscription_reschedule(*, subscription_id, when: datetime, source="admin") -> Subscription:

@@ -15,6 +15,7 @@ from ..models import PaymentAttempt, Subscription, SubscriptionCharge, Subscript
 from ..orders import RenewalLine, order_book
 from ..providers.registry import get_adapter
 from ..providers.types import ProviderPayment, SubscriptionInfo
+from ..signals import renewal_failed, renewal_paid, send_on_commit, subscription_cancelled
 from ..states import SUCCESSFUL, Status, subscription_transition, transition
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ def subscription_sync(*, subscription: Subscription, info: SubscriptionInfo, sou
         next_renewal_at=info.next_renewal_at, interval=info.interval, interval_count=info.interval_count,
         amount=info.amount, cancel_reason=info.cancel_reason, provider_synced_at=timezone.now(),
     )
+    if info.status == Subscription.Status.CANCELED:  # e.g. the provider's own dunning gave up
+        send_on_commit(subscription_cancelled, subscription_id=subscription.pk)
     adapter = get_adapter(subscription.route)
     recorded = set(subscription.charges.filter(attempt__status__in=SUCCESSFUL)
                    .values_list("billing_cycle", flat=True))
@@ -117,6 +120,7 @@ def subscription_renewal_record(*, subscription: Subscription, billing_cycle: in
         charge.save(update_fields=["attempt", "provider_order", "amount", "updated_at"])
         SubscriptionEvent.objects.create(subscription=subscription, kind="renewed", source=source,
                                          message=f"Cycle {billing_cycle} paid: order {attempt.order.number}")
+        send_on_commit(renewal_paid, charge_id=charge.pk, subscription_id=subscription.pk)
     return charge
 
 
@@ -137,6 +141,7 @@ def subscription_failure_record(*, subscription: Subscription, billing_cycle: in
         charge.failures += 1
         charge.last_failure = reason[:255]
         charge.save(update_fields=["failures", "last_failure", "updated_at"])
+        send_on_commit(renewal_failed, subscription_id=subscription.pk, billing_cycle=cycle, failures=charge.failures)
     return True
 
 

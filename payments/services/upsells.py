@@ -21,6 +21,7 @@ from ..orders import OfferLine, order_book
 from ..providers.registry import get_adapter
 from ..providers.types import UpsellRequest
 from ..selectors import paid_checkout_attempt, upsell_offers_for
+from ..signals import send_on_commit, upsell_added
 from ..states import SUCCESSFUL, Status, record_event, transition
 from .dispatch import enqueue_on_commit
 
@@ -150,6 +151,7 @@ def _added(upsell, result, how) -> ChargeOutcome:
                 offer_id=upsell.offer_id, product_id=upsell.product_id, sku=upsell.sku, name=upsell.name,
                 provider_product_id=upsell.provider_product_id, unit_price=upsell.unit_price,
                 vat_rate_bp=upsell.vat_rate_bp), quantity=upsell.quantity)
+            send_on_commit(upsell_added, upsell_id=upsell.pk, order_id=upsell.order_id)
     return ChargeOutcome("added")
 
 

@@ -11,11 +11,11 @@ Every unpaid order can be paid again: payments.states marks an order cancelled w
 were cancelled (the shopper backed out at the provider), which is not a reason to stop them paying.
 """
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from payments.selectors import route_names, upsell_offers_for, upsells_of
 
@@ -24,6 +24,7 @@ from ..cart import Cart
 from ..forms import RetryForm
 from ..links import order_url, subscription_url
 from ..models import Order
+from ..templatetags.shopper_words import in_review
 from .checkout import LAST_ORDER_SESSION_KEY, offered_routes, start_payment_and_redirect
 
 # Orders the thank-you page has nothing to thank for: the shopper belongs on the try-again page.
@@ -52,6 +53,7 @@ def order_status(request, token):
         "subscriptions": [(sub, subscription_url(sub)) for sub in order.subscriptions.all()],
         "attempts": [(attempt, names.get(attempt.route, attempt.route))
                      for attempt in order.payment_attempts.all()],
+        "attempt_rows": list(order.payment_attempts.all()),
         "pay_url": None if order.is_paid else order_url(order, "shop:order_failed"),
     })
 
@@ -75,7 +77,18 @@ def order_confirmation(request, token):
         "upsell_status_url": reverse("shop:upsell_status", args=[token]),
         "token": token,
         "subscriptions": [(sub, subscription_url(sub)) for sub in order.subscriptions.all()],
+        "payment_method": route_names().get(order.route, order.route),
+        "status_json_url": reverse("shop:order_status_json", args=[token]),
+        "in_review": any(in_review(a) for a in order.payment_attempts.all()) if not order.is_paid else False,
     })
+
+
+@never_cache
+@require_GET
+def order_status_json(request, token):
+    """What the waiting confirmation page polls: the order's status, nothing personal."""
+    order = _order_or_404(token)
+    return JsonResponse({"status": order.status, "paid": order.is_paid})
 
 
 @never_cache

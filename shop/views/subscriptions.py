@@ -1,4 +1,5 @@
-"""The subscriber's own page, reached by a signed link (no account): status, next date, history, cancel.
+"""The subscriber's own page, reached by a signed link (no account): status, next date, history, cancel,
+and for a past-due subscription when the next try is, or paying the due amount now where the route can.
 
 The link is the credential and the page shows what the subscriber buys and where it goes: never cached
 (Cache-Control: private, no-store).
@@ -11,8 +12,16 @@ from django.views.decorators.http import require_POST
 
 from payments.exceptions import PaymentError
 from payments.models import Subscription
-from payments.services.subscription_actions import CANCEL_REASONS, subscription_cancel
+from payments.providers.types import Renewals
+from payments.services.renewal_strategies import strategy_for
+from payments.services.subscription_actions import (
+    CANCEL_REASONS,
+    subscription_actions_allowed,
+    subscription_cancel,
+    subscription_retry,
+)
 
+from ..email_content import next_retry_at
 from ..links import subscription_id_from_token, subscription_url
 
 # Reasons a subscriber may give; the provider's other reasons are for merchants and dunning.
@@ -38,7 +47,35 @@ def subscription_manage(request, token):
         "lines": sub.order.lines.exclude(interval=""),
         "reasons": [(key, CANCEL_REASONS[key]) for key in SHOPPER_REASONS],
         "cancel_url": request.path + "cancel/",
+        "pay_url": request.path + "pay/" if _can_pay_now(sub) else None,
+        "next_try": next_retry_at(sub) if sub.status == Subscription.Status.PAST_DUE else None,
     })
+
+
+def _can_pay_now(sub) -> bool:
+    """Past due, and its route renews at all (the shop on a token, or the provider's retry)."""
+    return "retry" in subscription_actions_allowed(sub) and strategy_for(sub.route).renewals != Renewals.NONE
+
+
+@never_cache
+@require_POST
+def subscription_pay_view(request, token):
+    """Charge the past-due cycle now with the stored payment method; the dunning row keys make it once."""
+    sub = _subscription(token)
+    if not _can_pay_now(sub):
+        messages.error(request, "There is nothing to pay on this subscription right now.")
+        return redirect(subscription_url(sub))
+    try:
+        after = subscription_retry(subscription_id=sub.pk, source="shopper")
+    except PaymentError as exc:
+        messages.error(request, exc.shopper_message)
+    else:
+        if after.status == Subscription.Status.ACTIVE:
+            messages.success(request, "Paid. Thank you: your subscription is active again.")
+        else:
+            messages.error(request, "Klarna declined the payment again. Nothing was charged; check your payment "
+                                    "method in the Klarna app, or we will try again on the date below.")
+    return redirect(subscription_url(sub))
 
 
 @never_cache

@@ -112,3 +112,27 @@ def test_retry_on_an_active_subscription_is_refused_and_not_offered(klarna, clie
     assert "Retry the past-due payment" not in page and "Renew now" in page
     forced = admin_client.post(reverse("admin:payments_subscription_action", args=[sub.pk, "retry"]), {"confirmed": "1"})
     assert forced.status_code == 302 and sub.charges.count() == 1
+
+
+def test_past_due_subscriber_sees_the_next_try_and_can_pay_now(klarna, client):
+    from shop.links import subscription_url
+
+    sub = subscribe(klarna, client)
+    make_due(sub)
+    klarna.control("POST", f"/_emulator/klarna/tokens/{sub.customer_token}/scenario",
+                   json={"charge": "decline", "times": 2})
+    assert subscription_charge(subscription_id=sub.pk) == "declined"
+    sub.refresh_from_db()
+    html = client.get(subscription_url(sub)).content.decode()
+    next_try = (sub.past_due_since + timedelta(days=1)).astimezone(timezone.get_current_timezone())
+    assert f"We will try again on <strong>{next_try:%-d %B %Y}</strong>" in html
+    assert 'id="pay-now-button">Pay €\u00a016.50 now<' in html
+    declined = client.post(subscription_url(sub) + "pay/", follow=True).content.decode()
+    assert "declined the payment again" in declined
+    paid = client.post(subscription_url(sub) + "pay/", follow=True).content.decode()
+    assert "your subscription is active again" in paid
+    sub.refresh_from_db()
+    assert sub.status == "active" and sub.charges.get(billing_cycle=1).outcome == "paid"
+    assert "pay-now-button" not in client.get(subscription_url(sub)).content.decode()
+    nothing = client.post(subscription_url(sub) + "pay/", follow=True).content.decode()
+    assert "nothing to pay" in nothing

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_the_pytest_process_runs_tasks_eagerly_on_no_broker_of_the_callers():
     assert settings.CELERY_TASK_ALWAYS_EAGER and celery_app.conf.task_always_eager
-    assert celery_app.conf.broker_url == "memory://"
+    assert celery_app.conf.broker_url == "memory://localhost/"
     assert settings.CELERY_RESULT_BACKEND is None
 
 

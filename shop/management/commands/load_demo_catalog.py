@@ -1,7 +1,8 @@
 """`python manage.py load_demo_catalog`: a small, realistic catalog and an admin login for demos.
 
-Safe to run any number of times: products are matched by SKU and updated in place, and an existing
-`admin` user is never touched (its password is not reset or printed).
+Safe to run any number of times (`make run` runs it on every start): the demo products and offer are
+loaded only into an empty catalog, so a merchant's edits (a price, a description, a deleted product)
+survive restarts; an existing `admin` user is never touched (its password is not reset or printed).
 """
 import os
 import secrets
@@ -44,10 +45,14 @@ class Command(BaseCommand):
     help = "Create or update the demo catalog (by SKU) and an 'admin' superuser if none exists."
 
     def handle(self, *args, **options):
-        created, updated = self._load_products()
-        self._load_offers()
-        self.stdout.write(self.style.SUCCESS(
-            f"Demo catalog: {created} product(s) created, {updated} updated."))
+        existing = Product.objects.count()
+        if existing:
+            self.stdout.write(f"Demo catalog: not loaded, the catalog already has {existing} product(s).")
+        else:
+            created, updated = self._load_products()
+            self._load_offers()
+            self.stdout.write(self.style.SUCCESS(
+                f"Demo catalog: {created} product(s) created, {updated} updated."))
         self.stdout.write(self._ensure_admin())
 
     @transaction.atomic
@@ -82,7 +87,8 @@ class Command(BaseCommand):
         admin_url = f"{settings.SHOP_BASE_URL}/admin/"
         users = get_user_model()
         if users.objects.filter(username="admin").exists():
-            return f"Admin: {admin_url}  user admin  (already exists; password unchanged)"
+            return (f"Admin: {admin_url}  user admin  (password printed when it was created; "
+                    f"forgot it? python manage.py changepassword admin)")
         password = os.environ.get("DEMO_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
         users.objects.create_superuser("admin", "admin@example.com", password)
         return f"Admin: {admin_url}  user admin  password {password}"

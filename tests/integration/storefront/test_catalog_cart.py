@@ -66,10 +66,11 @@ def test_add_update_remove_through_the_cart_pages(client, mug, beans):
     assert "Your cart is empty." in page.content.decode()
 
 
-def test_subscription_only_cart_has_no_shipping(client, beans):
+def test_subscription_only_cart_ships_free(client, beans):
     add(client, beans, 2)
     html = client.get(reverse("shop:cart")).content.decode()
-    assert "Not needed" in html
+    # Beans are posted: their shipping is free, not "not needed" (issue 13).
+    assert "Not needed" not in html and "Free <span class=\"muted\">(subscriptions ship free)</span>" in html
     assert "€\u00a033.00" in html
 
 

@@ -1,0 +1,103 @@
+"""What each shopper email says: (subject, template context) per kind, read from the rows at send time.
+
+Built when the mail is sent, not when the event happened, so a retry sends the same facts the database
+holds; every link is absolute (SHOP_BASE_URL) and signed, so it works from any mail client without the
+shop's cookie.
+"""
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from common.money import format_minor
+from payments.models import PaymentOperation, Subscription, SubscriptionCharge, Upsell
+from payments.providers.registry import get_adapter
+from payments.services.renewal_strategies import CANCEL_REASONS
+
+from .links import order_url, subscription_url
+from .models import Order
+
+# Who cancelled, from the source the cancelling service recorded.
+CANCELLED_BY = {"shopper": "at your request", "admin": "by us", "dunning": "because the renewal payments failed"}
+
+
+def _absolute(path: str) -> str:
+    return settings.SHOP_BASE_URL + path
+
+
+def _method(route: str) -> str:
+    try:
+        return get_adapter(route).display_name or "Klarna"
+    except Exception:  # noqa: BLE001 - a route since disabled still paid this order with Klarna
+        return "Klarna"
+
+
+def _order_context(order: Order) -> dict:
+    return {"order": order, "lines": list(order.lines.all()), "order_url": _absolute(order_url(order)),
+            "payment_method": _method(order.route), "shipping": order.shipping_address}
+
+
+def _subscription_context(sub: Subscription) -> dict:
+    return {"subscription": sub, "manage_url": _absolute(subscription_url(sub)),
+            "amount": format_minor(sub.amount, sub.currency),
+            "product": ", ".join(line.name for line in sub.order.lines.all() if line.interval) or "your subscription"}
+
+
+def order_confirmation(*, order_id):
+    order = Order.objects.get(pk=order_id)
+    subs = [_subscription_context(sub) for sub in Subscription.objects.filter(order_id=order.pk).order_by("pk")]
+    return f"Order {order.number} confirmed", {**_order_context(order), "subscriptions": subs}
+
+
+def upsell_added(*, upsell_id):
+    upsell = Upsell.objects.select_related("order").get(pk=upsell_id)
+    order = upsell.order
+    return (f"Added to order {order.number}: {upsell.name}",
+            {**_order_context(order), "upsell": upsell, "upsell_total": format_minor(upsell.total, order.currency)})
+
+
+def renewal_paid(*, charge_id):
+    charge = SubscriptionCharge.objects.select_related("subscription__order", "attempt__order").get(pk=charge_id)
+    sub, order = charge.subscription, charge.attempt.order
+    return (f"Receipt for your subscription renewal ({order.number})",
+            {**_order_context(order), **_subscription_context(sub), "charged": format_minor(charge.amount, charge.currency),
+             "billing_cycle": charge.billing_cycle})
+
+
+def next_retry_at(sub: Subscription):
+    """When dunning tries the payment again (payments/services/dunning.py), or None after the last try.
+
+    A provider may report the failure before the subscription is mirrored as past due: dunning then
+    counts from now, so the date is never missing while tries remain.
+    """
+    days = settings.SUBSCRIPTION_DUNNING_DAYS
+    if sub.dunning_step >= len(days):
+        return None
+    return (sub.past_due_since or timezone.now()) + timedelta(days=days[sub.dunning_step])
+
+
+def renewal_failed(*, subscription_id, billing_cycle):
+    sub = Subscription.objects.select_related("order").get(pk=subscription_id)
+    return ("Your subscription payment did not go through",
+            {**_subscription_context(sub), "billing_cycle": billing_cycle, "next_try": next_retry_at(sub),
+             "last_try": sub.dunning_step == len(settings.SUBSCRIPTION_DUNNING_DAYS) - 1})
+
+
+def subscription_cancelled(*, subscription_id):
+    sub = Subscription.objects.select_related("order").get(pk=subscription_id)
+    last = sub.events.filter(kind__in=["status", "cancel"]).order_by("-created_at", "-pk").first()
+    return ("Your subscription is cancelled",
+            {**_subscription_context(sub), "reason": CANCEL_REASONS.get(sub.cancel_reason, ""),
+             "cancelled_by": CANCELLED_BY.get(last.source if last else "", "by the payment provider")})
+
+
+def refund_issued(*, operation_id):
+    op = PaymentOperation.objects.select_related("attempt__order").get(pk=operation_id)
+    order = op.attempt.order
+    return (f"Refund for order {order.number}",
+            {**_order_context(order), "refund": format_minor(op.amount or 0, order.currency)})
+
+
+CONTENT = {"order_confirmation": order_confirmation, "upsell_added": upsell_added, "renewal_paid": renewal_paid,
+           "renewal_failed": renewal_failed, "subscription_cancelled": subscription_cancelled,
+           "refund_issued": refund_issued}

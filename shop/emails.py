@@ -1,0 +1,143 @@
+"""Emails to shoppers about their payments: one row per event, created before anything is sent.
+
+payments announces events as signals (payments/signals.py) after they commit; the receivers here turn
+each into an EmailNotification keyed on the event and queue `shop.tasks.send_email` for it. A repeated
+event finds the existing row (unique key) and queues nothing new, so each event mails once. Receivers
+never raise into payments: a failure is logged and the periodic `send_pending_emails` task, which
+re-sends rows still pending, finishes the work.
+"""
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from payments import signals
+from payments.models import PaymentAttempt, Subscription
+
+from .email_content import CONTENT
+from .models import EmailNotification, Order
+
+log = logging.getLogger(__name__)
+Kind = EmailNotification.Kind
+# How long one send may hold its row before another worker may take it over.
+LEASE = timedelta(minutes=5)
+# After this many failed sends a row is given up (state failed) and shown in admin.
+MAX_TRIES = 8
+
+
+def email_queue(*, key: str, kind: str, to: str, params: dict) -> EmailNotification | None:
+    """Create the row for one event and queue its send after commit; None when the event was seen before.
+
+    Idempotent on `key` (unique constraint): the second caller gets None and queues nothing.
+    """
+    if not to:
+        log.warning("no address for %s, nothing sent", key)
+        return None
+    try:
+        with transaction.atomic():
+            note = EmailNotification.objects.create(key=key, kind=kind, to=to, params=params)
+    except IntegrityError:
+        return None
+    from payments.services.dispatch import enqueue_on_commit
+
+    from .tasks import send_email
+
+    enqueue_on_commit(send_email, note.pk)
+    return note
+
+
+def email_send(*, notification_id) -> str:
+    """Build and send one email through Django's email framework. Returns sent / busy / done.
+
+    Takes a lease on the row first (a conditional UPDATE), so two workers never send the same email;
+    marks it sent right after the SMTP server accepted it. Raises whatever the mail backend raises
+    (SMTPException, OSError), after counting the try, so the task decides when to try again.
+    """
+    now = timezone.now()
+    claimed = (EmailNotification.objects.filter(pk=notification_id, state=EmailNotification.State.PENDING)
+               .exclude(claimed_until__gt=now).update(claimed_until=now + LEASE))
+    if not claimed:
+        state = EmailNotification.objects.filter(pk=notification_id).values_list("state", flat=True).first()
+        return "busy" if state == EmailNotification.State.PENDING else "done"
+    note = EmailNotification.objects.get(pk=notification_id)
+    try:
+        message = email_message(note)
+        message.send()
+    except Exception as exc:
+        tries = note.tries + 1
+        EmailNotification.objects.filter(pk=note.pk).update(
+            tries=tries, last_error=f"{type(exc).__name__}: {exc}"[:255], claimed_until=None,
+            state=EmailNotification.State.FAILED if tries >= MAX_TRIES else EmailNotification.State.PENDING)
+        raise
+    EmailNotification.objects.filter(pk=note.pk).update(state=EmailNotification.State.SENT, sent_at=timezone.now(),
+                                                         tries=note.tries + 1, last_error="", claimed_until=None)
+    return "sent"
+
+
+def email_message(note: EmailNotification) -> EmailMultiAlternatives:
+    """The message for a row: subject, text and HTML rendered from the rows its params name, read now."""
+    subject, context = CONTENT[note.kind](**note.params)
+    context = {"shop_name": settings.SHOP_NAME, "shop_url": settings.SHOP_BASE_URL, "subject": subject, **context}
+    text = render_to_string(f"emails/{note.kind}.txt", context)
+    html = render_to_string(f"emails/{note.kind}.html", context)
+    message = EmailMultiAlternatives(subject=subject, body=text, to=[note.to])
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def emails_pending(*, older_than=timedelta(minutes=2)) -> list[int]:
+    """Rows whose send did not happen (broker down, SMTP failing, eager mode without retries)."""
+    cutoff = timezone.now() - older_than
+    return list(EmailNotification.objects.filter(state=EmailNotification.State.PENDING, created_at__lte=cutoff)
+                .exclude(claimed_until__gt=timezone.now()).values_list("pk", flat=True)[:200])
+
+
+# --- signal receivers: event -> row -----------------------------------------------------------------
+
+def _on_checkout_paid(sender, *, order_id, attempt_id, **_):
+    email = Order.objects.filter(pk=order_id).values_list("email", flat=True).first()
+    email_queue(key=f"order-confirmation:{order_id}", kind=Kind.ORDER_CONFIRMATION, to=email,
+                params={"order_id": order_id})
+
+
+def _on_upsell_added(sender, *, upsell_id, order_id, **_):
+    email = Order.objects.filter(pk=order_id).values_list("email", flat=True).first()
+    email_queue(key=f"upsell-added:{upsell_id}", kind=Kind.UPSELL_ADDED, to=email,
+                params={"upsell_id": upsell_id})
+
+
+def _on_renewal_paid(sender, *, charge_id, subscription_id, **_):
+    email = Subscription.objects.filter(pk=subscription_id).values_list("email", flat=True).first()
+    email_queue(key=f"renewal-paid:{charge_id}", kind=Kind.RENEWAL_PAID, to=email, params={"charge_id": charge_id})
+
+
+def _on_renewal_failed(sender, *, subscription_id, billing_cycle, failures, **_):
+    email = Subscription.objects.filter(pk=subscription_id).values_list("email", flat=True).first()
+    email_queue(key=f"renewal-failed:{subscription_id}:{billing_cycle}:{failures}", kind=Kind.RENEWAL_FAILED,
+                to=email, params={"subscription_id": subscription_id, "billing_cycle": billing_cycle})
+
+
+def _on_subscription_cancelled(sender, *, subscription_id, **_):
+    email = Subscription.objects.filter(pk=subscription_id).values_list("email", flat=True).first()
+    email_queue(key=f"subscription-cancelled:{subscription_id}", kind=Kind.SUBSCRIPTION_CANCELLED, to=email,
+                params={"subscription_id": subscription_id})
+
+
+def _on_refund_issued(sender, *, operation_id, attempt_id, amount, **_):
+    email = PaymentAttempt.objects.filter(pk=attempt_id).values_list("order__email", flat=True).first()
+    email_queue(key=f"refund:{operation_id}", kind=Kind.REFUND_ISSUED, to=email,
+                params={"operation_id": operation_id})
+
+
+def connect() -> None:
+    """Called from ShopConfig.ready(); dispatch_uid keeps a second call from connecting twice."""
+    for signal, receiver in ((signals.checkout_paid, _on_checkout_paid), (signals.upsell_added, _on_upsell_added),
+                             (signals.renewal_paid, _on_renewal_paid), (signals.renewal_failed, _on_renewal_failed),
+                             (signals.subscription_cancelled, _on_subscription_cancelled),
+                             (signals.refund_issued, _on_refund_issued)):
+        signal.connect(receiver, dispatch_uid=f"shop.emails.{receiver.__name__}")
+

@@ -1,0 +1,47 @@
+"""Celery tasks of the shop: ids in, one call to shop.emails, safe to run twice (DESIGN rule 8).
+
+Sending mail fails in ways that pass (SMTP server busy, connection refused): those are retried with
+bounded exponential backoff. In eager mode (a laptop without a broker) a failure is recorded on the row
+and left for the periodic `send_pending_emails`, so a shopper's request never fails because mail did.
+"""
+import logging
+import smtplib
+
+from celery import shared_task
+
+log = logging.getLogger(__name__)
+MAX_RETRIES = 6
+# What a mail server or its network does when it is briefly unavailable.
+TRANSIENT = (smtplib.SMTPException, OSError)
+
+
+def _backoff(retries: int) -> int:
+    return min(900, 30 * 2 ** retries)
+
+
+@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def send_email(self, notification_id):
+    """Send one EmailNotification; the row's lease and state make a second run a no-op."""
+    from .emails import email_send
+
+    try:
+        return email_send(notification_id=notification_id)
+    except TRANSIENT as exc:
+        if self.request.is_eager:
+            log.warning("email %s not sent (%s); send_pending_emails will try again", notification_id, exc)
+            return "pending"
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+    except Exception:  # noqa: BLE001 - a broken template or a deleted row: recorded on the row, not retried
+        log.exception("email %s could not be built or sent", notification_id)
+        return "error"
+
+
+@shared_task(acks_late=True)
+def send_pending_emails():
+    """Fan out: one send per email left pending (broker was down, SMTP failed past its retries)."""
+    from .emails import emails_pending
+
+    ids = emails_pending()
+    for pk in ids:
+        send_email.delay(pk)
+    return len(ids)
