@@ -250,6 +250,7 @@ def _reject(row, body, attempt, error, status, *, signature_valid=False) -> Inbo
 
 
 def _result(delivery, state, attempt) -> InboundResult:
+    state = str(state)  # a plain str (not the TextChoices member): it goes into HTTP headers and JSON
     if state not in (State.APPLIED, "duplicate"):
         delivery.refresh_from_db(fields=["error", "attempt"])  # the reason is part of the answer
     if attempt is not None:
