@@ -30,7 +30,7 @@ from .events import queue_events
 from .orders import build_order, failed_transaction_resource, transaction_resource
 from .outcomes import APPROVE, charge_outcome
 from .provider import NextProvider
-from .subscriptions import add_interval, iso, parse_datetime, refresh, renewal_order_data
+from .subscriptions import ScheduleOutOfRange, add_interval, iso, parse_datetime, refresh, renewal_order_data
 
 MAX_CYCLES_PER_RUN = 1000  # one subscription's cycles per run: a daily plan and a clock moved years ahead
 RENEWABLE = ("active",)
@@ -63,7 +63,10 @@ def process_due(provider: NextProvider) -> list[dict]:
                     or parse_datetime(subscription["next_renewal_date"]) != scheduled:
                 continue  # renewed, canceled, rescheduled or reset since the queue was built
             base = scheduled if scheduled > previous_run else now  # on schedule, or one attempt for a past date
-            result, events = _charge(provider, subscription, base=base)
+            try:
+                result, events = _charge(provider, subscription, base=base)
+            except RenewalRefused:
+                continue  # a schedule past the calendar (refused at the API; kept from an old state)
             following = subscription["next_renewal_date"]
         queue_events(provider, events)
         results.append(result)
@@ -106,6 +109,11 @@ def _is_due(subscription: dict, now: datetime) -> bool:
 
 def _charge(provider: NextProvider, subscription: dict, *, base: datetime) -> tuple[dict, list[Event]]:
     """One renewal attempt for the next billing cycle (state lock held). `base` + interval = next date."""
+    # The next date first: a schedule past the calendar refuses the renewal before anything changes.
+    try:
+        next_date = add_interval(base, subscription["interval"], subscription["interval_count"])
+    except ScheduleOutOfRange as exc:
+        raise RenewalRefused(str(exc)) from None
     cycle = max((o["billing_cycle"] for o in subscription["orders"]), default=-1) + 1
     link = {"id": subscription["id"], "billing_cycle": cycle}
     outcome = charge_outcome(provider, kind="renewal", key=subscription["id"],
@@ -116,8 +124,7 @@ def _charge(provider: NextProvider, subscription: dict, *, base: datetime) -> tu
         order = _renewal_order(provider, subscription, cycle)
         subscription["orders"].append({"order_number": order["number"], "billing_cycle": cycle})
         subscription["status"] = "active"
-        subscription["next_renewal_date"] = iso(add_interval(base, subscription["interval"],
-                                                             subscription["interval_count"]))
+        subscription["next_renewal_date"] = iso(next_date)
         refresh(subscription)
         events += [("order.created", "order", copy.deepcopy(order)),
                    ("transaction.created", "transaction", transaction_resource(order, order["transactions"][0],

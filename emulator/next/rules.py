@@ -70,8 +70,31 @@ def validate_create_order(validator: Validator, schema: dict, body: Any) -> tupl
     errors = merge_errors(errors, klarna_rules(body, errors))
     if errors:
         return {}, errors
+    schedule_errors = _schedule_errors(cleaned.get("lines") or [])
+    if schedule_errors:
+        return {}, {"lines": schedule_errors}
     cleaned["currency"] = cleaned["currency"].upper()
     return cleaned, None
+
+
+def _schedule_errors(lines: list) -> list[dict] | None:
+    """A subscription whose first renewal would fall past the calendar (the spec bounds interval_count only
+    by 2**31 - 1) is refused up front, as a serializer's validate() would, not when the order completes."""
+    from datetime import datetime, timezone
+
+    from .subscriptions import ScheduleOutOfRange, add_interval
+
+    found, bad = [], False
+    for line in lines:
+        plan = line.get("subscription") if isinstance(line, dict) else None
+        try:
+            if isinstance(plan, dict) and plan.get("interval") and plan.get("interval_count"):
+                add_interval(datetime.now(timezone.utc), plan["interval"], int(plan["interval_count"]))
+            found.append({})
+        except ScheduleOutOfRange as exc:
+            found.append({"subscription": {"interval_count": [str(exc)]}})
+            bad = True
+    return found if bad else None
 
 
 def gateway_errors(gateway: Any) -> list[str] | None:

@@ -21,14 +21,23 @@ from .provider import NextProvider
 DAYS = {"day": 1, "week": 7}
 
 
+class ScheduleOutOfRange(ValueError):
+    """interval x interval_count reaches past the calendar (the spec allows counts up to 2**31 - 1)."""
+
+
 def add_interval(start: datetime, interval: str, count: int) -> datetime:
-    if interval in DAYS:
-        return start + timedelta(days=DAYS[interval] * count)
-    months = count * (12 if interval == "year" else 1)
-    month_index = start.month - 1 + months
-    year, month = start.year + month_index // 12, month_index % 12 + 1
-    day = min(start.day, calendar.monthrange(year, month)[1])
-    return start.replace(year=year, month=month, day=day)
+    """start + count intervals, months by the calendar. Raises ScheduleOutOfRange when that date does not
+    exist (year 10000 and on): the platform answers such a schedule with a validation error."""
+    try:
+        if interval in DAYS:
+            return start + timedelta(days=DAYS[interval] * count)
+        months = count * (12 if interval == "year" else 1)
+        month_index = start.month - 1 + months
+        year, month = start.year + month_index // 12, month_index % 12 + 1
+        day = min(start.day, calendar.monthrange(year, month)[1])
+        return start.replace(year=year, month=month, day=day)
+    except (OverflowError, ValueError):
+        raise ScheduleOutOfRange(f"every {count} {interval}s puts the next renewal past the calendar") from None
 
 
 def frequency(interval: str, count: int) -> str:

@@ -18,7 +18,7 @@ from .pagination import date_arg, paginate_store
 from .provider import NextProvider
 from .renewals import RenewalRefused, renew_now, retry
 from .rules import gateway_errors, validate
-from .subscriptions import add_interval, iso, parse_datetime, refresh
+from .subscriptions import ScheduleOutOfRange, add_interval, iso, parse_datetime, refresh
 from .wire import BASE, endpoint
 
 
@@ -144,6 +144,12 @@ def subscriptions_partial_update(provider: NextProvider, request: Request) -> Re
     state = provider.state
     with state.lock:
         subscription = _locked(state, request)
+        interval = data.get("interval") or subscription["interval"]
+        count = data.get("interval_count") if data.get("interval_count") is not None else subscription["interval_count"]
+        try:
+            add_interval(provider.now(), interval, count)
+        except ScheduleOutOfRange as exc:
+            raise HTTPError(400, {"interval_count": [str(exc)]}) from None
         _apply(provider, subscription, data)
         refresh(subscription)
         answer = copy.deepcopy(subscription)
