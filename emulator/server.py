@@ -213,6 +213,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
         log.info('%s "%s %s" %s %.1fms', request.client, request.method, request.path,
                  response.status, (time.monotonic() - started) * 1000)
 
+    def _skip_trailers(self) -> None:
+        """Trailer fields after the last chunk carry nothing the emulator reads; they end at a blank line."""
+        line = self.rfile.readline(65537)
+        while line not in (b"\r\n", b"\n", b""):
+            line = self.rfile.readline(65537)
+
     def _read_body(self) -> bytes | None:
         """The request body by Content-Length, or de-chunked (`Transfer-Encoding: chunked`, which some clients
         use for streamed bodies): an unread chunked body would be parsed as the next request on this
@@ -223,8 +229,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 while True:
                     size = int(self.rfile.readline(65537).split(b";")[0].strip() or b"0", 16)
                     if size == 0:
-                        while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                            pass  # trailer fields
+                        self._skip_trailers()
                         return b"".join(chunks)
                     chunks.append(self.rfile.read(size))
                     self.rfile.readline(65537)  # CRLF after the chunk

@@ -9,6 +9,7 @@ Klarna Network Session Token (valid one hour on the emulator clock); declining m
 from __future__ import annotations
 
 import html
+import logging
 import secrets
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from .provider import KlarnaGlobalProvider
 
 ACTIONS = ("approve", "decline", "cancel")
+
+log = logging.getLogger("emulator.klarna_global")
 
 
 def decide(provider: "KlarnaGlobalProvider", payment_request: PaymentRequest, action: str) -> PaymentRequest:
@@ -67,8 +70,10 @@ def page(provider: "KlarnaGlobalProvider", request: Request) -> Response:
         action = (parse_qs(request.body.decode("utf-8", "replace")).get("action") or [""])[0]
         try:
             decide(provider, payment_request, action)
-        except ValueError:
-            pass  # a second click or an expired request: the shop reads the state either way
+        except ValueError as refused:
+            # A second click or an expired request changes nothing; the shopper goes back all the same and
+            # the shop reads the payment request's real state.
+            log.info("journey %s: %s", request.params["journey_id"], refused)
         return Response(303, b"", {"Location": payment_request.return_url})
     with provider.state.lock:
         if payment_request.state == "SUBMITTED" and provider.now() <= payment_request.expires_at:

@@ -8,6 +8,7 @@
 
 Services call `strategy_for(route)` and never ask which route they hold.
 """
+from abc import ABC, abstractmethod
 from datetime import datetime
 
 from ..exceptions import InvalidReturn, OperationNotSupported, PaymentError, ProviderError
@@ -34,23 +35,31 @@ class SubscriptionActionError(PaymentError):
     shopper_message = "We could not change your subscription right now. Please try again later."
 
 
-class RenewalStrategy:
+class RenewalStrategy(ABC):
+    """What each kind of route does with a subscription; every method returns the subscription as it now
+    is and raises SubscriptionActionError when the action did not happen."""
+
     renewals: Renewals
 
+    @abstractmethod
     def started(self, *, attempt, payment: ProviderPayment) -> None:
         """A checkout was paid: begin whatever subscriptions its order holds."""
 
+    @abstractmethod
     def renew_now(self, sub: Subscription, *, source: str) -> Subscription:
-        raise NotImplementedError
+        """Charge the next cycle now."""
 
+    @abstractmethod
     def retry(self, sub: Subscription, *, source: str) -> Subscription:
-        raise NotImplementedError
+        """Try the declined cycle again."""
 
+    @abstractmethod
     def cancel(self, sub: Subscription, *, reason: str, message: str, source: str) -> Subscription:
-        raise NotImplementedError
+        """Stop all further renewals (final)."""
 
+    @abstractmethod
     def reschedule(self, sub: Subscription, when: datetime, *, source: str) -> Subscription:
-        raise NotImplementedError
+        """Move the next renewal to `when`."""
 
 
 class ProviderRun(RenewalStrategy):
@@ -115,13 +124,29 @@ class ShopRun(RenewalStrategy):
 
 
 class NoRenewals(RenewalStrategy):
+    """The route takes no recurring payments (checkout refuses subscriptions on it): nothing starts, and
+    every merchant action says so."""
+
     renewals = Renewals.NONE
 
-    def _refuse(self, sub, *_, **__):
+    def started(self, *, attempt, payment):
+        return None  # checkout never lets a subscription reach a route without renewals
+
+    def _refuse(self, sub):
         raise SubscriptionActionError(f"the {sub.route} route takes no recurring payments") from \
             OperationNotSupported(sub.route)
 
-    renew_now = retry = cancel = reschedule = _refuse
+    def renew_now(self, sub, *, source):
+        self._refuse(sub)
+
+    def retry(self, sub, *, source):
+        self._refuse(sub)
+
+    def cancel(self, sub, *, reason, message, source):
+        self._refuse(sub)
+
+    def reschedule(self, sub, when, *, source):
+        self._refuse(sub)
 
 
 STRATEGIES = {strategy.renewals: strategy for strategy in (ProviderRun(), ShopRun(), NoRenewals())}

@@ -19,6 +19,7 @@ Choices where the docs are silent:
   (its link is not in GET, so such an order is cancelled and the shopper tries again); shipping or
   cancelling twice is accepted and changes nothing; an identical refund within 5 minutes is refused (1034).
 """
+import logging
 import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -73,6 +74,8 @@ AUTH_HEADER = "Auth"
 # "Keizersgracht 1", "Hauptstr. 12a", "Rue 4 bis": the number last; "12 High Street": the number first.
 NUMBER_LAST = re.compile(r"^(?P<street>.*?\D)[\s,]+(?P<number>\d+\s*[\w\-/]{0,8})$")
 NUMBER_FIRST = re.compile(r"^(?P<number>\d+[\w\-/]{0,8})[\s,]+(?P<street>\D.*)$")
+
+log = logging.getLogger(__name__)
 
 
 def split_street(line: str) -> tuple[str, str]:
@@ -220,8 +223,9 @@ class MultiSafepayAdapter(PaymentAdapter):
         if str((order or {}).get("status")) == "initialized":
             try:
                 self.client.update_order(order_id, {"status": "cancelled", "exclude_order": True})
-            except ProviderError:
-                pass  # it expires unpaid after a day
+            except ProviderError as exc:
+                # Nobody holds its payment link, and MultiSafepay expires an unpaid order after a day.
+                log.warning("MultiSafepay order %s not cancelled (%s); it expires unpaid", order_id, exc)
 
     # --- inbound ------------------------------------------------------------------------------------
     def authenticate(self, message: InboundMessage) -> bool:
