@@ -23,6 +23,7 @@ from typing import Callable
 from ..server import Response
 
 TTL = timedelta(hours=24)
+IDEMPOTENCY_HEADER = "Klarna-Idempotency-Key"
 
 
 @dataclass
@@ -73,3 +74,14 @@ class IdempotencyStore:
                 with self._lock:
                     self._stored[key] = Stored(body_fingerprint, self._now(), copy.deepcopy(response))
             return response
+
+
+def answer_once(provider, request, produce: Callable[[], Response], conflict: Callable[[], Response], *,
+                idempotent: bool) -> Response:
+    """The shared tail of every Klarna envelope (v1 and v2): without an idempotency key, or for an operation
+    that honours none, just `produce()`; with one, run it once per (method, path, key) and replay after."""
+    key = request.header(IDEMPOTENCY_HEADER) if idempotent else None
+    if not key:
+        return produce()
+    return provider.idempotency.run((request.method, request.path, key), fingerprint(request.body), produce,
+                                    conflict, check_body=provider.setting("idempotency_body_check"))

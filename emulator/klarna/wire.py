@@ -14,13 +14,12 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..server import Request, Response, json_response
-from .idempotency import fingerprint
+from .idempotency import answer_once
 
 if TYPE_CHECKING:
     from .provider import KlarnaProvider
 
 CORRELATION_HEADER = "Klarna-Correlation-Id"
-IDEMPOTENCY_HEADER = "Klarna-Idempotency-Key"
 Handler = Callable[["KlarnaProvider", Request], Response]
 
 
@@ -70,13 +69,9 @@ def endpoint(provider: "KlarnaProvider", handler: Handler, idempotent: bool = Fa
             response.headers.setdefault(CORRELATION_HEADER, correlation_id)
             return response
 
-        key = request.header(IDEMPOTENCY_HEADER) if idempotent else None
-        if not key:
-            return produce()
         conflict = KlarnaError(409, "CONFLICT", "Idempotency key was already used with a different request body")
-        return provider.idempotency.run(
-            (request.method, request.path, key), fingerprint(request.body), produce,
-            lambda: conflict.response(correlation_id), check_body=provider.setting("idempotency_body_check"))
+        return answer_once(provider, request, produce, lambda: conflict.response(correlation_id),
+                           idempotent=idempotent)
 
     return guarded
 

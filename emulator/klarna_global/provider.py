@@ -8,7 +8,6 @@ Shared with the v1 package (`emulator/klarna/`): Basic authentication with a raw
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from ..app import Emulator
@@ -51,18 +50,10 @@ class KlarnaGlobalProvider:
     # Same rules as Klarna v1: `Basic <API key>` raw or base64-encoded.
     authenticated = KlarnaProvider.authenticated
 
-    def reset(self) -> None:
-        self.state.reset()
-        self.idempotency.clear()
-
-    def now(self) -> datetime:
-        return self.app.clock.now()
-
-    @staticmethod
-    def iso(moment: datetime | None) -> str | None:
-        if moment is None:
-            return None
-        return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    # Same state reset, clock and timestamp format as Klarna v1.
+    reset = KlarnaProvider.reset
+    now = KlarnaProvider.now
+    iso = staticmethod(KlarnaProvider.iso)
 
     @property
     def base_url(self) -> str:

@@ -14,7 +14,7 @@ import uuid
 from typing import TYPE_CHECKING, Callable
 from urllib.parse import unquote
 
-from ..klarna.idempotency import fingerprint
+from ..klarna.idempotency import answer_once
 from ..server import Request, Response, json_response
 
 if TYPE_CHECKING:
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
 BASE = "/klarna-global"  # every route of the provider, API and journey page alike
 CORRELATION_HEADER = "Klarna-Correlation-Id"
-IDEMPOTENCY_HEADER = "Klarna-Idempotency-Key"
 TYPES = {400: "INPUT_ERROR", 401: "ACCESS_ERROR", 403: "ACCESS_ERROR", 404: "RESOURCE_ERROR",
          409: "RESOURCE_ERROR", 415: "INPUT_ERROR", 429: "ACCESS_ERROR"}
 CODES = {401: "UNAUTHORIZED", 403: "OPERATION_FORBIDDEN", 404: "RESOURCE_NOT_FOUND", 409: "RESOURCE_CONFLICT",
@@ -99,13 +98,9 @@ def endpoint(provider: "KlarnaGlobalProvider", handler: Callable, idempotent: bo
             response.headers.setdefault(CORRELATION_HEADER, correlation_id)
             return response
 
-        key = request.header(IDEMPOTENCY_HEADER) if idempotent else None
-        if not key:
-            return produce()
         conflict = V2Error(409, "RESOURCE_CONFLICT", "Idempotency key was already used with another request")
-        return provider.idempotency.run((request.method, request.path, key), fingerprint(request.body), produce,
-                                        lambda: conflict.response(correlation_id),
-                                        check_body=provider.setting("idempotency_body_check"))
+        return answer_once(provider, request, produce, lambda: conflict.response(correlation_id),
+                           idempotent=idempotent)
 
     return guarded
 
