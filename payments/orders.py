@@ -81,8 +81,9 @@ class OrderBook(ABC):
         """Lock the order row (select_for_update) in the caller's transaction and read it."""
 
     @abstractmethod
-    def set_route(self, order_id: int, route: str) -> None:
-        """Remember the payment route the shopper chose last."""
+    def payment_started(self, order_id: int, route: str) -> None:
+        """A payment on `route` was started for the unpaid order (under the lock() lock): remember the route
+        the shopper chose last, and the order now waits for that payment (pending)."""
 
     @abstractmethod
     def lock_status(self, order_id: int) -> OrderPaymentStatus:
@@ -92,6 +93,12 @@ class OrderBook(ABC):
     @abstractmethod
     def set_payment_status(self, order_id: int, status: OrderPaymentStatus) -> None:
         """Store the derived status (and when the order was first paid), under the lock_status lock."""
+
+    @abstractmethod
+    def mark_paid(self, order_id: int) -> bool:
+        """A payment of the order succeeded: the order is paid (and when it first was is kept). One
+        conditional UPDATE in the caller's transaction, which takes the order's row lock; True when the
+        order was not paid before this call."""
 
     @abstractmethod
     def upsell_offers(self, order_id: int, *, now: datetime) -> list:

@@ -1,8 +1,8 @@
 """The one payment state machine. Nothing else assigns PaymentAttempt.status or Order.status.
 
-transition() locks the attempt row, checks TRANSITIONS, writes a PaymentEvent and saves, all in one
-database transaction. Re-applying the same provider event (same dedupe_key) or asking for the status the
-attempt already has is a no-op, which is what makes return POSTs, webhooks and reconcile safe to repeat
+transition() locks the attempt row (select_for_update, or the conditional UPDATE of a compare-and-set),
+checks TRANSITIONS, writes a PaymentEvent and saves, all in one database transaction. Re-applying the
+same provider event (same dedupe_key) or asking for the status the attempt already has is a no-op, which is what makes return POSTs, webhooks and reconcile safe to repeat
 and to race each other.
 """
 from dataclasses import dataclass
@@ -52,52 +52,122 @@ class TransitionResult:
     attempt: object
     changed: bool
     reason: str = ""
+    # This change made the order paid (it was not before): no other payment can have paid it first.
+    order_paid_now: bool = False
 
 
-def transition(attempt_id, to_status, *, source, dedupe_key=None, message="", payload=None,
+def transition(attempt, to_status, *, source, dedupe_key=None, message="", payload=None,
                provider_reference=None, failure_reason=None, strict=False, fields=None) -> TransitionResult:
-    """Move attempt `attempt_id` to `to_status`, recording why.
+    """Move `attempt` (a PaymentAttempt, or its id) to `to_status`, recording why.
 
-    Locks the attempt row (select_for_update) for the whole change. Idempotent: a dedupe_key already
-    recorded for this attempt, or a transition to the current status, changes nothing. A transition the
-    table forbids is recorded as an IGNORED event (the merchant sees it in the timeline) and returns
-    changed=False, or raises InvalidTransition when strict. `fields` (attempt columns, e.g. where the
-    shopper is sent) are saved with the change, in the same statement.
+    The row is locked for the whole change. Given an id, transition() locks it with select_for_update and
+    decides on what it reads. Given an instance the caller has just read, it first tries one conditional
+    UPDATE on the status the instance shows (compare-and-set: the UPDATE takes the row lock and proves
+    nobody moved the attempt since); when somebody did, it falls back to the locked read. Either way the
+    change, its PaymentEvent and the order's status commit together.
+
+    Idempotent: a dedupe_key already recorded for this attempt (a unique constraint), or a transition to
+    the current status, changes nothing. A transition the table forbids is recorded as an IGNORED event
+    (the merchant sees it in the timeline) and returns changed=False, or raises InvalidTransition when
+    strict. `fields` (attempt columns, e.g. where the shopper is sent) are saved with the change, in the
+    same statement.
     """
-    from .models import PaymentAttempt, PaymentEvent
+    from .models import PaymentAttempt
 
     to_status = Status(to_status)
+    change = _Change(to_status, source, dedupe_key, message, payload, provider_reference, failure_reason,
+                     strict, fields or {})
+    if isinstance(attempt, PaymentAttempt):
+        done = _compare_and_set(attempt, change)
+        if done is not None:
+            return done
+        attempt = attempt.pk
     with transaction.atomic():
-        attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt_id)
-        if dedupe_key and attempt.events.filter(dedupe_key=dedupe_key).exists():
-            return TransitionResult(attempt, False, "already applied")
-        if provider_reference and not attempt.provider_reference:
-            attempt.provider_reference = provider_reference
-        current = Status(attempt.status)
-        if to_status == current:
-            if provider_reference:
-                attempt.save(update_fields=["provider_reference", "updated_at"])
-            return TransitionResult(attempt, False, "already in that status")
-        if to_status not in TRANSITIONS[current]:
-            reason = f"{current} → {to_status} is not allowed"
-            if strict:
-                raise InvalidTransition(reason)
-            _record(attempt, PaymentEvent.Kind.IGNORED, source, current, to_status,
-                    f"{reason}. {message}".strip(), dedupe_key, payload)
-            return TransitionResult(attempt, False, reason)
-        attempt.status = to_status
-        columns = ["status", "provider_reference", "updated_at"]
-        if failure_reason is not None:
-            attempt.failure_reason = failure_reason[:255]
-            columns.append("failure_reason")
-        for name, value in (fields or {}).items():
-            setattr(attempt, name, value)
-            columns.append(name)
-        attempt.save(update_fields=columns)
-        _record(attempt, PaymentEvent.Kind.TRANSITION, source, current, to_status, message,
-                dedupe_key, payload)
-        _sync_order(attempt)
-        return TransitionResult(attempt, True)
+        return _locked(PaymentAttempt.objects.select_for_update().get(pk=attempt), change)
+
+
+@dataclass(frozen=True)
+class _Change:
+    to_status: Status
+    source: str
+    dedupe_key: str | None
+    message: str
+    payload: object
+    provider_reference: str | None
+    failure_reason: str | None
+    strict: bool
+    fields: dict
+
+    def columns(self, attempt) -> dict:
+        """The attempt's columns this change writes, besides status and updated_at."""
+        values = dict(self.fields)
+        if self.failure_reason is not None:
+            values["failure_reason"] = self.failure_reason[:255]
+        if self.provider_reference and not attempt.provider_reference:
+            values["provider_reference"] = self.provider_reference
+        return values
+
+
+def _compare_and_set(attempt, change: _Change) -> TransitionResult | None:
+    """The change as one UPDATE … WHERE status = <what the caller read>, plus its event and the order's
+    status; None when the attempt is not where the caller saw it (or the move needs the locked path)."""
+    from .models import PaymentAttempt, PaymentEvent
+
+    current = Status(attempt.status)
+    if change.to_status == current or change.to_status not in TRANSITIONS[current]:
+        return None  # nothing to write, or an ignored move to record: the locked path says which
+    values = change.columns(attempt)
+    condition = {"pk": attempt.pk, "status": current}
+    if "provider_reference" in values:
+        condition["provider_reference"] = ""  # set once: never overwrite a reference set meanwhile
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            if not PaymentAttempt.objects.filter(**condition).update(status=change.to_status, updated_at=now,
+                                                                     **values):
+                return None
+            for name, value in values.items():
+                setattr(attempt, name, value)
+            attempt.status, attempt.updated_at = change.to_status, now
+            _record(attempt, PaymentEvent.Kind.TRANSITION, change.source, current, change.to_status, change.message,
+                    change.dedupe_key, change.payload)
+            paid_now = _sync_order(attempt, current)
+    except IntegrityError:
+        # The event's dedupe key was recorded before: the whole change rolled back.
+        fresh = PaymentAttempt.objects.get(pk=attempt.pk)
+        if not change.dedupe_key or not fresh.events.filter(dedupe_key=change.dedupe_key).exists():
+            raise
+        return TransitionResult(fresh, False, "already applied")
+    return TransitionResult(attempt, True, order_paid_now=paid_now)
+
+
+def _locked(attempt, change: _Change) -> TransitionResult:
+    """The change decided on the attempt read under select_for_update, in the caller's transaction."""
+    from .models import PaymentEvent
+
+    if change.dedupe_key and attempt.events.filter(dedupe_key=change.dedupe_key).exists():
+        return TransitionResult(attempt, False, "already applied")
+    current, to_status = Status(attempt.status), change.to_status
+    values = change.columns(attempt)  # on the row as read: the provider reference is set only once
+    if to_status == current:
+        if "provider_reference" in values:
+            attempt.provider_reference = values["provider_reference"]
+            attempt.save(update_fields=["provider_reference", "updated_at"])
+        return TransitionResult(attempt, False, "already in that status")
+    if to_status not in TRANSITIONS[current]:
+        reason = f"{current} → {to_status} is not allowed"
+        if change.strict:
+            raise InvalidTransition(reason)
+        _record(attempt, PaymentEvent.Kind.IGNORED, change.source, current, to_status,
+                f"{reason}. {change.message}".strip(), change.dedupe_key, change.payload)
+        return TransitionResult(attempt, False, reason)
+    for name, value in values.items():
+        setattr(attempt, name, value)
+    attempt.status = to_status
+    attempt.save(update_fields=["status", "updated_at", *values])
+    _record(attempt, PaymentEvent.Kind.TRANSITION, change.source, current, to_status, change.message,
+            change.dedupe_key, change.payload)
+    return TransitionResult(attempt, True, order_paid_now=_sync_order(attempt, current))
 
 
 def record_new_event(attempt, *, kind, source, message="", payload=None):
@@ -133,20 +203,28 @@ def _record(attempt, kind, source, from_status, to_status, message, dedupe_key, 
     )
 
 
-def _sync_order(attempt):
-    """Derive the order's status from its attempts: paid as soon as any attempt succeeded.
+def _sync_order(attempt, from_status) -> bool:
+    """Derive the order's status from its attempts: paid as soon as any attempt succeeded. Returns True
+    when this change made the order paid.
 
-    Runs inside transition()'s transaction with the order row locked (through the shop's OrderBook), so
-    two attempts finishing at once cannot both decide the order's fate from a stale view.
+    Runs inside the transition's transaction, and every decision is taken under the order's row lock
+    (through the shop's OrderBook), so two attempts finishing at once cannot both decide the order's fate
+    from a stale view:
+    - a success makes the order paid whatever its other attempts say, in one conditional UPDATE (which
+      takes the lock and tells whether the order was paid before);
+    - a move between waiting statuses (created → pending) changes nothing: starting the attempt already
+      made its order wait for it (OrderBook.payment_started), and a paid order stays paid;
+    - anything else (failed, cancelled, expired) locks the order and looks at all its attempts.
     """
     from .models import PaymentAttempt
     from .orders import OrderPaymentStatus, order_book
 
     book = order_book()
+    if attempt.status in SUCCESSFUL:
+        return book.mark_paid(attempt.order_id)
+    if attempt.status in IN_BETWEEN and from_status in IN_BETWEEN:
+        return False
     current = book.lock_status(attempt.order_id)
-    if current == OrderPaymentStatus.PENDING and attempt.status in IN_BETWEEN:
-        # Still waiting: had any attempt succeeded, its own transition would have made the order paid.
-        return
     statuses = set(PaymentAttempt.objects.filter(order_id=attempt.order_id).values_list("status", flat=True))
     if statuses & SUCCESSFUL:
         new = OrderPaymentStatus.PAID
@@ -158,6 +236,7 @@ def _sync_order(attempt):
         new = OrderPaymentStatus.PAYMENT_FAILED
     if new != current:
         book.set_payment_status(attempt.order_id, new)
+    return False
 
 
 # --- Subscriptions ------------------------------------------------------------------------------------

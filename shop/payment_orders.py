@@ -50,8 +50,9 @@ class ShopOrderBook(OrderBook):
     def lock(self, order_id):
         return _details(Order.objects.select_for_update().get(pk=order_id))
 
-    def set_route(self, order_id, route):
-        Order.objects.filter(pk=order_id).update(route=route, updated_at=timezone.now())
+    def payment_started(self, order_id, route):
+        Order.objects.filter(pk=order_id).update(route=route, status=OrderPaymentStatus.PENDING,
+                                                 updated_at=timezone.now())
 
     def lock_status(self, order_id):
         return OrderPaymentStatus(Order.objects.select_for_update().values_list("status", flat=True).get(pk=order_id))
@@ -60,6 +61,11 @@ class ShopOrderBook(OrderBook):
         now = timezone.now()
         paid_at = Coalesce("paid_at", Value(now)) if status == OrderPaymentStatus.PAID else F("paid_at")
         Order.objects.filter(pk=order_id).update(status=status, updated_at=now, paid_at=paid_at)
+
+    def mark_paid(self, order_id):
+        now = timezone.now()
+        return bool(Order.objects.filter(pk=order_id).exclude(status=OrderPaymentStatus.PAID)
+                    .update(status=OrderPaymentStatus.PAID, updated_at=now, paid_at=Coalesce("paid_at", Value(now))))
 
     def upsell_offers(self, order_id, *, now):
         order = Order.objects.get(pk=order_id)

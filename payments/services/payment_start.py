@@ -72,7 +72,7 @@ def payment_start(*, order, route) -> PaymentAttempt:
             # pays at the old provider page, that money is recorded (and undone as a duplicate).
             transition(older, Status.EXPIRED, source="checkout", failure_reason="Replaced by a newer checkout",
                        message=f"Superseded by {attempt.reference}")
-        book.set_route(order.pk, route)
+        book.payment_started(order.pk, route)
         record_new_event(attempt, kind="note", source="checkout",
                          message=f"Checkout started for {details.number} on {route}")
     try:
