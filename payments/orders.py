@@ -124,8 +124,9 @@ class OrderBook(ABC):
         """The order's subscription lines grouped by schedule: (interval, interval count, amount per cycle)."""
 
     @abstractmethod
-    def page_url(self, order_id: int, page: OrderPage) -> str:
-        """The path of a signed link to one of the order's pages (status, confirmation, failure)."""
+    def page_url(self, order_id: int, page: OrderPage, *, order=None) -> str:
+        """The path of a signed link to one of the order's pages (status, confirmation, failure); `order`
+        is the order's row when the caller has it already (it saves reading it again)."""
 
 
 @cache

@@ -28,8 +28,13 @@ Channel = WebhookDelivery.Channel
 
 
 def _error_page(request, message, *, attempt=None, status=400):
-    link = order_book().page_url(attempt.order_id, OrderPage.STATUS) if attempt else None
+    link = _page_url(attempt, OrderPage.STATUS) if attempt else None
     return render(request, "payments/return_error.html", {"message": message, "order_link": link}, status=status)
+
+
+def _page_url(attempt, page) -> str:
+    # Every attempt here came from attempt_from_token with its order, so the link costs no query.
+    return order_book().page_url(attempt.order_id, page, order=attempt.order)
 
 
 def _wants_json(request) -> bool:
@@ -93,9 +98,9 @@ def payment_return(request, route, token):
         return _error_page(request, ReturnMismatch.shopper_message, attempt=attempt)
     if result.state == "shown" or (request.method == "GET" and result.attempt.status in IN_BETWEEN):
         # Nothing decided yet (or a GET that only shows): the shopper sees where the order stands.
-        return redirect(order_book().page_url(attempt.order_id, OrderPage.STATUS))
+        return redirect(_page_url(attempt, OrderPage.STATUS))
     page = OrderPage.CONFIRMATION if result.paid or result.confirming else OrderPage.FAILED
-    return _see_other(order_book().page_url(attempt.order_id, page))
+    return _see_other(_page_url(attempt, page))
 
 
 def _retry_later(response):
@@ -165,7 +170,7 @@ def widget(request, route, token):
     except InvalidReturn as exc:
         return _error_page(request, exc.shopper_message, status=404)
     if attempt.status != "pending" or not attempt.client_token or not attempt.widget:
-        return redirect(order_book().page_url(attempt.order_id, OrderPage.STATUS))
+        return redirect(_page_url(attempt, OrderPage.STATUS))
     if attempt_session_expired(attempt):
         # Sessions are not kept past their lifetime: replace it with a fresh attempt rather than reuse it.
         try:
@@ -176,7 +181,7 @@ def widget(request, route, token):
     return render(request, attempt.widget["template"], {
         "attempt": attempt, "order": attempt.order, "sdk_url": attempt.widget["sdk_url"],
         "authorize_url": reverse("payments:return", args=[route, token]),
-        "failed_url": order_book().page_url(attempt.order_id, OrderPage.FAILED),
+        "failed_url": _page_url(attempt, OrderPage.FAILED),
     })
 
 

@@ -160,12 +160,16 @@ class Order(models.Model):
 
     def save_with_number(self):
         """Insert a new order with a fresh number, retrying on the (astronomically rare) collision."""
+        self.with_fresh_number(lambda: self.save(force_insert=True))
+
+    def with_fresh_number(self, write):
+        """Run `write()` (which inserts this order) in one transaction under a fresh number; on the rare
+        clash of numbers all of it is rolled back and run again under another. Returns what `write` did."""
         for _ in range(5):
             self.number = self.new_number()
             try:
                 with transaction.atomic():
-                    self.save(force_insert=True)
-                return
+                    return write()
             except IntegrityError:
                 if Order.objects.filter(number=self.number).exists():
                     continue

@@ -14,18 +14,25 @@ ADDRESS_FIELDS = (
 )
 
 
-def order_place(*, cart: Cart, details: dict, route: str) -> Order:
-    """Create an Order and its lines from the cart and the checkout form's cleaned data.
+def order_place(*, cart: Cart, details: dict, route: str, then=None):
+    """Create an Order and its lines from the cart and the checkout form's cleaned data; returns the order
+    and what `then(order, lines)` returned.
 
     Prices come from the catalog at this moment and are frozen on the lines. Runs in one transaction,
-    so an order never exists without its lines. Raises CartError for an empty cart.
+    so an order never exists without its lines; `then` runs in that transaction too (the checkout opens the
+    order's first payment attempt there, so both commit together). The (astronomically rare) clash of a new
+    order number rolls the whole transaction back and tries another number. Raises CartError for an empty
+    cart.
     """
     lines, totals = _cart_contents(cart)
-    with transaction.atomic():
-        order = _fill(Order(), totals=totals, details=details, route=route)
-        order.save_with_number()
-        _write_lines(order, lines)
-    return order
+    order = _fill(Order(), totals=totals, details=details, route=route)
+
+    def write():
+        order.save(force_insert=True)
+        written = _write_lines(order, lines)
+        return then(order, written) if then else None
+
+    return order, order.with_fresh_number(write)
 
 
 def _cart_contents(cart: Cart):
@@ -46,8 +53,8 @@ def _fill(order: Order, *, totals, details: dict, route: str) -> Order:
     return order
 
 
-def _write_lines(order: Order, cart_lines) -> None:
-    OrderLine.objects.bulk_create(
+def _write_lines(order: Order, cart_lines) -> list[OrderLine]:
+    return OrderLine.objects.bulk_create(
         OrderLine(order=order, product=line.product, sku=line.product.sku, name=line.product.name,
                   quantity=line.quantity, unit_price=line.product.price, vat_rate_bp=line.product.vat_rate_bp,
                   total=line.total, tax=line.tax, next_product_id=line.product.next_product_id,
@@ -144,18 +151,36 @@ def checkout_submit(*, cart: Cart, details: dict, route: str, previous_number: s
     no provider can still charge its old contents) and start its payment. Returns the payment attempt,
     whose redirect_url is where the shopper goes next.
 
+    A new order and its first payment attempt commit in one transaction, before the provider is called.
     Raises CartError for an empty cart; a PaymentError from starting the payment carries the placed order
     as `exc.order`, so the shopper lands on that order's failure page with a retry.
     """
-    from payments.services.payment_start import order_revisable, payment_start
+    from payments.services.payment_start import order_revisable, payment_begin, payment_send, payment_start
+
+    from .payment_orders import order_details
 
     previous = Order.objects.filter(number=previous_number).first() if previous_number else None
     if previous is not None and order_revisable(previous):
         order = order_revise(order=previous, cart=cart, details=details, route=route)
-    else:
-        order = order_place(cart=cart, details=details, route=route)
+        try:
+            return payment_start(order=order, route=route)
+        except PaymentError as exc:
+            exc.order = order
+            raise
+
+    def first_attempt(order, lines):
+        payable = order_details(order, lines)
+        try:
+            return payment_begin(details=payable, route=route), payable
+        except PaymentError as refused:  # raised before anything was written: the order stays, to retry
+            return refused, payable
+
+    order, (attempt, payable) = order_place(cart=cart, details=details, route=route, then=first_attempt)
     try:
-        return payment_start(order=order, route=route)
+        if isinstance(attempt, PaymentError):
+            raise attempt
+        attempt.order = order
+        return payment_send(attempt, payable)
     except PaymentError as exc:
         exc.order = order
         raise

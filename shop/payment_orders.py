@@ -23,8 +23,10 @@ def _address(data: dict) -> Address:
                    line2=data["line2"], city=data["city"], postcode=data["postcode"], country=data["country"])
 
 
-def _details(order: Order) -> OrderDetails:
-    lines = order.lines.filter(is_upsell=False).order_by("id")
+def order_details(order: Order, lines=None) -> OrderDetails:
+    """What payments needs of `order`; `lines`, when the caller has just written them, saves reading them."""
+    if lines is None:
+        lines = order.lines.filter(is_upsell=False).order_by("id")
     return OrderDetails(
         id=order.pk, number=order.number, status=OrderPaymentStatus(order.status), total=order.total,
         currency=order.currency,
@@ -45,10 +47,10 @@ def _details(order: Order) -> OrderDetails:
 
 class ShopOrderBook(OrderBook):
     def details(self, order_id):
-        return _details(Order.objects.get(pk=order_id))
+        return order_details(Order.objects.get(pk=order_id))
 
     def lock(self, order_id):
-        return _details(Order.objects.select_for_update().get(pk=order_id))
+        return order_details(Order.objects.select_for_update().get(pk=order_id))
 
     def payment_started(self, order_id, route):
         Order.objects.filter(pk=order_id).update(route=route, status=OrderPaymentStatus.PENDING,
@@ -108,5 +110,7 @@ class ShopOrderBook(OrderBook):
             schedules[key] = schedules.get(key, 0) + line.total
         return [(interval, count, amount) for (interval, count), amount in schedules.items()]
 
-    def page_url(self, order_id, page):
-        return order_url(Order.objects.only("number").get(pk=order_id), PAGES[OrderPage(page)])
+    def page_url(self, order_id, page, *, order=None):
+        if order is None:
+            order = Order.objects.only("number").get(pk=order_id)
+        return order_url(order, PAGES[OrderPage(page)])

@@ -44,6 +44,10 @@ class PaymentAttempt(models.Model):
     duplicate_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="duplicates",
         help_text="Set when this payment arrived for an order another checkout had already paid: it is undone")
+    expected_lines = models.JSONField(
+        null=True, blank=True,
+        help_text="What this checkout asked the provider for: quantity per provider product id. A provider "
+                  "payment reporting other lines is refused. Empty for payments checked against their order")
     provider_supports_upsell = models.BooleanField(
         default=False, help_text="The provider said this payment can take one-click upsells"
     )

@@ -9,11 +9,13 @@ the database without calling the provider again.
 """
 import hashlib
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from ..exceptions import InvalidReturn, ProviderError, ReturnMismatch
@@ -106,6 +108,8 @@ def inbound_receive(*, route: str, channel: str, method: str, body: bytes, heade
     except InvalidReturn as exc:
         return _reject(row, body, attempt, str(exc), 400, signature_valid=True)
     key = hashlib.sha256(identity.key.encode("utf-8", "surrogatepass")).hexdigest()
+    if channel == Channel.RETURN and attempt is not None and attempt.status in IN_BETWEEN:
+        return _return_at_once(adapter, message, row, body, identity, key, attempt)
     try:
         with transaction.atomic():
             delivery = WebhookDelivery.objects.create(
@@ -149,8 +153,65 @@ def _apply(delivery):
         if delivery.channel == Channel.RETURN and attempt.status in SUCCESSFUL:
             return State.IGNORED, "the payment is settled already; the provider was not asked again", attempt
     message = _stored_message(delivery, attempt)
-    source, dedupe = delivery.channel, f"{delivery.channel}:{delivery.provider}:{delivery.dedupe_key[:40]}"
+    dedupe = _dedupe(delivery.channel, delivery.provider, delivery.dedupe_key)
     request = checkout_request(attempt) if attempt else None
+    return _resolve_and_apply(adapter, message, attempt, source=delivery.channel, dedupe=dedupe, request=request)
+
+
+def _return_at_once(adapter, message, row, body, identity, key, attempt) -> InboundResult:
+    """The shopper's return for a payment still waiting (the common case) in the fewest statements.
+
+    The provider is asked first, outside any transaction, so no lock is held over the network; the
+    attempt then changes by compare-and-set on the status the view read it in (a webhook that got there
+    first makes this one a no-op), in one transaction with its event and the order's status. The message
+    is stored right after, with what became of it and applied once; a duplicate racing it finds its
+    stored twin and is answered from the database, as on the store-first path. Only a payment still
+    waiting comes here: a settled one is never asked about again (see _apply).
+    """
+    source = Channel.RETURN
+    state, error, target = _resolve_and_apply(adapter, message, attempt, source=source,
+                                              dedupe=_dedupe(source, attempt.route, key),
+                                              request=_CheckoutOfAttempt(attempt))
+    # A lone INSERT commits on its own; inside a caller's transaction a savepoint keeps a clash from
+    # breaking it.
+    guard = transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext()
+    try:
+        with guard:
+            delivery = WebhookDelivery.objects.create(
+                **row, signature_valid=True, event_id=clean_text(identity.key, limit=64), dedupe_key=key,
+                event_type=clean_text(identity.event_type, limit=64), body=_storable(body), state=state,
+                error=clean_text(error, limit=500), apply_count=1, processed_at=timezone.now())
+    except IntegrityError:
+        # The same return already stored: a double click, or a retry after the provider was unreachable.
+        # A twin left unsettled (FAILED) takes this outcome, so a later retry is answered from it.
+        twin = WebhookDelivery.objects.get(provider=attempt.route, dedupe_key=key, signature_valid=True)
+        if twin.state not in SETTLED:
+            WebhookDelivery.objects.filter(pk=twin.pk).exclude(state__in=SETTLED).update(
+                state=state, error=clean_text(error, limit=500), apply_count=F("apply_count") + 1,
+                processed_at=timezone.now())
+            twin.refresh_from_db(fields=["state", "error"])
+        return _result(twin, "duplicate", attempt)
+    settled = target if target is not None else attempt
+    return InboundResult({State.FAILED: 503, State.REJECTED: 400}.get(state, 200), str(state), delivery.pk,
+                         settled, delivery.error)
+
+
+class _CheckoutOfAttempt:
+    """The CheckoutRequest of a waiting attempt, read from its order only if the route asks for it (29
+    Next's return carries everything it needs; Klarna places its order from the cart)."""
+
+    def __init__(self, attempt):
+        self._attempt, self._request = attempt, None
+
+    def __getattr__(self, name):
+        if self._request is None:
+            self._request = checkout_request(self._attempt)
+        return getattr(self._request, name)
+
+
+def _resolve_and_apply(adapter, message, attempt, *, source, dedupe, request):
+    """Ask the route what the message means and apply it. Returns (state, error, attempt), the attempt as
+    it now is when the message was about one."""
     try:
         resolution = adapter.resolve(message, request)
     except ProviderError as exc:
@@ -170,24 +231,28 @@ def _apply(delivery):
         return State.REJECTED, str(exc), attempt
     match resolution:
         case PaymentAbandoned(reason=reason):
-            transition(attempt.pk, Status.FAILED, source=source, message=reason, dedupe_key=dedupe,
-                       failure_reason="Declined or cancelled at the provider")
-            return State.APPLIED, "", attempt
+            result = transition(attempt, Status.FAILED, source=source, message=reason, dedupe_key=dedupe,
+                                failure_reason="Declined or cancelled at the provider")
+            return State.APPLIED, "", result.attempt
         case PaymentUpdate(payment=payment):
-            target = attempt or _find_attempt(delivery.provider, payment)
+            target = attempt or _find_attempt(adapter.key, payment)
             if target is None:
                 return State.UNMATCHED, f"no payment attempt for provider order {payment.provider_reference}", None
             try:
-                payment_confirm(attempt_id=target.pk, payment=payment, source=source, dedupe_key=dedupe,
-                                lines=request.lines if request is not None and target is attempt else None)
+                result = payment_confirm(attempt=target, payment=payment, source=source, dedupe_key=dedupe)
             except ReturnMismatch as exc:
                 return State.MISMATCH, str(exc), target
-            return State.APPLIED, "", target
+            return State.APPLIED, "", result.attempt if result is not None else target
         case SubscriptionUpdate():
-            return _apply_subscription(delivery.provider, resolution, dedupe)
+            return _apply_subscription(adapter.key, resolution, dedupe)
         case NothingToApply(reason=reason):
             return State.IGNORED, reason, attempt
     raise TypeError(f"unknown resolution {resolution!r}")
+
+
+def _dedupe(channel, provider, key) -> str:
+    """The PaymentEvent key of one inbound message: applying it twice changes the payment once."""
+    return f"{channel}:{provider}:{key[:40]}"
 
 
 def _apply_subscription(route, update, dedupe):

@@ -23,6 +23,14 @@ APPLICABLE = {
 }
 
 
+def expected_lines(lines) -> dict[str, int]:
+    """Quantity per provider product id (as a string: the key of a JSON object), as a route reports lines."""
+    expected = Counter()
+    for line in lines:
+        expected[str(int(line.provider_product_id or 0))] += line.quantity
+    return dict(expected)
+
+
 def payment_mismatches(attempt: PaymentAttempt, payment: ProviderPayment, lines=None) -> list[str]:
     """Every way the provider's payment differs from the attempt; empty when it matches."""
     problems = []
@@ -33,30 +41,36 @@ def payment_mismatches(attempt: PaymentAttempt, payment: ProviderPayment, lines=
     if payment.amount != attempt.amount:
         problems.append(f"amount {payment.amount} is not {attempt.amount}")
     if payment.lines is not None:
-        # Routes that report lines report them by the provider product ids the checkout sent.
-        expected = Counter()
-        for line in lines if lines is not None else order_book().details(attempt.order_id).lines:
-            expected[int(line.provider_product_id or 0)] += line.quantity
+        # Routes that report lines report them by the provider product ids the checkout sent: compare with
+        # what this attempt asked for, or (attempts from before that was recorded) the order's lines now.
+        if attempt.expected_lines is not None:
+            expected = Counter(attempt.expected_lines)
+        else:
+            expected = Counter(expected_lines(lines if lines is not None
+                                              else order_book().details(attempt.order_id).lines))
         got = Counter()
         for product_id, quantity in payment.lines:
-            got[product_id] += quantity
-        if got != expected:
+            got[str(product_id)] += quantity
+        if +got != +expected:
             problems.append("order lines differ from the shop's order")
     if attempt.provider_reference and payment.provider_reference != attempt.provider_reference:
         problems.append(f"provider order {payment.provider_reference} is not {attempt.provider_reference}")
     return problems
 
 
-def payment_confirm(*, attempt_id, payment: ProviderPayment, source: str, dedupe_key=None, lines=None):
+def payment_confirm(*, attempt_id=None, attempt=None, payment: ProviderPayment, source: str, dedupe_key=None,
+                    lines=None):
     """Check `payment` against the attempt, then move the attempt to the provider's status.
 
     Raises ReturnMismatch (after recording a REJECTED event) when anything differs: nothing is marked
     paid on a mismatch. Idempotent through transition(): the same outcome applied twice, or by a return
     POST racing a webhook, changes the attempt once. Returns the TransitionResult, or None when the
-    provider still reports the payment as pending. `lines`, when the caller has the checkout's lines at
-    hand, saves reading the order again.
+    provider still reports the payment as pending. Pass `attempt` when the caller has just read it (the
+    change is then a compare-and-set on what it read), else `attempt_id`. `lines`, when the caller has the
+    checkout's lines at hand, saves reading the order again.
     """
-    attempt = PaymentAttempt.objects.get(pk=attempt_id)
+    if attempt is None:
+        attempt = PaymentAttempt.objects.get(pk=attempt_id)
     problems = payment_mismatches(attempt, payment, lines)
     if problems:
         message = f"Provider payment {payment.provider_reference} rejected: " + "; ".join(problems)
@@ -72,17 +86,19 @@ def payment_confirm(*, attempt_id, payment: ProviderPayment, source: str, dedupe
         record_event(attempt.pk, kind="note", source=source, dedupe_key=dedupe_key, payload=payment.raw,
                      message=f"Provider reports {payment.provider_reference} as {payment.status}")
         return None
-    result = transition(attempt.pk, target, source=source, dedupe_key=dedupe_key, payload=payment.raw,
-                        provider_reference=payment.provider_reference,
+    learned = _learned(attempt, payment) if target in SUCCESSFUL else {}
+    result = transition(attempt, target, source=source, dedupe_key=dedupe_key, payload=payment.raw,
+                        provider_reference=payment.provider_reference, fields=learned,
                         message=f"Provider order {payment.provider_reference} is {payment.status}")
     if target in SUCCESSFUL:
-        _after_success(attempt, payment)
+        if learned and not result.changed:
+            PaymentAttempt.objects.filter(pk=attempt.pk).update(**learned)
+        _after_success(result.attempt, payment, paid_the_order=result.order_paid_now)
     return result
 
 
-def _after_success(attempt, payment):
-    """Remember what the provider allows next (upsells, the authorization's end) and begin the
-    subscriptions the checkout bought, the way the route renews them."""
+def _learned(attempt, payment) -> dict:
+    """What the provider allows next (upsells, the authorization's end), saved with the success."""
     learned = {}
     if payment.supports_upsell and not attempt.provider_supports_upsell:
         learned["provider_supports_upsell"] = True
@@ -92,14 +108,19 @@ def _after_success(attempt, payment):
         # Captured by the provider itself (a pay-now gateway): all of it is captured, so all of it can be
         # refunded; our own captures keep counting from there.
         learned["captured_amount"] = attempt.amount
-    if learned:
-        PaymentAttempt.objects.filter(pk=attempt.pk).update(**learned)
+    return learned
+
+
+def _after_success(attempt, payment, *, paid_the_order: bool):
+    """Begin the subscriptions the checkout bought, the way the route renews them, unless another payment
+    paid the order first (then this one is a duplicate, undone)."""
     if attempt.kind != PaymentAttempt.Kind.CHECKOUT:
         return
     from .duplicates import checkout_duplicate_settle
     from .renewal_strategies import strategy_for
 
-    if checkout_duplicate_settle(attempt_id=attempt.pk):
+    # A payment that made the order paid was first by definition; any other asks who was.
+    if not paid_the_order and checkout_duplicate_settle(attempt_id=attempt.pk):
         return  # the order's subscriptions belong to the payment that paid it
     strategy_for(attempt.route).started(attempt=attempt, payment=payment)
     send_on_commit(checkout_paid, order_id=attempt.order_id, attempt_id=attempt.pk)

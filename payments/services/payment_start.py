@@ -17,6 +17,7 @@ from ..orders import OrderDetails, OrderPage, OrderPaymentStatus, order_book
 from ..providers.registry import get_adapter, get_enabled_adapter
 from ..providers.types import CheckoutRequest, Declined, Done, Redirect, StartOutcome, Widget
 from ..states import IN_BETWEEN, Status, record_event, record_new_event, transition
+from .payment_confirm import expected_lines
 
 log = logging.getLogger(__name__)
 RETURN_SALT = "payments.return"
@@ -58,31 +59,59 @@ def payment_start(*, order, route) -> PaymentAttempt:
         details = book.lock(order.pk)
         if details.status == OrderPaymentStatus.PAID:
             raise OrderAlreadyPaid(f"order {details.number} is already paid")
-        country = details.billing_address.country or details.shipping_address.country
-        if not adapter.capabilities.serves(country=country, currency=details.currency):
-            # Never send a request the provider refuses for a reason we know: say so before any attempt.
-            raise RouteNotAvailable(f"{adapter.display_name} takes no {details.currency} payments from {country}")
-        route_serves(adapter, details)
+        payment_check(adapter, details)
         open_before = list(PaymentAttempt.objects.filter(order_id=order.pk, kind=PaymentAttempt.Kind.CHECKOUT,
                                                          status__in=IN_BETWEEN).values_list("pk", flat=True))
-        attempt = PaymentAttempt.objects.create(order_id=order.pk, route=route, amount=details.total,
-                                                currency=details.currency)
+        attempt = _open(details, route)
         for older in open_before:
             # A resubmitted checkout supersedes the open one. Expired, not cancelled: if the shopper still
             # pays at the old provider page, that money is recorded (and undone as a duplicate).
             transition(older, Status.EXPIRED, source="checkout", failure_reason="Replaced by a newer checkout",
                        message=f"Superseded by {attempt.reference}")
         book.payment_started(order.pk, route)
-        record_new_event(attempt, kind="note", source="checkout",
-                         message=f"Checkout started for {details.number} on {route}")
+    return payment_send(attempt, details)
+
+
+def payment_begin(*, details: OrderDetails, route) -> PaymentAttempt:
+    """The first attempt of an order the caller has just created in its still open transaction, so the
+    order and its attempt commit together; the caller then calls payment_send() after the commit.
+
+    Nobody else can see the order yet: nothing to lock, no earlier attempt to supersede, and the order was
+    created waiting (pending) on `route`. Raises RouteNotAvailable (what payment_check refuses) before
+    writing anything, so the caller's transaction is never left half done.
+    """
+    payment_check(get_enabled_adapter(route), details)
+    return _open(details, route)
+
+
+def payment_send(attempt, details: OrderDetails) -> PaymentAttempt:
+    """Ask the route to start the committed `attempt` and act on its outcome (see payment_start)."""
     try:
-        outcome = adapter.start_checkout(checkout_request(attempt, details))
+        outcome = get_adapter(attempt.route).start_checkout(checkout_request(attempt, details))
     except ProviderError as exc:
         log.warning("payment_start %s failed: %s", attempt.reference, exc)
-        transition(attempt.pk, Status.FAILED, source="checkout", message=str(exc)[:500],
+        transition(attempt, Status.FAILED, source="checkout", message=str(exc)[:500],
                    failure_reason=exc.shopper_message)
         raise
     return _apply_outcome(attempt, outcome) or PaymentAttempt.objects.get(pk=attempt.pk)
+
+
+def payment_check(adapter, details: OrderDetails) -> None:
+    """Everything the shop knows a route refuses for this order, said before any attempt or call.
+    Raises RouteNotAvailable with a message for the shopper."""
+    country = details.billing_address.country or details.shipping_address.country
+    if not adapter.capabilities.serves(country=country, currency=details.currency):
+        # Never send a request the provider refuses for a reason we know: say so before any attempt.
+        raise RouteNotAvailable(f"{adapter.display_name} takes no {details.currency} payments from {country}")
+    route_serves(adapter, details)
+
+
+def _open(details: OrderDetails, route) -> PaymentAttempt:
+    attempt = PaymentAttempt.objects.create(order_id=details.id, route=route, amount=details.total,
+                                            currency=details.currency, expected_lines=expected_lines(details.lines))
+    record_new_event(attempt, kind="note", source="checkout",
+                     message=f"Checkout started for {details.number} on {route}")
+    return attempt
 
 
 def route_serves(adapter, details: OrderDetails) -> None:
@@ -119,7 +148,7 @@ def _apply_outcome(attempt, outcome: StartOutcome) -> PaymentAttempt | None:
             PaymentAttempt.objects.filter(pk=attempt.pk).update(redirect_url=confirmation)
             payment_confirm(attempt_id=attempt.pk, payment=payment, source="checkout")
         case Declined(shopper_message=message, detail=detail):
-            transition(attempt.pk, Status.FAILED, source="checkout", failure_reason=message,
+            transition(attempt, Status.FAILED, source="checkout", failure_reason=message,
                        provider_reference=outcome.provider_reference or None,
                        message=f"Declined by the provider at once. {detail}".strip()[:500])
             declined = PaymentDeclined(detail or message)
@@ -131,7 +160,7 @@ def _apply_outcome(attempt, outcome: StartOutcome) -> PaymentAttempt | None:
 
 def _wait_for_shopper(attempt, url, provider_reference, **fields) -> PaymentAttempt:
     """Pending, with where the shopper goes, in one change of the row."""
-    return transition(attempt.pk, Status.PENDING, source="checkout", provider_reference=provider_reference or None,
+    return transition(attempt, Status.PENDING, source="checkout", provider_reference=provider_reference or None,
                       message="Shopper sent to the provider", payload={"redirect_url": url},
                       fields={"redirect_url": url, **fields}).attempt
 
@@ -189,7 +218,8 @@ def _update_session(adapter, attempt) -> PaymentAttempt:
     """The order changed while its session was open: send the new cart and addresses to the same session
     (an authorization made for the old ones can no longer be placed: the provider refuses the mismatch)."""
     details = order_book().details(attempt.order_id)
-    PaymentAttempt.objects.filter(pk=attempt.pk).update(amount=details.total, currency=details.currency)
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(amount=details.total, currency=details.currency,
+                                                        expected_lines=expected_lines(details.lines))
     attempt.refresh_from_db()
     try:
         adapter.update_checkout(attempt.provider_session, checkout_request(attempt, details))
