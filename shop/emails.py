@@ -12,6 +12,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.db.models import CharField, Exists, OuterRef, Value
+from django.db.models.functions import Cast, Concat
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -99,9 +101,28 @@ def emails_pending(*, older_than=timedelta(minutes=2)) -> list[int]:
 # --- signal receivers: event -> row -----------------------------------------------------------------
 
 def _on_checkout_paid(sender, *, order_id, attempt_id, **_):
+    # The shopper's return waits on nothing but the payment: the row is made by the worker.
+    # `confirmations_missing` catches an order whose task never ran (broker down at that moment).
+    from payments.services.dispatch import enqueue_on_commit
+
+    from .tasks import queue_order_confirmation
+
+    enqueue_on_commit(queue_order_confirmation, order_id)
+
+
+def order_confirmation_queue(*, order_id) -> EmailNotification | None:
     email = Order.objects.filter(pk=order_id).values_list("email", flat=True).first()
-    email_queue(key=f"order-confirmation:{order_id}", kind=Kind.ORDER_CONFIRMATION, to=email,
-                params={"order_id": order_id})
+    return email_queue(key=f"order-confirmation:{order_id}", kind=Kind.ORDER_CONFIRMATION, to=email,
+                       params={"order_id": order_id})
+
+
+def confirmations_missing(*, older_than=timedelta(minutes=2), within=timedelta(days=2)) -> list[int]:
+    """Checkout orders paid recently whose confirmation row was never made (its task was lost)."""
+    now = timezone.now()
+    key = Concat(Value("order-confirmation:"), Cast(OuterRef("pk"), CharField()))
+    return list(Order.objects.filter(renewal_of__isnull=True, paid_at__gte=now - within, paid_at__lte=now - older_than)
+                .exclude(email="").filter(~Exists(EmailNotification.objects.filter(key=key)))
+                .values_list("pk", flat=True)[:200])
 
 
 def _on_upsell_added(sender, *, upsell_id, order_id, **_):

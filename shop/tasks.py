@@ -37,10 +37,21 @@ def send_email(self, notification_id):
 
 
 @shared_task(acks_late=True)
-def send_pending_emails():
-    """Fan out: one send per email left pending (broker was down, SMTP failed past its retries)."""
-    from .emails import emails_pending
+def queue_order_confirmation(order_id):
+    """Make the order-confirmation row for a paid checkout and queue its send (once per order)."""
+    from .emails import order_confirmation_queue
 
+    return "queued" if order_confirmation_queue(order_id=order_id) else "seen"
+
+
+@shared_task(acks_late=True)
+def send_pending_emails():
+    """Fan out: one send per email left pending (broker was down, SMTP failed past its retries), after
+    making the confirmations whose task was lost."""
+    from .emails import confirmations_missing, emails_pending, order_confirmation_queue
+
+    for order_id in confirmations_missing():
+        order_confirmation_queue(order_id=order_id)
     ids = emails_pending()
     for pk in ids:
         send_email.delay(pk)

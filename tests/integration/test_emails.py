@@ -135,6 +135,23 @@ def test_smtp_down_never_fails_checkout_and_the_mail_goes_out_later(emulator, cl
     assert send_pending_emails() == 0
 
 
+def test_a_confirmation_whose_task_was_lost_is_made_by_the_periodic_sweep(emulator, client, smtp, monkeypatch):
+    from shop import tasks
+
+    lost = []
+    monkeypatch.setattr(tasks.queue_order_confirmation, "delay", lambda order_id: lost.append(order_id))
+    attempt = pay_with_klarna(emulator, client, make_order(email="ida@example.com"))
+    assert lost == [attempt.order_id] and not EmailNotification.objects.exists()
+    assert send_pending_emails() == 0  # paid a moment ago: its task may still be on its way
+    assert not EmailNotification.objects.exists()
+    type(attempt.order).objects.filter(pk=attempt.order_id).update(paid_at=timezone.now() - timedelta(minutes=5))
+    send_pending_emails()
+    [message] = smtp.to("ida@example.com")
+    assert message["Subject"] == f"Order {attempt.order.number} confirmed"
+    send_pending_emails()
+    assert len(smtp.to("ida@example.com")) == 1 and EmailNotification.objects.count() == 1
+
+
 def test_upsell_added_email_gives_the_new_total(emulator, client, smtp):
     from shop.links import order_url
     from shop.models import UpsellOffer
