@@ -190,6 +190,12 @@ PAYMENT_RATE_LIMITS = {
 }
 PAYMENT_TRUSTED_PROXIES = env.int("PAYMENT_TRUSTED_PROXIES", default=0)
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# Sessions (carts, checkout details, admin logins) live in the cache when every process shares it (Redis in
+# production, see docker-compose.yml): adding to the cart or checking out then costs no database statement
+# for the session. With a per-process cache (locmem: `make run`, the tests) they stay in the database.
+_SHARED_CACHE = not CACHES["default"]["BACKEND"].endswith(("LocMemCache", "DummyCache"))
+SESSION_ENGINE = env.str("SESSION_ENGINE", default="") or (
+    "django.contrib.sessions.backends." + ("cache" if _SHARED_CACHE else "db"))
 # payments reaches the shop's orders only through this implementation of payments.orders.OrderBook.
 PAYMENTS_ORDER_BOOK = "shop.payment_orders.ShopOrderBook"
 # How long a signed return link or status link stays valid.
