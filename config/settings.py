@@ -190,6 +190,8 @@ PAYMENT_RATE_LIMITS = {
 }
 PAYMENT_TRUSTED_PROXIES = env.int("PAYMENT_TRUSTED_PROXIES", default=0)
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "common.cache.RedisCache"  # one client per pool, see common/cache.py
 # Sessions (carts, checkout details, admin logins) live in the cache when every process shares it (Redis in
 # production, see docker-compose.yml): adding to the cart or checking out then costs no database statement
 # for the session. With a per-process cache (locmem: `make run`, the tests) they stay in the database.

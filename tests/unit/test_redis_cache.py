@@ -1,0 +1,40 @@
+"""The Redis cache backend production uses (common/cache.py): Django's semantics, one client per pool."""
+import uuid
+
+import pytest
+
+from common.cache import RedisCache
+from tests.conftest import require_service
+
+REDIS_URL = "redis://127.0.0.1:6379/13"
+
+
+@pytest.fixture
+def cache():
+    backend = RedisCache(REDIS_URL, {"KEY_PREFIX": "test-" + uuid.uuid4().hex})
+    try:
+        backend.get_many(["probe"])
+        reachable = True
+    except Exception:  # noqa: BLE001 - any connection failure means no Redis here
+        reachable = False
+    require_service(reachable, f"needs Redis at {REDIS_URL}")
+    yield backend
+    backend.delete_many(["counter", "session", "gone"])
+
+
+def test_behaves_like_djangos_redis_cache(cache):
+    assert cache.add("counter", 0, timeout=10) is True
+    assert cache.add("counter", 5, timeout=10) is False
+    assert cache.incr("counter") == 1
+    cache.set("session", {"cart": [1, 2]}, timeout=10)
+    assert cache.get("session") == {"cart": [1, 2]}
+    cache.set("gone", 1, timeout=10)
+    cache.delete("gone")
+    assert cache.get("gone", "missing") == "missing"
+
+
+def test_one_client_serves_every_operation(cache):
+    inner = cache._cache
+    first = inner.get_client("a", write=True)
+    assert inner.get_client("b") is first
+    assert inner.get_client("c", write=True) is first
