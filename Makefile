@@ -66,9 +66,9 @@ test: install browser
 static: install
 	DEBUG=1 STATICFILES_MANIFEST=1 $(PY) manage.py collectstatic --noinput
 
-# checkout needs nothing; the others need PostgreSQL and Redis (see each script's --help).
+# They need PostgreSQL and Redis and make their own database and Redis db (see each script's --help).
 bench: install
-	$(DEV_ENV) $(PY) bench/checkout.py
+	$(PY) bench/checkout.py
 	$(PY) bench/renewals.py
 	$(PY) bench/budget.py
 	$(PY) bench/pages.py
