@@ -73,8 +73,9 @@ class RenewalLine:
 
 class OrderBook(ABC):
     @abstractmethod
-    def details(self, order_id: int) -> OrderDetails:
-        """The order's payable contents, read now."""
+    def details(self, order_id: int, *, order=None) -> OrderDetails:
+        """The order's payable contents, read now; `order` is the order's row when the caller has just read
+        it (only its lines are read then)."""
 
     @abstractmethod
     def lock(self, order_id: int) -> OrderDetails:
@@ -118,6 +119,13 @@ class OrderBook(ABC):
         """Create the shop order for one renewal of `initial_order_id` totalling `amount`; returns its id.
         Without provider lines, the renewal holds the initial order's subscription lines of `schedule`
         (interval, count): a subscription renews only its own lines. Runs inside the caller's transaction."""
+
+    @abstractmethod
+    def create_renewals(self, renewals: list[tuple[int, int, int, tuple[str, int]]]) -> list[int]:
+        """Create the orders of many renewals at once, each (initial order id, billing cycle, amount, schedule),
+        holding the initial order's subscription lines of that schedule; returns their ids in the same order.
+        Runs inside the caller's transaction in a fixed number of statements; raises IntegrityError when
+        the batch must be run again (a clash of new order numbers)."""
 
     @abstractmethod
     def subscription_schedules(self, order_id: int) -> list[tuple[str, int, int]]:

@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 checkout_paid = Signal()
 # A one-click upsell was charged and added to its order: upsell_id, order_id.
 upsell_added = Signal()
-# One billing cycle of a subscription was paid: charge_id (SubscriptionCharge), subscription_id.
+# One billing cycle of a subscription was paid: charge_id (SubscriptionCharge), subscription_id, and the
+# subscriber's email when the sender has it (saves the listener a read).
 renewal_paid = Signal()
 # A renewal was declined: subscription_id, billing_cycle, failures (count so far for that cycle).
 renewal_failed = Signal()

@@ -122,7 +122,9 @@ def _compare_and_set(attempt, change: _Change) -> TransitionResult | None:
         condition["provider_reference"] = ""  # set once: never overwrite a reference set meanwhile
     now = timezone.now()
     try:
-        with transaction.atomic():
+        # A savepoint only where a repeated dedupe key is an answer to catch; without a key any
+        # IntegrityError is re-raised below anyway, so the caller's transaction need not survive it.
+        with transaction.atomic(savepoint=change.dedupe_key is not None):
             if not PaymentAttempt.objects.filter(**condition).update(status=change.to_status, updated_at=now,
                                                                      **values):
                 return None

@@ -165,15 +165,32 @@ def refresh_subscription(self, subscription_id):
 
 @shared_task(acks_late=True)
 def charge_due_subscriptions():
-    """Fan out: one charge per shop-run subscription whose renewal date has come."""
-    from .services.renewals import subscriptions_charge_due
+    """Open the due shop-run cycles by the batch (renewal_open), then queue one charge per cycle once its
+    batch has committed; subscriptions the batch path leaves alone go through charge_subscription."""
+    from .services.renewal_open import renewals_open_due
 
-    return _fan_out(subscriptions_charge_due(), charge_subscription)
+    after, queued = 0, 0
+    while True:
+        found = renewals_open_due(after_pk=after)
+        if found.last_pk is None:
+            return queued
+        queued += _fan_out(found.charges, charge_renewal) + _fan_out(found.legacy, charge_subscription)
+        after = found.last_pk
+
+
+@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def charge_renewal(self, charge_id):
+    """One opened cycle charged; safe to retry or to run twice (the row's key, the compare-and-sets)."""
+    from .services.renewals import renewal_charge
+
+    return _retrying(self, lambda: renewal_charge(charge_id=charge_id), eager_result="unknown")
 
 
 @shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
 def charge_subscription(self, subscription_id):
-    """Safe to retry: the charge row's idempotency key makes Klarna answer a retry with the first result."""
+    """One subscription's open or due cycle, opened and charged one by one (admin, dunning, subscriptions
+    without a token, messages queued before the batch beat). Safe to retry: the charge row's idempotency
+    key makes Klarna answer a retry with the first result."""
     from .services.renewals import subscription_charge
 
     return _retrying(self, lambda: subscription_charge(subscription_id=subscription_id), eager_result="unknown")

@@ -40,7 +40,12 @@ def email_queue(*, key: str, kind: str, to: str, params: dict) -> EmailNotificat
         log.warning("no address for %s, nothing sent", key)
         return None
     try:
-        with transaction.atomic():
+        if transaction.get_connection().in_atomic_block:
+            with transaction.atomic():  # a savepoint: a repeated key must not break the caller's transaction
+                note = EmailNotification.objects.create(key=key, kind=kind, to=to, params=params)
+        else:
+            # Autocommit (receivers run after the payment committed): the INSERT is its own transaction
+            # and a repeated key fails alone, so one statement is all it takes.
             note = EmailNotification.objects.create(key=key, kind=kind, to=to, params=params)
     except IntegrityError:
         return None
@@ -131,8 +136,9 @@ def _on_upsell_added(sender, *, upsell_id, order_id, **_):
                 params={"upsell_id": upsell_id})
 
 
-def _on_renewal_paid(sender, *, charge_id, subscription_id, **_):
-    email = Subscription.objects.filter(pk=subscription_id).values_list("email", flat=True).first()
+def _on_renewal_paid(sender, *, charge_id, subscription_id, email=None, **_):
+    if email is None:
+        email = Subscription.objects.filter(pk=subscription_id).values_list("email", flat=True).first()
     email_queue(key=f"renewal-paid:{charge_id}", kind=Kind.RENEWAL_PAID, to=email, params={"charge_id": charge_id})
 
 

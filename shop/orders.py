@@ -97,37 +97,80 @@ def order_create_renewal(*, initial: Order, billing_cycle: int, amount: int, pro
     Runs inside the caller's transaction.
     """
     from .models import Product
-    from .pricing import vat_included
 
     ids = [line.get("product_id") for line in provider_lines]
     by_provider_id = {p.next_product_id: p for p in Product.objects.filter(next_product_id__in=ids)}
     wanted = [(by_provider_id[line["product_id"]], line["quantity"], line["line_total"])
               for line in provider_lines if line.get("product_id") in by_provider_id]
     if not wanted:
-        wanted = [(line.product, line.quantity, line.total) for line in initial.lines.filter(is_upsell=False)
-                  if line.interval and line.product is not None
-                  and (schedule is None or (line.interval, line.interval_count or 1) == tuple(schedule))]
+        wanted = _schedule_lines(initial.lines.filter(is_upsell=False).select_related("product"), schedule)
+    order, lines = _renewal(initial, billing_cycle, amount, wanted)
+    with transaction.atomic():
+        order.save_with_number()
+        for line in lines:
+            line.order = order
+        OrderLine.objects.bulk_create(lines)
+    return order
+
+
+def orders_create_renewals(renewals) -> list[int]:
+    """The orders of many renewals at once (the shop-run beat opens due cycles by the batch): each of
+    `renewals` is (initial order id, billing cycle, amount, schedule) and its order holds the initial order's
+    subscription lines of that schedule. Three reads and two INSERTs however many renewals; returns the
+    new orders' ids in the order given. Runs inside the caller's transaction: a clash of order numbers
+    (astronomically rare) raises IntegrityError and the caller runs the batch again."""
+    initial_ids = {initial_id for initial_id, *_ in renewals}
+    initials = Order.objects.in_bulk(initial_ids)
+    lines_of = {}
+    for line in OrderLine.objects.filter(order_id__in=initial_ids, is_upsell=False).select_related("product"):
+        lines_of.setdefault(line.order_id, []).append(line)
+    built = [_renewal(initials[initial_id], cycle, amount,
+                      _schedule_lines(lines_of.get(initial_id, []), schedule))
+             for initial_id, cycle, amount, schedule in renewals]
+    orders = [order for order, _ in built]
+    for order in orders:
+        order.number = Order.new_number()
+    Order.objects.bulk_create(orders)
+    if any(order.pk is None for order in orders):  # a database that cannot return the new ids
+        ids = dict(Order.objects.filter(number__in=[o.number for o in orders]).values_list("number", "pk"))
+        for order in orders:
+            order.pk = ids[order.number]
+    lines = []
+    for order, order_lines in built:
+        for line in order_lines:
+            line.order = order
+            lines.append(line)
+    OrderLine.objects.bulk_create(lines)
+    return [order.pk for order in orders]
+
+
+def _schedule_lines(initial_lines, schedule):
+    return [(line.product, line.quantity, line.total) for line in initial_lines
+            if line.interval and line.product is not None
+            and (schedule is None or (line.interval, line.interval_count or 1) == tuple(schedule))]
+
+
+def _renewal(initial: Order, billing_cycle: int, amount: int, wanted):
+    """An unsaved renewal order of `initial` and its unsaved lines ((product, quantity, line total) each)."""
+    from .pricing import vat_included
+
     subtotal = min(sum(total for _, _, total in wanted), amount)
     shipping = amount - subtotal
-    with transaction.atomic():
-        order = Order(
-            route=initial.route, currency=initial.currency, subtotal=subtotal, shipping_fee=shipping,
-            shipping_vat_rate_bp=initial.shipping_vat_rate_bp if shipping else 0,
-            tax_total=sum(vat_included(total, p.vat_rate_bp) for p, _, total in wanted)
-            + vat_included(shipping, initial.shipping_vat_rate_bp if shipping else 0),
-            total=amount, renewal_of=initial, billing_cycle=billing_cycle,
-            **{field: getattr(initial, field) for field in ADDRESS_FIELDS},
-        )
-        order.save_with_number()
-        OrderLine.objects.bulk_create(
-            OrderLine(order=order, product=product, sku=product.sku, name=product.name, quantity=quantity,
-                      unit_price=total // quantity, vat_rate_bp=product.vat_rate_bp,
-                      total=(total // quantity) * quantity, tax=vat_included(total, product.vat_rate_bp),
-                      next_product_id=product.next_product_id, interval=product.interval,
-                      interval_count=product.interval_count)
-            for product, quantity, total in wanted
-        )
-    return order
+    order = Order(
+        route=initial.route, currency=initial.currency, subtotal=subtotal, shipping_fee=shipping,
+        shipping_vat_rate_bp=initial.shipping_vat_rate_bp if shipping else 0,
+        tax_total=sum(vat_included(total, p.vat_rate_bp) for p, _, total in wanted)
+        + vat_included(shipping, initial.shipping_vat_rate_bp if shipping else 0),
+        total=amount, renewal_of=initial, billing_cycle=billing_cycle,
+        **{field: getattr(initial, field) for field in ADDRESS_FIELDS},
+    )
+    lines = [OrderLine(product=product, sku=product.sku, name=product.name, quantity=quantity,
+                       unit_price=total // quantity, vat_rate_bp=product.vat_rate_bp,
+                       total=(total // quantity) * quantity, tax=vat_included(total, product.vat_rate_bp),
+                       next_product_id=product.next_product_id, interval=product.interval,
+                       interval_count=product.interval_count)
+             for product, quantity, total in wanted]
+    return order, lines
 
 
 def order_revise(*, order: Order, cart: Cart, details: dict, route: str) -> Order:

@@ -12,7 +12,7 @@ from payments.providers.types import Address, CheckoutLine, Customer
 
 from .links import order_url
 from .models import Order, OrderLine, UpsellOffer
-from .orders import order_add_upsell_line, order_create_renewal
+from .orders import order_add_upsell_line, order_create_renewal, orders_create_renewals
 
 PAGES = {OrderPage.STATUS: "shop:order_status", OrderPage.CONFIRMATION: "shop:order_confirmation",
          OrderPage.FAILED: "shop:order_failed"}
@@ -46,8 +46,8 @@ def order_details(order: Order, lines=None) -> OrderDetails:
 
 
 class ShopOrderBook(OrderBook):
-    def details(self, order_id):
-        return order_details(Order.objects.get(pk=order_id))
+    def details(self, order_id, *, order=None):
+        return order_details(order if order is not None else Order.objects.get(pk=order_id))
 
     def lock(self, order_id):
         return order_details(Order.objects.select_for_update().get(pk=order_id))
@@ -102,6 +102,9 @@ class ShopOrderBook(OrderBook):
             provider_lines=[{"product_id": line.provider_product_id, "quantity": line.quantity,
                              "line_total": line.line_total} for line in provider_lines], schedule=schedule)
         return order.pk
+
+    def create_renewals(self, renewals):
+        return orders_create_renewals(renewals)
 
     def subscription_schedules(self, order_id):
         schedules = {}

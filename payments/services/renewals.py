@@ -55,8 +55,11 @@ def subscription_charge(*, subscription_id, source="renewal", force=False) -> st
     if payment.status not in ("authorized", "captured"):
         return _declined(charge, PaymentDeclined(f"the provider reports the renewal as {payment.status}"), source)
     with transaction.atomic():
-        transition(attempt.pk, Status(payment.status), source=source, provider_reference=payment.provider_reference,
-                   payload=payment.raw, message=f"Renewal {charge.billing_cycle} charged to the customer token")
+        moved = transition(attempt.pk, Status(payment.status), source=source,
+                           provider_reference=payment.provider_reference, payload=payment.raw,
+                           message=f"Renewal {charge.billing_cycle} charged to the customer token")
+        if not moved.changed:
+            return "paid"  # a charge_renewal task for the same cycle recorded it first: advance once only
         SubscriptionCharge.objects.filter(pk=charge.pk).update(provider_order=payment.provider_reference)
         subscription_transition(sub.pk, "active", source=source,
                                 next_renewal_at=next_date(sub.next_renewal_at or timezone.now(), sub.interval,
@@ -64,6 +67,64 @@ def subscription_charge(*, subscription_id, source="renewal", force=False) -> st
                                 message=f"Cycle {charge.billing_cycle} paid: order {attempt.order.number}")
         send_on_commit(renewal_paid, charge_id=charge.pk, subscription_id=sub.pk)
     return "paid"
+
+
+def renewal_charge(*, charge_id, source="renewal") -> str:
+    """Charge one cycle the beat opened (renewal_open). Returns paid / declined / token_gone / skipped.
+
+    One unlocked read, the provider call under `{charge key}-{failures}`, then one transaction: the
+    attempt moved by compare-and-set (UPDATE … WHERE status = created, which takes its row lock; a task
+    that lost the race to a duplicate of itself changes nothing), its ledger event, the order paid, the
+    charge's provider order, the subscription's next renewal date by compare-and-set on the date read
+    (falling back to the locked subscription_transition when somebody changed the subscription
+    meanwhile) and its event. Safe to run twice or after a crash: the same key replays Klarna's first
+    answer, and the compare-and-sets let only one run record it. Raises ProviderUnavailable when the
+    outcome is unknown, so the task retries with the same key.
+    """
+    charge = (SubscriptionCharge.objects.select_related("subscription", "attempt__order").filter(pk=charge_id)
+              .first())
+    if charge is None or charge.attempt is None:
+        return "skipped"
+    sub, attempt = charge.subscription, charge.attempt
+    if attempt.status in SUCCESSFUL:
+        return "paid"  # a duplicate task after the first one recorded the payment
+    if (attempt.status not in (Status.CREATED, Status.PENDING) or sub.status != Subscription.Status.ACTIVE
+            or not sub.customer_token):
+        return "skipped"  # cancelled, paused or past due since the beat opened the cycle: not charged
+    request = checkout_request(attempt, order_book().details(attempt.order_id, order=attempt.order))
+    try:
+        payment = get_adapter(sub.route).charge_recurring(
+            sub.customer_token, request, idempotency_key=f"{charge.idempotency_key}-{charge.failures}")
+    except ProviderUnavailable:
+        raise
+    except ProviderRequestError as exc:  # PaymentDeclined, TokenRevoked, or a request the provider refused
+        return _declined(charge, exc, source)
+    if payment.status not in ("authorized", "captured"):
+        return _declined(charge, PaymentDeclined(f"the provider reports the renewal as {payment.status}"), source)
+    with transaction.atomic():
+        moved = transition(attempt, Status(payment.status), source=source,
+                           provider_reference=payment.provider_reference, payload=payment.raw,
+                           message=f"Renewal {charge.billing_cycle} charged to the customer token")
+        if not moved.changed:
+            return "paid"  # recorded by a duplicate of this task (or the reconcile) that got there first
+        SubscriptionCharge.objects.filter(pk=charge.pk).update(provider_order=payment.provider_reference,
+                                                               updated_at=timezone.now())
+        _advance(sub, charge, attempt, source)
+        send_on_commit(renewal_paid, charge_id=charge.pk, subscription_id=sub.pk, email=sub.email)
+    return "paid"
+
+
+def _advance(sub, charge, attempt, source):
+    """The subscription's next renewal date moved one interval on from the date read, in one UPDATE whose
+    condition proves nobody changed the subscription since (it takes the row lock); otherwise under the lock."""
+    message = f"Cycle {charge.billing_cycle} paid: order {attempt.order.number}"
+    following = next_date(sub.next_renewal_at or timezone.now(), sub.interval, sub.interval_count)
+    if Subscription.objects.filter(pk=sub.pk, status=Subscription.Status.ACTIVE,
+                                   next_renewal_at=sub.next_renewal_at).update(
+            next_renewal_at=following, updated_at=timezone.now()):
+        SubscriptionEvent.objects.create(subscription=sub, kind="sync", source=source, message=message)
+    else:
+        subscription_transition(sub.pk, "active", source=source, next_renewal_at=following, message=message)
 
 
 def _open_charge(subscription_id, *, force=False):
