@@ -70,6 +70,7 @@ static: install
 bench: install
 	$(PY) bench/checkout.py
 	$(PY) bench/renewals.py
+	$(PY) bench/renewals.py --shop-run --n 10000
 	$(PY) bench/budget.py
 	$(PY) bench/pages.py
 

@@ -10,19 +10,30 @@ time the rate limit alone allows for those calls (calls / rate; goal: ratio at m
 
 Needs PostgreSQL and Redis: a database `wt_perf_bench` (dropped and created; --database) and Redis db 12
 (emptied; --redis). Usage: python bench/renewals.py [--sizes 1000,10000] [--latency-ms 50]
+
+`--shop-run` measures the renewals the shop charges itself instead (Klarna customer tokens, one POST each;
+bench/shop_run.py): N due charges (--n) through a prefork worker of C processes (--concurrency) against
+latency L, in its own database `bench_renewals_shop` and Redis db 13.
+Usage: python bench/renewals.py --shop-run [--n 10000] [--concurrency 16] [--latency-ms 50]
 """
 import argparse
 import os
 import time
 
+import shop_run
 from provider_run import add_arguments, mirror_due, request_mark, requests_since, start, wait_until_read
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,10000")
+    parser.add_argument("--shop-run", action="store_true", help="shop-run renewals (Klarna customer tokens)")
     add_arguments(parser, database="wt_perf_bench")
+    shop_run.add_arguments(parser)
     args = parser.parse_args()
+    if args.shop_run:
+        shop_run.main(args)
+        return
     stack = start(args)
     try:
         print(f"provider-run renewals: emulator latency L = {args.latency_ms} ms, rate limit {args.rate_limit}/s "
