@@ -40,13 +40,25 @@ def add_arguments(parser):
 
 def main(args):
     import redis
-    from provider_run import prepare_database
 
     from tests.emulator_process import EmulatorProcess
 
     broker = redis.Redis.from_url(args.shop_redis)
     broker.flushdb()
     emulator = EmulatorProcess().start(env={"EMULATOR_RATE_LIMIT": "0", "EMULATOR_REQUEST_LOG_FILE": ""})
+    worker = None
+    try:
+        worker = _run(emulator, broker, args)
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(30)
+        emulator.stop()
+
+
+def _run(emulator, broker, args):
+    from provider_run import prepare_database
+
     env = dict(os.environ, **CREDENTIALS, DEBUG="0", SECRET_KEY="bench-" + uuid.uuid4().hex, CONN_MAX_AGE="60",
                DATABASE_URL=prepare_database(args.postgres, args.shop_database), CELERY_BROKER_URL=args.shop_redis,
                PROVIDER_BUDGET_URL=args.shop_redis, EMAIL_URL="memorymail://", LOG_LEVEL="WARNING",
@@ -59,17 +71,16 @@ def main(args):
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0, interactive=False)
-    worker = None
+    seed(emulator, args.n)
+    emulator.control("PATCH", "/_emulator/config", json={"latency_ms": args.latency_ms})
+    worker = start_worker(env, args.concurrency)
     try:
-        seed(emulator, args.n)
-        emulator.control("PATCH", "/_emulator/config", json={"latency_ms": args.latency_ms})
-        worker = start_worker(env, args.concurrency)
-        run(emulator, worker, broker, args)
-    finally:
-        if worker is not None:
-            worker.terminate()
-            worker.wait(30)
-        emulator.stop()
+        run(worker, broker, args)
+    except BaseException:
+        worker.terminate()
+        worker.wait(30)
+        raise
+    return worker
 
 
 def seed(emulator, n):
@@ -102,13 +113,14 @@ def start_worker(env, concurrency):
     deadline = time.monotonic() + 60
     while len(_tree(worker.pid)) < concurrency + 1:  # every child forked and ready to take a message
         if worker.poll() is not None or time.monotonic() > deadline:
+            worker.terminate()
             raise SystemExit("the Celery worker did not start")
         time.sleep(0.2)
     time.sleep(2)
     return worker
 
 
-def run(emulator, worker, broker, args):
+def run(worker, broker, args):
     import sql_probe
     from django.db import connection
 
