@@ -192,6 +192,9 @@ class Validator:
         fmt = schema.get("format")
         if fmt == "decimal" and "pattern" in schema and not re.search(schema["pattern"], value):
             return value, [_decimal_error(value)]
+        if fmt == "decimal" and not _is_number(value):
+            # the spec's pattern also matches "", "." and "-", which DRF's DecimalField refuses
+            return value, [_TYPE_ERRORS["number"]]
         if "pattern" in schema and not re.search(schema["pattern"], value):
             return value, ["This value does not match the required pattern."]
         if self.direction == "request" and fmt:
@@ -231,6 +234,13 @@ def _range_error(schema: dict, value: float) -> list[str] | None:
     if "maximum" in schema and value > schema["maximum"]:
         return [f"Ensure this value is less than or equal to {schema['maximum']}."]
     return None
+
+
+def _is_number(value: str) -> bool:
+    try:
+        return Decimal(value.strip()).is_finite()
+    except InvalidOperation:
+        return False
 
 
 def _decimal_error(value: str) -> str:

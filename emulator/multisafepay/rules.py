@@ -89,7 +89,8 @@ def tax_rates(order: dict) -> dict[str, Decimal]:
 
 
 def cart_total(items: list[dict], rates: dict[str, Decimal], currency: str) -> int:
-    """The rounding rule in minor units; 1029 for an unknown selector, 1031 for a bad price."""
+    """The rounding rule in minor units; 1029 for an unknown selector, 1031 for a bad price, 1027 for a
+    total too large to round."""
     net = vat = Decimal(0)
     for index, item in enumerate(items):
         selector = str(item.get("tax_table_selector") or "")
@@ -103,7 +104,11 @@ def cart_total(items: list[dict], rates: dict[str, Decimal], currency: str) -> i
             raise MSPError(400, 1000, f"Invalid quantity: shopping_cart.items[{index}]")
         net += price * quantity
         vat += price * quantity * rates[selector]
-    rounded = net.quantize(CENT, rounding=ROUND_HALF_UP) + vat.quantize(CENT, rounding=ROUND_HALF_UP)
+    try:
+        rounded = net.quantize(CENT, rounding=ROUND_HALF_UP) + vat.quantize(CENT, rounding=ROUND_HALF_UP)
+    except InvalidOperation:
+        # a total beyond Decimal's 28 digits (a unit_price of 1e308) has no cents, and no amount equals it
+        raise MSPError(400, 1027, "Invalid cart amount") from None
     return int(rounded * 100)
 
 

@@ -3,7 +3,7 @@ list and retrieve. Add-line-items is in `upsells_api.py`.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from ..routes import register_routes
 from ..server import HTTPError, Request, Response, json_response
@@ -51,8 +51,14 @@ def orders_list(provider: NextProvider, request: Request) -> Response:
 
 
 def _matches(order: dict, request: Request, *, date_from, date_to) -> bool:
-    """Reads only: `order` is the stored object."""
-    placed = datetime.fromisoformat(order["date_placed"]).date()
+    """Reads only: `order` is the stored object.
+
+    `date_placed_from` / `_to` are days, compared with the day the order was placed in the store's time zone
+    (DRF's date filter on a DateTimeField converts to the current time zone first). A 29 Next store sets its
+    own time zone; the emulated store's is UTC, so its days do not depend on the host's: an order placed at
+    23:54 UTC on 1 December is on 1 December, also for a caller whose local day (Europe/Amsterdam, as the
+    shop's tests run) is already 2 December."""
+    placed = datetime.fromisoformat(order["date_placed"]).astimezone(timezone.utc).date()
     checks = [
         not request.args("tags") or any(tag in order["tags"] for tag in request.args("tags")),
         not request.args("payment_method")

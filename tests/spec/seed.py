@@ -37,7 +37,18 @@ def _next(emulator) -> dict[str, Target]:
         return str(next(s["id"] for s in emulator.control("GET", "/_emulator/next/subscriptions")["subscriptions"]
                         if s["orders"][0]["order_number"] == order["number"]))
 
+    def authorized_order() -> str:
+        """An order of an authorize-only store (what ordersCaptureCreate acts on); the store then pays again."""
+        emulator.control("PATCH", "/_emulator/config", {"next": {"klarna_payment_status": "authorized"}})
+        try:
+            return next_api.place_order(emulator)["number"]
+        finally:
+            emulator.control("PATCH", "/_emulator/config", {"next": {"klarna_payment_status": "paid"}})
+
     order = next_api.place_order(emulator)["number"]
+    to_capture, to_cancel = authorized_order(), authorized_order()
+    to_refund = next_api.place_order(emulator)
+    debit = to_refund["transactions"][0]["id"]
     active, canceled, past_due = subscription(), subscription(), subscription()
     emulator.script_renewals(int(past_due), "decline")
     next_api.call(emulator, "POST", f"/subscriptions/{past_due}/renew/")
@@ -47,6 +58,12 @@ def _next(emulator) -> dict[str, Target]:
         "ordersRetrieve": Target({"number": order}),
         "ordersAddLineItemsCreate": Target({"number": order},
                                            {"lines": [{"product_id": 21, "quantity": 1, "price": "4.50"}]}),
+        "ordersCaptureCreate": Target({"number": to_capture}),
+        "ordersRefundCreate": Target({"number": to_refund["number"]},
+                                     {"transactions": [{"id": debit, "amount": "1.00"}], "note": "spec tier"}),
+        "ordersCancelCreate": Target({"number": to_cancel}, {"cancel_reason": "spec tier", "full_refund": False,
+                                                             "send_cancel_notification": False}),
+        "subscriptionsList": Target(),
         "subscriptionsRetrieve": Target({"id": active}),
         "subscriptionsPartialUpdate": Target({"id": active}, {"shipping_code": "standard"}),
         "subscriptionsRenewCreate": Target({"id": active}),

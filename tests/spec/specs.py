@@ -31,7 +31,8 @@ class SpecUnderTest:
 
 SPECS = (
     SpecUnderTest("next", "next-admin-api/2024-04-01.yaml", "/next/api/admin", (
-        "ordersCreate", "ordersList", "ordersRetrieve", "ordersAddLineItemsCreate", "subscriptionsRetrieve",
+        "ordersCreate", "ordersList", "ordersRetrieve", "ordersAddLineItemsCreate", "ordersCaptureCreate",
+        "ordersRefundCreate", "ordersCancelCreate", "subscriptionsList", "subscriptionsRetrieve",
         "subscriptionsPartialUpdate", "subscriptionsRenewCreate", "subscriptionsRetryCreate",
         "subscriptionsCancelCreate"), {"Authorization": f"Bearer {NEXT_TOKEN}"}),
     SpecUnderTest("klarna_payments", "klarna/payments-v1.openapi.yaml", "/klarna", (

@@ -95,6 +95,9 @@ def _without(path: str) -> dict:
     (order_body(shopping_cart={"items": []}), 5001),
     (order_body(shopping_cart={"items": [{**ITEMS[0], "tax_table_selector": "BTW21"}, ITEMS[1]]}), 1029),
     (order_body(shopping_cart={"items": [{**ITEMS[0], "unit_price": "abc"}, ITEMS[1]]}), 1031),
+    # a total beyond Decimal's precision cannot be rounded to cents: refused, not a crash
+    (order_body(shopping_cart={"items": [{**ITEMS[0], "unit_price": 1e308}, ITEMS[1]]}), 1027),
+    (order_body(shopping_cart={"items": [{**ITEMS[0], "quantity": 10 ** 30}, ITEMS[1]]}), 1027),
     (order_body(checkout_options={"tax_tables": {"alternate": [{"name": "0.21", "rules": [{"rate": 21}]}]}}), 1028),
     (order_body(gateway_info={"birthday": "10-07-1970"}), 1000),
     (order_body(type="direct", gateway_info={"email": "a@b.nl"}), 1000),  # direct: no page to ask on

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 import requests
@@ -112,15 +112,34 @@ def test_hosted_page_and_browser_post(emulator):
 
 
 # --- listing -----------------------------------------------------------------------------------
+def placed_day(order: dict) -> date:
+    return datetime.fromisoformat(order["date_placed"]).astimezone(timezone.utc).date()
+
+
+def test_date_filters_use_the_stores_utc_day_near_midnight(emulator):
+    now = datetime.fromisoformat(emulator.clock_now())
+    midnight = datetime.combine(now.date() + timedelta(days=1), time(), tzinfo=timezone.utc)
+    emulator.advance_clock(seconds=(midnight - now).total_seconds() - 6 * 60)  # 23:54 UTC
+    order = place_order(emulator)
+    day = placed_day(order)
+    assert datetime.fromisoformat(order["date_placed"]).astimezone(timezone.utc).hour == 23
+    listed = lambda query: [o["number"] for o in call(emulator, "GET", f"/orders/?{query}").json()["results"]]  # noqa: E731
+    assert listed(f"date_placed_from={day}&date_placed_to={day}") == [order["number"]]
+    assert listed(f"date_placed_from={day + timedelta(days=1)}") == []
+    assert listed(f"date_placed_to={day - timedelta(days=1)}") == []
+
+
 def test_list_filters_and_pagination(emulator):
-    place_order(emulator, tags=["web", "gift"])
+    first_order = place_order(emulator, tags=["web", "gift"])
     place_order(emulator, tags=["shop"])
     numbers = lambda r: [o["number"] for o in r.json()["results"]]  # noqa: E731
     assert numbers(call(emulator, "GET", "/orders/")) == ["100002", "100001"]
     assert numbers(call(emulator, "GET", "/orders/?tags=gift")) == ["100001"]
     assert numbers(call(emulator, "GET", "/orders/?order_number=100002")) == ["100002"]
     assert numbers(call(emulator, "GET", "/orders/?payment_method=paypal")) == []
-    today = date.today()
+    # the store's day (UTC: see emulator/next/orders_api.py), not this process's local date, which differs
+    # near midnight (Django sets TZ=Europe/Amsterdam: at 23:54 UTC its date.today() is already tomorrow)
+    today = placed_day(first_order)
     yesterday, tomorrow = today - timedelta(days=1), today + timedelta(days=1)
     assert numbers(call(emulator, "GET", f"/orders/?date_placed_from={yesterday}&date_placed_to={tomorrow}")) \
         == ["100002", "100001"]
