@@ -75,7 +75,7 @@ def _run(emulator, broker, args):
     emulator.control("PATCH", "/_emulator/config", json={"latency_ms": args.latency_ms})
     worker = start_worker(env, args.concurrency)
     try:
-        run(worker, broker, args)
+        run(worker, emulator.process.pid, broker, args)
     except BaseException:
         worker.terminate()
         worker.wait(30)
@@ -120,7 +120,7 @@ def start_worker(env, concurrency):
     return worker
 
 
-def run(worker, broker, args):
+def run(worker, emulator_pid, broker, args):
     import sql_probe
     from django.db import connection
 
@@ -132,6 +132,9 @@ def run(worker, broker, args):
     n, latency, c = args.n, args.latency_ms / 1000, args.concurrency
     paid = PaymentAttempt.objects.filter(kind="renewal", status__in=("authorized", "captured"))
     shop_before = _cpu(_tree(worker.pid))
+    parts = {"emulator": lambda: _tree(emulator_pid), "PostgreSQL": lambda: _named("postgres"),
+             "Redis": lambda: _named("redis-server")}
+    parts_before = {name: _cpu(pids()) for name, pids in parts.items()}
     machine_before = _machine()
     sql_before = sql_probe.statements
     started = time.perf_counter()
@@ -145,11 +148,16 @@ def run(worker, broker, args):
         time.sleep(0.25)
     wall = time.perf_counter() - started
     machine = _machine() - machine_before
+    used = {name: _cpu(pids()) - parts_before[name] for name, pids in parts.items()}
     time.sleep(1)  # the last tasks' probe lines and the renewal emails
     shop = _cpu(_tree(worker.pid)) - shop_before + beat_cpu
     tasks = sql_probe.read(broker)
     charge = tasks.get("payments.tasks.charge_renewal", {"count": 0, "cpu_s": 0.0, "sql": 0})
-    email = tasks.get("shop.tasks.send_email", {"count": 0, "cpu_s": 0.0, "sql": 0})
+    empty = {"count": 0, "cpu_s": 0.0, "sql": 0}
+    first = tasks.get("payments.tasks.charge_renewal:first", empty)
+    email = _sum(tasks.get("shop.tasks.send_email", empty), tasks.get("shop.tasks.send_email:first", empty))
+    steady = charge["cpu_s"] / max(charge["count"], 1)
+    charge = _sum(charge, first)
     ideal = n * latency / c
     print(f"shop-run renewals: Klarna customer tokens, emulator latency L = {args.latency_ms} ms, "
           f"Celery prefork C = {c}, PostgreSQL + Redis, DEBUG=0, {os.cpu_count()} CPU cores")
@@ -162,7 +170,10 @@ def run(worker, broker, args):
           f"emails included)")
     print(f"task CPU ms/charge {(beat_cpu + charge['cpu_s']) * 1000 / n:.2f} (beat + charge_renewal bodies; "
           f"email sends {email['cpu_s'] * 1000 / n:.2f})")
-    print(f"machine CPU ms/charge {machine * 1000 / n:.2f} (all {os.cpu_count()} cores, everything running)")
+    print(f"charge task CPU ms {steady * 1000:.2f} after each process's first (first ones "
+          f"{first['cpu_s'] * 1000 / max(first['count'], 1):.1f} ms each, {int(first['count'])} of them)")
+    print(f"machine CPU ms/charge {machine * 1000 / n:.2f} (all {os.cpu_count()} cores, everything running: "
+          + ", ".join(f"{name} {seconds * 1000 / n:.2f}" for name, seconds in used.items()) + ")")
     print(f"statements/charge {(beat_sql + charge['sql']) / n:.2f} (goal <= 12; beat {beat_sql}, "
           f"charges {int(charge['sql'])}; email sends {email['sql'] / n:.2f} more)")
 
@@ -184,6 +195,24 @@ def _tree(pid) -> list[int]:
         found.append(current)
         todo.extend(children.get(current, []))
     return found
+
+
+def _named(command) -> list[int]:
+    """Every process whose command name is `command` (the database's backends, whoever they serve)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as comm:
+                    if comm.read().strip() == command:
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def _sum(*counts) -> dict:
+    return {key: sum(count[key] for count in counts) for key in ("count", "cpu_s", "sql")}
 
 
 def _cpu(pids) -> float:
