@@ -18,6 +18,17 @@ from .schema import Validator
 log = logging.getLogger("emulator.spec")
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml loads the 900 kB spec in well under a second
+
+
+class JSONLoader(_Loader):
+    """YAML as JSON sees it: an unquoted `example: 2019-01-01` stays a string. The specs are JSON Schema;
+    a date object in one breaks JSON validators and cannot be sent as an example."""
+
+
+JSONLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
 METHODS = ("get", "post", "put", "patch", "delete")
 
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import yaml
 
-from ..spec import spec_dir
+from ..spec import JSONLoader, spec_dir
 
 log = logging.getLogger("emulator.multisafepay")
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 COMPONENTS = "multisafepay/openapi/components"
+DOCUMENT = "multisafepay/openapi/docsopenapi.yaml"
 # What the emulator checks, by the spec file that defines it.
 REQUEST_SCHEMAS = {
     "order": "schemas/orders/BNPL.yaml",
@@ -35,7 +35,7 @@ MAX_DEPTH = 30
 def _load(path: Path, cache: dict[Path, Any]) -> Any:
     if path not in cache:
         with path.open("rb") as handle:
-            cache[path] = yaml.load(handle, Loader=_Loader)
+            cache[path] = yaml.load(handle, Loader=JSONLoader)
     return cache[path]
 
 
@@ -59,6 +59,16 @@ def load_component(relative: str, root: Path | None = None, cache: dict[Path, An
     Raises OSError, yaml.YAMLError or ValueError. Tests use it to check answers against the spec."""
     path = ((root or spec_dir()) / COMPONENTS / relative).resolve()
     return _inline(_load(path, cache if cache is not None else {}), path.parent, cache if cache is not None else {})
+
+
+def load_document(path: Path | None = None) -> dict:
+    """The whole official document (`docsopenapi.yaml`: paths, request bodies, answers, examples) with every
+    file `$ref` inlined, for tools that need one self-contained OpenAPI document (the spec tier). Its path
+    references read `./openapi/paths/...`: MultiSafepay publishes the document one folder above `openapi/`,
+    so they resolve from the folder above the one it sits in. Raises OSError, yaml.YAMLError or ValueError."""
+    path = (path or spec_dir() / DOCUMENT).resolve()
+    cache: dict[Path, Any] = {}
+    return _inline(_load(path, cache), path.parent.parent, cache)
 
 
 def load_request_schemas(root: Path | None = None) -> dict[str, dict] | None:

@@ -8,8 +8,13 @@ Entry forms (`at` is a JSON pointer; a `*` segment means every key of that objec
 - `set: <value>` replaces (or adds) the value at `at`;
 - `merge: {...}` adds keys to the object at `at` (existing keys win unless `replace: true`);
 - `remove: [values]` drops those items from the list at `at`;
+- `delete: true` drops the key at `at` itself;
+- `move_to: <pointer>` takes the value at `at` (no `*`) out and puts it at `move_to`, whose parent must exist;
 - `transform: nullable-to-type-null` rewrites OpenAPI 3.0's `nullable: true` (ignored by 3.1) as a `null`
-  type, everywhere below `at`.
+  type, everywhere below `at`;
+- `transform: one-of-to-any-of` turns the schema at `at`'s `oneOf` into `anyOf` (for variants that overlap,
+  where a valid value matches several and `oneOf` would refuse it);
+- `transform: array-of` makes the schema at `at` the `items` of an array schema (a list documented as one).
 """
 from __future__ import annotations
 
@@ -41,6 +46,9 @@ def apply_overlay(document: dict, entries: list[dict]) -> dict:
     matches nothing (the published spec changed: review the entry)."""
     result = copy.deepcopy(document)
     for entry in entries:
+        if "move_to" in entry:
+            _move(result, entry["at"], entry["move_to"])
+            continue
         *parents, last = _segments(entry["at"])
         targets = list(_resolve(result, parents)) if parents else [result]
         applied = 0
@@ -50,6 +58,18 @@ def apply_overlay(document: dict, entries: list[dict]) -> dict:
         if not applied:
             raise OverlayError(f"overlay entry matches nothing: {entry['at']}")
     return result
+
+
+def _move(document: dict, source: str, target: str) -> None:
+    *from_parents, from_key = _segments(source)
+    *to_parents, to_key = _segments(target)
+    holders = list(_resolve(document, from_parents))
+    destinations = list(_resolve(document, to_parents))
+    if len(holders) != 1 or not isinstance(holders[0], dict) or from_key not in holders[0]:
+        raise OverlayError(f"overlay move matches nothing: {source}")
+    if len(destinations) != 1 or not isinstance(destinations[0], dict) or to_key in destinations[0]:
+        raise OverlayError(f"overlay move has no free place at {target}")
+    destinations[0][to_key] = holders[0].pop(from_key)
 
 
 def _segments(pointer: str) -> list[str]:
@@ -74,6 +94,9 @@ def _apply(parent: dict, key: str, entry: dict) -> int:
         return 1
     if key not in parent:
         return 0
+    if entry.get("delete") is True:
+        del parent[key]
+        return 1
     target = parent[key]
     if "merge" in entry and isinstance(target, dict):
         for name, value in entry["merge"].items():
@@ -83,8 +106,16 @@ def _apply(parent: dict, key: str, entry: dict) -> int:
     if "remove" in entry and isinstance(target, list):
         parent[key] = [item for item in target if item not in entry["remove"]]
         return 1
-    if entry.get("transform") == "nullable-to-type-null":
+    transform = entry.get("transform")
+    if transform == "nullable-to-type-null":
         return _nullable_to_type_null(target)
+    if transform == "one-of-to-any-of" and isinstance(target, dict) and "oneOf" in target:
+        target["anyOf"] = target.pop("oneOf")
+        return 1
+    if transform == "array-of" and isinstance(target, dict):
+        description = target.get("description")
+        parent[key] = {"type": "array", "items": target, **({"description": description} if description else {})}
+        return 1
     return 0
 
 

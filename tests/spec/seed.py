@@ -13,6 +13,8 @@ import copy
 from dataclasses import dataclass, field
 
 from tests.integration.emulator_klarna import helpers as klarna
+from tests.integration.emulator_multisafepay import helpers as msp
+from tests.integration.emulator_multisafepay.test_lifecycle import SHIP, refund_body
 from tests.integration.emulator_next import helpers as next_api
 
 SUBSCRIPTION_LINE = {"product_id": 11, "quantity": 1, "price": "19.99",
@@ -28,7 +30,7 @@ class Target:
 def seed(emulator) -> dict[str, dict[str, Target]]:
     """Spec name -> operationId -> what that operation is pointed at."""
     return {"next": _next(emulator), "klarna_payments": _payments(emulator), "klarna_tokens": _tokens(emulator),
-            "klarna_orders": _orders(emulator)}
+            "klarna_orders": _orders(emulator), "multisafepay": _multisafepay(emulator)}
 
 
 def _next(emulator) -> dict[str, Target]:
@@ -124,4 +126,23 @@ def _orders(emulator) -> dict[str, Target]:
         "cancelOrder": Target({"order_id": order()}),
         "releaseRemainingAuthorization": Target({"order_id": order(captured=1000)}),
         "extendAuthorizationTime": Target({"order_id": order()}),
+    }
+
+
+def _multisafepay(emulator) -> dict[str, Target]:
+    def order(name: str, *, paid: bool = False, shipped: bool = False) -> str:
+        order_id = msp.create(emulator, order_id=f"spec-{name}")["order_id"]
+        if paid or shipped:
+            assert msp.complete(emulator, order_id)["status"] == "completed"
+        if shipped:
+            answer = msp.call(emulator, "PATCH", f"/orders/{order_id}", SHIP)
+            assert answer.status_code == 200, answer.text
+        return order_id
+
+    return {
+        # order_id is unique per site: the examples phase creates this one, later creates of it answer 1006
+        "CreateOrder": Target(example=msp.order_body(order_id="spec-create")),
+        "getOrder": Target({"order_id": order("read", paid=True)}),
+        "updateOrder": Target({"order_id": order("ship", paid=True)}, SHIP),
+        "refundOrder": Target({"order_id": order("refund", shipped=True)}, refund_body({"MUG": 1})),
     }
