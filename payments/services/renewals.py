@@ -75,8 +75,8 @@ def subscription_charge(*, subscription_id, source="renewal", force=False) -> st
 _CHARGE_READ = ("billing_cycle", "idempotency_key", "failures", "subscription__route",
                 "subscription__provider_id", "subscription__email", "subscription__status",
                 "subscription__interval", "subscription__interval_count", "subscription__next_renewal_at",
-                "subscription__customer_token", "attempt__route", "attempt__reference", "attempt__status",
-                "attempt__provider_reference", "attempt__order")
+                "subscription__customer_token", "attempt__kind", "attempt__route", "attempt__reference",
+                "attempt__status", "attempt__provider_reference", "attempt__order")
 
 
 def renewal_charge(*, charge_id, source="renewal") -> str:
@@ -96,8 +96,8 @@ def renewal_charge(*, charge_id, source="renewal") -> str:
                   .get(pk=charge_id))
     except SubscriptionCharge.DoesNotExist:
         return "skipped"
-    if charge.attempt is None:
-        return "skipped"
+    if charge.attempt is None or charge.attempt.kind != PaymentAttempt.Kind.RENEWAL:
+        return "skipped"  # cycle 0 is paid by its checkout, never by the token
     sub, attempt = charge.subscription, charge.attempt
     if attempt.status in SUCCESSFUL:
         return "paid"  # a duplicate task after the first one recorded the payment
