@@ -79,11 +79,11 @@ def _open_batch(now, batch, after_pk) -> DueRenewals:
             found.legacy.append(sub.pk)
         elif previous is None or previous["attempt__status"] in SUCCESSFUL:
             opening.append((sub, previous["billing_cycle"] + 1 if previous else 1))
-        elif previous["attempt__status"] in IN_BETWEEN:
+        elif previous["attempt__status"] in IN_BETWEEN and previous["billing_cycle"] > 0:
             if previous["updated_at"] <= now - RENEWAL_REQUEUE_AFTER:
                 found.charges.append(previous["pk"])  # open, and its task is long overdue
         else:
-            found.legacy.append(sub.pk)  # the cycle's last try failed: it needs a new attempt
+            found.legacy.append(sub.pk)  # the cycle's last try failed (or its checkout): a new attempt
     if opening:
         found.charges.extend(_open(opening))
     return found

@@ -16,7 +16,8 @@ from ..orders import order_book
 from ..providers.registry import get_adapter
 from ..providers.types import Renewals
 from ..signals import renewal_failed, renewal_paid, send_on_commit, subscription_cancelled
-from ..states import SUCCESSFUL, Status, subscription_transition, transition
+from ..states import SUCCESSFUL, Status, transition
+from ..subscription_states import subscription_renewed, subscription_transition
 from .payment_start import checkout_request
 from .renewal_strategies import routes_renewed_by
 from .subscriptions import next_date
@@ -75,8 +76,8 @@ def subscription_charge(*, subscription_id, source="renewal", force=False) -> st
 _CHARGE_READ = ("billing_cycle", "idempotency_key", "failures", "subscription__route",
                 "subscription__provider_id", "subscription__email", "subscription__status",
                 "subscription__interval", "subscription__interval_count", "subscription__next_renewal_at",
-                "subscription__customer_token", "attempt__route", "attempt__reference", "attempt__status",
-                "attempt__provider_reference", "attempt__order")
+                "subscription__customer_token", "attempt__kind", "attempt__route", "attempt__reference",
+                "attempt__status", "attempt__provider_reference", "attempt__order")
 
 
 def renewal_charge(*, charge_id, source="renewal") -> str:
@@ -96,8 +97,8 @@ def renewal_charge(*, charge_id, source="renewal") -> str:
                   .get(pk=charge_id))
     except SubscriptionCharge.DoesNotExist:
         return "skipped"
-    if charge.attempt is None:
-        return "skipped"
+    if charge.attempt is None or charge.attempt.kind != PaymentAttempt.Kind.RENEWAL:
+        return "skipped"  # cycle 0 is paid by its checkout, never by the token
     sub, attempt = charge.subscription, charge.attempt
     if attempt.status in SUCCESSFUL:
         return "paid"  # a duplicate task after the first one recorded the payment
@@ -128,16 +129,10 @@ def renewal_charge(*, charge_id, source="renewal") -> str:
 
 
 def _advance(sub, charge, attempt, source):
-    """The subscription's next renewal date moved one interval on from the date read, in one UPDATE whose
-    condition proves nobody changed the subscription since (it takes the row lock); otherwise under the lock."""
-    message = f"Cycle {charge.billing_cycle} paid: order {attempt.order.number}"
-    following = next_date(sub.next_renewal_at or timezone.now(), sub.interval, sub.interval_count)
-    if Subscription.objects.filter(pk=sub.pk, status=Subscription.Status.ACTIVE,
-                                   next_renewal_at=sub.next_renewal_at).update(
-            next_renewal_at=following, updated_at=timezone.now()):
-        SubscriptionEvent.objects.create(subscription=sub, kind="sync", source=source, message=message)
-    else:
-        subscription_transition(sub.pk, "active", source=source, next_renewal_at=following, message=message)
+    """The subscription's next renewal date one interval on from the date read (payments.subscription_states)."""
+    subscription_renewed(sub, next_renewal_at=next_date(sub.next_renewal_at or timezone.now(), sub.interval,
+                                                        sub.interval_count),
+                         source=source, message=f"Cycle {charge.billing_cycle} paid: order {attempt.order.number}")
 
 
 def _open_charge(subscription_id, *, force=False):

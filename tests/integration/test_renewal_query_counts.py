@@ -145,7 +145,7 @@ def test_a_crash_after_the_provider_answered_replays_the_same_key_and_charges_on
     # Klarna takes the charge but every answer is lost: the worker never learns the outcome.
     emulator.control("POST", "/_emulator/faults", json={"method": "POST", "path": "/klarna/customer-token/",
                                                         "kind": "error", "status": 503, "when": "after", "times": 5})
-    assert tasks.charge_renewal.apply(args=[charge_id]).get() == "unknown"
+    assert tasks.charge_renewal.apply(args=[charge_id]).result == "unknown"
     charge = SubscriptionCharge.objects.get(pk=charge_id)
     assert charge.attempt.status == Status.CREATED
     # The task's retry (or the same message delivered again after a crash) asks again under the same key.
@@ -165,7 +165,7 @@ def test_the_old_task_and_the_new_one_on_the_same_cycle_charge_once(emulator, cl
     tasks.charge_due_subscriptions()
     charge_id, = queued["charges"]
     # A charge_subscription message queued before the batch beat existed finds the cycle already open.
-    assert tasks.charge_subscription.apply(args=[sub.pk]).get() == "paid"
+    assert tasks.charge_subscription.apply(args=[sub.pk]).result == "paid"
     assert renewal_charge(charge_id=charge_id) == "paid"
     assert sub.charges.count() == 2 and len(set(renewal_keys(emulator))) == 1
     before = sub.next_renewal_at
