@@ -71,8 +71,7 @@ def subscription_charge(*, subscription_id, source="renewal", force=False) -> st
 
 
 # What renewal_charge and _declined use of the charge, its subscription and attempt (and the whole
-# order, which the shop turns into the provider's request): a third of the columns, a third of the work
-# of building the rows.
+# order, which the shop turns into the provider's request): fewer columns to fetch and convert on every charge.
 _CHARGE_READ = ("billing_cycle", "idempotency_key", "failures", "subscription__route",
                 "subscription__provider_id", "subscription__email", "subscription__status",
                 "subscription__interval", "subscription__interval_count", "subscription__next_renewal_at",
@@ -84,7 +83,7 @@ def renewal_charge(*, charge_id, source="renewal") -> str:
     """Charge one cycle the beat opened (renewal_open). Returns paid / declined / token_gone / skipped.
 
     One unlocked read, the provider call under `{charge key}-{failures}`, then one transaction: the
-    attempt moved by compare-and-set (UPDATE … WHERE status = created, which takes its row lock; a task
+    attempt moved by compare-and-set (UPDATE … WHERE status = <as read>, which takes its row lock; a task
     that lost the race to a duplicate of itself changes nothing), its ledger event, the order paid, the
     charge's provider order, the subscription's next renewal date by compare-and-set on the date read
     (falling back to the locked subscription_transition when somebody changed the subscription
