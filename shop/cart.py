@@ -85,7 +85,8 @@ class Cart:
         """The cart's lines at today's catalog, read once per request (the cart is built per request and
         every change through it forgets the copy)."""
         if self._lines is None:
-            products = Product.objects.filter(pk__in=self._items.keys(), is_active=True)
+            # No ORDER BY: the lines keep the cart's order, so the catalog's sort would be work for nothing.
+            products = Product.objects.filter(pk__in=self._items.keys(), is_active=True).order_by()
             by_id = {str(p.pk): p for p in products}
             # A product withdrawn from sale since it was added silently leaves the cart.
             self._lines = [CartLine(by_id[k], q) for k, q in self._items.items() if k in by_id]

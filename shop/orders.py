@@ -1,5 +1,6 @@
 """Placing an order: the cart becomes an Order with its number before any payment is started."""
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 
 from payments.exceptions import PaymentError
 
@@ -198,12 +199,12 @@ def checkout_submit(*, cart: Cart, details: dict, route: str, previous_number: s
     Raises CartError for an empty cart; a PaymentError from starting the payment carries the placed order
     as `exc.order`, so the shopper lands on that order's failure page with a retry.
     """
-    from payments.services.payment_start import order_revisable, payment_begin, payment_send, payment_start
+    from payments.services.payment_start import payment_begin, payment_send, payment_start
 
     from .payment_orders import order_details
 
-    previous = Order.objects.filter(number=previous_number).first() if previous_number else None
-    if previous is not None and order_revisable(previous):
+    previous = _revisable_order(previous_number) if previous_number else None
+    if previous is not None:
         order = order_revise(order=previous, cart=cart, details=details, route=route)
         try:
             return payment_start(order=order, route=route)
@@ -227,3 +228,12 @@ def checkout_submit(*, cart: Cart, details: dict, route: str, previous_number: s
     except PaymentError as exc:
         exc.order = order
         raise
+
+
+def _revisable_order(number: str) -> Order | None:
+    """The shopper's previous order if it may still be rewritten (payments' order_revisable), in one
+    query: unpaid, and no attempt that a provider could still charge for its old contents."""
+    from payments.services.payment_start import revision_blockers
+
+    return (Order.objects.exclude(status=Order.Status.PAID)
+            .filter(~Exists(revision_blockers(OuterRef("pk"))), number=number).only("pk").first())

@@ -14,7 +14,7 @@ from django.utils import timezone
 from ..exceptions import OrderAlreadyPaid, PaymentDeclined, ProviderError, RouteNotAvailable
 from ..models import PaymentAttempt
 from ..orders import OrderDetails, OrderPage, OrderPaymentStatus, order_book
-from ..providers.registry import get_adapter, get_enabled_adapter
+from ..providers.registry import get_adapter, get_enabled_adapter, route_keys
 from ..providers.types import CheckoutRequest, Declined, Done, Redirect, StartOutcome, Widget
 from ..states import IN_BETWEEN, Status, record_event, record_new_event, transition
 from .payment_confirm import expected_lines
@@ -235,7 +235,13 @@ def _update_session(adapter, attempt) -> PaymentAttempt:
 def order_revisable(order) -> bool:
     """An unpaid order may be rewritten only while no provider can still take money for its old contents:
     every pending attempt must be on a route whose session we rewrite before any payment is placed."""
-    if order.status == OrderPaymentStatus.PAID:
-        return False
-    pending = PaymentAttempt.objects.filter(order_id=order.pk, status__in=[Status.CREATED, Status.PENDING])
-    return all(get_adapter(a.route).capabilities.session_updates and not a.provider_reference for a in pending)
+    return order.status != OrderPaymentStatus.PAID and not revision_blockers(order.pk).exists()
+
+
+def revision_blockers(order_id):
+    """The attempts of order `order_id` (an id or an OuterRef) that keep it from being rewritten: waiting
+    on a route whose session we cannot rewrite, or already named by the provider. As a queryset, so the
+    shop can ask in the same query that reads the order (Exists)."""
+    rewritable = [key for key in route_keys() if get_adapter(key).capabilities.session_updates]
+    return (PaymentAttempt.objects.filter(order_id=order_id, status__in=IN_BETWEEN)
+            .exclude(route__in=rewritable, provider_reference=""))
