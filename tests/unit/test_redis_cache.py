@@ -38,3 +38,15 @@ def test_one_client_serves_every_operation(cache):
     first = inner.get_client("a", write=True)
     assert inner.get_client("b") is first
     assert inner.get_client("c", write=True) is first
+
+
+def test_incr_counts_only_an_existing_key_and_keeps_its_expiry(cache):
+    with pytest.raises(ValueError):
+        cache.incr("counter")
+    assert cache.get("counter") is None  # a missing counter is not created (it would never expire)
+    cache.add("counter", 1, timeout=10)
+    assert cache.incr("counter") == 2
+    assert cache.incr("counter", 5) == 7
+    assert cache.get("counter") == 7
+    client = cache._cache.get_client("counter")
+    assert 0 < client.ttl(cache.make_and_validate_key("counter")) <= 10
