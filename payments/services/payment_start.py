@@ -14,7 +14,7 @@ from django.utils import timezone
 from ..exceptions import OrderAlreadyPaid, PaymentDeclined, ProviderError, RouteNotAvailable
 from ..models import PaymentAttempt
 from ..orders import OrderDetails, OrderPage, OrderPaymentStatus, order_book
-from ..providers.registry import get_adapter, get_enabled_adapter, route_keys
+from ..providers.registry import get_adapter, get_enabled_adapter
 from ..providers.types import CheckoutRequest, Declined, Done, Redirect, StartOutcome, Widget
 from ..states import IN_BETWEEN, Status, record_event, record_new_event, transition
 from .payment_confirm import expected_lines
@@ -235,13 +235,32 @@ def _update_session(adapter, attempt) -> PaymentAttempt:
 def order_revisable(order) -> bool:
     """An unpaid order may be rewritten only while no provider can still take money for its old contents:
     every pending attempt must be on a route whose session we rewrite before any payment is placed."""
-    return order.status != OrderPaymentStatus.PAID and not revision_blockers(order.pk).exists()
+    if order.status == OrderPaymentStatus.PAID:
+        return False
+    return _rewritable(PaymentAttempt.objects.filter(order_id=order.pk)
+                       .values_list("route", "status", "provider_reference"))
 
 
-def revision_blockers(order_id):
-    """The attempts of order `order_id` (an id or an OuterRef) that keep it from being rewritten: waiting
-    on a route whose session we cannot rewrite, or already named by the provider. As a queryset, so the
-    shop can ask in the same query that reads the order (Exists)."""
-    rewritable = [key for key in route_keys() if get_adapter(key).capabilities.session_updates]
-    return (PaymentAttempt.objects.filter(order_id=order_id, status__in=IN_BETWEEN)
-            .exclude(route__in=rewritable, provider_reference=""))
+def revisable_order_id(orders) -> int | None:
+    """The id of the order `orders` names (a queryset of one order, e.g. by its number) when it may be
+    rewritten (see order_revisable), else None. One query: the unpaid order LEFT JOINed with its attempts,
+    cheaper than two reads and than an EXISTS subquery, which costs the ORM more to build than it saves."""
+    rows = list(orders.exclude(status=OrderPaymentStatus.PAID).values_list(
+        "pk", "payment_attempts__route", "payment_attempts__status", "payment_attempts__provider_reference"))
+    if not rows:
+        return None
+    attempts = [(route, status, reference) for _, route, status, reference in rows if route is not None]
+    return rows[0][0] if _rewritable(attempts) else None
+
+
+def _rewritable(attempts) -> bool:
+    """No attempt among (route, status, provider reference) rows that a provider could still charge."""
+    return all(_session_rewritable(route) and not reference
+               for route, status, reference in attempts if status in IN_BETWEEN)
+
+
+def _session_rewritable(route) -> bool:
+    try:
+        return get_adapter(route).capabilities.session_updates
+    except RouteNotAvailable:  # a route since removed from the code: nothing to rewrite it with
+        return False
