@@ -4,8 +4,10 @@ Django builds a new `redis.Redis` for every cache operation (get, add, incr...),
 response callbacks: 56 µs here, about the price of the Redis round trip itself, several times per request
 (the rate limits, the session). A client holds no connection of its own (the pool does) and is safe to
 share between threads, so one per pool gives the same behaviour for less. `incr` (every rate-limited request
-counts itself) is one round trip instead of two. settings.py swaps it in for `rediscache://` URLs.
+counts itself) is one round trip instead of two, and `replace` (set only an existing key) gives sessions the
+same. settings.py swaps it in for `rediscache://` URLs.
 """
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient
 
@@ -31,6 +33,12 @@ class _SharedClient(RedisCacheClient):
             raise ValueError(f"Key '{key}' not found.")
         return value
 
+    def replace(self, key, value, timeout):
+        client = self.get_client(key, write=True)
+        if timeout == 0:
+            return bool(client.delete(key))
+        return bool(client.set(key, self._serializer.dumps(value), ex=timeout, xx=True))
+
     def get_client(self, key=None, *, write=False):
         pool = self._get_connection_pool(write)
         client = self._clients.get(id(pool))
@@ -43,3 +51,9 @@ class RedisCache(DjangoRedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = _SharedClient
+
+    def replace(self, key, value, timeout=DEFAULT_TIMEOUT, version=None) -> bool:
+        """Set `key` only if it exists (SET … XX): one round trip for what a get and a set do. Returns
+        whether it existed (common.cache_sessions saves a session this way)."""
+        key = self.make_and_validate_key(key, version=version)
+        return self._cache.replace(key, value, self.get_backend_timeout(timeout))

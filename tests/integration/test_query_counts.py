@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def shop(settings, monkeypatch):
     settings.PAYMENT_ROUTES = ["next"]
-    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    settings.SESSION_ENGINE = "common.cache_sessions"
     queued = []
     monkeypatch.setattr(tasks.queue_order_confirmation, "delay", queued.append)
     return queued
