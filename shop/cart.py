@@ -50,9 +50,11 @@ class Cart:
         self._lines = None
 
     def _save(self):
-        self.session[SESSION_KEY] = self._items
-        self.session.modified = True
         self._lines = None
+        if (self.session.get(SESSION_KEY) or {}) != self._items:
+            # A copy: later changes to this cart must not reach the stored one unnoticed. Unchanged (an
+            # empty cart cleared again on each visit of the confirmation page), the session is not written.
+            self.session[SESSION_KEY] = dict(self._items)
 
     def add(self, product_id, quantity=1):
         product = self._product(product_id)
