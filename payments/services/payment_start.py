@@ -232,19 +232,12 @@ def _update_session(adapter, attempt) -> PaymentAttempt:
     return PaymentAttempt.objects.select_related("order").get(pk=attempt.pk)
 
 
-def order_revisable(order) -> bool:
-    """An unpaid order may be rewritten only while no provider can still take money for its old contents:
-    every pending attempt must be on a route whose session we rewrite before any payment is placed."""
-    if order.status == OrderPaymentStatus.PAID:
-        return False
-    return _rewritable(PaymentAttempt.objects.filter(order_id=order.pk)
-                       .values_list("route", "status", "provider_reference"))
-
-
 def revisable_order_id(orders) -> int | None:
     """The id of the order `orders` names (a queryset of one order, e.g. by its number) when it may be
-    rewritten (see order_revisable), else None. One query: the unpaid order LEFT JOINed with its attempts,
-    cheaper than two reads and than an EXISTS subquery, which costs the ORM more to build than it saves."""
+    rewritten, else None. An unpaid order may be rewritten only while no provider can still take money for
+    its old contents: every pending attempt must be on a route whose session we rewrite before any payment
+    is placed. One query: the unpaid order LEFT JOINed with its attempts, cheaper than two reads and than an
+    EXISTS subquery (which costs the ORM more to build than the round trip it saves)."""
     rows = list(orders.exclude(status=OrderPaymentStatus.PAID).values_list(
         "pk", "payment_attempts__route", "payment_attempts__status", "payment_attempts__provider_reference"))
     if not rows:
