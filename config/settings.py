@@ -194,10 +194,11 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     CACHES["default"]["BACKEND"] = "common.cache.RedisCache"  # one client per pool, see common/cache.py
 # Sessions (carts, checkout details, admin logins) live in the cache when every process shares it (Redis in
 # production, see docker-compose.yml): adding to the cart or checking out then costs no database statement
-# for the session. With a per-process cache (locmem: `make run`, the tests) they stay in the database.
+# for the session, and common.cache_sessions saves a changed one in one Redis round trip. With a per-process
+# cache (locmem: `make run`, the tests) they stay in the database.
 _SHARED_CACHE = not CACHES["default"]["BACKEND"].endswith(("LocMemCache", "DummyCache"))
 SESSION_ENGINE = env.str("SESSION_ENGINE", default="") or (
-    "django.contrib.sessions.backends." + ("cache" if _SHARED_CACHE else "db"))
+    "common.cache_sessions" if _SHARED_CACHE else "django.contrib.sessions.backends.db")
 # payments reaches the shop's orders only through this implementation of payments.orders.OrderBook.
 PAYMENTS_ORDER_BOOK = "shop.payment_orders.ShopOrderBook"
 # How long a signed return link or status link stays valid.

@@ -28,12 +28,19 @@ def allowed(request, scope: str) -> tuple[bool, int]:
     now = time.time()
     slot = int(now // window)
     key = f"throttle:{scope}:{client_address(request)}:{slot}"
-    cache.add(key, 0, timeout=window + 1)
+    # Counting an existing window is the common case: one incr. Only a window's first request adds the key
+    # (with its expiry), and one that loses that race to another process counts on the winner's key.
     try:
         count = cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.set(key, 1, timeout=window + 1)
-        count = 1
+    except ValueError:
+        if cache.add(key, 1, timeout=window + 1):
+            count = 1
+        else:
+            try:
+                count = cache.incr(key)
+            except ValueError:  # evicted between add and incr
+                cache.set(key, 1, timeout=window + 1)
+                count = 1
     return count <= limit, int((slot + 1) * window - now) + 1
 
 

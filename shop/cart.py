@@ -50,9 +50,11 @@ class Cart:
         self._lines = None
 
     def _save(self):
-        self.session[SESSION_KEY] = self._items
-        self.session.modified = True
         self._lines = None
+        if (self.session.get(SESSION_KEY) or {}) != self._items:
+            # A copy: later changes to this cart must not reach the stored one unnoticed. Unchanged (an
+            # empty cart cleared again on each visit of the confirmation page), the session is not written.
+            self.session[SESSION_KEY] = dict(self._items)
 
     def add(self, product_id, quantity=1):
         product = self._product(product_id)
@@ -85,7 +87,8 @@ class Cart:
         """The cart's lines at today's catalog, read once per request (the cart is built per request and
         every change through it forgets the copy)."""
         if self._lines is None:
-            products = Product.objects.filter(pk__in=self._items.keys(), is_active=True)
+            # No ORDER BY: the lines keep the cart's order, so the catalog's sort would be work for nothing.
+            products = Product.objects.filter(pk__in=self._items.keys(), is_active=True).order_by()
             by_id = {str(p.pk): p for p in products}
             # A product withdrawn from sale since it was added silently leaves the cart.
             self._lines = [CartLine(by_id[k], q) for k, q in self._items.items() if k in by_id]

@@ -173,15 +173,16 @@ def _renewal(initial: Order, billing_cycle: int, amount: int, wanted):
     return order, lines
 
 
-def order_revise(*, order: Order, cart: Cart, details: dict, route: str) -> Order:
+def order_revise(*, order_id: int, cart: Cart, details: dict, route: str) -> Order:
     """Rewrite an unpaid order from the current cart and details (the shopper went back and changed
-    something), keeping its number. Locks the order; the caller has checked order_revisable().
+    something), keeping its number. Locks the order; the caller has checked that it may be rewritten
+    (payments' revisable_order_id).
 
     Raises CartError for an empty cart. Lines are replaced and totals recomputed in one transaction.
     """
     lines, totals = _cart_contents(cart)
     with transaction.atomic():
-        locked = _fill(Order.objects.select_for_update().get(pk=order.pk), totals=totals, details=details,
+        locked = _fill(Order.objects.select_for_update().get(pk=order_id), totals=totals, details=details,
                        route=route)
         locked.save()
         locked.lines.all().delete()
@@ -198,13 +199,13 @@ def checkout_submit(*, cart: Cart, details: dict, route: str, previous_number: s
     Raises CartError for an empty cart; a PaymentError from starting the payment carries the placed order
     as `exc.order`, so the shopper lands on that order's failure page with a retry.
     """
-    from payments.services.payment_start import order_revisable, payment_begin, payment_send, payment_start
+    from payments.services.payment_start import payment_begin, payment_send, payment_start, revisable_order_id
 
     from .payment_orders import order_details
 
-    previous = Order.objects.filter(number=previous_number).first() if previous_number else None
-    if previous is not None and order_revisable(previous):
-        order = order_revise(order=previous, cart=cart, details=details, route=route)
+    previous_id = revisable_order_id(Order.objects.filter(number=previous_number)) if previous_number else None
+    if previous_id is not None:
+        order = order_revise(order_id=previous_id, cart=cart, details=details, route=route)
         try:
             return payment_start(order=order, route=route)
         except PaymentError as exc:
@@ -227,3 +228,4 @@ def checkout_submit(*, cart: Cart, details: dict, route: str, previous_number: s
     except PaymentError as exc:
         exc.order = order
         raise
+

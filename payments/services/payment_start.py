@@ -232,10 +232,28 @@ def _update_session(adapter, attempt) -> PaymentAttempt:
     return PaymentAttempt.objects.select_related("order").get(pk=attempt.pk)
 
 
-def order_revisable(order) -> bool:
-    """An unpaid order may be rewritten only while no provider can still take money for its old contents:
-    every pending attempt must be on a route whose session we rewrite before any payment is placed."""
-    if order.status == OrderPaymentStatus.PAID:
+def revisable_order_id(orders) -> int | None:
+    """The id of the order `orders` names (a queryset of one order, e.g. by its number) when it may be
+    rewritten, else None. An unpaid order may be rewritten only while no provider can still take money for
+    its old contents: every pending attempt must be on a route whose session we rewrite before any payment
+    is placed. One query: the unpaid order LEFT JOINed with its attempts, cheaper than two reads and than an
+    EXISTS subquery (which costs the ORM more to build than the round trip it saves)."""
+    rows = list(orders.exclude(status=OrderPaymentStatus.PAID).values_list(
+        "pk", "payment_attempts__route", "payment_attempts__status", "payment_attempts__provider_reference"))
+    if not rows:
+        return None
+    attempts = [(route, status, reference) for _, route, status, reference in rows if route is not None]
+    return rows[0][0] if _rewritable(attempts) else None
+
+
+def _rewritable(attempts) -> bool:
+    """No attempt among (route, status, provider reference) rows that a provider could still charge."""
+    return all(_session_rewritable(route) and not reference
+               for route, status, reference in attempts if status in IN_BETWEEN)
+
+
+def _session_rewritable(route) -> bool:
+    try:
+        return get_adapter(route).capabilities.session_updates
+    except RouteNotAvailable:  # a route since removed from the code: nothing to rewrite it with
         return False
-    pending = PaymentAttempt.objects.filter(order_id=order.pk, status__in=[Status.CREATED, Status.PENDING])
-    return all(get_adapter(a.route).capabilities.session_updates and not a.provider_reference for a in pending)

@@ -91,13 +91,19 @@ def _place_and_pay(request, cart, form):
         return redirect("shop:cart")
     except PaymentError as exc:
         order = getattr(exc, "order", None)
-        request.session[DETAILS_SESSION_KEY] = form.details()
+        _remember(request.session, DETAILS_SESSION_KEY, form.details())
         if order is None:
             raise
-        request.session[LAST_ORDER_SESSION_KEY] = order.number
+        _remember(request.session, LAST_ORDER_SESSION_KEY, order.number)
         logger.warning("payment start failed for order %s on %s: %s", order.number, route, exc)
         messages.error(request, exc.shopper_message)
         return see_other(order_url(order, "shop:order_failed"))
-    request.session[DETAILS_SESSION_KEY] = form.details()
-    request.session[LAST_ORDER_SESSION_KEY] = attempt.order.number
+    _remember(request.session, DETAILS_SESSION_KEY, form.details())
+    _remember(request.session, LAST_ORDER_SESSION_KEY, attempt.order.number)
     return see_other(attempt.redirect_url)
+
+
+def _remember(session, key, value):
+    # Assigning marks the session changed, and a changed session is written back: only when it differs.
+    if session.get(key) != value:
+        session[key] = value

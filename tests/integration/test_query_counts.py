@@ -24,7 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def shop(settings, monkeypatch):
     settings.PAYMENT_ROUTES = ["next"]
-    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    settings.SESSION_ENGINE = "common.cache_sessions"
     queued = []
     monkeypatch.setattr(tasks.queue_order_confirmation, "delay", queued.append)
     return queued
@@ -60,3 +60,19 @@ def test_checkout_post_and_return_post_stay_within_their_statements(
     response = client.post(urlparse(done["return_url"]).path, {"response": done["response"]})
     assert response.status_code == 303
     assert PaymentEvent.objects.filter(attempt=attempt, kind="transition").count() == 2
+
+
+def test_checkout_post_after_an_unpaid_order_stays_within_its_statements(
+        emulator, client, shop, django_assert_max_num_queries):
+    """The shopper comes back to checkout with an order still waiting at 29 Next (the back button, an
+    abandoned payment page): that order and its attempts are read in one query, and since 29 Next could
+    still take the money for it, a new order is placed in the same statements as a first checkout."""
+    add(client, make_product(name="Mug", slug="mug", price=1850))
+    client.post(reverse("shop:checkout"), checkout_data())
+    first = Order.objects.get()
+    with django_assert_max_num_queries(12):
+        response = client.post(reverse("shop:checkout"), checkout_data())
+    assert response.status_code == 303
+    second = Order.objects.exclude(pk=first.pk).get()
+    assert client.session["last_order"] == second.number
+    assert PaymentAttempt.objects.filter(order=second, status="pending").count() == 1

@@ -17,9 +17,13 @@ from shop.templatetags.money import every, money, percent
 
 
 class FakeSession(dict):
-    """Just enough of a Django session for Cart: a dict with a `modified` flag."""
+    """Just enough of a Django session for Cart: a dict whose assignments set its `modified` flag."""
 
     modified = False
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        self.modified = True
 
 
 # --- VAT -----------------------------------------------------------------------------------------
@@ -203,6 +207,26 @@ def test_add_accumulates_and_counts(mug):
     assert session["cart"] == {str(mug.pk): 5}
     assert session.modified
     assert Cart(session).lines()[0].quantity == 5
+
+
+def test_the_session_is_changed_only_when_the_cart_is(mug):
+    session = FakeSession()
+    Cart(session).clear()  # the confirmation page empties an empty cart on every visit
+    assert not session.modified
+    cart = Cart(session)
+    cart.add(mug.pk, 2)
+    assert session.modified and session["cart"] == {str(mug.pk): 2}
+    session.modified = False
+    cart.set(mug.pk, 2)
+    assert not session.modified
+    cart.add(mug.pk, 1)  # the cart keeps changing after a save: the stored copy follows
+    assert session.modified and session["cart"] == {str(mug.pk): 3}
+    session.modified = False
+    Cart(session).clear()
+    assert session.modified and session["cart"] == {}
+    session.modified = False
+    Cart(session).clear()
+    assert not session.modified
 
 
 def test_add_refuses_more_than_the_limit(mug):

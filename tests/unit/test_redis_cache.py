@@ -38,3 +38,51 @@ def test_one_client_serves_every_operation(cache):
     first = inner.get_client("a", write=True)
     assert inner.get_client("b") is first
     assert inner.get_client("c", write=True) is first
+
+
+def test_incr_counts_only_an_existing_key_and_keeps_its_expiry(cache):
+    with pytest.raises(ValueError):
+        cache.incr("counter")
+    assert cache.get("counter") is None  # a missing counter is not created (it would never expire)
+    cache.add("counter", 1, timeout=10)
+    assert cache.incr("counter") == 2
+    assert cache.incr("counter", 5) == 7
+    assert cache.get("counter") == 7
+    client = cache._cache.get_client("counter")
+    assert 0 < client.ttl(cache.make_and_validate_key("counter")) <= 10
+
+
+def test_replace_sets_only_an_existing_key(cache):
+    assert cache.replace("session", {"cart": [1]}, timeout=10) is False
+    assert cache.get("session") is None
+    cache.set("session", {"cart": [1]}, timeout=10)
+    assert cache.replace("session", {"cart": [1, 2]}, timeout=10) is True
+    assert cache.get("session") == {"cart": [1, 2]}
+
+
+def test_a_session_is_saved_in_one_round_trip_and_never_brought_back(cache, monkeypatch):
+    from django.contrib.sessions.backends.base import UpdateError
+
+    from common import cache_sessions
+
+    monkeypatch.setattr(cache_sessions.SessionStore, "cache_key_prefix", "test-session-" + uuid.uuid4().hex)
+    store = cache_sessions.SessionStore()
+    store._cache = cache
+    store["cart"] = {"7": 2}
+    store.save()  # a new session: created (add), as Django's cache backend does
+    key = store.session_key
+    commands = []
+    client = cache._cache.get_client(write=True)
+    monkeypatch.setattr(client, "execute_command", lambda *args, **kw: commands.append(args[0]) or
+                        type(client).execute_command(client, *args, **kw))
+    store["cart"] = {"7": 3}
+    store.save()
+    assert commands == ["SET"]
+    again = cache_sessions.SessionStore(key)
+    again._cache = cache
+    assert again["cart"] == {"7": 3}
+    cache.delete(store.cache_key)  # logged out in another tab meanwhile
+    store["cart"] = {"7": 4}
+    with pytest.raises(UpdateError):
+        store.save()
+    assert cache.get(store.cache_key) is None

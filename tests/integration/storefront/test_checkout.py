@@ -126,3 +126,31 @@ def test_retry_of_a_paid_order_goes_to_the_confirmation(client):
     response = client.post(order_url(order, "shop:order_retry"), {"route": "next"})
     assert response["Location"] == order_url(order, "shop:order_confirmation")
     assert order.payment_attempts.count() == 1
+
+
+# --- Rewriting the shopper's previous order ------------------------------------------------------------
+
+@pytest.mark.parametrize(("order_status", "attempts", "revisable"), [
+    ("pending", [], True),
+    ("payment_failed", [("next", "failed", "")], True),
+    # A session that is rewritten before any payment is placed: the order may change.
+    ("pending", [("klarna_payments", "pending", "")], True),
+    # A provider could still charge the old contents: a new order instead.
+    ("pending", [("next", "pending", "")], False),
+    ("pending", [("klarna_payments", "pending", "kp-order-1")], False),
+    ("pending", [("klarna_payments", "created", ""), ("next", "created", "")], False),
+    ("pending", [("klarna_payments", "pending", ""), ("klarna_payments", "expired", "kp-old")], True),
+    ("pending", [("gone_route", "pending", "")], False),
+    ("paid", [("next", "captured", "1001")], False),
+])
+def test_previous_order_is_rewritten_only_while_no_provider_can_charge_it(order_status, attempts, revisable):
+    from payments.models import PaymentAttempt
+    from payments.services.payment_start import revisable_order_id
+
+    order = make_order()
+    Order.objects.filter(pk=order.pk).update(status=order_status)
+    for route, status, provider_reference in attempts:
+        PaymentAttempt.objects.create(order=order, route=route, status=status, amount=order.total,
+                                      currency=order.currency, provider_reference=provider_reference)
+    assert revisable_order_id(Order.objects.filter(number=order.number)) == (order.pk if revisable else None)
+    assert revisable_order_id(Order.objects.filter(number="SO-NOSUCH1")) is None
