@@ -41,20 +41,13 @@ def subscription_charge(*, subscription_id, source="renewal", force=False) -> st
     if charge is None:
         return "skipped"
     sub, attempt = charge.subscription, charge.attempt
-    adapter = get_adapter(sub.route)
     if not sub.customer_token:
         SubscriptionEvent.objects.create(subscription=sub, kind="renewal_failed", source=source,
                                          message="No customer token: the subscriber must pay again")
         return "token_gone"
-    key = f"{charge.idempotency_key}-{charge.failures}"
-    try:
-        payment = adapter.charge_recurring(sub.customer_token, checkout_request(attempt), idempotency_key=key)
-    except ProviderUnavailable:
-        raise
-    except ProviderRequestError as exc:  # PaymentDeclined, TokenRevoked, or a request the provider refused
-        return _declined(charge, exc, source)
-    if payment.status not in ("authorized", "captured"):
-        return _declined(charge, PaymentDeclined(f"the provider reports the renewal as {payment.status}"), source)
+    payment, declined = _charge_token(charge, checkout_request(attempt), source)
+    if declined:
+        return declined
     with transaction.atomic():
         moved = transition(attempt.pk, Status(payment.status), source=source,
                            provider_reference=payment.provider_reference, payload=payment.raw,
@@ -105,15 +98,9 @@ def renewal_charge(*, charge_id, source="renewal") -> str:
             or not sub.customer_token):
         return "skipped"  # cancelled, paused or past due since the beat opened the cycle: not charged
     request = checkout_request(attempt, order_book().details(attempt.order_id, order=attempt.order))
-    try:
-        payment = get_adapter(sub.route).charge_recurring(
-            sub.customer_token, request, idempotency_key=f"{charge.idempotency_key}-{charge.failures}")
-    except ProviderUnavailable:
-        raise
-    except ProviderRequestError as exc:  # PaymentDeclined, TokenRevoked, or a request the provider refused
-        return _declined(charge, exc, source)
-    if payment.status not in ("authorized", "captured"):
-        return _declined(charge, PaymentDeclined(f"the provider reports the renewal as {payment.status}"), source)
+    payment, declined = _charge_token(charge, request, source)
+    if declined:
+        return declined
     with transaction.atomic():
         moved = transition(attempt, Status(payment.status), source=source,
                            provider_reference=payment.provider_reference, payload=payment.raw,
@@ -125,6 +112,26 @@ def renewal_charge(*, charge_id, source="renewal") -> str:
         _advance(sub, charge, attempt, source)
         send_on_commit(renewal_paid, charge_id=charge.pk, subscription_id=sub.pk, email=sub.email)
     return "paid"
+
+
+def _charge_token(charge, request, source):
+    """Ask the provider to charge the cycle to the subscriber's token, under `{charge key}-{failures}`.
+
+    Returns (payment, None) when it was taken, (None, outcome) when it was declined (recorded by _declined).
+    ProviderUnavailable propagates: the outcome is unknown and the task retries with the same key.
+    """
+    sub = charge.subscription
+    try:
+        payment = get_adapter(sub.route).charge_recurring(
+            sub.customer_token, request, idempotency_key=f"{charge.idempotency_key}-{charge.failures}")
+    except ProviderUnavailable:
+        raise
+    except ProviderRequestError as exc:  # PaymentDeclined, TokenRevoked, or a request the provider refused
+        return None, _declined(charge, exc, source)
+    if payment.status not in ("authorized", "captured"):
+        return None, _declined(charge, PaymentDeclined(f"the provider reports the renewal as {payment.status}"),
+                               source)
+    return payment, None
 
 
 def _advance(sub, charge, attempt, source):
