@@ -16,8 +16,7 @@ from ..orders import order_book
 from ..providers.registry import get_adapter
 from ..providers.types import Renewals
 from ..signals import renewal_failed, renewal_paid, send_on_commit, subscription_cancelled
-from ..states import SUCCESSFUL, Status, transition
-from ..subscription_states import subscription_renewed, subscription_transition
+from ..states import SUCCESSFUL, Status, subscription_renewed, subscription_transition, transition
 from .payment_start import checkout_request
 from .renewal_strategies import routes_renewed_by
 from .subscriptions import next_date
@@ -135,7 +134,7 @@ def _charge_token(charge, request, source):
 
 
 def _advance(sub, charge, attempt, source):
-    """The subscription's next renewal date one interval on from the date read (payments.subscription_states)."""
+    """The subscription's next renewal date one interval on from the date read (payments.states)."""
     subscription_renewed(sub, next_renewal_at=next_date(sub.next_renewal_at or timezone.now(), sub.interval,
                                                         sub.interval_count),
                          source=source, message=f"Cycle {charge.billing_cycle} paid: order {attempt.order.number}")
