@@ -1,6 +1,7 @@
 """Placing an order: the cart becomes an Order with its number before any payment is started."""
 from django.db import transaction
 
+from common.db import bulk_create_with_pks
 from payments.exceptions import PaymentError
 
 from .cart import Cart, CartError
@@ -130,11 +131,7 @@ def orders_create_renewals(renewals) -> list[int]:
     orders = [order for order, _ in built]
     for order in orders:
         order.number = Order.new_number()
-    Order.objects.bulk_create(orders)
-    if any(order.pk is None for order in orders):  # a database that cannot return the new ids
-        ids = dict(Order.objects.filter(number__in=[o.number for o in orders]).values_list("number", "pk"))
-        for order in orders:
-            order.pk = ids[order.number]
+    bulk_create_with_pks(Order, orders, unique="number")
     lines = []
     for order, order_lines in built:
         for line in order_lines:
@@ -228,4 +225,3 @@ def checkout_submit(*, cart: Cart, details: dict, route: str, previous_number: s
     except PaymentError as exc:
         exc.order = order
         raise
-

@@ -17,11 +17,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from ..models import PaymentAttempt, Subscription, SubscriptionCharge
+from common.db import bulk_create_with_pks
+
+from ..models import PaymentAttempt, SubscriptionCharge
 from ..orders import order_book
-from ..providers.types import Renewals
 from ..states import IN_BETWEEN, SUCCESSFUL
-from .renewal_strategies import routes_renewed_by
+from .renewals import subscriptions_due
 
 log = logging.getLogger(__name__)
 BATCH = 200
@@ -62,9 +63,8 @@ def renewals_open_due(*, now=None, batch=BATCH, after_pk=0) -> DueRenewals:
 
 def _open_batch(now, batch, after_pk) -> DueRenewals:
     last_charge = SubscriptionCharge.objects.filter(subscription=OuterRef("pk")).order_by("-billing_cycle")
-    subs = list(Subscription.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(route__in=routes_renewed_by(Renewals.SHOP), status=Subscription.Status.ACTIVE,
-                        next_renewal_at__lte=now, pk__gt=after_pk)
+    subs = list(subscriptions_due(now=now).select_for_update(skip_locked=True, of=("self",))
+                .filter(pk__gt=after_pk)
                 .annotate(last_charge_id=Subquery(last_charge.values("pk")[:1]))
                 .only("pk", "order", "route", "amount", "currency", "interval", "interval_count", "customer_token")
                 .order_by("pk")[:batch])
@@ -93,23 +93,12 @@ def _open(opening) -> list[int]:
     """Orders, attempts and charges for (subscription, cycle) pairs: four INSERTs (plus the shop's reads)."""
     order_ids = order_book().create_renewals(
         [(sub.order_id, cycle, sub.amount, (sub.interval, sub.interval_count)) for sub, cycle in opening])
-    attempts = PaymentAttempt.objects.bulk_create(
+    attempts = bulk_create_with_pks(PaymentAttempt, [
         PaymentAttempt(order_id=order_id, route=sub.route, kind=PaymentAttempt.Kind.RENEWAL, amount=sub.amount,
                        currency=sub.currency)
-        for (sub, _), order_id in zip(opening, order_ids, strict=True))
-    charges = SubscriptionCharge.objects.bulk_create(
+        for (sub, _), order_id in zip(opening, order_ids, strict=True)], unique="reference")
+    charges = bulk_create_with_pks(SubscriptionCharge, [
         SubscriptionCharge(subscription=sub, billing_cycle=cycle, amount=sub.amount, currency=sub.currency,
                            attempt=attempt)
-        for (sub, cycle), attempt in zip(opening, _with_pks(attempts, PaymentAttempt, "reference"), strict=True))
-    return [charge.pk for charge in _with_pks(charges, SubscriptionCharge, "idempotency_key")]
-
-
-def _with_pks(rows, model, unique):
-    """`rows` just bulk-inserted, with their pks read back by a unique column where the database did not
-    return them (PostgreSQL and SQLite ≥ 3.35 do)."""
-    if rows and rows[0].pk is None:
-        pks = dict(model.objects.filter(**{f"{unique}__in": [getattr(r, unique) for r in rows]})
-                   .values_list(unique, "pk"))
-        for row in rows:
-            row.pk = pks[getattr(row, unique)]
-    return rows
+        for (sub, cycle), attempt in zip(opening, attempts, strict=True)], unique="idempotency_key")
+    return [charge.pk for charge in charges]

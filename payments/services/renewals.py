@@ -24,11 +24,14 @@ from .subscriptions import next_date
 log = logging.getLogger(__name__)
 
 
-def subscriptions_charge_due(*, now=None) -> list[int]:
+def subscriptions_due(*, now=None):
     """Shop-run subscriptions whose renewal date has come (active ones; past-due ones are dunning's)."""
-    now = now or timezone.now()
-    return list(Subscription.objects.filter(route__in=routes_renewed_by(Renewals.SHOP), status=Subscription.Status.ACTIVE,
-                                            next_renewal_at__lte=now).values_list("pk", flat=True))
+    return Subscription.objects.filter(route__in=routes_renewed_by(Renewals.SHOP), status=Subscription.Status.ACTIVE,
+                                       next_renewal_at__lte=now or timezone.now())
+
+
+def subscriptions_charge_due(*, now=None) -> list[int]:
+    return list(subscriptions_due(now=now).values_list("pk", flat=True))
 
 
 def subscription_charge(*, subscription_id, source="renewal", force=False) -> str:
