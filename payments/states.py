@@ -346,7 +346,9 @@ def transitions_succeeded(successes: list[Success], *, source) -> list[Success]:
             raise ValueError(f"{success.to_status} is not a success")
     if len(successes) <= 1:
         return [s for s in successes if _one(s, source).changed]
-    with transaction.atomic():
+    # No savepoint (two statements fewer): nothing here catches an error and carries on, so an error
+    # rolls back the caller's whole transaction, as it should.
+    with transaction.atomic(savepoint=False):
         current = {pk: (status, reference) for pk, status, reference in PaymentAttempt.objects.select_for_update()
                    .filter(pk__in=[s.attempt.pk for s in successes]).order_by("pk")
                    .values_list("pk", "status", "provider_reference")}
@@ -417,7 +419,7 @@ def subscriptions_renewed(renewals: list[Renewed], *, source) -> None:
         for r in renewals:
             subscription_renewed(r.subscription, next_renewal_at=r.next_renewal_at, source=source, message=r.message)
         return
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         current = {pk: (status, date) for pk, status, date in Subscription.objects.select_for_update()
                    .filter(pk__in=[r.subscription.pk for r in renewals]).order_by("pk")
                    .values_list("pk", "status", "next_renewal_at")}
