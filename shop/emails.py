@@ -21,7 +21,7 @@ from common.db import bulk_create_with_pks
 from payments import signals
 from payments.models import PaymentAttempt, Subscription
 
-from .email_content import CONTENT
+from .email_content import CONTENT, CONTENT_MANY
 from .models import EmailNotification, Order
 
 log = logging.getLogger(__name__)
@@ -128,11 +128,12 @@ def emails_send(*, notification_ids) -> dict:
         EmailNotification.objects.filter(pk__in=[note.pk for note in notes]).update(claimed_until=now + LEASE)
     sent, failed = [], {}
     if notes:
+        contents = _contents(notes)
         try:
             with get_connection() as connection:
                 for note in notes:
                     try:
-                        message = email_message(note)
+                        message = email_message(note, contents.get(note.pk))
                         message.connection = connection
                         message.send()
                     except Exception as exc:  # noqa: BLE001 - recorded on the row; the caller decides
@@ -154,9 +155,25 @@ def emails_send(*, notification_ids) -> dict:
     return {"sent": sent, "failed": failed}
 
 
-def email_message(note: EmailNotification) -> EmailMultiAlternatives:
-    """The message for a row: subject, text and HTML rendered from the rows its params name, read now."""
-    subject, context = CONTENT[note.kind](**note.params)
+def _contents(notes) -> dict:
+    """{row id: (subject, context)} for the rows whose kind can be read in bulk (CONTENT_MANY); a kind
+    that fails to read is left to email_message, row by row."""
+    contents = {}
+    for kind, many in CONTENT_MANY.items():
+        rows = [note for note in notes if note.kind == kind]
+        if len(rows) > 1:
+            try:
+                contents.update((note.pk, content) for note, content in zip(rows, many([n.params for n in rows]),
+                                                                             strict=True) if content)
+            except Exception:  # noqa: BLE001 - e.g. params of an older shape: each row is read alone
+                log.exception("could not read %s emails in bulk", kind)
+    return contents
+
+
+def email_message(note: EmailNotification, content=None) -> EmailMultiAlternatives:
+    """The message for a row: subject, text and HTML rendered from the rows its params name, read now
+    (or from `content`, (subject, context), when the caller read it for many rows at once)."""
+    subject, context = content or CONTENT[note.kind](**note.params)
     context = {"shop_name": settings.SHOP_NAME, "shop_url": settings.SHOP_BASE_URL, "subject": subject, **context}
     text = render_to_string(f"emails/{note.kind}.txt", context)
     html = render_to_string(f"emails/{note.kind}.html", context)

@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from ..exceptions import PaymentDeclined, ProviderRequestError, ProviderUnavailable, TokenRevoked
@@ -168,10 +169,11 @@ def _record_paid(paid, source) -> None:
         paid = [(charge, payment) for charge, payment in paid if charge.attempt.pk in moved]
         if not paid:
             return
-        now = timezone.now()
-        for charge, payment in paid:
-            charge.provider_order, charge.updated_at = payment.provider_reference, now
-        SubscriptionCharge.objects.bulk_update([charge for charge, _ in paid], ["provider_order", "updated_at"])
+        # The charge's provider order is the reference the transition just gave its fresh attempt: one
+        # UPDATE copying it, instead of a CASE over the batch that costs the ORM ~1.5 ms a row to build.
+        SubscriptionCharge.objects.filter(pk__in=[charge.pk for charge, _ in paid]).update(
+            provider_order=Subquery(PaymentAttempt.objects.filter(pk=OuterRef("attempt_id"))
+                                    .values("provider_reference")[:1]), updated_at=timezone.now())
         subscriptions_renewed([_renewed(charge) for charge, _ in paid], source=source)
         send_on_commit(renewals_paid, renewals=[
             {"charge_id": charge.pk, "subscription_id": charge.subscription_id, "email": charge.subscription.email}
