@@ -56,13 +56,15 @@ app.conf.beat_schedule = {
 
 @worker_init.connect
 def _preload(**kwargs):
-    """Import what the tasks import lazily (their services, the routes' adapters, the email content) and compile the email
-    templates in the worker's parent, before it forks its pool: every prefork child starts with them,
-    shared copy-on-write, instead of each paying for them on its first task. Nothing here opens a
-    connection (database, provider session, mail server): those must be made after the fork."""
+    """Import what the tasks import lazily (their services, the routes' adapters, the URLconf, the email
+    content) and compile the email templates in the worker's parent, before it forks its pool: every
+    prefork child starts with them, shared copy-on-write, instead of each paying for them on its first
+    task. Nothing here opens a connection (database, provider session, mail server): those must be made
+    after the fork."""
     from importlib import import_module
 
     from django.template.loader import get_template
+    from django.urls import get_resolver
 
     for name in ("payments.services.renewals", "payments.services.renewal_open", "payments.services.upsells",
                  "payments.services.reconcile", "payments.services.inbound", "payments.services.dunning",
@@ -73,6 +75,7 @@ def _preload(**kwargs):
     from shop.email_content import CONTENT
 
     route_keys()  # imports every route's adapter package (its clients are built later, per process)
+    get_resolver().reverse_dict  # noqa: B018 - the URLconf imported and indexed: every charge signs links
 
     for kind in CONTENT:
         get_template(f"emails/{kind}.txt")
