@@ -3,8 +3,9 @@
 N active subscriptions due a day ago, each with a Klarna customer token (one real checkout at the
 emulator made the token; the other subscribers share it, which the emulator charges as often as asked).
 Production settings: DEBUG=0, PostgreSQL with persistent connections, Celery on Redis. The beat task
-`charge_due_subscriptions` runs in this process and opens the cycles by the batch; a Celery prefork worker
-with C processes charges them, one `POST /customer-token/v1/tokens/{t}/order` each, against the emulator
+`charge_due_subscriptions` runs in this process, opens the cycles by the batch and queues them by the chunk
+(`charge_renewals`, RENEWAL_CHUNK cycles each); a Celery prefork worker with C processes charges them, one
+`POST /customer-token/v1/tokens/{t}/order` each, against the emulator
 answering after L ms. Wall runs from the beat's start to the last cycle paid; N·L/C is the time the
 provider's latency alone needs with C charges in flight.
 
@@ -22,6 +23,10 @@ from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# The tasks that charge renewals (by the chunk, and one by one for a charge re-queued after an outage)
+# and those that send their emails (by the chunk's batch, and one by one), as bench/sql_probe.py names them.
+CHARGE_TASKS = ("payments.tasks.charge_renewals", "payments.tasks.charge_renewal")
+EMAIL_TASKS = ("shop.tasks.send_emails", "shop.tasks.send_email")
 sys.path.insert(0, str(ROOT))
 TICK = os.sysconf("SC_CLK_TCK")
 CREDENTIALS = {"KLARNA_USERNAME": "PK_TEST", "KLARNA_PASSWORD": "emulator-secret",
@@ -34,6 +39,8 @@ CREDENTIALS = {"KLARNA_USERNAME": "PK_TEST", "KLARNA_PASSWORD": "emulator-secret
 def add_arguments(parser):
     parser.add_argument("--n", type=int, default=1000, help="due subscriptions (shop-run mode)")
     parser.add_argument("--concurrency", type=int, default=16, help="Celery prefork processes C")
+    parser.add_argument("--chunk", type=int, default=None,
+                        help="cycles per charge_renewals task (default payments.tasks.RENEWAL_CHUNK)")
     parser.add_argument("--shop-database", default=os.environ.get("BENCH_SHOP_DATABASE", "bench_renewals_shop"))
     parser.add_argument("--shop-redis", default=os.environ.get("BENCH_SHOP_REDIS", "redis://127.0.0.1:6379/13"))
 
@@ -126,10 +133,13 @@ def run(worker, emulator_pid, broker, args):
     import sql_probe
     from django.db import connection
 
+    from payments import tasks as tasks_module
     from payments.models import PaymentAttempt
     from payments.tasks import charge_due_subscriptions
     from shop.models import EmailNotification
 
+    if args.chunk:
+        tasks_module.RENEWAL_CHUNK = args.chunk  # the beat runs here: its fan-out reads the constant
     sql_probe.install()
     connection.close()  # the beat's connection is counted from its first statement
     n, latency, c = args.n, args.latency_ms / 1000, args.concurrency
@@ -154,23 +164,25 @@ def run(worker, emulator_pid, broker, args):
     shop = used.pop("shop") + beat_cpu
     tasks = sql_probe.read(broker)
     empty = {"count": 0, "cpu_s": 0.0, "sql": 0}
-    steady = tasks.get("payments.tasks.charge_renewal", empty)
-    first = tasks.get("payments.tasks.charge_renewal:first", empty)
-    charge = _sum(steady, first)
-    email = _sum(tasks.get("shop.tasks.send_email", empty), tasks.get("shop.tasks.send_email:first", empty))
+    first = _sum(*(tasks.get(f"{name}:first", empty) for name in CHARGE_TASKS))
+    charge = _sum(first, *(tasks.get(name, empty) for name in CHARGE_TASKS))
+    email = _sum(*(tasks.get(f"{name}{suffix}", empty) for name in EMAIL_TASKS for suffix in ("", ":first")))
+    steady = charge["cpu_s"] - first["cpu_s"]
     ideal = n * latency / c
     print(f"shop-run renewals: Klarna customer tokens, emulator latency L = {args.latency_ms} ms, "
-          f"Celery prefork C = {c}, PostgreSQL + Redis, DEBUG=0, {os.cpu_count()} CPU cores")
+          f"Celery prefork C = {c}, {tasks_module.RENEWAL_CHUNK} cycles per charge task, PostgreSQL + Redis, "
+          f"DEBUG=0, {os.cpu_count()} CPU cores")
     print(f"charges {paid.count()} (beat queued {queued}; charge tasks run {int(charge['count'])}, "
-          f"renewal emails sent {int(email['count'])})")
+          f"renewal email tasks run {int(email['count'])}, "
+          f"emails sent {EmailNotification.objects.filter(kind='renewal_paid', state='sent').count()})")
     print(f"wall {wall:.2f} s")
     print(f"N·L/C {ideal:.2f} s")
     print(f"ratio wall/(N·L/C) {wall / ideal:.2f} (goal <= 1.25)")
     print(f"shop CPU ms/charge {(shop - email['cpu_s']) * 1000 / n:.2f} (goal <= 8; beat, worker parent and "
           f"children, without the email sends' {email['cpu_s'] * 1000 / n:.2f})")
-    print(f"task CPU ms/charge {(beat_cpu + charge['cpu_s']) * 1000 / n:.2f} (beat and charge_renewal bodies; "
-          f"after each process's first charge {steady['cpu_s'] * 1000 / max(steady['count'], 1):.2f}, "
-          f"the {int(first['count'])} first ones {first['cpu_s'] * 1000 / max(first['count'], 1):.0f} each)")
+    print(f"task CPU ms/charge {(beat_cpu + charge['cpu_s']) * 1000 / n:.2f} (beat and charge task bodies; "
+          f"beat {beat_cpu * 1000 / n:.2f}, charge tasks after each process's first one {steady * 1000 / n:.2f}, "
+          f"the {int(first['count'])} first ones {first['cpu_s'] * 1000 / max(first['count'], 1):.0f} ms each)")
     print(f"machine CPU ms/charge {machine * 1000 / n:.2f} (all {os.cpu_count()} cores to the last email, "
           f"whatever ran: shop {shop * 1000 / n:.2f}, "
           + ", ".join(f"{name} {seconds * 1000 / n:.2f}" for name, seconds in used.items()) + ")")

@@ -7,6 +7,7 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -51,3 +52,31 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute="*/5"),
     },
 }
+
+
+@worker_init.connect
+def _preload(**kwargs):
+    """Import what the tasks import lazily (their services, the routes' adapters, the URLconf, the email
+    content) and compile the email templates in the worker's parent, before it forks its pool: every
+    prefork child starts with them, shared copy-on-write, instead of each paying for them on its first
+    task. Nothing here opens a connection (database, provider session, mail server): those must be made
+    after the fork."""
+    from importlib import import_module
+
+    from django.template.loader import get_template
+    from django.urls import get_resolver
+
+    for name in ("payments.services.renewals", "payments.services.renewal_open", "payments.services.upsells",
+                 "payments.services.reconcile", "payments.services.inbound", "payments.services.dunning",
+                 "payments.services.subscription_sweep", "payments.services.subscription_actions",
+                 "shop.emails", "shop.email_content"):
+        import_module(name)
+    from payments.providers.registry import route_keys
+    from shop.email_content import CONTENT
+
+    route_keys()  # imports every route's adapter package (its clients are built later, per process)
+    get_resolver().reverse_dict  # noqa: B018 - the URLconf imported and indexed: every charge signs links
+
+    for kind in CONTENT:
+        get_template(f"emails/{kind}.txt")
+        get_template(f"emails/{kind}.html")

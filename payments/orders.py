@@ -77,6 +77,11 @@ class OrderBook(ABC):
         """The order's payable contents, read now; `order` is the order's row when the caller has just read
         it (only its lines are read then)."""
 
+    def details_many(self, orders: list) -> dict[int, OrderDetails]:
+        """details() of many orders whose rows the caller has just read, by order id (the shop reads all
+        their lines in one query)."""
+        return {order.pk: self.details(order.pk, order=order) for order in orders}
+
     @abstractmethod
     def lock(self, order_id: int) -> OrderDetails:
         """Lock the order row (select_for_update) in the caller's transaction and read it."""
@@ -100,6 +105,11 @@ class OrderBook(ABC):
         """A payment of the order succeeded: the order is paid (and when it first was is kept). One
         conditional UPDATE in the caller's transaction, which takes the order's row lock; True when the
         order was not paid before this call."""
+
+    def mark_paid_many(self, order_ids: list[int]) -> int:
+        """mark_paid() for many orders (the shop: one UPDATE), taking their row locks in the caller's
+        transaction; returns how many were not paid before."""
+        return sum(self.mark_paid(order_id) for order_id in order_ids)
 
     @abstractmethod
     def upsell_offers(self, order_id: int, *, now: datetime) -> list:

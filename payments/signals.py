@@ -21,6 +21,9 @@ upsell_added = Signal()
 # One billing cycle of a subscription was paid: charge_id (SubscriptionCharge), subscription_id, and the
 # subscriber's email when the sender has it (saves the listener a read).
 renewal_paid = Signal()
+# Many billing cycles were paid together (the renewal batch): renewals, a list of dicts with charge_id,
+# subscription_id and email, one per cycle; a listener may handle them in bulk.
+renewals_paid = Signal()
 # A renewal was declined: subscription_id, billing_cycle, failures (count so far for that cycle).
 renewal_failed = Signal()
 # A subscription was cancelled (by the subscriber, the merchant, dunning or the provider): subscription_id.

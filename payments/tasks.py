@@ -11,6 +11,11 @@ from .exceptions import ProviderUnavailable
 from .providers.budget import enter_background, leave_background
 
 MAX_RETRIES = 6
+# Opened cycles per charge_renewals task: enough that the per-task and per-transaction costs (Celery's
+# handling of the message, BEGIN/COMMIT, the lock reads, the email task) are shared by many charges, few
+# enough that C processes all get work (N / RENEWAL_CHUNK tasks) and one task's POSTs, made one after the
+# other, stay well under a second at the provider's usual latency. Chosen by bench/renewals.py --shop-run.
+RENEWAL_CHUNK = 20
 # How long one subscription-sweep task reads pages before it queues the rest (see sweep_subscriptions).
 SWEEP_TASK_SECONDS = 60
 
@@ -51,6 +56,12 @@ def _retrying(task, call, *, eager_result=None):
 def _fan_out(ids, task) -> int:
     for item in ids:
         task.delay(item)
+    return len(ids)
+
+
+def _fan_out_chunks(ids, task, size) -> int:
+    for start in range(0, len(ids), size):
+        task.delay(ids[start:start + size])
     return len(ids)
 
 
@@ -165,8 +176,9 @@ def refresh_subscription(self, subscription_id):
 
 @shared_task(acks_late=True)
 def charge_due_subscriptions():
-    """Open the due shop-run cycles by the batch (renewal_open), then queue one charge per cycle once its
-    batch has committed; subscriptions the batch path leaves alone go through charge_subscription."""
+    """Open the due shop-run cycles by the batch (renewal_open), then queue one charge_renewals task per
+    RENEWAL_CHUNK cycles once its batch has committed; subscriptions the batch path leaves alone go through
+    charge_subscription. Returns how many cycles and subscriptions were queued."""
     from .services.renewal_open import renewals_open_due
 
     after, queued = 0, 0
@@ -174,8 +186,24 @@ def charge_due_subscriptions():
         found = renewals_open_due(after_pk=after)
         if found.last_pk is None:
             return queued
-        queued += _fan_out(found.charges, charge_renewal) + _fan_out(found.legacy, charge_subscription)
+        queued += (_fan_out_chunks(found.charges, charge_renewals, RENEWAL_CHUNK)
+                   + _fan_out(found.legacy, charge_subscription))
         after = found.last_pk
+
+
+@shared_task(bind=True, acks_late=True)
+def charge_renewals(self, charge_ids):
+    """A chunk of opened cycles charged, one provider POST each, and recorded together; safe to run twice
+    (the rows' keys, the compare-and-sets). A charge whose outcome the provider left unknown goes on
+    alone, as charge_renewal after a backoff, under the same key; the others are not held back by it.
+    Eagerly (no broker) it is left to the beat, which queues an open cycle again once it is overdue."""
+    from .services.renewals import renewals_charge
+
+    batch = renewals_charge(charge_ids=charge_ids)
+    if not self.request.is_eager:
+        for charge_id in batch.unavailable:
+            charge_renewal.apply_async(args=[charge_id], countdown=_backoff(0))
+    return batch.outcomes
 
 
 @shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)

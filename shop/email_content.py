@@ -58,6 +58,20 @@ def upsell_added(*, upsell_id):
 
 def renewal_paid(*, charge_id):
     charge = SubscriptionCharge.objects.select_related("subscription__order", "attempt__order").get(pk=charge_id)
+    return _renewal_paid(charge)
+
+
+def renewals_paid(params: list[dict]) -> list:
+    """renewal_paid for many charges (a renewal batch's receipts): the charges with their subscriptions,
+    orders and both orders' lines in three queries instead of three each. A charge since deleted gives
+    None (its email fails alone, as it would one by one)."""
+    charges = (SubscriptionCharge.objects.select_related("subscription__order", "attempt__order")
+               .prefetch_related("subscription__order__lines", "attempt__order__lines")
+               .in_bulk([p["charge_id"] for p in params]))
+    return [_renewal_paid(charges[p["charge_id"]]) if p["charge_id"] in charges else None for p in params]
+
+
+def _renewal_paid(charge):
     sub, order = charge.subscription, charge.attempt.order
     return (f"Receipt for your subscription renewal ({order.number})",
             {**_order_context(order), **_subscription_context(sub), "charged": format_minor(charge.amount, charge.currency),
@@ -101,3 +115,5 @@ def refund_issued(*, operation_id):
 CONTENT = {"order_confirmation": order_confirmation, "upsell_added": upsell_added, "renewal_paid": renewal_paid,
            "renewal_failed": renewal_failed, "subscription_cancelled": subscription_cancelled,
            "refund_issued": refund_issued}
+# Kinds whose content is also read for many rows at once (params of each, in order -> content or None).
+CONTENT_MANY = {"renewal_paid": renewals_paid}

@@ -10,17 +10,18 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import IntegrityError, transaction
-from django.db.models import CharField, Exists, OuterRef, Value
+from django.db.models import CharField, Exists, F, OuterRef, Value
 from django.db.models.functions import Cast, Concat
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from common.db import bulk_create_with_pks
 from payments import signals
 from payments.models import PaymentAttempt, Subscription
 
-from .email_content import CONTENT
+from .email_content import CONTENT, CONTENT_MANY
 from .models import EmailNotification, Order
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,30 @@ def email_queue(*, key: str, kind: str, to: str, params: dict) -> EmailNotificat
     return note
 
 
+def emails_queue(rows: list[tuple[str, str, str, dict]]) -> list[EmailNotification]:
+    """email_queue for many events at once, each (key, kind, to, params): the rows in one INSERT and one
+    `send_emails` task for all of them after commit. When any key was seen before (a repeated event) the
+    INSERT adds nothing and each row goes through email_queue instead, so each event still mails once."""
+    rows = [row for row in rows if row[2] or log.warning("no address for %s, nothing sent", row[0])]
+    if len(rows) <= 1:
+        return [note for note in (email_queue(key=key, kind=kind, to=to, params=params)
+                                  for key, kind, to, params in rows) if note]
+    try:
+        with transaction.atomic():  # a savepoint inside a transaction: a repeated key must not break it
+            notes = bulk_create_with_pks(EmailNotification, [
+                EmailNotification(key=key, kind=kind, to=to, params=params) for key, kind, to, params in rows],
+                unique="key")
+    except IntegrityError:
+        return [note for note in (email_queue(key=key, kind=kind, to=to, params=params)
+                                  for key, kind, to, params in rows) if note]
+    from payments.services.dispatch import enqueue_on_commit
+
+    from .tasks import send_emails
+
+    enqueue_on_commit(send_emails, [note.pk for note in notes])
+    return notes
+
+
 def email_send(*, notification_id) -> str:
     """Build and send one email through Django's email framework. Returns sent / busy / done.
 
@@ -85,9 +110,70 @@ def email_send(*, notification_id) -> str:
     return "sent"
 
 
-def email_message(note: EmailNotification) -> EmailMultiAlternatives:
-    """The message for a row: subject, text and HTML rendered from the rows its params name, read now."""
-    subject, context = CONTENT[note.kind](**note.params)
+def emails_send(*, notification_ids) -> dict:
+    """email_send for many rows over one connection to the mail server. Returns {"sent": [ids],
+    "failed": {id: exception}}; rows another worker holds or has sent are in neither.
+
+    Claims the rows still pending and not leased (SELECT … FOR UPDATE SKIP LOCKED, then one UPDATE of
+    their lease, in one short transaction), so two workers never send the same email; marks the sent ones
+    sent in one UPDATE, and counts the try of each failed one on its row as email_send does (it stays
+    pending for a retry, or for send_pending_emails, until MAX_TRIES). Raises nothing the mail backend
+    raises: the caller decides from "failed" what to try again.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        notes = list(EmailNotification.objects.select_for_update(skip_locked=True)
+                     .filter(pk__in=notification_ids, state=EmailNotification.State.PENDING)
+                     .exclude(claimed_until__gt=now).order_by("pk"))
+        EmailNotification.objects.filter(pk__in=[note.pk for note in notes]).update(claimed_until=now + LEASE)
+    sent, failed = [], {}
+    if notes:
+        contents = _contents(notes)
+        try:
+            with get_connection() as connection:
+                for note in notes:
+                    try:
+                        message = email_message(note, contents.get(note.pk))
+                        message.connection = connection
+                        message.send()
+                    except Exception as exc:  # noqa: BLE001 - recorded on the row; the caller decides
+                        failed[note.pk] = exc
+                    else:
+                        sent.append(note.pk)
+        except Exception as exc:  # noqa: BLE001 - the connection could not be opened (or closed)
+            failed.update({note.pk: exc for note in notes if note.pk not in sent})
+    if sent:
+        EmailNotification.objects.filter(pk__in=sent).update(state=EmailNotification.State.SENT,
+                                                             sent_at=timezone.now(), tries=F("tries") + 1,
+                                                             last_error="", claimed_until=None)
+    for note in notes:
+        if note.pk in failed:
+            exc, tries = failed[note.pk], note.tries + 1
+            EmailNotification.objects.filter(pk=note.pk).update(
+                tries=tries, last_error=f"{type(exc).__name__}: {exc}"[:255], claimed_until=None,
+                state=EmailNotification.State.FAILED if tries >= MAX_TRIES else EmailNotification.State.PENDING)
+    return {"sent": sent, "failed": failed}
+
+
+def _contents(notes) -> dict:
+    """{row id: (subject, context)} for the rows whose kind can be read in bulk (CONTENT_MANY); a kind
+    that fails to read is left to email_message, row by row."""
+    contents = {}
+    for kind, many in CONTENT_MANY.items():
+        rows = [note for note in notes if note.kind == kind]
+        if len(rows) > 1:
+            try:
+                contents.update((note.pk, content) for note, content in zip(rows, many([n.params for n in rows]),
+                                                                             strict=True) if content)
+            except Exception:  # noqa: BLE001 - e.g. params of an older shape: each row is read alone
+                log.exception("could not read %s emails in bulk", kind)
+    return contents
+
+
+def email_message(note: EmailNotification, content=None) -> EmailMultiAlternatives:
+    """The message for a row: subject, text and HTML rendered from the rows its params name, read now
+    (or from `content`, (subject, context), when the caller read it for many rows at once)."""
+    subject, context = content or CONTENT[note.kind](**note.params)
     context = {"shop_name": settings.SHOP_NAME, "shop_url": settings.SHOP_BASE_URL, "subject": subject, **context}
     text = render_to_string(f"emails/{note.kind}.txt", context)
     html = render_to_string(f"emails/{note.kind}.html", context)
@@ -142,6 +228,11 @@ def _on_renewal_paid(sender, *, charge_id, subscription_id, email=None, **_):
     email_queue(key=f"renewal-paid:{charge_id}", kind=Kind.RENEWAL_PAID, to=email, params={"charge_id": charge_id})
 
 
+def _on_renewals_paid(sender, *, renewals, **_):
+    emails_queue([(f"renewal-paid:{r['charge_id']}", Kind.RENEWAL_PAID, r["email"], {"charge_id": r["charge_id"]})
+                  for r in renewals])
+
+
 def _on_renewal_failed(sender, *, subscription_id, billing_cycle, failures, **_):
     email = Subscription.objects.filter(pk=subscription_id).values_list("email", flat=True).first()
     email_queue(key=f"renewal-failed:{subscription_id}:{billing_cycle}:{failures}", kind=Kind.RENEWAL_FAILED,
@@ -163,7 +254,8 @@ def _on_refund_issued(sender, *, operation_id, attempt_id, amount, **_):
 def connect() -> None:
     """Called from ShopConfig.ready(); dispatch_uid keeps a second call from connecting twice."""
     for signal, receiver in ((signals.checkout_paid, _on_checkout_paid), (signals.upsell_added, _on_upsell_added),
-                             (signals.renewal_paid, _on_renewal_paid), (signals.renewal_failed, _on_renewal_failed),
+                             (signals.renewal_paid, _on_renewal_paid), (signals.renewals_paid, _on_renewals_paid),
+                             (signals.renewal_failed, _on_renewal_failed),
                              (signals.subscription_cancelled, _on_subscription_cancelled),
                              (signals.refund_issued, _on_refund_issued)):
         signal.connect(receiver, dispatch_uid=f"shop.emails.{receiver.__name__}")

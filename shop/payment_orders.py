@@ -49,6 +49,13 @@ class ShopOrderBook(OrderBook):
     def details(self, order_id, *, order=None):
         return order_details(order if order is not None else Order.objects.get(pk=order_id))
 
+    def details_many(self, orders):
+        lines = {}
+        for line in (OrderLine.objects.filter(order_id__in=[order.pk for order in orders], is_upsell=False)
+                     .order_by("order_id", "id")):
+            lines.setdefault(line.order_id, []).append(line)
+        return {order.pk: order_details(order, lines=lines.get(order.pk, [])) for order in orders}
+
     def lock(self, order_id):
         return order_details(Order.objects.select_for_update().get(pk=order_id))
 
@@ -68,6 +75,11 @@ class ShopOrderBook(OrderBook):
         now = timezone.now()
         return bool(Order.objects.filter(pk=order_id).exclude(status=OrderPaymentStatus.PAID)
                     .update(status=OrderPaymentStatus.PAID, updated_at=now, paid_at=Coalesce("paid_at", Value(now))))
+
+    def mark_paid_many(self, order_ids):
+        now = timezone.now()
+        return (Order.objects.filter(pk__in=order_ids).exclude(status=OrderPaymentStatus.PAID)
+                .update(status=OrderPaymentStatus.PAID, updated_at=now, paid_at=Coalesce("paid_at", Value(now))))
 
     def upsell_offers(self, order_id, *, now):
         order = Order.objects.get(pk=order_id)

@@ -36,6 +36,22 @@ def send_email(self, notification_id):
         return "error"
 
 
+@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def send_emails(self, notification_ids):
+    """Send many EmailNotifications over one mail-server connection (the renewal batch's receipts); the
+    rows' leases and states make a second run a no-op. Those that failed for a passing reason are tried
+    again, alone in this task's retry; a broken one stays pending for send_pending_emails."""
+    from .emails import emails_send
+
+    result = emails_send(notification_ids=notification_ids)
+    for pk, exc in result["failed"].items():
+        log.warning("email %s not sent: %r", pk, exc)
+    again = [pk for pk, exc in result["failed"].items() if isinstance(exc, TRANSIENT)]
+    if again and not self.request.is_eager:
+        raise self.retry(args=[again], countdown=_backoff(self.request.retries))
+    return len(result["sent"])
+
+
 @shared_task(acks_late=True)
 def queue_order_confirmation(order_id):
     """Make the order-confirmation row for a paid checkout and queue its send (once per order)."""

@@ -71,10 +71,18 @@ class Statements:
 @pytest.fixture
 def queued(monkeypatch):
     """The charge and email tasks the code under test queues, captured instead of run."""
-    captured = {"charges": [], "legacy": [], "emails": []}
-    monkeypatch.setattr(tasks.charge_renewal, "delay", captured["charges"].append)
+    captured = {"charges": [], "chunks": [], "legacy": [], "emails": [], "email_batches": [], "retries": []}
+
+    def chunk(charge_ids):
+        captured["chunks"].append(list(charge_ids))
+        captured["charges"].extend(charge_ids)
+
+    monkeypatch.setattr(tasks.charge_renewals, "delay", chunk)
+    monkeypatch.setattr(tasks.charge_renewal, "apply_async",
+                        lambda args, countdown: captured["retries"].append((*args, countdown)))
     monkeypatch.setattr(tasks.charge_subscription, "delay", captured["legacy"].append)
     monkeypatch.setattr(shop_tasks.send_email, "delay", captured["emails"].append)
+    monkeypatch.setattr(shop_tasks.send_emails, "delay", captured["email_batches"].append)
     return captured
 
 

@@ -1,0 +1,213 @@
+"""Shop-run renewals by the chunk (charge_renewals): what a chunk of charges costs in statements, and the
+guarantees it keeps beside the one-by-one path: a decline and an outage in one chunk touch only their own
+charge, a chunk run twice records nothing twice, a subscription cancelled after its cycle was opened is not
+charged, and the receipts are made in one INSERT and sent by one task.
+"""
+# ruff: noqa: F811 - `queued` is a fixture, imported from the one-by-one tests and named by each test
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.db import transaction
+from django.utils import timezone
+
+from payments import tasks
+from payments.models import PaymentAttempt, PaymentEvent, Subscription, SubscriptionCharge, SubscriptionEvent
+from payments.services.renewals import renewal_charge, renewals_charge
+from payments.states import Renewed, Status, Success, subscriptions_renewed, transitions_succeeded
+from shop import tasks as shop_tasks
+from shop.models import EmailNotification, Order
+from tests.factories import make_order, make_product
+from tests.integration.klarna_flow import pay_with_klarna
+from tests.integration.test_renewal_query_counts import (  # noqa: F401
+    SUBSCRIPTIONS,
+    Statements,
+    queued,
+    renewal_keys,
+    subscribers,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def paid_events(charge_ids):
+    attempts = SubscriptionCharge.objects.filter(pk__in=charge_ids).values("attempt")
+    return PaymentEvent.objects.filter(attempt__in=attempts, kind="transition",
+                                       to_status__in=(Status.AUTHORIZED, Status.CAPTURED)).count()
+
+
+def test_a_chunk_of_twenty_costs_about_one_statement_per_charge(emulator, client, queued, monkeypatch):
+    subs = subscribers(emulator, client)
+    del queued["emails"][:]  # the checkout's confirmation
+    counter = Statements(monkeypatch)
+    with counter:
+        assert tasks.charge_due_subscriptions() == SUBSCRIPTIONS
+    beat = counter.count
+    assert queued["chunks"] == [queued["charges"]] and len(queued["charges"]) == SUBSCRIPTIONS
+    charging = Statements(monkeypatch)
+    with charging:
+        batch = renewals_charge(charge_ids=queued["charges"])
+    assert batch.outcomes == {pk: "paid" for pk in queued["charges"]} and not batch.unavailable
+    # Two reads (the charges with subscriptions, attempts and orders; the orders' lines); one transaction
+    # (BEGIN, lock and move the attempts, their events, the orders, the charges, lock and move the
+    # subscriptions, their events, COMMIT); the email rows in one INSERT (and its transaction).
+    assert charging.count <= 15, "\n".join(s[:70] for s in charging.sql)
+    # With the beat's batch: under a tenth of the one-by-one path's 12 per charge.
+    assert (beat + charging.count) / SUBSCRIPTIONS <= 1.5, (beat, charging.count)
+
+    assert PaymentAttempt.objects.filter(kind="renewal", status=Status.AUTHORIZED).count() == SUBSCRIPTIONS
+    assert paid_events(queued["charges"]) == SUBSCRIPTIONS
+    assert Order.objects.filter(renewal_of__isnull=False, status="paid", paid_at__isnull=False).count() == SUBSCRIPTIONS
+    assert SubscriptionCharge.objects.filter(billing_cycle=1).exclude(provider_order="").count() == SUBSCRIPTIONS
+    assert PaymentAttempt.objects.filter(kind="renewal").exclude(provider_reference="").count() == SUBSCRIPTIONS
+    notes = EmailNotification.objects.filter(kind="renewal_paid")
+    # The receipts: one INSERT, one send task for the whole chunk (not one per email).
+    assert len(queued["email_batches"]) == 1 and not queued["emails"]
+    assert sorted(queued["email_batches"][0]) == sorted(notes.values_list("pk", flat=True))
+    assert notes.count() == SUBSCRIPTIONS
+    for sub in subs:
+        before = sub.next_renewal_at
+        sub.refresh_from_db()
+        assert sub.status == "active" and before + timedelta(days=27) < sub.next_renewal_at < before + timedelta(days=32)
+        assert sub.events.filter(message__startswith="Cycle 1 paid").count() == 1
+    assert sorted(renewal_keys(emulator)) == sorted(
+        f"{key}-0" for key in SubscriptionCharge.objects.filter(billing_cycle=1).values_list("idempotency_key",
+                                                                                              flat=True))
+    # The send task mails them all over one connection, and a second run of it sends nothing more.
+    mail.outbox.clear()
+    assert shop_tasks.send_emails.apply(args=[queued["email_batches"][0]]).result == SUBSCRIPTIONS
+    assert len(mail.outbox) == SUBSCRIPTIONS and notes.filter(state="sent", tries=1).count() == SUBSCRIPTIONS
+    assert shop_tasks.send_emails.apply(args=[queued["email_batches"][0]]).result == 0
+    assert len(mail.outbox) == SUBSCRIPTIONS
+
+
+def second_token_subscriber(emulator, client):
+    """Another subscriber, with a token of their own (a second Klarna checkout), due a minute ago."""
+    known = list(Subscription.objects.values_list("pk", flat=True))
+    beans = make_product(kind="subscription", interval="month", interval_count=1, price=990, vat_rate_bp=900)
+    pay_with_klarna(emulator, client, make_order(items=[(beans, 1)], shipping_fee=0))
+    sub = Subscription.objects.exclude(pk__in=known).get()
+    Subscription.objects.filter(pk=sub.pk).update(next_renewal_at=timezone.now() - timedelta(minutes=1))
+    sub.refresh_from_db()
+    return sub
+
+
+def test_a_decline_and_an_outage_in_a_chunk_touch_only_their_own_charge(emulator, client, queued):
+    declined, *others = subscribers(emulator, client, count=4)
+    lost = second_token_subscriber(emulator, client)
+    assert declined.customer_token != lost.customer_token
+    # The first charge on the shared token is declined; every answer about the other token's charge is lost
+    # (Klarna takes it, the client's tries all meet a 503), so its outcome is unknown.
+    emulator.control("POST", f"/_emulator/klarna/tokens/{declined.customer_token}/scenario",
+                     json={"charge": "decline", "times": 1})
+    emulator.control("POST", "/_emulator/faults", json={
+        "method": "POST", "path": f"/klarna/customer-token/v1/tokens/{lost.customer_token}/",
+        "kind": "error", "status": 503, "when": "after", "times": 4})
+    mail.outbox.clear()
+    assert tasks.charge_due_subscriptions() == 5
+    chunk, = queued["chunks"]
+    by_sub = dict(SubscriptionCharge.objects.filter(pk__in=chunk).values_list("subscription_id", "pk"))
+
+    outcomes = tasks.charge_renewals.apply(args=[chunk]).result
+    assert outcomes[by_sub[declined.pk]] == "declined" and outcomes[by_sub[lost.pk]] == "unknown"
+    assert [outcomes[by_sub[sub.pk]] for sub in others] == ["paid"] * 3
+    # Eagerly nothing is re-queued (the beat does it when the cycle is overdue); a worker re-queues it.
+    assert queued["retries"] == []
+    declined.refresh_from_db()
+    assert declined.status == "past_due"
+    assert EmailNotification.objects.filter(kind="renewal_failed", to=declined.email).count() == 1
+    assert EmailNotification.objects.filter(kind="renewal_paid").count() == 3
+    lost_charge = SubscriptionCharge.objects.select_related("attempt").get(pk=by_sub[lost.pk])
+    assert lost_charge.attempt.status == Status.CREATED
+    for sub in others:
+        sub.refresh_from_db()
+        assert sub.status == "active" and sub.next_renewal_at > timezone.now() + timedelta(days=27)
+
+    # The worker's path for the lost one: charge_renewal, later, under the same key, recorded once.
+    assert renewal_charge(charge_id=lost_charge.pk) == "paid"
+    keys = [k for k in renewal_keys(emulator) if k.startswith(lost_charge.idempotency_key)]
+    assert set(keys) == {f"{lost_charge.idempotency_key}-0"}
+    # Klarna took each charge once, whatever the shop's tries: two checkouts, three renewals and the lost one.
+    assert len(emulator.control("GET", "/_emulator/klarna/orders")["orders"]) == 6
+    assert paid_events([lost_charge.pk]) == 1
+    lost.refresh_from_db()
+    assert lost.status == "active" and lost.next_renewal_at > timezone.now() + timedelta(days=27)
+    assert EmailNotification.objects.filter(kind="renewal_paid").count() == 4
+
+
+def test_a_worker_requeues_only_the_charge_whose_outcome_is_unknown(emulator, client, queued):
+    subscribers(emulator, client, count=2)
+    lost = second_token_subscriber(emulator, client)
+    emulator.control("POST", "/_emulator/faults", json={
+        "method": "POST", "path": f"/klarna/customer-token/v1/tokens/{lost.customer_token}/",
+        "kind": "error", "status": 503, "when": "before", "times": 4})
+    tasks.charge_due_subscriptions()
+    chunk, = queued["chunks"]
+    lost_charge = SubscriptionCharge.objects.get(pk__in=chunk, subscription=lost)
+    # Run as a worker would (not eagerly), so the lost charge goes back on the queue alone.
+    tasks.charge_renewals.push_request(is_eager=False)
+    try:
+        outcomes = tasks.charge_renewals.run(chunk)
+    finally:
+        tasks.charge_renewals.pop_request()
+    assert sorted(outcomes.values()) == ["paid", "paid", "unknown"]
+    assert queued["retries"] == [(lost_charge.pk, tasks._backoff(0))]
+
+
+def test_a_chunk_run_twice_records_and_mails_nothing_twice(emulator, client, queued):
+    subscribers(emulator, client, count=5)
+    tasks.charge_due_subscriptions()
+    chunk, = queued["chunks"]
+    assert set(renewals_charge(charge_ids=chunk).outcomes.values()) == {"paid"}
+    # The same message again (a worker killed before it acked), and a copy racing it that read the
+    # charges before the first one recorded them: both replay Klarna's answers and record nothing.
+    stale = list(SubscriptionCharge.objects.filter(pk__in=chunk).select_related("attempt"))
+    assert set(renewals_charge(charge_ids=chunk).outcomes.values()) == {"paid"}
+    for charge in stale:
+        charge.attempt.status = Status.CREATED  # as the racing copy read them, before the first run recorded
+    assert transitions_succeeded([Success(c.attempt, Status.AUTHORIZED, "other", None, "late copy") for c in stale],
+                                 source="renewal") == []
+    assert not PaymentAttempt.objects.filter(provider_reference="other").exists()
+    assert paid_events(chunk) == 5
+    assert SubscriptionEvent.objects.filter(message__startswith="Cycle 1 paid").count() == 5
+    assert EmailNotification.objects.filter(kind="renewal_paid").count() == 5
+    assert len(queued["email_batches"]) == 1
+    assert len(set(renewal_keys(emulator))) == 5 and len(renewal_keys(emulator)) == 5  # asked once each
+    for sub in Subscription.objects.all():
+        assert sub.next_renewal_at < timezone.now() + timedelta(days=32)  # advanced once
+
+
+def test_a_subscription_cancelled_between_open_and_charge_is_left_alone(emulator, client, queued):
+    subs = subscribers(emulator, client, count=4)
+    tasks.charge_due_subscriptions()
+    chunk, = queued["chunks"]
+    cancelled, paused = subs[1], subs[2]
+    Subscription.objects.filter(pk=cancelled.pk).update(status="canceled")
+    Subscription.objects.filter(pk=paused.pk).update(status="paused")
+    outcomes = renewals_charge(charge_ids=chunk).outcomes
+    by_sub = dict(SubscriptionCharge.objects.filter(pk__in=chunk).values_list("subscription_id", "pk"))
+    assert outcomes[by_sub[cancelled.pk]] == "skipped" and outcomes[by_sub[paused.pk]] == "skipped"
+    assert outcomes[by_sub[subs[0].pk]] == "paid" and outcomes[by_sub[subs[3].pk]] == "paid"
+    assert len(renewal_keys(emulator)) == 2
+    for sub in (cancelled, paused):
+        charge = SubscriptionCharge.objects.select_related("attempt").get(pk=by_sub[sub.pk])
+        assert charge.attempt.status == Status.CREATED and charge.provider_order == ""
+        assert not EmailNotification.objects.filter(key=f"renewal-paid:{charge.pk}").exists()
+
+
+def test_a_subscription_changed_after_the_read_is_decided_under_its_lock(emulator, client, queued):
+    """subscriptions_renewed moves in bulk only those still as read; one a merchant changed meanwhile is
+    decided by the locked subscription_transition, and a cancelled one stays cancelled."""
+    read = subscribers(emulator, client, count=4)
+    edited, cancelled = read[1], read[2]
+    Subscription.objects.filter(pk=edited.pk).update(next_renewal_at=timezone.now() + timedelta(days=3))
+    Subscription.objects.filter(pk=cancelled.pk).update(status="canceled")
+    later = timezone.now() + timedelta(days=30)
+    with transaction.atomic():
+        subscriptions_renewed([Renewed(sub, later, f"Cycle 1 paid: {sub.pk}") for sub in read], source="renewal")
+    for sub in read:
+        sub.refresh_from_db()
+    assert [s.next_renewal_at == later for s in read] == [True, True, False, True]
+    assert [s.status for s in read] == ["active", "active", "canceled", "active"]
+    assert [s.events.filter(message__startswith="Cycle 1 paid").count() for s in read] == [1, 1, 0, 1]
+    assert cancelled.events.filter(kind="ignored").count() == 1
