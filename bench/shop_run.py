@@ -79,6 +79,9 @@ def _run(emulator, broker, args):
 
     call_command("migrate", verbosity=0, interactive=False)
     seed(emulator, args.n)
+    # The seed's checkout queued its order-confirmation email, which lists the order's N subscriptions (the
+    # subscribers share that order): seconds of CPU and 2·N statements that are no part of the renewals.
+    broker.flushdb()
     emulator.control("PATCH", "/_emulator/config", json={"latency_ms": args.latency_ms})
     worker = start_worker(env, args.concurrency)
     try:
@@ -180,9 +183,11 @@ def run(worker, emulator_pid, broker, args):
     print(f"ratio wall/(N·L/C) {wall / ideal:.2f} (goal <= 1.25)")
     print(f"shop CPU ms/charge {(shop - email['cpu_s']) * 1000 / n:.2f} (goal <= 8; beat, worker parent and "
           f"children, without the email sends' {email['cpu_s'] * 1000 / n:.2f})")
+    others = max(charge["count"] - first["count"], 1)
     print(f"task CPU ms/charge {(beat_cpu + charge['cpu_s']) * 1000 / n:.2f} (beat and charge task bodies; "
-          f"beat {beat_cpu * 1000 / n:.2f}, charge tasks after each process's first one {steady * 1000 / n:.2f}, "
-          f"the {int(first['count'])} first ones {first['cpu_s'] * 1000 / max(first['count'], 1):.0f} ms each)")
+          f"beat {beat_cpu * 1000 / n:.2f}; a charge task of up to {tasks_module.RENEWAL_CHUNK} cycles "
+          f"{steady * 1000 / others:.0f} ms, a process's first one {first['cpu_s'] * 1000 / max(first['count'], 1):.0f} "
+          f"ms ({int(first['count'])} of them))")
     print(f"machine CPU ms/charge {machine * 1000 / n:.2f} (all {os.cpu_count()} cores to the last email, "
           f"whatever ran: shop {shop * 1000 / n:.2f}, "
           + ", ".join(f"{name} {seconds * 1000 / n:.2f}" for name, seconds in used.items()) + ")")

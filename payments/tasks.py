@@ -14,8 +14,9 @@ MAX_RETRIES = 6
 # Opened cycles per charge_renewals task: enough that the per-task and per-transaction costs (Celery's
 # handling of the message, BEGIN/COMMIT, the lock reads, the email task) are shared by many charges, few
 # enough that C processes all get work (N / RENEWAL_CHUNK tasks) and one task's POSTs, made one after the
-# other, stay well under a second at the provider's usual latency. Chosen by bench/renewals.py --shop-run.
-RENEWAL_CHUNK = 20
+# other, take about a second at 50 ms each. bench/renewals.py --shop-run --chunk (N = 1,000, C = 16, 2
+# cores): 16 → 5.3 ms shop CPU per charge, 20 → 4.3, 25 → 3.9–4.3; the wall was CPU-bound at all three.
+RENEWAL_CHUNK = 25
 # How long one subscription-sweep task reads pages before it queues the rest (see sweep_subscriptions).
 SWEEP_TASK_SECONDS = 60
 

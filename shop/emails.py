@@ -62,7 +62,10 @@ def emails_queue(rows: list[tuple[str, str, str, dict]]) -> list[EmailNotificati
     """email_queue for many events at once, each (key, kind, to, params): the rows in one INSERT and one
     `send_emails` task for all of them after commit. When any key was seen before (a repeated event) the
     INSERT adds nothing and each row goes through email_queue instead, so each event still mails once."""
-    rows = [row for row in rows if row[2] or log.warning("no address for %s, nothing sent", row[0])]
+    for key, _, to, _ in rows:
+        if not to:
+            log.warning("no address for %s, nothing sent", key)
+    rows = [row for row in rows if row[2]]
     if len(rows) <= 1:
         return [note for note in (email_queue(key=key, kind=kind, to=to, params=params)
                                   for key, kind, to, params in rows) if note]

@@ -17,8 +17,11 @@ from payments.services.renewals import renewal_charge, renewals_charge
 from payments.states import Renewed, Status, Success, subscriptions_renewed, transitions_succeeded
 from shop import tasks as shop_tasks
 from shop.models import EmailNotification, Order
+from shop.tasks import send_pending_emails
+from tests import smtp_server
 from tests.factories import make_order, make_product
 from tests.integration.klarna_flow import pay_with_klarna
+from tests.integration.test_emails import smtp  # noqa: F401
 from tests.integration.test_renewal_query_counts import (  # noqa: F401
     SUBSCRIPTIONS,
     Statements,
@@ -158,13 +161,13 @@ def test_a_chunk_run_twice_records_and_mails_nothing_twice(emulator, client, que
     subscribers(emulator, client, count=5)
     tasks.charge_due_subscriptions()
     chunk, = queued["chunks"]
-    assert set(renewals_charge(charge_ids=chunk).outcomes.values()) == {"paid"}
-    # The same message again (a worker killed before it acked), and a copy racing it that read the
-    # charges before the first one recorded them: both replay Klarna's answers and record nothing.
+    # A copy of the task racing the first one reads the charges before the first one records them.
     stale = list(SubscriptionCharge.objects.filter(pk__in=chunk).select_related("attempt"))
     assert set(renewals_charge(charge_ids=chunk).outcomes.values()) == {"paid"}
-    for charge in stale:
-        charge.attempt.status = Status.CREATED  # as the racing copy read them, before the first run recorded
+    # The same message again (a worker killed before it acked), and the racing copy recording what it
+    # read: both replay Klarna's answers and record nothing.
+    assert set(renewals_charge(charge_ids=chunk).outcomes.values()) == {"paid"}
+    assert {c.attempt.status for c in stale} == {Status.CREATED}
     assert transitions_succeeded([Success(c.attempt, Status.AUTHORIZED, "other", None, "late copy") for c in stale],
                                  source="renewal") == []
     assert not PaymentAttempt.objects.filter(provider_reference="other").exists()
@@ -211,3 +214,25 @@ def test_a_subscription_changed_after_the_read_is_decided_under_its_lock(emulato
     assert [s.status for s in read] == ["active", "active", "canceled", "active"]
     assert [s.events.filter(message__startswith="Cycle 1 paid").count() for s in read] == [1, 1, 0, 1]
     assert cancelled.events.filter(kind="ignored").count() == 1
+
+
+def test_a_chunks_receipts_go_out_over_smtp_and_wait_when_it_is_down(emulator, client, smtp, settings):
+    """Eager tasks (no broker): the chunk's receipts are sent by one send_emails through real SMTP; with
+    the mail server down they stay pending with their try counted, for the task's retry or the sweep."""
+    subs = subscribers(emulator, client, count=4)
+    settings.EMAIL_PORT = smtp_server.free_port()  # nothing listens there
+    assert tasks.charge_due_subscriptions() == 4
+    notes = EmailNotification.objects.filter(kind="renewal_paid")
+    assert notes.count() == 4
+    assert all(n.state == "pending" and n.tries == 1 and "Connection" in n.last_error for n in notes)
+    assert not [m for _, m in smtp.messages if m["Subject"].startswith("Receipt")]
+    # The mail server is back: the task's retry (here run by hand) sends them all over one connection.
+    settings.EMAIL_PORT = smtp.port
+    assert shop_tasks.send_emails.apply(args=[list(notes.values_list("pk", flat=True))]).result == 4
+    for sub in subs:
+        [receipt] = [m for m in smtp.to(sub.email) if m["Subject"].startswith("Receipt for your subscription")]
+        charge = sub.charges.select_related("attempt__order").get(billing_cycle=1)
+        assert charge.attempt.order.number in receipt["Subject"]
+    assert notes.filter(state="sent", tries=2).count() == 4
+    notes.update(created_at=timezone.now() - timedelta(minutes=5))
+    assert send_pending_emails() == 0  # the safety net finds nothing left to send
