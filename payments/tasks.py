@@ -15,7 +15,8 @@ MAX_RETRIES = 6
 # handling of the message, BEGIN/COMMIT, the lock reads, the email task) are shared by many charges, few
 # enough that C processes all get work (N / RENEWAL_CHUNK tasks) and one task's POSTs, made one after the
 # other, take about a second at 50 ms each. bench/renewals.py --shop-run --chunk (N = 1,000, C = 16, 2
-# cores): 16 → 5.3 ms shop CPU per charge, 20 → 4.3, 25 → 3.9–4.3; the wall was CPU-bound at all three.
+# busy cores) gave shop CPU per charge and wall: 16 → 5.3–7.3 ms, 5.8–7.5 s; 20 → 6.0 ms, 6.7 s;
+# 25 → 4.9–6.5 ms, 6.2–7.1 s; 40 → 5.4 ms, 7.0 s. Within this machine's noise; 25 the least CPU.
 RENEWAL_CHUNK = 25
 # How long one subscription-sweep task reads pages before it queues the rest (see sweep_subscriptions).
 SWEEP_TASK_SECONDS = 60

@@ -1,8 +1,10 @@
 """Emails to shoppers about their payments: one row per event, created before anything is sent.
 
 payments announces events as signals (payments/signals.py) after they commit; the receivers here turn
-each into an EmailNotification keyed on the event and queue `shop.tasks.send_email` for it. A repeated
-event finds the existing row (unique key) and queues nothing new, so each event mails once. Receivers
+each into an EmailNotification keyed on the event and queue `shop.tasks.send_email` for it (a batch of
+events, such as a renewal chunk's receipts, becomes rows in one INSERT and one `send_emails` task that
+sends them over one mail connection). A repeated event finds the existing row (unique key) and queues
+nothing new, so each event mails once. Receivers
 never raise into payments: a failure is logged and the periodic `send_pending_emails` task, which
 re-sends rows still pending, finishes the work.
 """
