@@ -25,6 +25,7 @@ from tests.integration.test_emails import smtp  # noqa: F401
 from tests.integration.test_renewal_query_counts import (  # noqa: F401
     SUBSCRIPTIONS,
     Statements,
+    beat_opens_all,
     queued,
     renewal_keys,
     subscribers,
@@ -40,12 +41,7 @@ def paid_events(charge_ids):
 
 
 def test_a_chunk_of_twenty_costs_about_one_statement_per_charge(emulator, client, queued, monkeypatch):
-    subs = subscribers(emulator, client)
-    del queued["emails"][:]  # the checkout's confirmation
-    counter = Statements(monkeypatch)
-    with counter:
-        assert tasks.charge_due_subscriptions() == SUBSCRIPTIONS
-    beat = counter.count
+    subs, beat = beat_opens_all(emulator, client, queued, monkeypatch)
     assert queued["chunks"] == [queued["charges"]] and len(queued["charges"]) == SUBSCRIPTIONS
     charging = Statements(monkeypatch)
     with charging:

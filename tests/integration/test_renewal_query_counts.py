@@ -110,13 +110,18 @@ def renewal_keys(emulator):
     return [r["headers"].get("klarna-idempotency-key") for r in token_orders(emulator)]
 
 
-def test_a_charge_costs_at_most_twelve_statements_beat_included(emulator, client, queued, monkeypatch):
+def beat_opens_all(emulator, client, queued, monkeypatch):
+    """SUBSCRIPTIONS subscribers due, and the beat that opens their cycles: (subscriptions, its statements)."""
     subs = subscribers(emulator, client)
     del queued["emails"][:]  # the checkout's confirmation
     counter = Statements(monkeypatch)
     with counter:
         assert tasks.charge_due_subscriptions() == SUBSCRIPTIONS
-    beat = counter.count
+    return subs, counter.count
+
+
+def test_a_charge_costs_at_most_twelve_statements_beat_included(emulator, client, queued, monkeypatch):
+    subs, beat = beat_opens_all(emulator, client, queued, monkeypatch)
     assert len(queued["charges"]) == SUBSCRIPTIONS and not queued["legacy"]
     charging = Statements(monkeypatch)
     with charging:
