@@ -14,6 +14,7 @@ from django.utils import timezone
 from payments import tasks
 from payments.models import PaymentAttempt, PaymentEvent, Subscription, SubscriptionCharge, SubscriptionEvent
 from payments.services.renewals import renewal_charge, renewals_charge
+from payments.services.subscriptions import next_date
 from payments.states import Renewed, Status, Success, subscriptions_renewed, transitions_succeeded
 from shop import tasks as shop_tasks
 from shop.models import EmailNotification, Order
@@ -178,6 +179,24 @@ def test_a_chunk_run_twice_records_and_mails_nothing_twice(emulator, client, que
     assert len(set(renewal_keys(emulator))) == 5 and len(renewal_keys(emulator)) == 5  # asked once each
     for sub in Subscription.objects.all():
         assert sub.next_renewal_at < timezone.now() + timedelta(days=32)  # advanced once
+
+
+def test_each_row_of_a_chunk_gets_its_own_values(emulator, client, queued):
+    """The chunk's UPDATEs write a value per row (common.db.PerRow): each subscriber due at another time
+    moves one interval on from its own date, and each attempt keeps its own Klarna order."""
+    subscribers(emulator, client, count=5)
+    for minutes, sub in enumerate(Subscription.objects.order_by("pk"), start=1):
+        Subscription.objects.filter(pk=sub.pk).update(next_renewal_at=timezone.now() - timedelta(minutes=minutes))
+    due = {sub.pk: sub.next_renewal_at for sub in Subscription.objects.all()}
+    tasks.charge_due_subscriptions()
+    chunk, = queued["chunks"]
+    assert set(renewals_charge(charge_ids=chunk).outcomes.values()) == {"paid"}
+    for sub in Subscription.objects.all():
+        assert sub.next_renewal_at == next_date(due[sub.pk], sub.interval, sub.interval_count)
+    charges = SubscriptionCharge.objects.filter(pk__in=chunk).select_related("attempt")
+    assert len({c.attempt.provider_reference for c in charges}) == 5
+    assert all(c.provider_order and c.provider_order == c.attempt.provider_reference for c in charges)
+    assert {c.attempt.status for c in charges} == {Status.AUTHORIZED}
 
 
 def test_a_subscription_cancelled_between_open_and_charge_is_left_alone(emulator, client, queued):
