@@ -255,3 +255,20 @@ def test_a_chunks_receipts_go_out_over_smtp_and_wait_when_it_is_down(emulator, c
     assert notes.filter(state="sent", tries=2).count() == 4
     notes.update(created_at=timezone.now() - timedelta(minutes=5))
     assert send_pending_emails() == 0  # the safety net finds nothing left to send
+
+
+def test_a_batch_receipt_is_the_message_one_read_alone_would_be(emulator, client, queued):
+    """The chunk's receipts read their content in bulk (shop.email_content.renewals_paid): subject, text
+    and HTML must be exactly what the one-by-one read (renewal_paid) makes for the same row."""
+    from shop.emails import _contents, email_message
+
+    subscribers(emulator, client, count=3)
+    tasks.charge_due_subscriptions()
+    renewals_charge(charge_ids=queued["chunks"][0])
+    notes = list(EmailNotification.objects.filter(kind="renewal_paid").order_by("pk"))
+    contents = _contents(notes)
+    assert sorted(contents) == [note.pk for note in notes]
+    for note in notes:
+        batch, alone = email_message(note, contents[note.pk]), email_message(note)
+        assert (batch.subject, batch.body, batch.alternatives) == (alone.subject, alone.body, alone.alternatives)
+        assert "Manage your subscription" in batch.body and alone.to == batch.to == [note.to]
