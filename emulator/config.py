@@ -10,6 +10,8 @@ import copy
 import threading
 from typing import Any
 
+from .server import json_copy
+
 
 class ConfigError(ValueError):
     pass
@@ -35,7 +37,7 @@ class Config:
             value: Any = self._values
             for key in path:
                 value = value[key]
-            return copy.deepcopy(value)
+            return json_copy(value)  # read on every API call (latency, settings)
 
     def set(self, section: str, key: str, value: Any) -> None:
         """Internal changes (e.g. a 410 answer disabling the configured webhook target)."""

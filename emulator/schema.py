@@ -20,6 +20,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
+from .server import json_copy
+
 Errors = Any  # list[str] | dict[str, Errors] | list[Errors]
 _NO_MATCH = object()
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -108,7 +110,7 @@ class Validator:
             return self._clean_alternatives(branches, value)
         types = self._types(schema)
         if not types:
-            return copy.deepcopy(value), None  # free-form ({} in the spec)
+            return json_copy(value), None  # free-form ({} in the spec)
         for kind in types:
             result = getattr(self, f"_clean_{kind}", self._clean_unknown)(schema, value)
             if result is not _NO_MATCH:
@@ -134,15 +136,15 @@ class Validator:
         return value, first_errors or ["Invalid value."]
 
     def _clean_unknown(self, schema: dict, value: Any) -> Any:
-        return copy.deepcopy(value), None
+        return json_copy(value), None
 
     def _clean_object(self, schema: dict, value: Any) -> Any:
         if not isinstance(value, dict):
             return _NO_MATCH
         props = schema.get("properties")
         if props is None:
-            return copy.deepcopy(value), None
-        out: dict = copy.deepcopy(value) if schema.get("additionalProperties") else {}
+            return json_copy(value), None
+        out: dict = json_copy(value) if schema.get("additionalProperties") else {}
         errors: dict = {}
         required = set(schema.get("required", ()))
         for name, prop in props.items():

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from common.db import PerRow
+
 
 class Status(models.TextChoices):
     CREATED = "created", "Created"
@@ -390,11 +392,10 @@ def _one(success: Success, source, *, locked=False) -> TransitionResult:
 
 
 def _per_row(values, output_field, default=None):
-    """CASE pk WHEN … THEN … END: one UPDATE writing a different value to each row."""
+    """CASE pk WHEN … THEN … END: one UPDATE writing a different value to each row (common.db.PerRow)."""
     if default is None and len({value for _, value in values}) == 1:
         return models.Value(values[0][1], output_field=output_field)
-    return models.Case(*(models.When(pk=pk, then=models.Value(value, output_field=output_field))
-                         for pk, value in values), default=default, output_field=output_field)
+    return PerRow(values, output_field, default=default)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ key with a *different* body with `409 CONFLICT`, to catch a client that reuses k
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import threading
@@ -68,12 +67,19 @@ class IdempotencyStore:
             if stored is not None:
                 if check_body and stored.fingerprint != body_fingerprint:
                     return conflict()
-                return copy.deepcopy(stored.response)
+                return _copy(stored.response)
             response = produce()
             if response.status < 500:
                 with self._lock:
-                    self._stored[key] = Stored(body_fingerprint, self._now(), copy.deepcopy(response))
+                    self._stored[key] = Stored(body_fingerprint, self._now(), _copy(response))
             return response
+
+
+
+def _copy(response: Response) -> Response:
+    """An answer that can be stored or replayed without the caller's later changes reaching it: the body is
+    bytes (immutable), so only the headers need their own dict (copy.deepcopy cost more than the charge)."""
+    return Response(response.status, response.body, dict(response.headers))
 
 
 def answer_once(provider, request, produce: Callable[[], Response], conflict: Callable[[], Response], *,

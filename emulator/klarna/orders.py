@@ -14,6 +14,7 @@ import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from ..server import json_copy
 from .callbacks import fill_placeholders, fraud_notification
 from .personas import FraudOutcome
 from .state import Order
@@ -44,7 +45,7 @@ def klarna_reference() -> str:
 
 
 def payment_method(category: str | None) -> dict:
-    return copy.deepcopy(PAYMENT_METHODS.get(category or "", DEFAULT_METHOD))
+    return json_copy(PAYMENT_METHODS.get(category or "", DEFAULT_METHOD))
 
 
 def place_order(provider: "KlarnaProvider", *, data: dict, outcome: FraudOutcome, category: str | None,
@@ -53,7 +54,7 @@ def place_order(provider: "KlarnaProvider", *, data: dict, outcome: FraudOutcome
     now = provider.now()
     order = Order(
         order_id=str(uuid.uuid4()), klarna_reference=klarna_reference(), fraud_status=outcome.fraud_status,
-        data={key: copy.deepcopy(data[key]) for key in ORDER_FIELDS if key in data},
+        data={key: json_copy(data[key]) for key in ORDER_FIELDS if key in data},
         original_order_amount=data["order_amount"], created_at=now,
         expires_at=now + timedelta(days=provider.setting("authorization_days")),
         authorized_payment_method=payment_method(category), source=source, session_id=session_id,
@@ -64,14 +65,14 @@ def place_order(provider: "KlarnaProvider", *, data: dict, outcome: FraudOutcome
     provider.state.add_order(order)
     if data.get("auto_capture") and order.order_amount > 0:
         add_capture(provider, order, {"captured_amount": order.order_amount,
-                                      "order_lines": copy.deepcopy(order.data["order_lines"])})
+                                      "order_lines": json_copy(order.data["order_lines"])})
     return order
 
 
 def order_answer(provider: "KlarnaProvider", order: Order) -> dict:
     """The `order` answer of create order / token order; `redirect_url` only with a confirmation URL."""
     answer = {"order_id": order.order_id, "fraud_status": order.fraud_status,
-              "authorized_payment_method": copy.deepcopy(order.authorized_payment_method)}
+              "authorized_payment_method": json_copy(order.authorized_payment_method)}
     confirmation = (order.data.get("merchant_urls") or {}).get("confirmation")
     if confirmation:
         answer["redirect_url"] = redirect_url(provider, confirmation, session_id=order.session_id,

@@ -29,16 +29,18 @@ def return_token(attempt) -> str:
     return signing.dumps(attempt.reference, salt=f"{RETURN_SALT}.{attempt.route}", compress=False)
 
 
-def return_url(attempt) -> str:
-    return settings.SHOP_BASE_URL + reverse("payments:return", args=[attempt.route, return_token(attempt)])
+def return_url(attempt, token: str | None = None) -> str:
+    """`token`: the attempt's return_token when the caller made it already (it signs the same reference)."""
+    return settings.SHOP_BASE_URL + reverse("payments:return", args=[attempt.route, token or return_token(attempt)])
 
 
 def widget_url(attempt) -> str:
     return settings.SHOP_BASE_URL + reverse("payments:widget", args=[attempt.route, return_token(attempt)])
 
 
-def notification_url(attempt) -> str:
-    return settings.SHOP_BASE_URL + reverse("payments:notification", args=[attempt.route, return_token(attempt)])
+def notification_url(attempt, token: str | None = None) -> str:
+    return settings.SHOP_BASE_URL + reverse("payments:notification",
+                                            args=[attempt.route, token or return_token(attempt)])
 
 
 def payment_start(*, order, route) -> PaymentAttempt:
@@ -168,8 +170,9 @@ def _wait_for_shopper(attempt, url, provider_reference, **fields) -> PaymentAtte
 def checkout_request(attempt, details: OrderDetails | None = None) -> CheckoutRequest:
     """What the route needs to collect this attempt's amount, from the order as the shop has it now."""
     details = details or order_book().details(attempt.order_id)
-    return _request(details, reference=attempt.reference, return_url=return_url(attempt),
-                    notification_url=notification_url(attempt))
+    token = return_token(attempt)  # signed once for both URLs: a renewal batch builds one request per charge
+    return _request(details, reference=attempt.reference, return_url=return_url(attempt, token),
+                    notification_url=notification_url(attempt, token))
 
 
 def _request(details: OrderDetails, *, reference: str, return_url: str, notification_url: str) -> CheckoutRequest:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from payments import tasks
 from payments.models import PaymentAttempt, PaymentEvent, Subscription, SubscriptionCharge, SubscriptionEvent
 from payments.services.renewals import renewal_charge, renewals_charge
+from payments.services.subscriptions import next_date
 from payments.states import Renewed, Status, Success, subscriptions_renewed, transitions_succeeded
 from shop import tasks as shop_tasks
 from shop.models import EmailNotification, Order
@@ -176,6 +177,24 @@ def test_a_chunk_run_twice_records_and_mails_nothing_twice(emulator, client, que
         assert sub.next_renewal_at < timezone.now() + timedelta(days=32)  # advanced once
 
 
+def test_each_row_of_a_chunk_gets_its_own_values(emulator, client, queued):
+    """The chunk's UPDATEs write a value per row (common.db.PerRow): each subscriber due at another time
+    moves one interval on from its own date, and each attempt keeps its own Klarna order."""
+    subscribers(emulator, client, count=5)
+    for minutes, sub in enumerate(Subscription.objects.order_by("pk"), start=1):
+        Subscription.objects.filter(pk=sub.pk).update(next_renewal_at=timezone.now() - timedelta(minutes=minutes))
+    due = {sub.pk: sub.next_renewal_at for sub in Subscription.objects.all()}
+    tasks.charge_due_subscriptions()
+    chunk, = queued["chunks"]
+    assert set(renewals_charge(charge_ids=chunk).outcomes.values()) == {"paid"}
+    for sub in Subscription.objects.all():
+        assert sub.next_renewal_at == next_date(due[sub.pk], sub.interval, sub.interval_count)
+    charges = SubscriptionCharge.objects.filter(pk__in=chunk).select_related("attempt")
+    assert len({c.attempt.provider_reference for c in charges}) == 5
+    assert all(c.provider_order and c.provider_order == c.attempt.provider_reference for c in charges)
+    assert {c.attempt.status for c in charges} == {Status.AUTHORIZED}
+
+
 def test_a_subscription_cancelled_between_open_and_charge_is_left_alone(emulator, client, queued):
     subs = subscribers(emulator, client, count=4)
     tasks.charge_due_subscriptions()
@@ -232,3 +251,20 @@ def test_a_chunks_receipts_go_out_over_smtp_and_wait_when_it_is_down(emulator, c
     assert notes.filter(state="sent", tries=2).count() == 4
     notes.update(created_at=timezone.now() - timedelta(minutes=5))
     assert send_pending_emails() == 0  # the safety net finds nothing left to send
+
+
+def test_a_batch_receipt_is_the_message_one_read_alone_would_be(emulator, client, queued):
+    """The chunk's receipts read their content in bulk (shop.email_content.renewals_paid): subject, text
+    and HTML must be exactly what the one-by-one read (renewal_paid) makes for the same row."""
+    from shop.emails import _contents, email_message
+
+    subscribers(emulator, client, count=3)
+    tasks.charge_due_subscriptions()
+    renewals_charge(charge_ids=queued["chunks"][0])
+    notes = list(EmailNotification.objects.filter(kind="renewal_paid").order_by("pk"))
+    contents = _contents(notes)
+    assert sorted(contents) == [note.pk for note in notes]
+    for note in notes:
+        batch, alone = email_message(note, contents[note.pk]), email_message(note)
+        assert (batch.subject, batch.body, batch.alternatives) == (alone.subject, alone.body, alone.alternatives)
+        assert "Manage your subscription" in batch.body and alone.to == batch.to == [note.to]
