@@ -24,7 +24,7 @@ class PerRow(models.Expression):
     [(pk, value), …]; rows not listed get `default` (an expression, e.g. F("column")), or NULL without one.
 
     Why not Case(When(pk=…, then=Value(…)), …): the ORM builds, resolves and compiles a filter per When,
-    about 9 ms of CPU for 25 rows on the batch machine, most of a renewal batch's bookkeeping; here the
+    about 9 ms of CPU for 25 rows on the bench machine, a third of a renewal chunk's bookkeeping; here the
     primary key column is resolved once and the values go in as parameters, prepared as Value would
     (get_db_prep_value), so the statement updates the same rows with the same values.
     """
