@@ -4,6 +4,8 @@ Tests that need PostgreSQL, Redis or a browser skip with a reason when those are
 instead when REQUIRE_SERVICES=1 (CI sets it): see `require_service`.
 """
 import os
+import threading
+import time
 
 import pytest
 from django.db import connection
@@ -40,6 +42,20 @@ def emulator_process():
     process.start(env={"EMULATOR_RATE_LIMIT": "0"})
     yield process
     process.stop()
+
+
+@pytest.fixture(scope="session")
+def live_server(live_server, emulator_process):
+    """pytest-django's live server, which outlives the emulator's connections to it: the emulator delivers
+    webhooks over kept-alive connections, and a request thread still holding one when the server stops
+    would close the in-memory SQLite connection after pytest-django stopped sharing it across threads (an
+    unhandled exception in that thread, reported against whichever test ran last)."""
+    yield live_server
+    emulator_process.stop()  # its sockets close: each request thread reads the end and finishes
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(
+            "process_request_thread" in thread.name for thread in threading.enumerate()):
+        time.sleep(0.02)
 
 
 @pytest.fixture
