@@ -57,3 +57,11 @@ class PerRow(models.Expression):
             params += list(default_params)
         sql.append("END")
         return " ".join(sql), params
+
+
+def per_row(values, output_field, default=None):
+    """The value of an UPDATE's column for rows [(pk, value), …]: a plain Value when every row gets the same
+    one (and no default is needed), else PerRow's CASE."""
+    if default is None and len({value for _, value in values}) == 1:
+        return models.Value(values[0][1], output_field=output_field)
+    return PerRow(values, output_field, default=default)

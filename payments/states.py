@@ -3,60 +3,29 @@ PaymentAttempt.status, Order.status or Subscription.status.
 
 transition() locks the attempt row (select_for_update, or the conditional UPDATE of a compare-and-set),
 checks TRANSITIONS, writes a PaymentEvent and saves, all in one database transaction. Re-applying the
-same provider event (same dedupe_key) or asking for the status the attempt already has is a no-op, which is what makes return POSTs, webhooks and reconcile safe to repeat
-and to race each other.
+same provider event (same dedupe_key) or asking for the status the attempt already has is a no-op, which
+is what makes return POSTs, webhooks and reconcile safe to repeat and to race each other. The statuses and
+their transition tables are defined in payments/statuses.py; this module is the one that applies them.
 """
 from dataclasses import dataclass
 
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from common.db import PerRow
+from common.db import per_row
 
-
-class Status(models.TextChoices):
-    CREATED = "created", "Created"
-    PENDING = "pending", "Waiting for the shopper at the provider"
-    AUTHORIZED = "authorized", "Authorized"
-    CAPTURED = "captured", "Paid (captured)"
-    FAILED = "failed", "Failed or declined"
-    CANCELLED = "cancelled", "Cancelled"
-    EXPIRED = "expired", "Expired"
-    PARTIALLY_REFUNDED = "partially_refunded", "Partially refunded"
-    REFUNDED = "refunded", "Refunded"
-
-
-S = Status
-SUCCESSFUL = frozenset({S.AUTHORIZED, S.CAPTURED, S.PARTIALLY_REFUNDED, S.REFUNDED})
-# Still waiting for an outcome: the reconcile task re-reads these from the provider.
-IN_BETWEEN = frozenset({S.CREATED, S.PENDING})
-
-TRANSITIONS = {
-    S.CREATED: {S.PENDING, S.AUTHORIZED, S.CAPTURED, S.FAILED, S.CANCELLED},
-    S.PENDING: {S.AUTHORIZED, S.CAPTURED, S.FAILED, S.CANCELLED, S.EXPIRED},
-    S.AUTHORIZED: {S.CAPTURED, S.CANCELLED, S.EXPIRED, S.PARTIALLY_REFUNDED, S.REFUNDED},
-    S.CAPTURED: {S.PARTIALLY_REFUNDED, S.REFUNDED},
-    S.PARTIALLY_REFUNDED: {S.PARTIALLY_REFUNDED, S.REFUNDED},
-    # A provider-confirmed success after we had given up (the shopper paid in another tab, a webhook
-    # arrived late): money was taken, so the books must say so.
-    S.FAILED: {S.AUTHORIZED, S.CAPTURED},
-    S.EXPIRED: {S.AUTHORIZED, S.CAPTURED},
-    S.CANCELLED: set(),
-    S.REFUNDED: set(),
-}
-
-
-class InvalidTransition(Exception):
-    """Raised by transition(strict=True) when TRANSITIONS does not allow the change."""
-
-
-@dataclass(frozen=True)
-class TransitionResult:
-    attempt: object
-    changed: bool
-    reason: str = ""
-    # This change made the order paid (it was not before): no other payment can have paid it first.
-    order_paid_now: bool = False
+from .statuses import (  # the tables these functions apply, importable from here as ever
+    IN_BETWEEN,
+    SUBSCRIPTION_TRANSITIONS,
+    SUCCESSFUL,
+    TRANSITIONS,
+    InvalidTransition,
+    Renewed,
+    S,
+    Status,
+    Success,
+    TransitionResult,
+)
 
 
 def transition(attempt, to_status, *, source, dedupe_key=None, message="", payload=None,
@@ -247,14 +216,8 @@ def _sync_order(attempt, from_status) -> bool:
 # --- Subscriptions ------------------------------------------------------------------------------------
 # The provider runs a provider-run subscription's life and we mirror it; for a shop-run one the shop's
 # renewals move it. Cancelled is terminal, so a stale read or a late webhook can never bring a cancelled
-# subscription back. Every change records a SubscriptionEvent in the same transaction.
-SUBSCRIPTION_TRANSITIONS = {
-    "active": {"past_due", "retrying", "paused", "canceled"},
-    "past_due": {"active", "retrying", "canceled", "paused"},
-    "retrying": {"active", "past_due", "canceled"},
-    "paused": {"active", "canceled"},
-    "canceled": set(),
-}
+# subscription back (statuses.SUBSCRIPTION_TRANSITIONS). Every change records a SubscriptionEvent in the
+# same transaction.
 
 
 def subscription_transition(subscription_id, to_status, *, source, message="", payload=None,
@@ -319,17 +282,6 @@ def subscription_renewed(sub, *, next_renewal_at, source, message) -> Transition
 # instead of a handful per charge, with the same guarantees as transition() and subscription_renewed().
 
 
-@dataclass(frozen=True)
-class Success:
-    """One attempt of a batch that the provider reports as paid: `attempt` as the caller read it."""
-
-    attempt: object
-    to_status: Status
-    provider_reference: str
-    payload: object
-    message: str
-
-
 def transitions_succeeded(successes: list[Success], *, source) -> list[Success]:
     """Record many provider-confirmed successes; returns those that changed their attempt (in order).
 
@@ -365,9 +317,9 @@ def transitions_succeeded(successes: list[Success], *, source) -> list[Success]:
             # The provider reference is set once: never overwrite one set meanwhile (as _compare_and_set).
             references = {s.attempt.pk: s.provider_reference for s in fast
                           if s.provider_reference and not current[s.attempt.pk][1]}
-            columns = {"status": _per_row([(s.attempt.pk, s.to_status) for s in fast], models.CharField())}
+            columns = {"status": per_row([(s.attempt.pk, s.to_status) for s in fast], models.CharField())}
             if references:
-                columns["provider_reference"] = _per_row(list(references.items()), models.CharField(),
+                columns["provider_reference"] = per_row(list(references.items()), models.CharField(),
                                                          default=models.F("provider_reference"))
             PaymentAttempt.objects.filter(pk__in=[s.attempt.pk for s in fast]).update(updated_at=now, **columns)
             events = []
@@ -389,22 +341,6 @@ def _one(success: Success, source, *, locked=False) -> TransitionResult:
     return transition(success.attempt.pk if locked else success.attempt, success.to_status, source=source,
                       provider_reference=success.provider_reference, payload=success.payload,
                       message=success.message)
-
-
-def _per_row(values, output_field, default=None):
-    """CASE pk WHEN … THEN … END: one UPDATE writing a different value to each row (common.db.PerRow)."""
-    if default is None and len({value for _, value in values}) == 1:
-        return models.Value(values[0][1], output_field=output_field)
-    return PerRow(values, output_field, default=default)
-
-
-@dataclass(frozen=True)
-class Renewed:
-    """One paid cycle of a batch: the subscription as the caller read it (unlocked) and its next date."""
-
-    subscription: object
-    next_renewal_at: object
-    message: str
 
 
 def subscriptions_renewed(renewals: list[Renewed], *, source) -> None:
@@ -432,7 +368,7 @@ def subscriptions_renewed(renewals: list[Renewed], *, source) -> None:
             (fast if ok else slow).append(r)
         if fast:
             Subscription.objects.filter(pk__in=[r.subscription.pk for r in fast]).update(
-                next_renewal_at=_per_row([(r.subscription.pk, r.next_renewal_at) for r in fast],
+                next_renewal_at=per_row([(r.subscription.pk, r.next_renewal_at) for r in fast],
                                          models.DateTimeField()),
                 updated_at=timezone.now())
             SubscriptionEvent.objects.bulk_create(
