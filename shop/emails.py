@@ -68,23 +68,23 @@ def emails_queue(rows: list[tuple[str, str, str, dict]]) -> list[EmailNotificati
         if not to:
             log.warning("no address for %s, nothing sent", key)
     rows = [row for row in rows if row[2]]
-    if len(rows) <= 1:
-        return [note for note in (email_queue(key=key, kind=kind, to=to, params=params)
-                                  for key, kind, to, params in rows) if note]
-    try:
-        with transaction.atomic():  # a savepoint inside a transaction: a repeated key must not break it
-            notes = bulk_create_with_pks(EmailNotification, [
-                EmailNotification(key=key, kind=kind, to=to, params=params) for key, kind, to, params in rows],
-                unique="key")
-    except IntegrityError:
-        return [note for note in (email_queue(key=key, kind=kind, to=to, params=params)
-                                  for key, kind, to, params in rows) if note]
-    from payments.services.dispatch import enqueue_on_commit
+    if len(rows) > 1:
+        try:
+            with transaction.atomic():  # a savepoint inside a transaction: a repeated key must not break it
+                notes = bulk_create_with_pks(EmailNotification, [
+                    EmailNotification(key=key, kind=kind, to=to, params=params) for key, kind, to, params in rows],
+                    unique="key")
+        except IntegrityError:
+            pass  # a key seen before: every row goes alone below
+        else:
+            from payments.services.dispatch import enqueue_on_commit
 
-    from .tasks import send_emails
+            from .tasks import send_emails
 
-    enqueue_on_commit(send_emails, [note.pk for note in notes])
-    return notes
+            enqueue_on_commit(send_emails, [note.pk for note in notes])
+            return notes
+    return [note for note in (email_queue(key=key, kind=kind, to=to, params=params)
+                              for key, kind, to, params in rows) if note]
 
 
 def email_send(*, notification_id) -> str:
@@ -105,10 +105,7 @@ def email_send(*, notification_id) -> str:
         message = email_message(note)
         message.send()
     except Exception as exc:
-        tries = note.tries + 1
-        EmailNotification.objects.filter(pk=note.pk).update(
-            tries=tries, last_error=f"{type(exc).__name__}: {exc}"[:255], claimed_until=None,
-            state=EmailNotification.State.FAILED if tries >= MAX_TRIES else EmailNotification.State.PENDING)
+        _failed_try(note, exc)
         raise
     EmailNotification.objects.filter(pk=note.pk).update(state=EmailNotification.State.SENT, sent_at=timezone.now(),
                                                          tries=note.tries + 1, last_error="", claimed_until=None)
@@ -153,11 +150,17 @@ def emails_send(*, notification_ids) -> dict:
                                                              last_error="", claimed_until=None)
     for note in notes:
         if note.pk in failed:
-            exc, tries = failed[note.pk], note.tries + 1
-            EmailNotification.objects.filter(pk=note.pk).update(
-                tries=tries, last_error=f"{type(exc).__name__}: {exc}"[:255], claimed_until=None,
-                state=EmailNotification.State.FAILED if tries >= MAX_TRIES else EmailNotification.State.PENDING)
+            _failed_try(note, failed[note.pk])
     return {"sent": sent, "failed": failed}
+
+
+def _failed_try(note, exc) -> None:
+    """Count a try that failed on the row and let go of its lease: pending again (for a retry, or for
+    send_pending_emails) until MAX_TRIES, failed for good after."""
+    tries = note.tries + 1
+    EmailNotification.objects.filter(pk=note.pk).update(
+        tries=tries, last_error=f"{type(exc).__name__}: {exc}"[:255], claimed_until=None,
+        state=EmailNotification.State.FAILED if tries >= MAX_TRIES else EmailNotification.State.PENDING)
 
 
 def _contents(notes) -> dict:
