@@ -115,6 +115,8 @@ def seed(emulator, n):
 
 def start_worker(env, concurrency):
     log = os.environ.get("BENCH_WORKER_LOG")
+    if log:  # each task's run time and each provider call's ("... -> 200 in 56 ms") in that file
+        env = dict(env, LOG_LEVEL="INFO")
     worker = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "sql_probe.py"), "--pool", "prefork",
          "-c", str(concurrency), "-l", "info" if log else "warning",
