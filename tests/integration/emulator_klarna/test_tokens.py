@@ -97,6 +97,17 @@ def test_unknown_token_charge(emulator):
     assert error(charge(emulator, str(uuid.uuid4())))[:2] == (404, "TOKEN_NOT_FOUND")
 
 
+def test_the_token_decides_before_the_body(emulator):
+    """Klarna's order of answers: a missing or cancelled token is reported even when the body is bad too."""
+    bad = renewal(order_amount=9400)
+    assert error(charge(emulator, str(uuid.uuid4()), bad))[:2] == (404, "TOKEN_NOT_FOUND")
+    token_id = customer_token(emulator)
+    emulator.script_klarna_token(token_id, status="CANCELLED")
+    assert error(charge(emulator, token_id, bad))[:2] == (403, "TOKEN_CANCELED")
+    emulator.script_klarna_token(token_id, status="ACTIVE")
+    assert error(charge(emulator, token_id, bad))[2] == ["Bad value: order_amount"]
+
+
 def test_charge_body_rules(emulator):
     token_id = customer_token(emulator)
     assert error(charge(emulator, token_id, renewal(purchase_currency="EUR")))[2] == ["Bad value: purchase_currency"]
