@@ -13,18 +13,19 @@ log = logging.getLogger(__name__)
 MAX_RETRIES = 6
 # What a mail server or its network does when it is briefly unavailable.
 TRANSIENT = (smtplib.SMTPException, OSError)
-# Mail waits behind money: on the Redis broker a worker takes a message of priority 0 (every other task)
-# before one of 9, so a burst of renewal charges is charged first and its receipts follow, instead of each
-# chunk's receipts taking CPU from the charges still waiting on the provider. (Redis serves the lowest
-# number first; RabbitMQ the highest: on another broker this number would need turning round.)
-MAIL_PRIORITY = 9
+# Batch mail waits behind money: on the Redis broker a worker takes a message of priority 0 (every other
+# task) before one of 9, so a burst of renewals is charged first and the receipts of its chunks (send_emails)
+# follow, instead of taking CPU from the charges still waiting on the provider. One-off emails (an order
+# confirmation, a refund) keep the default priority: a shopper who just paid is not kept waiting by a burst.
+# (Redis serves the lowest number first; RabbitMQ the highest: on another broker this would need turning round.)
+BATCH_MAIL_PRIORITY = 9
 
 
 def _backoff(retries: int) -> int:
     return min(900, 30 * 2 ** retries)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES, priority=MAIL_PRIORITY)
+@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
 def send_email(self, notification_id):
     """Send one EmailNotification; the row's lease and state make a second run a no-op."""
     from .emails import email_send
@@ -41,7 +42,7 @@ def send_email(self, notification_id):
         return "error"
 
 
-@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES, priority=MAIL_PRIORITY)
+@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES, priority=BATCH_MAIL_PRIORITY)
 def send_emails(self, notification_ids):
     """Send many EmailNotifications over one mail-server connection (the renewal batch's receipts); the
     rows' leases and states make a second run a no-op. Those that failed for a passing reason are tried

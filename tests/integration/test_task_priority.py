@@ -1,4 +1,5 @@
-"""Mail waits behind money on the Redis broker: a worker takes any other task before a queued email.
+"""Batch mail waits behind money on the Redis broker: a worker takes any other task before a queued batch
+of receipts (send_emails), while a one-off email (an order confirmation) keeps its place in the queue.
 
 The messages go through the app's real publishing path to Redis and are taken back the way a worker
 takes them (a kombu consumer on the default queue, one message at a time, as CELERY_WORKER_PREFETCH_MULTIPLIER
@@ -9,7 +10,7 @@ from kombu import Queue
 
 from config.celery import app as celery_app
 from payments.tasks import charge_renewals, reconcile_stuck_payments
-from shop.tasks import MAIL_PRIORITY, send_email, send_emails
+from shop.tasks import BATCH_MAIL_PRIORITY, send_email, send_emails
 from tests.conftest import require_service
 from tests.integration.test_workers import REDIS_URL, _fresh_connections, redis_up
 
@@ -46,23 +47,24 @@ def taken_in_order(count):
     return names
 
 
-def test_emails_queued_first_are_taken_after_every_other_task(redis_broker):
+def test_receipt_batches_queued_first_are_taken_after_every_other_task(redis_broker):
     send_emails.delay([1, 2, 3])
-    send_email.delay(4)
     charge_renewals.delay([10, 11])
+    send_email.delay(4)  # an order confirmation: in its turn
     reconcile_stuck_payments.delay()
+    send_emails.delay([5])
     charge_renewals.delay([12])
 
-    assert taken_in_order(5) == [charge_renewals.name, reconcile_stuck_payments.name, charge_renewals.name,
-                                 send_emails.name, send_email.name]
+    assert taken_in_order(6) == [charge_renewals.name, send_email.name, reconcile_stuck_payments.name,
+                                 charge_renewals.name, send_emails.name, send_emails.name]
 
 
-def test_an_email_is_taken_at_once_when_nothing_else_waits(redis_broker):
-    send_email.delay(4)
-    assert taken_in_order(1) == [send_email.name]
+def test_a_receipt_batch_is_taken_at_once_when_nothing_else_waits(redis_broker):
+    send_emails.delay([4])
+    assert taken_in_order(1) == [send_emails.name]
 
 
-def test_a_retried_email_keeps_its_low_priority():
-    """Celery's retry re-sends with the request's delivery info, which carries the task's priority."""
-    assert send_email.priority == send_emails.priority == MAIL_PRIORITY
-    assert charge_renewals.priority is None and reconcile_stuck_payments.priority is None
+def test_a_retried_batch_keeps_its_low_priority():
+    """A retry is sent through apply_async like the first run, which gives every message the task's priority."""
+    assert send_emails.priority == BATCH_MAIL_PRIORITY
+    assert send_email.priority is None and charge_renewals.priority is None
