@@ -12,7 +12,7 @@ from config.celery import app as celery_app
 from payments.tasks import charge_renewals, reconcile_stuck_payments
 from shop.tasks import BATCH_MAIL_PRIORITY, send_email, send_emails
 from tests.conftest import require_service
-from tests.integration.test_workers import REDIS_URL, _fresh_connections, redis_up
+from tests.integration.test_workers import REDIS_URL, app_on_broker, redis_up
 
 
 @pytest.fixture
@@ -21,13 +21,8 @@ def redis_broker():
     import redis
 
     redis.Redis.from_url(REDIS_URL).flushdb()
-    keys = ("CELERY_TASK_ALWAYS_EAGER", "CELERY_BROKER_URL")
-    saved = {key: celery_app.conf.get(key) for key in keys}
-    celery_app.conf.update(dict(zip(keys, (False, REDIS_URL))))
-    _fresh_connections()
-    yield
-    celery_app.conf.update(saved)
-    _fresh_connections()
+    with app_on_broker(REDIS_URL):
+        yield
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -94,18 +95,28 @@ def worker(postgres, emulator, live_server, settings, tmp_path):
                KLARNA_AUTHORIZE_API_BASE_URL=settings.KLARNA_AUTHORIZE_API_BASE_URL)
     emulator.control("PATCH", "/_emulator/config", json={"next": {
         "webhook_target": live_server.url + "/payments/webhooks/next/", "webhooks_sync": True}})
-    # The app reads Django settings under the CELERY_ namespace, so overrides use those names too.
-    keys = ("CELERY_TASK_ALWAYS_EAGER", "CELERY_BROKER_URL", "CELERY_TASK_DEFAULT_QUEUE")
-    saved = {key: celery_app.conf.get(key) for key in keys}
-    celery_app.conf.update(dict(zip(keys, (False, REDIS_URL, queue))))
-    assert not celery_app.conf.task_always_eager
+    with app_on_broker(REDIS_URL, CELERY_TASK_DEFAULT_QUEUE=queue):
+        assert not celery_app.conf.task_always_eager
+        handle = Worker(env, tmp_path / "worker.log")
+        handle.start()
+        yield handle
+        handle.stop()
+
+
+@contextmanager
+def app_on_broker(url, **conf):
+    """The Celery app queueing to the broker at `url` instead of running tasks eagerly, for the block, with
+    any other setting in `conf`; as it was afterwards. The app reads Django settings under the CELERY_
+    namespace, so the names are those (CELERY_TASK_DEFAULT_QUEUE, ...)."""
+    changes = {"CELERY_TASK_ALWAYS_EAGER": False, "CELERY_BROKER_URL": url, **conf}
+    saved = {key: celery_app.conf.get(key) for key in changes}
+    celery_app.conf.update(changes)
     _fresh_connections()
-    handle = Worker(env, tmp_path / "worker.log")
-    handle.start()
-    yield handle
-    handle.stop()
-    celery_app.conf.update(saved)
-    _fresh_connections()
+    try:
+        yield
+    finally:
+        celery_app.conf.update(saved)
+        _fresh_connections()
 
 
 def _fresh_connections():
