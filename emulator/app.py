@@ -118,9 +118,14 @@ class Emulator:
             route, request.params = self.router.match(request.method, request.path)
             request.route = route
             if route.kind == "api":
-                self.faults.sleep(self.config.get("latency_ms") / 1000)
+                # `latency_ms` is the provider's answer time counted from the request's arrival, its own
+                # processing included, as a client measures a real provider: the work is done first and the
+                # answer held back for what is left of it. (Sleeping first and working after would make every
+                # answer L plus this process's time under load, which no provider setting describes.)
                 fault = self.faults.take(request.method, request.path)
+                answer_at = started + self.config.get("latency_ms") / 1000 + self.faults.added_latency(fault)
                 response = self.faults.run(fault, request, self._call)
+                self.faults.sleep(answer_at - time.monotonic())
             else:
                 response = self._call(request)
         except MethodNotAllowed as exc:  # a provider's path: its envelope and error shape, then the log

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
@@ -78,6 +79,27 @@ def test_latency_rate_limit_faults_and_global_latency(emulator):
     assert call(emulator, "GET", "/orders/").status_code == 200
     assert time.monotonic() - started >= 0.25
 
+
+
+def test_the_configured_latency_is_the_answer_time_with_the_work_done_inside_it(emulator):
+    """`latency_ms` is how long the provider takes to answer, counted from arrival: the order exists while
+    the answer is still on its way (as with a real provider), and the emulator's own processing is not
+    added on top. A latency fault adds its delay to that answer time."""
+    emulator.control("PATCH", "/_emulator/config", {"latency_ms": 600})
+    answer = {}
+    caller = threading.Thread(target=lambda: answer.update(r=call(emulator, "POST", "/orders/", order_body())))
+    started = time.monotonic()
+    caller.start()
+    deadline = started + 0.45
+    while checkouts(emulator) == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert checkouts(emulator) == 1 and "r" not in answer  # done, answer not sent yet
+    caller.join()
+    assert answer["r"].status_code == 201 and time.monotonic() - started >= 0.6
+    add_fault(emulator, kind="latency", latency_ms=300)
+    started = time.monotonic()
+    assert call(emulator, "POST", "/orders/", order_body()).status_code == 201
+    assert time.monotonic() - started >= 0.9
 
 # --- webhooks ----------------------------------------------------------------------------------
 def test_signed_webhooks_are_delivered_in_order(emulator, receiver):
