@@ -70,8 +70,8 @@ class Order(models.Model):
         PAYMENT_FAILED = "payment_failed", "Payment failed"
         CANCELLED = "cancelled", "Cancelled"
 
-    number = models.CharField(max_length=20, unique=True, editable=False)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    number = models.CharField(max_length=20, editable=False)  # unique: see Meta
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     route = models.CharField(max_length=32, help_text="Payment route the shopper chose last")
     email = models.EmailField()
     phone = models.CharField(max_length=20)
@@ -115,7 +115,12 @@ class Order(models.Model):
                 condition=models.Q(total=models.F("subtotal") + models.F("shipping_fee")),
                 name="order_total_is_lines_plus_shipping",
             ),
+            models.UniqueConstraint(fields=["number"], name="order_number_unique"),
         ]
+        # Declared here rather than with db_index/unique on the fields: those add a LIKE pattern index to
+        # each text field on PostgreSQL, written on every insert and status change, and no query here
+        # matches a prefix (admin search is case-insensitive and cannot use one).
+        indexes = [models.Index(fields=["status"], name="order_status")]
 
     def __str__(self):
         return self.number
@@ -261,11 +266,11 @@ class EmailNotification(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Gave up"
 
-    key = models.CharField(max_length=120, unique=True)
+    key = models.CharField(max_length=120)  # unique: see Meta
     kind = models.CharField(max_length=32, choices=Kind.choices)
     to = models.EmailField()
     params = models.JSONField(default=dict, blank=True, help_text="The event's ids, read when the mail is built")
-    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING, db_index=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)  # indexed: Meta
     tries = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=255, blank=True)
     claimed_until = models.DateTimeField(null=True, blank=True)
@@ -274,6 +279,10 @@ class EmailNotification(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["key"], name="email_key_unique")]
+        # No LIKE pattern index on its text fields (Django adds one to each db_index/unique text field on
+        # PostgreSQL): none is ever matched by prefix, and each is written on every insert.
+        indexes = [models.Index(fields=["state"], name="email_state")]
 
     def __str__(self):
         return f"{self.get_kind_display()} to {self.to}"

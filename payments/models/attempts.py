@@ -21,13 +21,14 @@ class PaymentAttempt(models.Model):
 
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CHECKOUT)
     order = models.ForeignKey("shop.Order", related_name="payment_attempts", on_delete=models.PROTECT)
-    route = models.CharField(max_length=32, db_index=True)
-    reference = models.CharField(max_length=40, unique=True, default=new_reference, editable=False)
-    status = models.CharField(max_length=24, choices=Status.choices, default=Status.CREATED, db_index=True)
+    # Indexes are in Meta, chosen by the queries that use them (see there).
+    route = models.CharField(max_length=32)
+    reference = models.CharField(max_length=40, default=new_reference, editable=False)
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.CREATED)
     amount = models.PositiveIntegerField(help_text="minor units")
     currency = models.CharField(max_length=3)
     provider_reference = models.CharField(
-        max_length=64, blank=True, db_index=True, help_text="The provider's id, e.g. the 29 Next order number"
+        max_length=64, blank=True, help_text="The provider's id, e.g. the 29 Next order number"
     )
     redirect_url = models.URLField(max_length=500, blank=True)
     client_token = models.TextField(blank=True, help_text="For widget routes: the token the payment widget loads")
@@ -56,7 +57,14 @@ class PaymentAttempt(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "created_at"])]
+        # Every index is written on each insert and on each update of a status (not a HOT update), so only
+        # what a query looks up is indexed: a reference (the return URL, webhooks), a provider's id, a status
+        # (reconcile, admin; the pair serves status alone too). Not the route: four values, a scan of a
+        # route's attempts is never what a lookup wants, and the planner took it for one. No LIKE pattern
+        # indexes Django adds to indexed text fields: no query here matches a prefix.
+        indexes = [models.Index(fields=["status", "created_at"]),
+                   models.Index(fields=["provider_reference"], name="attempt_provider_reference")]
+        constraints = [models.UniqueConstraint(fields=["reference"], name="attempt_reference_unique")]
 
     def __str__(self):
         return f"{self.reference} ({self.route}, {self.status})"
@@ -69,7 +77,8 @@ class PaymentEvent(models.Model):
         NOTE = "note", "Note"
         REJECTED = "rejected", "Rejected input"
 
-    attempt = models.ForeignKey(PaymentAttempt, related_name="events", on_delete=models.PROTECT)
+    # Looked up by the unique (attempt, dedupe_key) index below, whose first column serves it.
+    attempt = models.ForeignKey(PaymentAttempt, related_name="events", on_delete=models.PROTECT, db_index=False)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     source = models.CharField(max_length=24, help_text="checkout, return, webhook, reconcile, admin")
     from_status = models.CharField(max_length=24, blank=True)

@@ -21,7 +21,7 @@ class Subscription(models.Model):
     order = models.ForeignKey("shop.Order", related_name="subscriptions", on_delete=models.PROTECT,
                               help_text="The order that started it")
     email = models.EmailField()
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     interval = models.CharField(max_length=8)
     interval_count = models.PositiveSmallIntegerField(default=1)
     amount = models.PositiveIntegerField(help_text="Recurring total (minor units)")
@@ -41,6 +41,9 @@ class Subscription(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["route", "provider_id"], name="subscription_once_per_provider_id"),
         ]
+        # No LIKE pattern index on its text fields (Django adds one to each db_index/unique text field on
+        # PostgreSQL): none is ever matched by prefix, and each is written on every insert.
+        indexes = [models.Index(fields=["status"], name="subscription_status")]
 
     def __str__(self):
         return f"{self.route} subscription {self.provider_id} ({self.status})"
@@ -58,9 +61,11 @@ class SubscriptionCharge(models.Model):
     """One billing cycle. Created before anything is charged, unique per cycle: the row is the
     exactly-once guard, and its key is the provider idempotency key where the provider has one."""
 
-    subscription = models.ForeignKey(Subscription, related_name="charges", on_delete=models.PROTECT)
+    # Looked up by one_charge_per_cycle (below), whose first column serves it.
+    subscription = models.ForeignKey(Subscription, related_name="charges", on_delete=models.PROTECT,
+                                     db_index=False)
     billing_cycle = models.PositiveIntegerField(help_text="0 is the initial purchase")
-    idempotency_key = models.CharField(max_length=40, unique=True, default=new_charge_key, editable=False)
+    idempotency_key = models.CharField(max_length=40, default=new_charge_key, editable=False)  # unique: Meta
     amount = models.PositiveIntegerField()
     currency = models.CharField(max_length=3)
     # A foreign key, not one-to-one: one checkout can pay cycle 0 of several subscriptions (a cart with
@@ -77,6 +82,7 @@ class SubscriptionCharge(models.Model):
         ordering = ["subscription", "billing_cycle"]
         constraints = [
             models.UniqueConstraint(fields=["subscription", "billing_cycle"], name="one_charge_per_cycle"),
+            models.UniqueConstraint(fields=["idempotency_key"], name="charge_idempotency_key_unique"),
         ]
 
     def __str__(self):
