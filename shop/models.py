@@ -117,9 +117,7 @@ class Order(models.Model):
             ),
             models.UniqueConstraint(fields=["number"], name="order_number_unique"),
         ]
-        # Declared here rather than with db_index/unique on the fields: those add a LIKE pattern index to
-        # each text field on PostgreSQL, written on every insert and status change, and no query here
-        # matches a prefix (admin search is case-insensitive and cannot use one).
+        # Indexed here, not with db_index: why, in PaymentAttempt.Meta.
         indexes = [models.Index(fields=["status"], name="order_status")]
 
     def __str__(self):
@@ -280,8 +278,7 @@ class EmailNotification(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(fields=["key"], name="email_key_unique")]
-        # No LIKE pattern index on its text fields (Django adds one to each db_index/unique text field on
-        # PostgreSQL): none is ever matched by prefix, and each is written on every insert.
+        # Indexed here, not with db_index: why, in PaymentAttempt.Meta.
         indexes = [models.Index(fields=["state"], name="email_state")]
 
     def __str__(self):

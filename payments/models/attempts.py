@@ -61,7 +61,9 @@ class PaymentAttempt(models.Model):
         # what a query looks up is indexed: a reference (the return URL, webhooks), a provider's id, a status
         # (reconcile, admin; the pair serves status alone too). Not the route: four values, a scan of a
         # route's attempts is never what a lookup wants, and the planner took it for one. No LIKE pattern
-        # indexes Django adds to indexed text fields: no query here matches a prefix.
+        # indexes Django adds beside db_index/unique text fields on PostgreSQL: no query matches a prefix
+        # (admin search is case-insensitive and cannot use one). The hot tables of payments and shop
+        # declare theirs in Meta for the same reason (tests/integration/test_indexes.py).
         indexes = [models.Index(fields=["status", "created_at"]),
                    models.Index(fields=["provider_reference"], name="attempt_provider_reference")]
         constraints = [models.UniqueConstraint(fields=["reference"], name="attempt_reference_unique")]

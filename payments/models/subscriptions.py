@@ -41,8 +41,7 @@ class Subscription(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["route", "provider_id"], name="subscription_once_per_provider_id"),
         ]
-        # No LIKE pattern index on its text fields (Django adds one to each db_index/unique text field on
-        # PostgreSQL): none is ever matched by prefix, and each is written on every insert.
+        # Indexed here, not with db_index: why, in PaymentAttempt.Meta.
         indexes = [models.Index(fields=["status"], name="subscription_status")]
 
     def __str__(self):

@@ -53,8 +53,7 @@ class WebhookDelivery(models.Model):
                 name="inbound_message_once",
             ),
         ]
-        # No LIKE pattern index on its text fields (Django adds one to each db_index/unique text field on
-        # PostgreSQL): none is ever matched by prefix, and each is written on every insert.
+        # Indexed here, not with db_index: why, in PaymentAttempt.Meta.
         indexes = [models.Index(fields=["state"], name="inbound_message_state")]
 
     def __str__(self):

@@ -80,7 +80,6 @@ def test_latency_rate_limit_faults_and_global_latency(emulator):
     assert time.monotonic() - started >= 0.25
 
 
-
 def test_the_configured_latency_is_the_answer_time_with_the_work_done_inside_it(emulator):
     """`latency_ms` is how long the provider takes to answer, counted from arrival: the order exists while
     the answer is still on its way (as with a real provider), and the emulator's own processing is not
@@ -100,6 +99,7 @@ def test_the_configured_latency_is_the_answer_time_with_the_work_done_inside_it(
     started = time.monotonic()
     assert call(emulator, "POST", "/orders/", order_body()).status_code == 201
     assert time.monotonic() - started >= 0.9
+
 
 # --- webhooks ----------------------------------------------------------------------------------
 def test_signed_webhooks_are_delivered_in_order(emulator, receiver):
