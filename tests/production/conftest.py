@@ -41,6 +41,7 @@ class ProductionShop:
     url: str
     emulator: EmulatorProcess
     log_path: Path
+    database_url: str
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -145,7 +146,7 @@ def production_shop(tmp_path_factory):
             web = subprocess.Popen(compose_web_command(port), cwd=ROOT, env=env, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         _wait_until_up(url, web, log_path)
-        yield ProductionShop(url=url, emulator=emulator, log_path=log_path)
+        yield ProductionShop(url=url, emulator=emulator, log_path=log_path, database_url=database_url)
     except Exception:
         sys.stderr.write(setup_log_path.read_text(errors="replace")[-4000:] if setup_log_path.exists() else "")
         raise
