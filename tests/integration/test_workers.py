@@ -248,3 +248,23 @@ def test_klarna_v2_renewal_runs_on_the_worker_and_charges_once(worker, emulator,
     transactions = emulator.control("GET", f"{CONTROL}/transactions")["transactions"]
     assert len(transactions) == 2  # the checkout's finalization and exactly one renewal
     assert [t["customer_token"] for t in transactions].count(sub.customer_token) == 1
+
+
+def test_a_worker_whose_database_connection_was_dropped_runs_its_next_task(worker, emulator, client):
+    """The worker keeps its connection between tasks (CONN_MAX_AGE); when the server drops it (restart,
+    failover) the next task opens a new one: the health check before reuse (CONN_HEALTH_CHECKS)."""
+    from shop.tasks import send_pending_emails
+
+    send_pending_emails.delay()
+    wait_for(lambda: b"succeeded" in worker.log_path.read_bytes(), what="a first task on the worker")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                       "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
+        kept = [pid for (pid,) in cursor.fetchall()]
+        assert kept, "the worker keeps no connection between tasks"
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", [kept])
+
+    order, upsell = accept_offer(emulator, client)
+
+    assert wait_for(lambda: upsell_state(upsell), what="the upsell outcome") == "added"
+    assert b"OperationalError" not in worker.log_path.read_bytes()
