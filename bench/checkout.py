@@ -91,6 +91,25 @@ def install_bench_urls():
     clear_url_caches()
 
 
+# Checkout POST <= 12 and return POST <= 7, BEGIN and COMMIT included (tests/integration/test_query_counts.py).
+PINNED_STATEMENTS = 12 + 7
+
+
+def orm_statement_seconds(rounds):
+    """Wall time of one ORM statement, from transactions shaped like the checkout's (BEGIN, INSERT, UPDATE,
+    COMMIT), outside any request."""
+    from django.contrib.sessions.models import Session
+    from django.db import transaction
+    from django.utils import timezone
+
+    started = time.perf_counter()
+    for _ in range(rounds):
+        with transaction.atomic():
+            row = Session.objects.create(session_key=uuid.uuid4().hex, session_data="", expire_date=timezone.now())
+            Session.objects.filter(pk=row.pk).update(session_data="x")
+    return (time.perf_counter() - started) / (rounds * 4)
+
+
 class ProviderTimer:
     """Sums the wall time of every provider HTTP call, from a requests response hook."""
 
@@ -202,6 +221,8 @@ def main():
         bare_per_s = args.returns / (time.perf_counter() - started)
         bare_cpu = (time.process_time() - cpu) / args.returns
 
+        statement_s = orm_statement_seconds(args.returns)
+
         def ms(value):
             return f"{value * 1000:.1f} ms"
 
@@ -224,6 +245,10 @@ def main():
         # the best ratio any shop code could reach against this emulator on this machine.
         ceiling = (1 / bare_per_s) / (1 / bare_per_s + statistics.median(read_backs))
         print(f"ratio ceiling of a return POST that reads back (bare view + read-back alone): {ceiling:.2f}")
+        # The statements the two requests are pinned to, each at what one ORM statement costs here: a
+        # floor under the overhead that no code keeping those statements could go below on this machine.
+        print(f"ORM statement on this machine: {ms(statement_s)}; the {PINNED_STATEMENTS} statements of a "
+              f"checkout and its return alone: {ms(PINNED_STATEMENTS * statement_s)}")
     finally:
         emulator.stop()
 
