@@ -28,6 +28,21 @@ def require_service(available: bool, reason: str):
     pytest.skip(reason)
 
 
+def client_connections(cursor, database: str) -> list[int]:
+    """The pids of the client connections to PostgreSQL database `database`, the cursor's own left out."""
+    cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() "
+                   "AND backend_type = 'client backend'", [database])
+    return [pid for (pid,) in cursor.fetchall()]
+
+
+def drop_connections(cursor, database: str) -> list[int]:
+    """Close the client connections to `database` from the server side, as a restart or a failover does
+    (the cursor's own is kept). Returns the pids of those it closed."""
+    cursor.execute("SELECT pid FROM unnest(%s::int[]) AS pid WHERE pg_terminate_backend(pid)",
+                   [client_connections(cursor, database)])
+    return [pid for (pid,) in cursor.fetchall()]
+
+
 @pytest.fixture
 def postgres(db):
     require_service(connection.vendor == "postgresql",

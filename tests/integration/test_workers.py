@@ -18,7 +18,7 @@ from config.celery import app as celery_app
 from payments.models import PaymentAttempt, Subscription, Upsell
 from shop.links import order_url
 from shop.models import UpsellOffer
-from tests.conftest import require_service
+from tests.conftest import drop_connections, require_service
 from tests.factories import make_product
 from tests.integration.next_flow import pay, provider_requests, subscription_order
 
@@ -258,11 +258,8 @@ def test_a_worker_whose_database_connection_was_dropped_runs_its_next_task(worke
     send_pending_emails.delay()
     wait_for(lambda: b"succeeded" in worker.log_path.read_bytes(), what="a first task on the worker")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                       "AND pid <> pg_backend_pid() AND backend_type = 'client backend'")
-        kept = [pid for (pid,) in cursor.fetchall()]
-        assert kept, "the worker keeps no connection between tasks"
-        cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", [kept])
+        assert drop_connections(cursor, connection.settings_dict["NAME"]), \
+            "the worker keeps no connection between tasks"
 
     order, upsell = accept_offer(emulator, client)
 

@@ -73,6 +73,11 @@ def dockerfile_collectstatic() -> tuple[dict[str, str], list[str]]:
     raise AssertionError("the Dockerfile has no collectstatic step")
 
 
+def admin_url(database_url: str) -> str:
+    """The same PostgreSQL server's maintenance database, for work on `database_url`'s database from outside."""
+    return urlunsplit(urlsplit(database_url)._replace(path="/postgres"))
+
+
 def own_database(tmp: Path):
     """(DATABASE_URL for the tier, cleanup). PostgreSQL when the caller's DATABASE_URL names it."""
     given = os.environ.get("DATABASE_URL", "")
@@ -82,7 +87,7 @@ def own_database(tmp: Path):
 
     parts = urlsplit(given)
     name = parts.path.lstrip("/") + "_production"
-    admin = urlunsplit(parts._replace(path="/postgres"))
+    admin = admin_url(given)
 
     def recreate(create: bool):
         with psycopg.connect(admin, autocommit=True) as conn:
