@@ -71,6 +71,11 @@ class OrderAdminForm(forms.ModelForm):
         for name in ("shipping_country", "billing_country"):
             if cleaned.get(name):
                 cleaned[name] = cleaned[name].strip().upper()
+                # A country checkout does not offer is refused when typed in; an order placed before its
+                # country was taken off SHOP_COUNTRIES keeps it while other details are corrected.
+                if name in self.changed_data and cleaned[name] not in settings.SHOP_COUNTRIES:
+                    self.add_error(name, f"The shop does not sell to {cleaned[name]}: choose one of "
+                                         f"{', '.join(settings.SHOP_COUNTRIES)}.")
         check_address(self, cleaned, "shipping", ("first_name", "last_name"))
         if not cleaned.get("billing_same_as_shipping"):
             check_address(self, cleaned, "billing", ("billing_first_name", "billing_last_name"))

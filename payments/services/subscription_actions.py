@@ -57,8 +57,21 @@ def subscription_cancel(*, subscription_id, reason: str, message: str = "", sour
     return cancelled
 
 
+# How far a renewal date may move. A date in the past renews soon however far back it is, so a year back is
+# room enough; five years ahead is more than any interval sold here. Beyond these lie dates a database or
+# the renewal arithmetic cannot hold (0001-01-01 in Amsterdam's time is before year 1 in UTC).
+RESCHEDULE_PAST = timedelta(days=366)
+RESCHEDULE_FUTURE = timedelta(days=5 * 366)
+
+
 def subscription_reschedule(*, subscription_id, when: datetime, source="admin") -> Subscription:
-    """Move the next renewal date (a past date makes the provider renew soon)."""
+    """Move the next renewal date (a past date makes the provider renew soon). Raises SubscriptionActionError
+    for a date more than a year back or five years ahead."""
+    now = timezone.now()
+    if not now - RESCHEDULE_PAST <= when <= now + RESCHEDULE_FUTURE:
+        raise SubscriptionActionError(
+            f"the next renewal must lie between {timezone.localtime(now - RESCHEDULE_PAST):%Y-%m-%d} and "
+            f"{timezone.localtime(now + RESCHEDULE_FUTURE):%Y-%m-%d}")
     sub = Subscription.objects.get(pk=subscription_id)
     return strategy_for(sub.route).reschedule(sub, when, source=source)
 
