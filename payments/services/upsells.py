@@ -143,16 +143,18 @@ def _added(upsell, result, how) -> ChargeOutcome:
         record_event(attempt.pk, kind="rejected", source="task", payload=result.raw,
                      message=f"Provider charged {result.amount} for upsell {upsell.reference}, "
                              f"expected {upsell.total}")
+    status = Status(result.status)
     with transaction.atomic():
-        moved = transition(attempt.pk, Status(result.status), source="task", payload=result.raw,
-                           message=f"Upsell {upsell.reference} {how}")
-        if moved.changed:
+        moved = transition(attempt.pk, status, source="task", payload=result.raw,
+                           message=f"Upsell {upsell.reference} {how} ({status.label.lower()})")
+        # A line read back from an order voided since is not on the shopper's order any more.
+        if moved.changed and status in SUCCESSFUL:
             order_book().add_upsell_line(upsell.order_id, OfferLine(
                 offer_id=upsell.offer_id, product_id=upsell.product_id, sku=upsell.sku, name=upsell.name,
                 provider_product_id=upsell.provider_product_id, unit_price=upsell.unit_price,
                 vat_rate_bp=upsell.vat_rate_bp), quantity=upsell.quantity)
             send_on_commit(upsell_added, upsell_id=upsell.pk, order_id=upsell.order_id)
-    return ChargeOutcome("added")
+    return ChargeOutcome("added" if status in SUCCESSFUL else "declined")
 
 
 def upsells_reconcile(*, older_than=300) -> int:

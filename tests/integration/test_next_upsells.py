@@ -169,3 +169,63 @@ def test_webhooks_about_an_upsell_match_their_payment(emulator, client, offer, l
     assert {d.event_type for d in deliveries} >= {"order.updated", "transaction.created"}
     assert not deliveries.exclude(state__in=["applied", "ignored"]).exists(), \
         [(d.event_type, d.state, d.error) for d in deliveries.exclude(state__in=["applied", "ignored"])]
+
+
+# --- an authorize-only store: the upsell is only authorized, and goes with the order's cancel or capture ---
+@pytest.fixture
+def authorize_only(emulator):
+    emulator.control("PATCH", "/_emulator/config", json={"next": {"klarna_payment_status": "authorized"}})
+
+
+def provider_transactions(emulator, number):
+    order = next(o for o in emulator.control("GET", "/_emulator/next/orders")["orders"] if o["number"] == number)
+    return [(t["type"], t["amount"]) for t in order["transactions"]]
+
+
+def test_upsell_on_an_authorize_only_store_is_authorized_and_cancelled_with_the_order(
+        emulator, client, offer, authorize_only):
+    from payments.services.order_management import payment_cancel
+
+    order, checkout, number = pay(emulator, client)
+    assert checkout.status == Status.AUTHORIZED
+    accept(client, order, offer)
+    upsell = Upsell.objects.get()
+    assert upsell.attempt.status == Status.AUTHORIZED  # 29 Next took nothing yet
+    assert upsell.state == "added"
+    assert provider_transactions(emulator, number)[-1] == ("authorize", "12.90")
+    payment_cancel(attempt_id=checkout.pk)
+    checkout.refresh_from_db()
+    upsell.attempt.refresh_from_db()
+    order.refresh_from_db()
+    assert checkout.status == Status.CANCELLED
+    assert upsell.attempt.status == Status.CANCELLED
+    assert order.status != Order.Status.PAID
+    assert sorted(provider_transactions(emulator, number))[-2:] == [("void", "12.90"), ("void", f"{checkout.amount / 100:.2f}")]
+
+
+def test_upsell_on_an_authorize_only_store_is_captured_with_the_order(emulator, client, offer, authorize_only):
+    from payments.services.order_management import payment_capture
+
+    order, checkout, number = pay(emulator, client)
+    accept(client, order, offer)
+    payment_capture(attempt_id=checkout.pk)
+    upsell = Upsell.objects.get()
+    checkout.refresh_from_db()
+    order.refresh_from_db()
+    assert (checkout.status, upsell.attempt.status) == (Status.CAPTURED, Status.CAPTURED)
+    assert checkout.captured_amount == checkout.amount + 1290
+    assert order.status == Order.Status.PAID
+
+
+def test_an_authorized_upsell_read_back_after_an_unknown_outcome_stays_authorized(
+        emulator, client, offer, authorize_only):
+    order, _, number = pay(emulator, client)
+    emulator.control("POST", "/_emulator/faults", json={"method": "POST", "path": "/next/api/admin/orders/",
+                                                        "times": 1, "kind": "error", "status": 500, "when": "after"})
+    accept(client, order, offer)
+    upsell = Upsell.objects.get()
+    assert upsell.attempt.status == Status.PENDING
+    assert upsell_charge(upsell_id=upsell.pk).state == "added"
+    upsell.attempt.refresh_from_db()
+    assert upsell.attempt.status == Status.AUTHORIZED
+    assert len(provider_requests(emulator, "POST", "add-line-items", at_least=1)) == 1
