@@ -10,6 +10,7 @@ from shop.links import order_url
 from shop.models import Order, UpsellOffer
 from tests.factories import make_product
 from tests.integration.next_flow import pay, provider_requests
+from tests.integration.upsell_flow import accept, accept_url, shown_terms
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,10 +19,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def offer():
     extra = make_product(name="Second mug", price=1850, next_product_id=777)
     return UpsellOffer.objects.create(name="Add a second mug", product=extra, price=1290)
-
-
-def accept(client, order, offer):
-    return client.post(order_url(order, "shop:order_confirmation").replace("thanks/", f"upsells/{offer.pk}/"))
 
 
 def test_confirmation_offers_the_upsell_and_one_click_adds_it(emulator, client, offer):
@@ -52,8 +49,9 @@ def test_confirmation_offers_the_upsell_and_one_click_adds_it(emulator, client, 
 
 def test_double_click_charges_once(emulator, client, offer):
     order, _, number = pay(emulator, client)
-    accept(client, order, offer)
-    accept(client, order, offer)
+    terms = shown_terms(client, order, offer)
+    accept(client, order, offer, terms=terms)
+    accept(client, order, offer, terms=terms)
     assert Upsell.objects.count() == 1
     assert len(provider_requests(emulator, "POST", "add-line-items")) == 1
 
@@ -104,8 +102,7 @@ def test_fault_before_processing_is_charged_on_retry(emulator, client, offer):
 
 def test_tampered_link_is_refused(emulator, client, offer):
     order, _, _ = pay(emulator, client)
-    url = order_url(order, "shop:order_confirmation").replace("thanks/", f"upsells/{offer.pk}/")
-    response = client.post(url.replace("/orders/", "/orders/x"))
+    response = client.post(accept_url(order, offer).replace("/orders/", "/orders/x"))
     assert response.status_code == 404
     assert not Upsell.objects.exists()
 
@@ -115,7 +112,7 @@ def test_someone_elses_order_is_refused(emulator, client, offer, django_user_mod
 
     order, _, _ = pay(emulator, client)
     stranger = Client()
-    response = accept(stranger, order, offer)
+    response = stranger.post(accept_url(order, offer), {"terms": shown_terms(client, order, offer)})
     assert response.status_code == 403
     assert not Upsell.objects.exists()
 
@@ -229,3 +226,78 @@ def test_an_authorized_upsell_read_back_after_an_unknown_outcome_stays_authorize
     upsell.attempt.refresh_from_db()
     assert upsell.attempt.status == Status.AUTHORIZED
     assert len(provider_requests(emulator, "POST", "add-line-items", at_least=1)) == 1
+
+
+# --- the click charges what the page showed, or nothing ------------------------------------------------
+def upsell_lines_at_provider(emulator, number):
+    order = next(o for o in emulator.control("GET", "/_emulator/next/orders")["orders"] if o["number"] == number)
+    return [line["price_incl_tax"] for line in order["lines"] if line["is_upsell"]]
+
+
+@pytest.mark.parametrize("change", ["price", "product", "deactivated"])
+def test_an_offer_changed_after_the_page_showed_it_charges_nothing(emulator, client, offer, change):
+    order, _, number = pay(emulator, client)
+    seen = shown_terms(client, order, offer)
+    assert "12.90" in client.get(order_url(order, "shop:order_confirmation")).content.decode()
+    if change == "price":
+        offer.price = 9900
+    elif change == "product":
+        offer.product = make_product(name="Big mug", price=1850, next_product_id=778)
+    else:
+        offer.is_active = False
+    offer.save()
+    response = accept(client, order, offer, terms=seen)  # the click on the page shown before the edit
+    assert response.status_code == 302 and response["Location"].endswith("#upsells")
+    assert not Upsell.objects.exists()
+    assert provider_requests(emulator, "POST", "add-line-items") == []
+    assert upsell_lines_at_provider(emulator, number) == []
+    page = client.get(response["Location"]).content.decode()
+    assert "Nothing was charged" in page
+    if change == "price":
+        assert "it was €\u00a012.90, it is now €\u00a099.00" in page
+    if change == "deactivated":
+        assert f"accept-offer-{offer.pk}" not in page
+        return
+    # The page shows the offer as it is now, and accepting that charges it.
+    assert f"accept-offer-{offer.pk}" in page
+    assert accept(client, order, offer).status_code == 303
+    upsell = Upsell.objects.get()
+    assert (upsell.state, upsell.product_id, upsell.unit_price) == ("added", offer.product_id, offer.price)
+    assert upsell_lines_at_provider(emulator, number) == [f"{offer.price / 100:.2f}"]
+    status = client.get(order_url(order, "shop:order_confirmation").replace("thanks/", "upsells.json")).json()
+    assert status["upsells"][0]["amount"] == offer.price
+
+
+def test_the_price_is_charged_as_shown_while_the_offer_is_unchanged(emulator, client, offer):
+    order, _, number = pay(emulator, client)
+    seen = shown_terms(client, order, offer)
+    offer.name = "Add another mug"  # wording only: the terms are the same
+    offer.save()
+    assert accept(client, order, offer, terms=seen).status_code == 303
+    assert Upsell.objects.get().unit_price == 1290
+    assert upsell_lines_at_provider(emulator, number) == ["12.90"]
+
+
+def test_terms_that_were_not_signed_for_this_page_charge_nothing(emulator, client, offer):
+    import dataclasses
+
+    from django.core import signing
+
+    from payments.services.upsell_terms import OfferTerms
+
+    other, _, _ = pay(emulator, client)
+    from_another_order = shown_terms(client, other, offer)
+    order, _, number = pay(emulator, client)
+    genuine = OfferTerms.unsign(shown_terms(client, order, offer))
+    cheaper = {**dataclasses.asdict(genuine), "unit_price": 1}
+    forged = [
+        "",  # a form without terms
+        signing.dumps(cheaper, salt="another-salt"),  # signed with a key it does not have
+        shown_terms(client, order, offer).replace(":", "x:", 1),  # altered
+        from_another_order,  # genuine, for another order
+    ]
+    for terms in forged:
+        response = accept(client, order, offer, terms=terms)
+        assert response.status_code == 302
+    assert not Upsell.objects.exists()
+    assert provider_requests(emulator, "POST", "add-line-items") == []
