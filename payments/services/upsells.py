@@ -179,6 +179,5 @@ def upsell_status(upsell) -> dict:
     """What the confirmation page shows while it polls."""
     order = order_book().details(upsell.order_id)
     return {"id": upsell.pk, "state": upsell.state, "name": upsell.name, "amount": upsell.total,
-            "order_total": order.total,
-            "currency": order.currency, "reason": upsell.attempt.failure_reason,
+            "order_total": order.total, "currency": order.currency, "reason": upsell.attempt.failure_reason,
             "charged": upsell.attempt.status in SUCCESSFUL}
