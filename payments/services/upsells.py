@@ -1,10 +1,12 @@
-"""One-click post-purchase upsells, charged exactly once (DESIGN rule 5).
+"""One-click post-purchase upsells, charged exactly once (DESIGN rule 5), at the terms the shopper saw.
 
-accept: the Upsell row (unique per order and offer) and its PaymentAttempt are created before any
-provider call; a double click finds the row that is already there. charge: a Celery task; it takes a
-short lease on the upsell so only one worker talks to the provider at a time, commits "pending" before
-the call, and when an earlier try's outcome is unknown (timeout, 5xx, a killed worker) it reads the
-provider's order back and looks for our line (tagged with the upsell's reference) before calling again.
+accept: the click carries the offer's terms signed into the page (upsell_terms), which must still be the
+offer's terms or nothing is recorded. The Upsell row (unique per order and offer) and its PaymentAttempt
+are created before any provider call; a double click finds the row that is already there. charge: a
+Celery task; it takes a short lease on the upsell so only one worker talks to the provider at a time,
+commits "pending" before the call, and when an earlier try's outcome is unknown (timeout, 5xx, a killed
+worker) it reads the provider's order back and looks for our line (tagged with the upsell's reference)
+before calling again.
 A route without an idempotency key for this (29 Next) relies on that read-back to never charge twice.
 """
 import logging
@@ -15,7 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ..exceptions import OperationNotSupported, PaymentError, ProviderRequestError, ProviderUnavailable
+from ..exceptions import OperationNotSupported, ProviderRequestError, ProviderUnavailable
 from ..models import PaymentAttempt, Upsell
 from ..orders import OfferLine, order_book
 from ..providers.registry import get_adapter
@@ -24,6 +26,7 @@ from ..selectors import paid_checkout_attempt, upsell_offers_for
 from ..signals import send_on_commit, upsell_added
 from ..states import SUCCESSFUL, Status, record_event, transition
 from .dispatch import enqueue_on_commit
+from .upsell_terms import UpsellNotAvailable, offer_terms, terms_check
 
 log = logging.getLogger(__name__)
 
@@ -35,21 +38,19 @@ def lease_length() -> timedelta:
                      + settings.UPSELL_LEASE_PADDING)
 
 
-class UpsellNotAvailable(PaymentError):
-    shopper_message = "This offer is no longer available for your order."
-
-
 @dataclass(frozen=True)
 class ChargeOutcome:
     state: str  # added / declined / pending / busy
     detail: str = ""
 
 
-def upsell_accept(*, order, offer_id) -> tuple[Upsell, bool]:
-    """Record the shopper's click and queue the charge. Returns (upsell, created).
+def upsell_accept(*, order, offer_id, shown_terms: str) -> tuple[Upsell, bool]:
+    """Record the shopper's click and queue the charge of exactly the terms their page showed (the signed
+    `shown_terms` of upsell_terms). Returns (upsell, created).
 
     Locks the order. Idempotent: a second click on the same offer returns the existing upsell and
-    queues nothing new. Raises UpsellNotAvailable when the offer is not open to this order.
+    queues nothing new. Raises UpsellNotAvailable when the offer is not open to this order, and
+    UpsellOfferChanged when its terms now differ from the shown ones: nothing is recorded or charged then.
     """
     from ..tasks import charge_upsell
 
@@ -64,16 +65,18 @@ def upsell_accept(*, order, offer_id) -> tuple[Upsell, bool]:
         if offer is None or checkout is None:
             raise UpsellNotAvailable(f"offer {offer_id} is not open to order {details.number}")
         line: OfferLine = book.offer_line(offer)
+        terms = offer_terms(order_id=order.pk, currency=details.currency, line=line)
+        terms_check(signed=shown_terms, now=terms)
         attempt = PaymentAttempt.objects.create(
-            order_id=order.pk, route=checkout.route, kind=PaymentAttempt.Kind.UPSELL, amount=line.unit_price,
-            currency=details.currency, provider_reference=checkout.provider_reference,
+            order_id=order.pk, route=checkout.route, kind=PaymentAttempt.Kind.UPSELL, amount=terms.total,
+            currency=terms.currency, provider_reference=checkout.provider_reference,
         )
         try:
             with transaction.atomic():
                 upsell = Upsell.objects.create(
                     order_id=order.pk, offer_id=line.offer_id, attempt=attempt, product_id=line.product_id,
-                    name=line.name, sku=line.sku, provider_product_id=line.provider_product_id, quantity=1,
-                    unit_price=line.unit_price, vat_rate_bp=line.vat_rate_bp,
+                    name=line.name, sku=line.sku, provider_product_id=line.provider_product_id,
+                    quantity=terms.quantity, unit_price=terms.unit_price, vat_rate_bp=line.vat_rate_bp,
                 )
         except IntegrityError:
             raise UpsellNotAvailable("this offer was already accepted") from None
@@ -143,16 +146,18 @@ def _added(upsell, result, how) -> ChargeOutcome:
         record_event(attempt.pk, kind="rejected", source="task", payload=result.raw,
                      message=f"Provider charged {result.amount} for upsell {upsell.reference}, "
                              f"expected {upsell.total}")
+    status = Status(result.status)
     with transaction.atomic():
-        moved = transition(attempt.pk, Status(result.status), source="task", payload=result.raw,
-                           message=f"Upsell {upsell.reference} {how}")
-        if moved.changed:
+        moved = transition(attempt.pk, status, source="task", payload=result.raw,
+                           message=f"Upsell {upsell.reference} {how} ({status.label.lower()})")
+        # A line read back from an order voided since is not on the shopper's order any more.
+        if moved.changed and status in SUCCESSFUL:
             order_book().add_upsell_line(upsell.order_id, OfferLine(
                 offer_id=upsell.offer_id, product_id=upsell.product_id, sku=upsell.sku, name=upsell.name,
                 provider_product_id=upsell.provider_product_id, unit_price=upsell.unit_price,
                 vat_rate_bp=upsell.vat_rate_bp), quantity=upsell.quantity)
             send_on_commit(upsell_added, upsell_id=upsell.pk, order_id=upsell.order_id)
-    return ChargeOutcome("added")
+    return ChargeOutcome("added" if status in SUCCESSFUL else "declined")
 
 
 def upsells_reconcile(*, older_than=300) -> int:
@@ -173,6 +178,6 @@ def upsells_reconcile(*, older_than=300) -> int:
 def upsell_status(upsell) -> dict:
     """What the confirmation page shows while it polls."""
     order = order_book().details(upsell.order_id)
-    return {"id": upsell.pk, "state": upsell.state, "name": upsell.name, "order_total": order.total,
-            "currency": order.currency, "reason": upsell.attempt.failure_reason,
+    return {"id": upsell.pk, "state": upsell.state, "name": upsell.name, "amount": upsell.total,
+            "order_total": order.total, "currency": order.currency, "reason": upsell.attempt.failure_reason,
             "charged": upsell.attempt.status in SUCCESSFUL}

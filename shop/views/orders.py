@@ -17,7 +17,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from payments.selectors import route_names, upsell_offers_for, upsells_of
+from payments.selectors import route_names, upsells_of
+from payments.services.upsell_terms import upsell_offers_shown
 
 from .. import selectors
 from ..cart import Cart
@@ -71,8 +72,9 @@ def order_confirmation(request, token):
     return render(request, "shop/order_confirmation.html", {
         "order": order,
         "status_url": order_url(order),
-        # One-click extras only for the browser that placed the order (see views.upsells).
-        "offers": upsell_offers_for(order) if order.is_paid and placed_here else [],
+        # One-click extras only for the browser that placed the order (see views.upsells), each with the
+        # signed terms its form posts back.
+        "offers": upsell_offers_shown(order) if order.is_paid and placed_here else [],
         "upsells": upsells_of(order),
         "upsell_status_url": reverse("shop:upsell_status", args=[token]),
         "token": token,

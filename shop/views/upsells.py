@@ -1,7 +1,9 @@
 """One-click upsell on the confirmation page: accept (POST) and the status the page polls (JSON).
 
 Accepting needs the signed order link *and* the browser that placed the order (its session names the
-order): a forwarded or guessed link cannot add charges to somebody else's order.
+order): a forwarded or guessed link cannot add charges to somebody else's order. The form posts the
+offer's terms as the page showed them, signed (payments.services.upsell_terms): an offer changed since
+is not charged, and the page shows it anew with a message saying so.
 """
 from django.contrib import messages
 from django.http import Http404, HttpResponseForbidden, JsonResponse
@@ -29,10 +31,10 @@ def upsell_accept_view(request, token, offer_id):
     if request.session.get(LAST_ORDER_SESSION_KEY) != order.number:
         return HttpResponseForbidden("Extras can only be added from the browser that placed the order.")
     try:
-        upsell, created = upsell_accept(order=order, offer_id=offer_id)
+        upsell, created = upsell_accept(order=order, offer_id=offer_id, shown_terms=request.POST.get("terms", ""))
     except UpsellNotAvailable as exc:
         messages.error(request, exc.shopper_message)
-        return redirect(order_url(order, "shop:order_confirmation"))
+        return redirect(order_url(order, "shop:order_confirmation") + "#upsells")
     if not created:
         messages.info(request, f"{upsell.name} is already on its way to your order.")
     response = redirect(order_url(order, "shop:order_confirmation") + f"#upsell-{upsell.pk}")

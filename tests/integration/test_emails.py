@@ -153,14 +153,14 @@ def test_a_confirmation_whose_task_was_lost_is_made_by_the_periodic_sweep(emulat
 
 
 def test_upsell_added_email_gives_the_new_total(emulator, client, smtp):
-    from shop.links import order_url
     from shop.models import UpsellOffer
     from tests.integration.next_flow import pay
+    from tests.integration.upsell_flow import accept
 
     offer = UpsellOffer.objects.create(name="Add a second mug", price=1290,
                                        product=make_product(name="Second mug", price=1850, next_product_id=777))
     order, _, _ = pay(emulator, client)
-    client.post(order_url(order, "shop:order_confirmation").replace("thanks/", f"upsells/{offer.pk}/"))
+    accept(client, order, offer)
     order.refresh_from_db()
     added = [m for m in smtp.to(order.email) if m["Subject"].startswith("Added to order")]
     assert len(added) == 1

@@ -7,6 +7,7 @@ from shop.links import order_url
 from shop.models import UpsellOffer
 from tests.factories import make_order, make_product
 from tests.integration.klarna_flow import pay_with_klarna
+from tests.integration.upsell_flow import accept
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,10 +21,6 @@ def paid(emulator, client):
     session.save()
     offer = UpsellOffer.objects.create(name="Second mug", product=make_product(price=1850), price=1290)
     return order, attempt, offer
-
-
-def accept(client, order, offer):
-    return client.post(order_url(order, "shop:order_confirmation").replace("thanks/", f"upsells/{offer.pk}/"))
 
 
 def test_upsell_raises_the_authorization(paid, client, emulator):
@@ -49,3 +46,22 @@ def test_refused_raise_is_declined_gracefully(paid, client, emulator):
     assert not order.lines.filter(is_upsell=True).exists()
     page = client.get(order_url(order, "shop:order_confirmation"))
     assert b"declined for this extra" in page.content
+
+
+def test_a_price_edited_after_the_page_showed_it_raises_nothing(paid, client, emulator):
+    from tests.integration.upsell_flow import shown_terms
+
+    order, attempt, offer = paid
+    seen = shown_terms(client, order, offer)
+    offer.price = 9900
+    offer.save()
+    assert accept(client, order, offer, terms=seen).status_code == 302
+    assert not Upsell.objects.exists()
+    klarna_order = next(o for o in emulator.control("GET", "/_emulator/klarna/orders")["orders"]
+                        if o["order_id"] == attempt.provider_reference)
+    assert klarna_order["order_amount"] == order.total  # the authorization was not raised
+    # Accepting the offer the page now shows raises it by exactly that.
+    assert accept(client, order, offer).status_code == 303
+    klarna_order = next(o for o in emulator.control("GET", "/_emulator/klarna/orders")["orders"]
+                        if o["order_id"] == attempt.provider_reference)
+    assert klarna_order["order_amount"] == order.total + 9900

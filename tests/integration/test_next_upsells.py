@@ -10,6 +10,7 @@ from shop.links import order_url
 from shop.models import Order, UpsellOffer
 from tests.factories import make_product
 from tests.integration.next_flow import pay, provider_requests
+from tests.integration.upsell_flow import accept, accept_url, shown_terms
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,10 +19,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def offer():
     extra = make_product(name="Second mug", price=1850, next_product_id=777)
     return UpsellOffer.objects.create(name="Add a second mug", product=extra, price=1290)
-
-
-def accept(client, order, offer):
-    return client.post(order_url(order, "shop:order_confirmation").replace("thanks/", f"upsells/{offer.pk}/"))
 
 
 def test_confirmation_offers_the_upsell_and_one_click_adds_it(emulator, client, offer):
@@ -52,8 +49,9 @@ def test_confirmation_offers_the_upsell_and_one_click_adds_it(emulator, client, 
 
 def test_double_click_charges_once(emulator, client, offer):
     order, _, number = pay(emulator, client)
-    accept(client, order, offer)
-    accept(client, order, offer)
+    terms = shown_terms(client, order, offer)
+    accept(client, order, offer, terms=terms)
+    accept(client, order, offer, terms=terms)
     assert Upsell.objects.count() == 1
     assert len(provider_requests(emulator, "POST", "add-line-items")) == 1
 
@@ -104,8 +102,7 @@ def test_fault_before_processing_is_charged_on_retry(emulator, client, offer):
 
 def test_tampered_link_is_refused(emulator, client, offer):
     order, _, _ = pay(emulator, client)
-    url = order_url(order, "shop:order_confirmation").replace("thanks/", f"upsells/{offer.pk}/")
-    response = client.post(url.replace("/orders/", "/orders/x"))
+    response = client.post(accept_url(order, offer).replace("/orders/", "/orders/x"))
     assert response.status_code == 404
     assert not Upsell.objects.exists()
 
@@ -115,7 +112,7 @@ def test_someone_elses_order_is_refused(emulator, client, offer, django_user_mod
 
     order, _, _ = pay(emulator, client)
     stranger = Client()
-    response = accept(stranger, order, offer)
+    response = stranger.post(accept_url(order, offer), {"terms": shown_terms(client, order, offer)})
     assert response.status_code == 403
     assert not Upsell.objects.exists()
 
@@ -169,3 +166,138 @@ def test_webhooks_about_an_upsell_match_their_payment(emulator, client, offer, l
     assert {d.event_type for d in deliveries} >= {"order.updated", "transaction.created"}
     assert not deliveries.exclude(state__in=["applied", "ignored"]).exists(), \
         [(d.event_type, d.state, d.error) for d in deliveries.exclude(state__in=["applied", "ignored"])]
+
+
+# --- an authorize-only store: the upsell is only authorized, and goes with the order's cancel or capture ---
+@pytest.fixture
+def authorize_only(emulator):
+    emulator.control("PATCH", "/_emulator/config", json={"next": {"klarna_payment_status": "authorized"}})
+
+
+def provider_transactions(emulator, number):
+    order = next(o for o in emulator.control("GET", "/_emulator/next/orders")["orders"] if o["number"] == number)
+    return [(t["type"], t["amount"]) for t in order["transactions"]]
+
+
+def test_upsell_on_an_authorize_only_store_is_authorized_and_cancelled_with_the_order(
+        emulator, client, offer, authorize_only):
+    from payments.services.order_management import payment_cancel
+
+    order, checkout, number = pay(emulator, client)
+    assert checkout.status == Status.AUTHORIZED
+    accept(client, order, offer)
+    upsell = Upsell.objects.get()
+    assert upsell.attempt.status == Status.AUTHORIZED  # 29 Next took nothing yet
+    assert upsell.state == "added"
+    assert provider_transactions(emulator, number)[-1] == ("authorize", "12.90")
+    payment_cancel(attempt_id=checkout.pk)
+    checkout.refresh_from_db()
+    upsell.attempt.refresh_from_db()
+    order.refresh_from_db()
+    assert checkout.status == Status.CANCELLED
+    assert upsell.attempt.status == Status.CANCELLED
+    assert order.status != Order.Status.PAID
+    assert sorted(provider_transactions(emulator, number))[-2:] == [("void", "12.90"), ("void", f"{checkout.amount / 100:.2f}")]
+
+
+def test_upsell_on_an_authorize_only_store_is_captured_with_the_order(emulator, client, offer, authorize_only):
+    from payments.services.order_management import payment_capture
+
+    order, checkout, number = pay(emulator, client)
+    accept(client, order, offer)
+    payment_capture(attempt_id=checkout.pk)
+    upsell = Upsell.objects.get()
+    checkout.refresh_from_db()
+    order.refresh_from_db()
+    assert (checkout.status, upsell.attempt.status) == (Status.CAPTURED, Status.CAPTURED)
+    assert checkout.captured_amount == checkout.amount + 1290
+    assert order.status == Order.Status.PAID
+
+
+def test_an_authorized_upsell_read_back_after_an_unknown_outcome_stays_authorized(
+        emulator, client, offer, authorize_only):
+    order, _, number = pay(emulator, client)
+    emulator.control("POST", "/_emulator/faults", json={"method": "POST", "path": "/next/api/admin/orders/",
+                                                        "times": 1, "kind": "error", "status": 500, "when": "after"})
+    accept(client, order, offer)
+    upsell = Upsell.objects.get()
+    assert upsell.attempt.status == Status.PENDING
+    assert upsell_charge(upsell_id=upsell.pk).state == "added"
+    upsell.attempt.refresh_from_db()
+    assert upsell.attempt.status == Status.AUTHORIZED
+    assert len(provider_requests(emulator, "POST", "add-line-items", at_least=1)) == 1
+
+
+# --- the click charges what the page showed, or nothing ------------------------------------------------
+def upsell_lines_at_provider(emulator, number):
+    order = next(o for o in emulator.control("GET", "/_emulator/next/orders")["orders"] if o["number"] == number)
+    return [line["price_incl_tax"] for line in order["lines"] if line["is_upsell"]]
+
+
+@pytest.mark.parametrize("change", ["price", "product", "deactivated"])
+def test_an_offer_changed_after_the_page_showed_it_charges_nothing(emulator, client, offer, change):
+    order, _, number = pay(emulator, client)
+    seen = shown_terms(client, order, offer)
+    assert "12.90" in client.get(order_url(order, "shop:order_confirmation")).content.decode()
+    if change == "price":
+        offer.price = 9900
+    elif change == "product":
+        offer.product = make_product(name="Big mug", price=1850, next_product_id=778)
+    else:
+        offer.is_active = False
+    offer.save()
+    response = accept(client, order, offer, terms=seen)  # the click on the page shown before the edit
+    assert response.status_code == 302 and response["Location"].endswith("#upsells")
+    assert not Upsell.objects.exists()
+    assert provider_requests(emulator, "POST", "add-line-items") == []
+    assert upsell_lines_at_provider(emulator, number) == []
+    page = client.get(response["Location"]).content.decode()
+    assert "Nothing was charged" in page
+    if change == "price":
+        assert "it was €\u00a012.90, it is now €\u00a099.00" in page
+    if change == "deactivated":
+        assert f"accept-offer-{offer.pk}" not in page
+        return
+    # The page shows the offer as it is now, and accepting that charges it.
+    assert f"accept-offer-{offer.pk}" in page
+    assert accept(client, order, offer).status_code == 303
+    upsell = Upsell.objects.get()
+    assert (upsell.state, upsell.product_id, upsell.unit_price) == ("added", offer.product_id, offer.price)
+    assert upsell_lines_at_provider(emulator, number) == [f"{offer.price / 100:.2f}"]
+    status = client.get(order_url(order, "shop:order_confirmation").replace("thanks/", "upsells.json")).json()
+    assert status["upsells"][0]["amount"] == offer.price
+
+
+def test_the_price_is_charged_as_shown_while_the_offer_is_unchanged(emulator, client, offer):
+    order, _, number = pay(emulator, client)
+    seen = shown_terms(client, order, offer)
+    offer.name = "Add another mug"  # wording only: the terms are the same
+    offer.save()
+    assert accept(client, order, offer, terms=seen).status_code == 303
+    assert Upsell.objects.get().unit_price == 1290
+    assert upsell_lines_at_provider(emulator, number) == ["12.90"]
+
+
+def test_terms_that_were_not_signed_for_this_page_charge_nothing(emulator, client, offer):
+    import dataclasses
+
+    from django.core import signing
+
+    from payments.services.upsell_terms import OfferTerms
+
+    other, _, _ = pay(emulator, client)
+    from_another_order = shown_terms(client, other, offer)
+    order, _, number = pay(emulator, client)
+    genuine = OfferTerms.unsign(shown_terms(client, order, offer))
+    cheaper = {**dataclasses.asdict(genuine), "unit_price": 1}
+    forged = [
+        "",  # a form without terms
+        signing.dumps(cheaper, salt="another-salt"),  # signed with a key it does not have
+        shown_terms(client, order, offer).replace(":", "x:", 1),  # altered
+        from_another_order,  # genuine, for another order
+    ]
+    for terms in forged:
+        response = accept(client, order, offer, terms=terms)
+        assert response.status_code == 302
+    assert not Upsell.objects.exists()
+    assert provider_requests(emulator, "POST", "add-line-items") == []

@@ -15,10 +15,10 @@ from payments.services.order_management import (
     provider_order,
 )
 from payments.states import Status
-from shop.links import order_url
 from shop.models import Order, UpsellOffer
 from tests.factories import make_order, make_product
 from tests.integration.klarna_flow import pay_with_klarna
+from tests.integration.upsell_flow import accept
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,7 +31,7 @@ def with_upsell(emulator, client):
     session["last_order"] = order.number
     session.save()
     offer = UpsellOffer.objects.create(name="Second mug", product=make_product(price=1850), price=1290)
-    client.post(order_url(order, "shop:order_confirmation").replace("thanks/", f"upsells/{offer.pk}/"))
+    accept(client, order, offer)
     upsell = Upsell.objects.get()
     assert upsell.state == "added"
     return order, checkout, upsell.attempt

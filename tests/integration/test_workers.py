@@ -16,11 +16,11 @@ from django.db import connection
 
 from config.celery import app as celery_app
 from payments.models import PaymentAttempt, Subscription, Upsell
-from shop.links import order_url
 from shop.models import UpsellOffer
 from tests.conftest import drop_connections, require_service
 from tests.factories import make_product
 from tests.integration.next_flow import pay, provider_requests, subscription_order
+from tests.integration.upsell_flow import accept
 
 ROOT = Path(__file__).resolve().parents[2]
 # A database of its own on the machine's Redis, emptied before each worker starts.
@@ -144,8 +144,7 @@ def accept_offer(emulator, client, before_click=None):
     order, _, number = pay(emulator, client)
     if before_click:
         before_click(number)
-    url = order_url(order, "shop:order_confirmation").replace("thanks/", f"upsells/{offer.pk}/")
-    assert client.post(url).status_code == 303
+    assert accept(client, order, offer).status_code == 303
     return order, Upsell.objects.get()
 
 

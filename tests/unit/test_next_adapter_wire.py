@@ -150,3 +150,30 @@ def test_subscription_page_keeps_only_the_cursor_of_the_next_link():
     for bad in ({"next": None}, {"next": "http://x/?status=active", "results": []}, []):
         with pytest.raises(InvalidReturn):
             to_subscription_page(bad)
+
+
+def upsell_order(payment_status, *transactions):
+    line = {"product_id": 7, "quantity": 1, "price_incl_tax": "12.90", "is_upsell": True,
+            "metadata": {"shop_upsell": "up_1"}}
+    return {"number": "100001", "payment_status": payment_status, "lines": [line],
+            "transactions": [{"id": i, "status": "succeeded", "type": kind, "amount": amount, "parent_id": parent}
+                             for i, (kind, amount, parent) in enumerate(transactions, start=1)]}
+
+
+@pytest.mark.parametrize("payment_status, transactions, expected", [
+    ("paid", [("debit", "23.45", None), ("debit", "12.90", None)], "captured"),
+    ("authorized", [("authorize", "23.45", None), ("authorize", "12.90", None)], "authorized"),
+    ("paid", [("authorize", "23.45", None), ("authorize", "12.90", None),
+              ("capture", "23.45", 1), ("capture", "12.90", 2)], "captured"),
+    ("voided", [("authorize", "23.45", None), ("authorize", "12.90", None),
+                ("void", "23.45", 1), ("void", "12.90", 2)], "cancelled"),
+    # No transaction of the line's amount: the order's payment_status decides, as for the checkout.
+    ("authorized", [("authorize", "36.35", None)], "authorized"),
+    ("paid", [("debit", "36.35", None)], "captured"),
+    ("partially_paid", [], "authorized"),
+])
+def test_an_upsell_line_is_as_authorized_or_captured_as_its_transaction(payment_status, transactions, expected):
+    from payments.providers.next.wire import find_upsell_line
+
+    found = find_upsell_line(upsell_order(payment_status, *transactions), "up_1")
+    assert (found.amount, found.status) == (1290, expected)

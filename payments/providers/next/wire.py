@@ -81,13 +81,14 @@ def to_payment(order: dict) -> ProviderPayment:
 
 
 def find_upsell_line(order: dict, reference: str) -> UpsellResult | None:
-    """The upsell line we tagged with `reference` in its metadata, if the order has it."""
+    """The upsell line we tagged with `reference` in its metadata, if the order has it, with how 29 Next
+    took its money (authorized or captured: an authorize-only store only authorizes the upsell too)."""
     for line in order.get("lines") or []:
         metadata = line.get("metadata") if isinstance(line, dict) else None
         if isinstance(metadata, dict) and metadata.get("shop_upsell") == reference:
-            return UpsellResult(provider_reference=str(order.get("number")),
-                                amount=money_field(line.get("price_incl_tax", "0"), "upsell line price"),
-                                raw=order)
+            amount = money_field(line.get("price_incl_tax", "0"), "upsell line price")
+            return UpsellResult(provider_reference=str(order.get("number")), amount=amount,
+                                status=upsell_status(order, amount), raw=order)
     return None
 
 
@@ -129,6 +130,22 @@ def open_authorizations(order: dict) -> list[dict]:
     """Authorizations neither captured nor voided: what a capture or a cancel acts on."""
     return [t for t in _succeeded(order) if t.get("type") == "authorize"
             and not _children(order, t, "capture") and not _children(order, t, "void")]
+
+
+def upsell_status(order: dict, amount: int) -> str:
+    """authorized, captured or cancelled: what the transaction add-line-items made for a line of `amount`
+    says now. A transaction names no line, so it is the newest authorize or debit of that amount (one
+    add-line-items call, one line, one transaction). Without one, the order's payment_status decides, as it
+    does for the checkout, and only a status that says the money was taken counts as captured."""
+    charges = [t for t in _succeeded(order) if t.get("type") in ("authorize", "debit")
+               and money_field(t.get("amount") or "0", "transaction amount") == amount]
+    if charges:
+        charge = max(charges, key=lambda t: _int(t["id"], "transaction id"))
+        if charge["type"] == "debit" or _children(order, charge, "capture"):
+            return "captured"
+        return "cancelled" if _children(order, charge, "void") else "authorized"
+    status = PAYMENT_STATUS.get(str(order.get("payment_status")), "pending")
+    return "captured" if status in ("captured", "partially_refunded", "refunded") else "authorized"
 
 
 def refundable_transactions(order: dict) -> list[tuple[int, int]]:
