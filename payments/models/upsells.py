@@ -41,11 +41,14 @@ class Upsell(models.Model):
 
     @property
     def state(self):
-        """pending / added / declined, derived from the payment attempt."""
+        """pending / added / declined / cancelled, derived from the payment attempt: declined when the
+        provider refused the charge, cancelled when the authorization it joined was cancelled or expired."""
         from ..states import SUCCESSFUL, Status
 
         if self.attempt.status in SUCCESSFUL:
             return "added"
-        if self.attempt.status in (Status.FAILED, Status.CANCELLED, Status.EXPIRED):
+        if self.attempt.status == Status.FAILED:
             return "declined"
+        if self.attempt.status in (Status.CANCELLED, Status.EXPIRED):
+            return "cancelled"
         return "pending"

@@ -23,6 +23,7 @@
     if (item.state === "added") {
       return "Added to your order. New total: " + money(item.order_total, item.currency) + ".";
     }
+    if (item.state === "cancelled") { return "This extra was cancelled, so nothing is charged for it."; }
     return "Your payment method was declined for this extra, so it was not added. " +
       "Your order itself is paid and unchanged.";
   }

@@ -197,7 +197,10 @@ def test_upsell_on_an_authorize_only_store_is_authorized_and_cancelled_with_the_
     assert checkout.status == Status.CANCELLED
     assert upsell.attempt.status == Status.CANCELLED
     assert order.status != Order.Status.PAID
-    assert sorted(provider_transactions(emulator, number))[-2:] == [("void", "12.90"), ("void", f"{checkout.amount / 100:.2f}")]
+    # What the shopper's page polls says what happened to the extra: cancelled, not declined.
+    assert upsell.state == "cancelled"
+    status = client.get(order_url(order, "shop:order_confirmation").replace("thanks/", "upsells.json")).json()
+    assert status["upsells"][0]["state"] == "cancelled"
 
 
 def test_upsell_on_an_authorize_only_store_is_captured_with_the_order(emulator, client, offer, authorize_only):
