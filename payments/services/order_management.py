@@ -17,7 +17,7 @@ from ..providers.registry import get_adapter
 from ..providers.types import Operation
 from ..states import SUCCESSFUL, record_event
 from .operation_outcomes import operation_finish, operation_settle
-from .provider_orders import ProviderOrder, provider_order  # noqa: F401 - ProviderOrder: part of this API
+from .provider_orders import ProviderOrder, provider_order
 
 Kind = PaymentOperation.Kind
 

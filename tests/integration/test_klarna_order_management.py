@@ -208,3 +208,14 @@ def test_extending_a_fresh_authorization_says_the_expiry_did_not_move(authorized
     assert authorized.authorization_expires_at == before
     assert authorized.operations.get(kind="extend").details["moved"] is False
     assert authorized.events.filter(message__startswith="Authorization time not extended").exists()
+
+
+@pytest.mark.parametrize("action, status", [(payment_capture, Status.CAPTURED), (payment_cancel, Status.CANCELLED)],
+                         ids=["capture", "cancel"])
+def test_a_capture_or_cancel_whose_answer_is_lost_is_settled_from_klarnas_order(authorized, emulator, action, status):
+    emulator.control("POST", "/_emulator/faults", json={**LOST_ANSWER, "when": "after"})
+    op = action(attempt_id=authorized.pk)
+    assert op.result == PaymentOperation.Result.DONE
+    authorized.refresh_from_db()
+    assert authorized.status == status
+    assert authorized.captured_amount == (authorized.amount if status == Status.CAPTURED else 0)
