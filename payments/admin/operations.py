@@ -87,15 +87,17 @@ def outcome_message(op) -> str:
     lost: it is not a refusal, the money may have moved)."""
     if op.result == PaymentOperation.Result.PENDING:
         return ("sent, but the provider's answer was lost, so the outcome is unknown. The shop reads the "
-                "provider's order back and settles it (see the timeline); the operation stays pending until "
-                "then, and trying it again repeats it under the same key, never twice.")
+                "provider's order back and settles it; the timeline and the operations below say when. While "
+                "it is pending, trying it again repeats it under the same key, never twice.")
     if op.result == PaymentOperation.Result.REFUSED:
         return f"not done: {op.error}"
     if op.kind == PaymentOperation.Kind.EXTEND and not (op.details or {}).get("moved", True):
-        expires = op.attempt.authorization_expires_at if op.attempt_id else None
-        return (f"the provider accepted it, but the expiry did not move (still {expires:%Y-%m-%d %H:%M}): "
-                "it extends to today plus its authorization period." if expires else
-                "the provider accepted it, but the expiry did not move.")
+        expires = op.attempt.authorization_expires_at
+        return ("the provider accepted it, but the expiry did not move"
+                + (f" (still {timezone.localtime(expires):%Y-%m-%d %H:%M})" if expires else "")
+                + ": it extends to today plus its authorization period.")
+    if op.error:
+        return "done: the provider's answer was lost, but its order read back shows it done."
     return "done."
 
 

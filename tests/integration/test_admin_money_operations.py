@@ -75,3 +75,17 @@ def test_the_summary_says_could_not_be_read_only_when_a_read_failed(emulator, cl
     emulator.control("POST", "/_emulator/faults", json={"method": "GET", "path": "/klarna/ordermanagement/",
                                                         "kind": "error", "status": 503, "times": 50})
     assert "the provider could not be read" in admin_client.get(change).content.decode()
+
+
+def test_a_refund_whose_answer_is_lost_but_shows_on_klarnas_order_is_done(emulator, client, admin_client):
+    attempt = pay_with_klarna(emulator, client)
+    admin_client.post(reverse("admin:payments_paymentattempt_operation", args=[attempt.pk, "capture"]),
+                      {"amount": "", "tracking_number": "", "carrier": "", "confirmed": "1"})
+    emulator.control("POST", "/_emulator/faults", json={"method": "POST", "path": "/klarna/ordermanagement/v1/orders",
+                                                        "kind": "error", "status": 503, "times": 10, "when": "after"})
+    refund_url = reverse("admin:payments_paymentattempt_operation", args=[attempt.pk, "refund"])
+    page = admin_client.post(refund_url, {"amount": "5.00", "description": "", "confirmed": "1"},
+                             follow=True).content.decode()
+    assert "its order read back shows it done" in page and "refused" not in page
+    attempt.refresh_from_db()
+    assert attempt.refunded_amount == 500 and attempt.status == Status.PARTIALLY_REFUNDED
