@@ -7,7 +7,8 @@ not from our books. Each action is a PaymentOperation row created before the pro
 the idempotency key; afterwards the provider's order is read again and every payment on it, and so the
 shop order, shows what the provider says. A refusal carries the provider's reason back and changes
 nothing. An action the route does not offer, or the order's state does not allow, is refused before any
-call.
+call. A lost answer (timeout, 5xx) is no refusal: the operation stays pending and is settled from the
+provider's order read back (operation_outcomes.py), at once when it shows the effect, else by reconcile.
 """
 from django.db import transaction
 
