@@ -11,6 +11,9 @@ from django.db import models
 class Status(models.TextChoices):
     CREATED = "created", "Created"
     PENDING = "pending", "Waiting for the shopper at the provider"
+    # Money still held to capture. A payment stays here while anything is left to capture, even with part
+    # of it captured and refunded (the amounts say so): it can still be captured, released or lapse, and the
+    # expiry filter and dashboard look for it here. See services/operation_outcomes.py:_settle.
     AUTHORIZED = "authorized", "Authorized"
     CAPTURED = "captured", "Paid (captured)"
     FAILED = "failed", "Failed or declined"

@@ -9,6 +9,8 @@ from django.utils.html import format_html
 from common.money import format_minor
 
 from ..models import PaymentAttempt, PaymentEvent, PaymentOperation, WebhookDelivery
+from ..providers.registry import get_adapter
+from ..providers.types import Operation
 from ..services.inbound import inbound_apply
 from ..services.order_management import operations_allowed, provider_order
 from .actions import action_links
@@ -97,6 +99,22 @@ class DuplicateFilter(admin.SimpleListFilter):
         return queryset
 
 
+def order_figures(order) -> str:
+    """The provider order's money in words. Money left to capture only where the route captures from the
+    shop; "could not be read" only when a read was tried and failed (a payment that is not held, or a
+    route without order management, is not read: our books are then simply ours)."""
+    capabilities = get_adapter(order.head.route).capabilities
+    if not capabilities.operations:
+        return format_html("{} ({}) offers no order management from the shop",
+                           get_adapter(order.head.route).display_name, order.head.get_status_display().lower())
+    figures = [f"{order.money(order.captured)} captured", f"{order.money(order.refunded)} refunded"]
+    if Operation.CAPTURE in capabilities.operations:
+        figures.append(f"{order.money(order.remaining)} left to capture")
+    source = "" if order.from_provider else \
+        " (from our books: the provider could not be read)" if order.read_failed else " (from our books)"
+    return format_html("{}{}", ", ".join(figures), source)
+
+
 @admin.register(PaymentAttempt)
 class PaymentAttemptAdmin(ReadOnlyAdmin):
     list_display = ("reference", "order_link", "kind", "route", "status", "amount_display", "captured_display",
@@ -125,10 +143,7 @@ class PaymentAttemptAdmin(ReadOnlyAdmin):
                                order.head.reference)
         allowed = {op.value for op in operations_allowed(obj, order)}
         offered = {key: value for key, value in OPERATIONS.items() if key in allowed}
-        summary = format_html("Provider order {}: {} captured, {} refunded, {} left to capture{}.",
-                              order.head.provider_reference or "—", order.money(order.captured),
-                              order.money(order.refunded), order.money(order.remaining),
-                              "" if order.from_provider else " (from our books: the provider could not be read)")
+        summary = format_html("Provider order {}: {}.", order.head.provider_reference or "—", order_figures(order))
         if not offered:
             return summary
         return format_html("{}<br>{}", summary, action_links(obj, "admin:payments_paymentattempt_operation", offered))

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from common.fields import MoneyField
 
-from ..models import PaymentAttempt
+from ..models import PaymentAttempt, PaymentOperation
 from ..services.order_management import (
     operations_allowed,
     payment_cancel,
@@ -81,6 +81,26 @@ class ExpiringFilter(admin.SimpleListFilter):
         return queryset
 
 
+def outcome_message(op) -> str:
+    """What the merchant is told about an operation that was not refused: done, done without effect (an
+    extension that did not move the expiry), or sent with its outcome unknown (the provider's answer was
+    lost: it is not a refusal, the money may have moved)."""
+    if op.result == PaymentOperation.Result.PENDING:
+        return ("sent, but the provider's answer was lost, so the outcome is unknown. The shop reads the "
+                "provider's order back and settles it; the timeline and the operations below say when. While "
+                "it is pending, trying it again repeats it under the same key, never twice.")
+    if op.result == PaymentOperation.Result.REFUSED:
+        return f"not done: {op.error}"
+    if op.kind == PaymentOperation.Kind.EXTEND and not (op.details or {}).get("moved", True):
+        expires = op.attempt.authorization_expires_at
+        return ("the provider accepted it, but the expiry did not move"
+                + (f" (still {timezone.localtime(expires):%Y-%m-%d %H:%M})" if expires else "")
+                + ": it extends to today plus its authorization period.")
+    if op.error:
+        return "done: the provider's answer was lost, but its order read back shows it done."
+    return "done."
+
+
 def operation_urls(model_admin):
     return [path("<int:pk>/operation/<str:name>/", model_admin.admin_site.admin_view(
         lambda request, pk, name: operation_view(model_admin, request, pk, name)),
@@ -99,8 +119,7 @@ def operation_view(model_admin, request, pk, name):
     title, form_class, run = OPERATIONS[name]
 
     def act(data):
-        run(attempt, data, request.user.get_username())
-        return "done."
+        return outcome_message(run(attempt, data, request.user.get_username()))
 
     statement = PAYMENT_STATEMENTS.get(name)
     return action_page(model_admin, request, attempt, title=f"{title}: payment {attempt.reference}",

@@ -7,68 +7,24 @@ not from our books. Each action is a PaymentOperation row created before the pro
 the idempotency key; afterwards the provider's order is read again and every payment on it, and so the
 shop order, shows what the provider says. A refusal carries the provider's reason back and changes
 nothing. An action the route does not offer, or the order's state does not allow, is refused before any
-call.
+call. A lost answer (timeout, 5xx) is no refusal: the operation stays pending and is settled from the
+provider's order read back (operation_outcomes.py), at once when it shows the effect, else by reconcile.
 """
-from dataclasses import dataclass
-
 from django.db import transaction
-from django.utils import timezone
 
-from common.money import format_minor
-
-from ..exceptions import InvalidReturn, OperationNotSupported, PaymentError, ProviderError
+from ..exceptions import OperationNotSupported, PaymentError, ProviderError
 from ..models import PaymentAttempt, PaymentOperation
 from ..providers.registry import get_adapter
 from ..providers.types import Operation
-from ..signals import refund_issued, send_on_commit
-from ..states import SUCCESSFUL, Status, record_event, transition
+from ..states import SUCCESSFUL, record_event
+from .operation_outcomes import operation_finish, operation_settle
+from .provider_orders import ProviderOrder, provider_order
 
 Kind = PaymentOperation.Kind
 
 
 class OperationRefused(PaymentError):
     """The shop or the provider refused the action; str() says why (with the provider's code)."""
-
-
-@dataclass(frozen=True)
-class ProviderOrder:
-    """The provider's order as a whole, as the provider reports it now (or our books, when it cannot
-    be read): `head` is the payment operations act on, `members` every successful payment on the order."""
-
-    head: PaymentAttempt
-    members: tuple[PaymentAttempt, ...]
-    total: int
-    captured: int
-    refunded: int
-    remaining: int
-    from_provider: bool
-
-    def money(self, amount: int) -> str:
-        return format_minor(amount, self.head.currency)
-
-
-def provider_order(attempt, *, read_back: bool = True) -> ProviderOrder:
-    """The provider order an attempt belongs to. Reads it back from the provider when the route reports
-    its totals; falls back to our books when it cannot be read (the limits are then ours)."""
-    head = attempt
-    if attempt.kind == PaymentAttempt.Kind.UPSELL:
-        head = (PaymentAttempt.objects.filter(route=attempt.route, provider_reference=attempt.provider_reference)
-                .exclude(kind=PaymentAttempt.Kind.UPSELL).order_by("created_at").first()) or attempt
-    members = [head] + list(PaymentAttempt.objects.filter(
-        route=head.route, provider_reference=head.provider_reference, kind=PaymentAttempt.Kind.UPSELL,
-        status__in=SUCCESSFUL).exclude(pk=head.pk)) if head.provider_reference else [head]
-    total = sum(m.amount for m in members)
-    captured, refunded = head.captured_amount, head.refunded_amount
-    remaining = total - captured if head.status == Status.AUTHORIZED else 0
-    if read_back and head.provider_reference and head.status in SUCCESSFUL:
-        try:
-            payment = get_adapter(head.route).fetch_payment(head.provider_reference)
-        except (ProviderError, InvalidReturn):
-            payment = None
-        if payment is not None and payment.captured is not None:
-            return ProviderOrder(head, tuple(members), payment.order_total or total, payment.captured,
-                                 payment.refunded or 0, payment.remaining or 0, True)
-    return ProviderOrder(head, tuple(members), total, captured, refunded, max(remaining, 0), False)
 
 
 def operations_allowed(attempt, order: ProviderOrder | None = None) -> list[Operation]:
@@ -132,7 +88,16 @@ def _check(order: ProviderOrder, kind, amount):
         raise OperationRefused("only an authorization with something left to capture can be extended")
 
 
+# The provider's answer to an operation was lost (a timeout, a 5xx after the client's retries): it may
+# have acted. _run returns this instead of an answer; the caller reads the provider's order back.
+UNKNOWN = object()
+
+
 def _run(order, op, call, *, source):
+    """Call the provider under the operation's key: its answer, or UNKNOWN when the answer was lost. An
+    unknown outcome is not a refusal (the money may have moved): the operation stays PENDING, so a retry
+    reuses its key (_begin), and it keeps the provider's figures from before the call, which the read-back
+    (operation_settle) compares with. Raises OperationRefused when the route or the provider refused."""
     head = order.head
     try:
         result = call(get_adapter(head.route))
@@ -140,40 +105,33 @@ def _run(order, op, call, *, source):
         PaymentOperation.objects.filter(pk=op.pk).update(result=PaymentOperation.Result.REFUSED, error=str(exc)[:500])
         raise OperationRefused(str(exc)) from exc
     except ProviderError as exc:
-        retryable = getattr(exc, "retryable", False)
-        result_state = PaymentOperation.Result.PENDING if retryable else PaymentOperation.Result.REFUSED
-        PaymentOperation.objects.filter(pk=op.pk).update(result=result_state, error=str(exc)[:500])
-        record_event(head.pk, kind="rejected", source=source, message=f"{op.get_kind_display()} refused: {exc}")
         reason = f"{exc.code}: {exc}" if getattr(exc, "code", None) else str(exc)
+        if getattr(exc, "retryable", False):
+            # A retry of the same operation keeps the figures from before its first call.
+            details = op.details if "before" in op.details else {**op.details, "before": {
+                "captured": order.captured, "refunded": order.refunded, "remaining": order.remaining}}
+            PaymentOperation.objects.filter(pk=op.pk).update(error=str(exc)[:500], details=details)
+            op.details = details
+            record_event(head.pk, kind="note", source=source,
+                         message=f"{op.get_kind_display()}: outcome unknown, the provider's answer was lost "
+                                 f"({reason}); its order is read back to settle it"[:500])
+            return UNKNOWN
+        PaymentOperation.objects.filter(pk=op.pk).update(result=PaymentOperation.Result.REFUSED, error=str(exc)[:500])
+        record_event(head.pk, kind="rejected", source=source, message=f"{op.get_kind_display()} refused: {exc}")
         raise OperationRefused(reason) from exc
     PaymentOperation.objects.filter(pk=op.pk).update(result=PaymentOperation.Result.DONE,
                                                      provider_id=str(result or "")[:64] if isinstance(result, str) else "")
     return result
 
 
-def _settle(before: ProviderOrder, *, source, message, captured=0, refunded=0, cancelled=False, released=False):
-    """After an action, make every payment on the provider order show what the provider says (read back;
-    our own arithmetic only when the provider cannot be read)."""
-    after = provider_order(before.head)
-    if not after.from_provider:
-        remaining = 0 if (cancelled or released) else max(before.remaining - captured, 0)
-        after = ProviderOrder(before.head, before.members, before.total, before.captured + captured,
-                              before.refunded + refunded, remaining, False)
-    head = before.head
-    with transaction.atomic():
-        PaymentAttempt.objects.filter(pk=head.pk).update(captured_amount=after.captured,
-                                                         refunded_amount=after.refunded, updated_at=timezone.now())
-        record_event(head.pk, kind="note", source=source, message=message[:500])
-        for member in before.members:
-            member.refresh_from_db(fields=["status"])
-            if cancelled and after.captured == 0:
-                transition(member.pk, Status.CANCELLED, source=source, message=f"Provider order cancelled. {message}")
-            elif after.remaining == 0 and after.captured > 0 and member.status == Status.AUTHORIZED:
-                transition(member.pk, Status.CAPTURED, source=source, message=f"Provider order captured. {message}")
-        if refunded:
-            full = after.refunded >= after.captured
-            transition(head.pk, Status.REFUNDED if full else Status.PARTIALLY_REFUNDED, source=source, message=message)
-    return after
+def _done(order, op, answer, *, source) -> PaymentOperation:
+    """The end of every operation: settle what the provider answered, or read its order back when the
+    answer was lost (the operation's result then says whether that settled it)."""
+    if answer is UNKNOWN:
+        return operation_settle(operation_id=op.pk, source=source)
+    operation_finish(order, op, answer, source=source)
+    op.refresh_from_db()
+    return op
 
 
 def payment_capture(*, attempt_id, amount=None, tracking_number="", carrier="", source="admin", user=""):
@@ -184,42 +142,31 @@ def payment_capture(*, attempt_id, amount=None, tracking_number="", carrier="", 
                        details={"tracking_number": tracking_number, "carrier": carrier})
     capture_id = _run(order, op, lambda a: a.capture(order.head.provider_reference, amount=amount,
                                                      key=op.idempotency_key, shipping_info=shipping), source=source)
-    _settle(order, source=source, captured=amount,
-            message=f"Captured {order.money(amount)} (capture {capture_id})"
-                    + (f", tracking {tracking_number}" if tracking_number else ""))
-    return op
+    return _done(order, op, capture_id, source=source)
 
 
 def payment_refund(*, attempt_id, amount, description="", source="admin", user=""):
     order, op = _begin(attempt_id, Kind.REFUND, amount=amount, user=user, details={"description": description})
     refund_id = _run(order, op, lambda a: a.refund(order.head.provider_reference, amount=amount,
                                                    key=op.idempotency_key, description=description), source=source)
-    _settle(order, source=source, refunded=amount,
-            message=f"Refunded {order.money(amount)} (refund {refund_id}). {description}".strip())
-    send_on_commit(refund_issued, operation_id=op.pk, attempt_id=attempt_id, amount=amount)
-    return op
+    return _done(order, op, refund_id, source=source)
 
 
 def payment_cancel(*, attempt_id, source="admin", user=""):
     order, op = _begin(attempt_id, Kind.CANCEL, user=user)
-    _run(order, op, lambda a: a.cancel(order.head.provider_reference, key=op.idempotency_key), source=source)
-    _settle(order, source=source, cancelled=True,
-            message=f"Authorization of {order.money(order.remaining)} cancelled ({source})")
-    return op
+    answer = _run(order, op, lambda a: a.cancel(order.head.provider_reference, key=op.idempotency_key), source=source)
+    return _done(order, op, answer, source=source)
 
 
 def payment_release_remaining(*, attempt_id, source="admin", user=""):
     order, op = _begin(attempt_id, Kind.RELEASE, user=user)
-    _run(order, op, lambda a: a.release_remaining(order.head.provider_reference, key=op.idempotency_key),
-         source=source)
-    _settle(order, source=source, released=True, message=f"Released the uncaptured {order.money(order.remaining)}")
-    return op
+    answer = _run(order, op, lambda a: a.release_remaining(order.head.provider_reference, key=op.idempotency_key),
+                  source=source)
+    return _done(order, op, answer, source=source)
 
 
 def payment_extend(*, attempt_id, source="admin", user=""):
     order, op = _begin(attempt_id, Kind.EXTEND, user=user)
     expires = _run(order, op, lambda a: a.extend_authorization(order.head.provider_reference,
                                                                key=op.idempotency_key), source=source)
-    PaymentAttempt.objects.filter(pk=order.head.pk).update(authorization_expires_at=expires, updated_at=timezone.now())
-    record_event(order.head.pk, kind="note", source=source, message=f"Authorization extended until {expires}")
-    return op
+    return _done(order, op, expires, source=source)

@@ -10,6 +10,7 @@ from ..exceptions import InvalidReturn, ProviderError, ReturnMismatch
 from ..models import PaymentAttempt
 from ..providers.registry import get_adapter
 from ..states import IN_BETWEEN, Status, transition
+from .operation_outcomes import operations_reconcile
 from .payment_confirm import payment_confirm
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ class ReconcileReport:
     unavailable: int = 0
     rejected: int = 0
     duplicates: int = 0
+    operations: int = 0  # merchant operations whose lost answer was settled from the provider's order
     details: list[str] = field(default_factory=list)
 
 
@@ -31,7 +33,8 @@ def payments_reconcile(*, now=None, older_than=None, limit=500) -> ReconcileRepo
     """Ask the provider about every in-between attempt older than `older_than` seconds.
 
     Each attempt is settled through payment_confirm (same checks, same state machine as a return),
-    expired when the provider has nothing for it after PAYMENT_EXPIRE_AFTER, or left waiting. Safe to
+    expired when the provider has nothing for it after PAYMENT_EXPIRE_AFTER, or left waiting. Then the
+    merchant operations whose provider answer was lost are settled from the provider's order. Safe to
     run concurrently with returns and webhooks and to run twice: transitions are idempotent.
     """
     now = now or timezone.now()
@@ -72,6 +75,7 @@ def payments_reconcile(*, now=None, older_than=None, limit=500) -> ReconcileRepo
         else:
             report.waiting += 1
     report.duplicates = _undo_duplicates()
+    report.operations = operations_reconcile(now=now)
     log.info("reconcile: %s", report)
     return report
 

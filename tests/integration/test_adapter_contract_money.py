@@ -79,7 +79,10 @@ ALONE = {  # the operation itself, on the authorized payment, for a route that d
 }
 AFTER = {
     Operation.CAPTURE: lambda a, part: a.captured_amount == (part or a.amount),
-    Operation.REFUND: lambda a, part: a.refunded_amount == 400 and a.status == Status.PARTIALLY_REFUNDED,
+    # A refund while part of the authorization is still open leaves it authorized (it can still be
+    # captured); once everything is captured, it is partially refunded.
+    Operation.REFUND: lambda a, part: a.refunded_amount == 400 and a.status == (
+        Status.AUTHORIZED if part else Status.PARTIALLY_REFUNDED),
     Operation.CANCEL: lambda a, part: a.status == Status.CANCELLED,
     Operation.RELEASE: lambda a, part: a.status == Status.CAPTURED and a.captured_amount == part,
     Operation.EXTEND: lambda a, part: a.authorization_expires_at is not None,

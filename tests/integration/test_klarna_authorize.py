@@ -249,3 +249,18 @@ def test_an_authorize_that_times_out_is_retried_under_the_same_key_and_charges_o
     assert len(calls) == 2
     assert len({call["headers"]["klarna-idempotency-key"] for call in calls}) == 1
     assert len(klarna.control("GET", f"{CONTROL}/transactions")["transactions"]) == 1
+
+
+def test_the_admin_page_of_a_v2_payment_reads_nothing_and_offers_nothing(klarna, client, admin_client):
+    """Probe B note and defect 10: viewing the payment in admin sent a finalize (a write) to Klarna on
+    every view, and claimed a failed read and money left to capture on a route that captures nothing."""
+    from django.urls import reverse
+
+    attempt = pay_with_step_up(klarna, client)
+    assert attempt.status == Status.AUTHORIZED
+    finalized = len(authorize_calls(klarna, finalizing=True))
+    for _ in range(2):
+        page = admin_client.get(reverse("admin:payments_paymentattempt_change", args=[attempt.pk])).content.decode()
+        assert "offers no order management from the shop" in page
+        assert "left to capture" not in page and "could not be read" not in page
+    assert len(authorize_calls(klarna, finalizing=True)) == finalized

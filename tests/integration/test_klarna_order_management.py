@@ -1,18 +1,25 @@
 """Capture, refund, cancel, release and extend a Klarna authorization from admin."""
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from payments.models import PaymentAttempt, PaymentOperation
+from payments.providers.types import Operation
 from payments.services.order_management import (
     OperationRefused,
+    operations_allowed,
     payment_cancel,
     payment_capture,
     payment_extend,
     payment_refund,
     payment_release_remaining,
 )
+from payments.services.reconcile import payments_reconcile
 from payments.states import Status
+from shop.models import EmailNotification
 from tests.integration.klarna_flow import pay_with_klarna
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -100,3 +107,115 @@ def test_admin_pages_drive_the_operations(authorized, admin_client):
     assert b"TRK9" in page.content
     expiring = admin_client.get(reverse("admin:payments_paymentattempt_changelist") + "?expiring=7")
     assert expiring.status_code == 200
+
+
+def test_a_refund_while_the_authorization_is_open_keeps_it_authorized(authorized, emulator):
+    """Probe B defect 1: capture 10, refund 10, capture 5 made the payment terminal "Refunded" while
+    Klarna still held 13.45 to capture. It stays Authorized (the expiry filter and the dashboard count it)
+    until nothing is left to capture; then the refunds decide."""
+    payment_capture(attempt_id=authorized.pk, amount=1000)
+    payment_refund(attempt_id=authorized.pk, amount=1000)
+    authorized.refresh_from_db()
+    assert authorized.status == Status.AUTHORIZED
+    assert (authorized.captured_amount, authorized.refunded_amount) == (1000, 1000)
+    assert Operation.CAPTURE in operations_allowed(authorized)
+    assert PaymentAttempt.objects.filter(status="authorized", pk=authorized.pk).exists()  # "expiring" filter
+
+    payment_capture(attempt_id=authorized.pk, amount=500)
+    authorized.refresh_from_db()
+    assert authorized.status == Status.AUTHORIZED and authorized.captured_amount == 1500
+
+    payment_capture(attempt_id=authorized.pk)  # the rest: nothing left to capture, 10.00 of it refunded
+    authorized.refresh_from_db()
+    assert authorized.status == Status.PARTIALLY_REFUNDED
+    assert (authorized.captured_amount, authorized.refunded_amount) == (authorized.amount, 1000)
+    assert klarna_order(emulator, authorized)["refunded_amount"] == 1000
+
+
+def test_a_release_after_everything_captured_was_refunded_is_refunded(authorized):
+    payment_capture(attempt_id=authorized.pk, amount=1000)
+    payment_refund(attempt_id=authorized.pk, amount=1000)
+    payment_release_remaining(attempt_id=authorized.pk)
+    authorized.refresh_from_db()
+    assert authorized.status == Status.REFUNDED
+
+
+LOST_ANSWER = {"method": "POST", "path": "/klarna/ordermanagement/v1/orders", "kind": "error", "status": 503,
+               "times": 10}
+
+
+def refund_emails():
+    return EmailNotification.objects.filter(kind="refund_issued").count()
+
+
+def test_a_refund_whose_answer_is_lost_is_read_back_and_settled(authorized, emulator):
+    """Probe B defect 8: Klarna refunds, then answers 503. Not a refusal: Klarna's order is read back at
+    once, the books follow it, the email goes out once, and a later reconcile changes nothing."""
+    payment_capture(attempt_id=authorized.pk)
+    emulator.control("POST", "/_emulator/faults", json={**LOST_ANSWER, "when": "after"})
+    op = payment_refund(attempt_id=authorized.pk, amount=500)
+    assert op.result == PaymentOperation.Result.DONE and op.error
+    authorized.refresh_from_db()
+    assert authorized.refunded_amount == 500 and authorized.status == Status.PARTIALLY_REFUNDED
+    assert klarna_order(emulator, authorized)["refunded_amount"] == 500
+    assert not authorized.events.filter(kind="rejected").exists()
+    assert refund_emails() == 1
+    emulator.control("DELETE", "/_emulator/faults")
+    payments_reconcile()
+    assert refund_emails() == 1 and PaymentAttempt.objects.get(pk=authorized.pk).refunded_amount == 500
+
+
+def test_a_lost_answer_klarna_cannot_be_read_for_is_settled_by_the_periodic_reconcile(authorized, emulator):
+    payment_capture(attempt_id=authorized.pk)
+    emulator.control("POST", "/_emulator/faults", json={**LOST_ANSWER, "when": "after"})
+    emulator.control("POST", "/_emulator/faults", json={"method": "GET", "path": "/klarna/ordermanagement/",
+                                                        "kind": "error", "status": 503, "times": 50})
+    op = payment_refund(attempt_id=authorized.pk, amount=500)
+    assert op.result == PaymentOperation.Result.PENDING
+    assert PaymentAttempt.objects.get(pk=authorized.pk).refunded_amount == 0 and refund_emails() == 0
+    emulator.control("DELETE", "/_emulator/faults")
+    assert payments_reconcile().operations == 1  # the beat's reconcile-stuck-payments
+    op.refresh_from_db()
+    authorized.refresh_from_db()
+    assert op.result == PaymentOperation.Result.DONE and authorized.refunded_amount == 500
+    assert authorized.status == Status.PARTIALLY_REFUNDED and refund_emails() == 1
+    assert payments_reconcile().operations == 0 and refund_emails() == 1
+
+
+def test_a_lost_answer_klarna_never_acted_on_stays_pending_then_is_marked_not_done(authorized, emulator):
+    payment_capture(attempt_id=authorized.pk)
+    emulator.control("POST", "/_emulator/faults", json={**LOST_ANSWER, "when": "before"})
+    op = payment_refund(attempt_id=authorized.pk, amount=500)
+    assert op.result == PaymentOperation.Result.PENDING and klarna_order(emulator, authorized)["refunded_amount"] == 0
+    emulator.control("DELETE", "/_emulator/faults")
+    payments_reconcile()  # too young to conclude: Klarna might still be at it
+    assert PaymentOperation.objects.get(pk=op.pk).result == PaymentOperation.Result.PENDING
+    payments_reconcile(now=timezone.now() + timedelta(hours=1))
+    op.refresh_from_db()
+    assert op.result == PaymentOperation.Result.REFUSED and "not done" in op.error
+    authorized.refresh_from_db()
+    assert authorized.refunded_amount == 0 and authorized.status == Status.CAPTURED and refund_emails() == 0
+
+
+def test_extending_a_fresh_authorization_says_the_expiry_did_not_move(authorized, admin_client):
+    """Probe B defect 11: Klarna extends to today plus its period, so on the day of authorization the
+    expiry stays where it is; admin says so instead of "done"."""
+    before = authorized.authorization_expires_at
+    url = reverse("admin:payments_paymentattempt_operation", args=[authorized.pk, "extend"])
+    page = admin_client.post(url, {"confirmed": "1"}, follow=True).content.decode()
+    assert "did not move" in page and "done." not in page
+    authorized.refresh_from_db()
+    assert authorized.authorization_expires_at == before
+    assert authorized.operations.get(kind="extend").details["moved"] is False
+    assert authorized.events.filter(message__startswith="Authorization time not extended").exists()
+
+
+@pytest.mark.parametrize("action, status", [(payment_capture, Status.CAPTURED), (payment_cancel, Status.CANCELLED)],
+                         ids=["capture", "cancel"])
+def test_a_capture_or_cancel_whose_answer_is_lost_is_settled_from_klarnas_order(authorized, emulator, action, status):
+    emulator.control("POST", "/_emulator/faults", json={**LOST_ANSWER, "when": "after"})
+    op = action(attempt_id=authorized.pk)
+    assert op.result == PaymentOperation.Result.DONE
+    authorized.refresh_from_db()
+    assert authorized.status == status
+    assert authorized.captured_amount == (authorized.amount if status == Status.CAPTURED else 0)

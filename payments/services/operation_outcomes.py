@@ -1,0 +1,154 @@
+"""What a merchant operation (capture, refund, cancel, release, extend) changes on our side once it is
+done at the provider: the books and statuses of every payment on the provider's order, the timeline,
+and a refund's email. Also the operations whose provider answer was lost: their effect is looked for on
+the provider's order read back, right after the call and by the periodic reconcile
+(operations_reconcile), and they are settled from what it shows.
+"""
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import PaymentAttempt, PaymentOperation
+from ..signals import refund_issued, send_on_commit
+from ..states import Status, record_event, transition
+from .provider_orders import ProviderOrder, provider_order
+
+Kind = PaymentOperation.Kind
+
+
+def _settle(before: ProviderOrder, *, source, message, captured=0, refunded=0, cancelled=False, released=False,
+            after: ProviderOrder | None = None):
+    """After an action, make every payment on the provider order show what the provider says (`after`, or
+    read back; our own arithmetic only when the provider cannot be read).
+
+    Statuses: an authorization with money left to capture stays AUTHORIZED whatever was refunded
+    meanwhile. It can still be captured, released or lapse, and the expiry filter and the dashboard's
+    "expiring" figure count it (they look for AUTHORIZED); its captured and refunded amounts say what the
+    shopper paid so far. REFUNDED is terminal, so it must never be reached while more can be captured.
+    Once nothing is left to capture (all captured, or the rest released), the payment is CAPTURED, then
+    PARTIALLY_REFUNDED or REFUNDED by what was refunded of what was captured, whichever action got it
+    there: a capture of the rest after a refund, a release, or a refund."""
+    after = after or provider_order(before.head)
+    if not after.from_provider:
+        remaining = 0 if (cancelled or released) else max(before.remaining - captured, 0)
+        after = ProviderOrder(before.head, before.members, before.total, before.captured + captured,
+                              before.refunded + refunded, remaining, False)
+    head = before.head
+    with transaction.atomic():
+        PaymentAttempt.objects.filter(pk=head.pk).update(captured_amount=after.captured,
+                                                         refunded_amount=after.refunded, updated_at=timezone.now())
+        record_event(head.pk, kind="note", source=source, message=message[:500])
+        for member in before.members:
+            member.refresh_from_db(fields=["status"])
+            if cancelled and after.captured == 0:
+                transition(member.pk, Status.CANCELLED, source=source, message=f"Provider order cancelled. {message}")
+            elif after.remaining == 0 and after.captured > 0 and member.status == Status.AUTHORIZED:
+                transition(member.pk, Status.CAPTURED, source=source, message=f"Provider order captured. {message}")
+        if after.remaining == 0 and after.captured > 0 and after.refunded > 0:
+            full = after.refunded >= after.captured
+            transition(head.pk, Status.REFUNDED if full else Status.PARTIALLY_REFUNDED, source=source, message=message)
+    return after
+
+
+def operation_finish(order: ProviderOrder, op, answer, *, source, after: ProviderOrder | None = None):
+    """What a done operation changes on our side, whether the provider answered (`answer`: its capture or
+    refund id, the new expiry) or its order was read back later (`after`): books, statuses, the timeline,
+    and for a refund the shopper's email (queued under the operation's key: once)."""
+    amount, details, money = op.amount or 0, op.details or {}, order.money
+    if op.kind == Kind.CAPTURE:
+        tracking = details.get("tracking_number")
+        _settle(order, source=source, captured=amount, after=after,
+                message=f"Captured {money(amount)} (capture {answer or 'id not known'})"
+                        + (f", tracking {tracking}" if tracking else ""))
+    elif op.kind == Kind.REFUND:
+        _settle(order, source=source, refunded=amount, after=after,
+                message=f"Refunded {money(amount)} (refund {answer or 'id not known'}). "
+                        f"{details.get('description', '')}".strip())
+        send_on_commit(refund_issued, operation_id=op.pk, attempt_id=order.head.pk, amount=amount)
+    elif op.kind == Kind.CANCEL:
+        _settle(order, source=source, cancelled=True, after=after,
+                message=f"Authorization of {money(order.remaining)} cancelled ({source})")
+    elif op.kind == Kind.RELEASE:
+        _settle(order, source=source, released=True, after=after,
+                message=f"Released the uncaptured {money(order.remaining)}")
+    else:
+        _extended(order, op, answer, source=source)
+
+
+def _extended(order: ProviderOrder, op, expires, *, source):
+    """Klarna extends an authorization to today plus its period, not by a period: on the day it was placed
+    (or last extended) the expiry does not move. Say so instead of claiming an extension; the operation's
+    details keep whether it moved, for the merchant's message."""
+    before = order.head.authorization_expires_at
+    moved = expires is not None and (before is None or expires > before)
+    PaymentOperation.objects.filter(pk=op.pk).update(details={**(op.details or {}), "moved": moved})
+    op.details = {**(op.details or {}), "moved": moved}
+    if expires is not None:
+        PaymentAttempt.objects.filter(pk=order.head.pk).update(authorization_expires_at=expires,
+                                                               updated_at=timezone.now())
+    record_event(order.head.pk, kind="note", source=source,
+                 message=f"Authorization extended until {expires}" if moved else
+                 f"Authorization time not extended: the provider still ends it at {expires or before}")
+
+
+def _effect_shown(op, order: ProviderOrder) -> bool | None:
+    """Whether the provider's order read back shows the operation's effect, against its figures from
+    before the call (our books' for an operation recorded before those were kept). None when it cannot
+    tell: an expiry read back does not say who extended it."""
+    before = (op.details or {}).get("before") or {"captured": op.attempt.captured_amount,
+                                                  "refunded": op.attempt.refunded_amount}
+    amount = op.amount or 0
+    shown = {
+        Kind.CAPTURE: order.captured >= before["captured"] + amount,
+        Kind.REFUND: order.refunded >= before["refunded"] + amount,
+        Kind.CANCEL: order.remaining == 0 and order.captured == 0,
+        Kind.RELEASE: order.remaining == 0 and order.captured > 0,
+    }
+    return shown.get(op.kind)
+
+
+def operation_settle(*, operation_id, source="reconcile", conclude=False) -> PaymentOperation:
+    """Settle an operation whose answer was lost from the provider's order read back: DONE, with books,
+    statuses and the refund email as for an answered one, when the order shows its effect; REFUSED ("the
+    provider did not do it") when `conclude` (old enough that the provider cannot still be at it) and it
+    does not; otherwise left PENDING (also when the provider cannot be read).
+
+    Safe to run twice and to race (the admin request's read-back, the periodic reconcile): the move out
+    of PENDING is one conditional UPDATE and only its winner applies the effect, so books are written and
+    the email queued once."""
+    op = PaymentOperation.objects.select_related("attempt").get(pk=operation_id)
+    if op.result != PaymentOperation.Result.PENDING:
+        return op
+    order = provider_order(op.attempt)
+    if not order.from_provider:
+        return op
+    shown = _effect_shown(op, order)
+    pending = PaymentOperation.objects.filter(pk=op.pk, result=PaymentOperation.Result.PENDING)
+    with transaction.atomic():  # the claim and its effect commit together
+        if shown and pending.update(result=PaymentOperation.Result.DONE):
+            operation_finish(order, op, "", source=source, after=order)
+        elif not shown and conclude and pending.update(result=PaymentOperation.Result.REFUSED, error=(
+                "not done: the provider's order does not show it" if shown is False
+                else "not confirmed: the provider's order cannot show it")):
+            record_event(op.attempt_id, kind="note", source=source,
+                         message=f"{op.get_kind_display()} whose answer was lost: the provider "
+                                 f"{'did not do it' if shown is False else 'cannot confirm it'}; nothing changed")
+    op.refresh_from_db()
+    return op
+
+
+def operations_reconcile(*, now=None, older_than=None, limit=200) -> int:
+    """Settle operations whose provider answer was lost (PENDING with the error recorded): from the
+    provider's order read back, done or, once older than `older_than` seconds, not done. Returns how many
+    were settled either way. Run by the periodic reconcile; safe to run twice (operation_settle)."""
+    now = now or timezone.now()
+    older_than = settings.PAYMENT_RECONCILE_AFTER if older_than is None else older_than
+    unknown = (PaymentOperation.objects.filter(result=PaymentOperation.Result.PENDING).exclude(error="")
+               .order_by("created_at").values_list("pk", "created_at")[:limit])
+    settled = 0
+    for pk, created_at in unknown:
+        conclude = created_at <= now - timedelta(seconds=older_than)
+        settled += operation_settle(operation_id=pk, conclude=conclude).result != PaymentOperation.Result.PENDING
+    return settled
