@@ -134,10 +134,16 @@ class PaymentOperation(models.Model):
     details = models.JSONField(default=dict, blank=True)
     error = models.CharField(max_length=500, blank=True)
     created_by = models.CharField(max_length=150, blank=True)
+    # The one-time key of the admin confirmation form that asked for it (payments.services.confirmations):
+    # the same form posted twice finds this row and acts no more. Null when no form asked (a task, a test).
+    confirmation_key = models.CharField(max_length=40, null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["attempt", "confirmation_key"], name="operation_once_per_confirmation"),
+        ]
 
     def __str__(self):
         return f"{self.kind} {self.amount or ''} ({self.result})"
