@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from payments.models import PaymentOperation
 from payments.states import Status
+from tests.integration.admin_forms import confirm
 from tests.integration.klarna_flow import pay_with_klarna
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,13 +26,12 @@ def test_typed_capture_and_refund_reach_klarna_as_exact_minor_units(emulator, cl
     assert "Capture €\u00a012.90 of provider order" in review.content.decode()
     assert klarna_order(emulator, attempt)["captured_amount"] == 0 and not PaymentOperation.objects.exists()
 
-    admin_client.post(capture_url, {"amount": "12.90", "tracking_number": "TRK7", "carrier": "DHL",
-                                    "confirmed": "1"})
+    confirm(admin_client, capture_url, {"amount": "12.90", "tracking_number": "TRK7", "carrier": "DHL"})
     attempt.refresh_from_db()
     assert attempt.captured_amount == 1290 and klarna_order(emulator, attempt)["captured_amount"] == 1290
 
     refund_url = reverse("admin:payments_paymentattempt_operation", args=[attempt.pk, "refund"])
-    admin_client.post(refund_url, {"amount": "0,29", "description": "", "confirmed": "1"})  # 0.29: no float
+    confirm(admin_client, refund_url, {"amount": "0,29", "description": ""})  # 0.29: no float
     attempt.refresh_from_db()
     assert attempt.refunded_amount == 29 and klarna_order(emulator, attempt)["refunded_amount"] == 29
     page = admin_client.get(reverse("admin:payments_paymentattempt_change", args=[attempt.pk])).content.decode()

@@ -13,6 +13,7 @@ from payments.services.order_management import (
     payment_release_remaining,
 )
 from payments.states import Status
+from tests.integration.admin_forms import confirm
 from tests.integration.klarna_flow import pay_with_klarna
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -93,7 +94,7 @@ def test_release_and_extend(authorized, emulator):
 def test_admin_pages_drive_the_operations(authorized, admin_client):
     url = reverse("admin:payments_paymentattempt_operation", args=[authorized.pk, "capture"])
     assert admin_client.get(url).status_code == 200
-    admin_client.post(url, {"amount": "", "tracking_number": "TRK9", "carrier": "DHL", "confirmed": "1"})
+    confirm(admin_client, url, {"amount": "", "tracking_number": "TRK9", "carrier": "DHL"})
     authorized.refresh_from_db()
     assert authorized.status == Status.CAPTURED
     page = admin_client.get(reverse("admin:payments_paymentattempt_change", args=[authorized.pk]))

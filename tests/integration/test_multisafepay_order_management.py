@@ -13,6 +13,7 @@ from payments.services import order_management as om
 from payments.services.payment_start import payment_start
 from payments.states import Status
 from tests.factories import make_order, make_product
+from tests.integration.admin_forms import confirm
 from tests.integration.multisafepay_flow import decide, msp_orders
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,7 +32,7 @@ def paid(emulator, client):
 
 def operation(admin_client, attempt, name, **data):
     url = reverse("admin:payments_paymentattempt_operation", args=[attempt.pk, name])
-    return admin_client.post(url, {**data, "confirmed": "1"}, follow=True)
+    return confirm(admin_client, url, data, follow=True)
 
 
 def msp(emulator, attempt):

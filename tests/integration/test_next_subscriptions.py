@@ -11,6 +11,7 @@ from payments.providers.next.signatures import sign
 from payments.services.dunning import subscriptions_dunning_run
 from shop.links import subscription_url
 from shop.models import Order
+from tests.integration.admin_forms import confirmation_key
 from tests.integration.next_flow import pay, provider_requests, subscription_order
 
 WEBHOOK_PATH = "/payments/webhooks/next/"
@@ -153,8 +154,9 @@ def test_merchant_actions_in_admin(hooked, client, admin_client):
 
     def act(action, data=None):
         url = reverse("admin:payments_subscription_action", args=[sub.pk, action])
-        assert admin_client.get(url).status_code == 200
-        return admin_client.post(url, data or {}, follow=True)
+        page = admin_client.get(url)
+        assert page.status_code == 200
+        return admin_client.post(url, {**(data or {}), "confirmation": confirmation_key(page)}, follow=True)
 
     act("renew")
     sub.refresh_from_db()
