@@ -46,8 +46,8 @@ def operation_replayed(op: PaymentOperation) -> AlreadyConfirmed:
     elif op.result == PaymentOperation.Result.REFUSED:
         result = f"refused ({op.error})"
     else:
-        result = ("sent, the provider's answer is not known yet" + (f" ({op.error})" if op.error else "")
-                  + ": look at this payment again in a moment")
+        result = (f"sent, the provider's answer is not known ({op.error})" if op.error else
+                  "sent, waiting for the provider's answer (look at this payment again in a moment)")
     by = f" by {op.created_by}" if op.created_by else ""
     return AlreadyConfirmed(f"this form was already confirmed at {_when(op.created_at)}{by}: "
                             f"{op.get_kind_display().lower()}{amount}, {result}. Nothing was sent again.")
