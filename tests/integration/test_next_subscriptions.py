@@ -177,6 +177,17 @@ def test_merchant_actions_in_admin(hooked, client, admin_client):
     assert admin_client.get(reverse("admin:payments_subscription_change", args=[sub.pk])).status_code == 200
 
 
+def test_renew_now_posted_twice_from_one_form_renews_once(hooked, client, admin_client):
+    order, sub = subscribe(hooked, client)
+    url = reverse("admin:payments_subscription_action", args=[sub.pk, "renew"])
+    form = {"confirmation": confirmation_key(admin_client.get(url))}
+    admin_client.post(url, form)
+    second = admin_client.post(url, form, follow=True).content.decode()
+    assert len(provider_requests(hooked, "POST", "/renew/")) == 1
+    assert sub.charges.filter(billing_cycle__gt=0).count() == 1
+    assert "this form was already confirmed" in second and "refused" not in second
+
+
 def test_due_subscriptions_are_read_back_when_webhooks_are_lost(hooked, client):
     from payments.tasks import check_due_subscriptions
 
