@@ -108,6 +108,16 @@ def test_a_shipped_order_offers_refund_but_no_cancel(emulator, paid, admin_clien
         om.payment_cancel(attempt_id=paid.pk)
 
 
+@pytest.mark.parametrize("first, reason", [("capture", "already captured"), ("cancel", "already cancelled")])
+def test_a_late_whole_order_capture_says_what_happened_not_that_the_amount_is_wrong(emulator, paid, first, reason):
+    # A double click's twin, or a second tab: its amount was read before the first action landed.
+    (om.payment_capture if first == "capture" else om.payment_cancel)(attempt_id=paid.pk)
+    with pytest.raises(om.OperationRefused, match=reason) as refused:
+        om.payment_capture(attempt_id=paid.pk, amount=paid.amount)
+    assert "captures the whole order at once" not in str(refused.value)
+    assert paid.operations.count() == 1
+
+
 def test_authorisations_appear_in_the_expiring_filter_28_days_after_approval(emulator, paid):
     def expiring():
         return list(ExpiringFilter(None, {"expiring": "7"}, PaymentAttempt, None)
