@@ -110,8 +110,9 @@ def new_operation_key():
 class PaymentOperation(models.Model):
     """One merchant action on an authorized payment (capture, refund, cancel, release, extend).
 
-    Created before the provider is called; its key is the provider idempotency key, so a double
-    click or a retry after a timeout acts once."""
+    Created before the provider is called; its key is the provider idempotency key, so a retry after a
+    timeout acts once, and it records the admin form's one-time confirmation key, so a double click
+    (the same form posted twice) finds this row instead of making a second one."""
 
     class Kind(models.TextChoices):
         CAPTURE = "capture", "Capture"
