@@ -189,3 +189,24 @@ def test_renew_now_twins_at_the_same_moment_charge_once(klarna, client, admin_cl
         thread.join(30)
     assert len(pages) == 2 and sum("this form was already confirmed" in page for page in pages) == 1
     assert len(token_orders(klarna)) == 1 and sub.charges.count() == 2
+
+
+def test_a_retry_posted_twice_from_one_form_is_told_it_was_done_not_that_it_is_refused(klarna, client, admin_client):
+    from django.urls import reverse
+
+    from tests.integration.admin_forms import confirmed_form
+
+    sub = subscribe(klarna, client)
+    make_due(sub)
+    klarna.control("POST", f"/_emulator/klarna/tokens/{sub.customer_token}/scenario",
+                   json={"charge": "decline", "times": 1})
+    assert subscription_charge(subscription_id=sub.pk) == "declined"
+    url = reverse("admin:payments_subscription_action", args=[sub.pk, "retry"])
+    form = confirmed_form(admin_client, url)
+    admin_client.post(url, form)
+    second = admin_client.post(url, form, follow=True).content.decode()
+    sub.refresh_from_db()
+    assert sub.status == "active" and len(token_orders(klarna)) == 2  # the decline, then the one retry
+    # The first POST made the subscription active, so Retry is no longer open: the replay is still told
+    # what its form did.
+    assert "this form was already confirmed" in second and "not possible" not in second
