@@ -97,3 +97,8 @@ class ReturnMismatch(PaymentError):
 
 class OrderAlreadyPaid(PaymentError):
     shopper_message = "This order is already paid. Nothing more to do."
+
+
+class AlreadyConfirmed(PaymentError):
+    """The merchant's confirmation form was already acted on (a double click, a second tab holding the
+    same form): nothing was done again. Not a refusal: str() says what the first submission did."""

@@ -6,10 +6,14 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from ..exceptions import PaymentError
+from ..exceptions import AlreadyConfirmed, PaymentError
+from ..services.confirmations import confirmation_key, new_confirmation_key
 
 # Posted by the confirmation step; an action that moves money runs only on a POST that carries it.
 CONFIRMED = "confirmed"
+# The form's one-time key (payments.services.confirmations): the service records it, so the same form
+# posted twice acts once.
+CONFIRMATION = "confirmation"
 
 
 def action_links(obj, url_name, actions):
@@ -18,8 +22,9 @@ def action_links(obj, url_name, actions):
     return format_html(" ".join(["{}"] * len(links)), *links)
 
 
-def action_page(model_admin, request, obj, *, title, form_class, run, template, context, statement=None):
-    """GET: the form. POST: run(cleaned_data) -> a success message; a PaymentError is shown as the
+def action_page(model_admin, request, obj, *, title, form_class, run, template, context, statement=None,
+                refusal=None, replayed=None):
+    """GET: the form. POST: run(cleaned_data, key) -> a success message; a PaymentError is shown as the
     refusal it is (with the provider's reason), and the object page is shown again either way.
 
     `statement(cleaned_data)`, given for actions that move money, says what is about to happen with the
@@ -27,25 +32,47 @@ def action_page(model_admin, request, obj, *, title, form_class, run, template, 
     the confirmation page. A form with inputs (an amount) first checks them, then shows the statement
     with the inputs carried along hidden, and runs only on a POST carrying CONFIRMED: a typed amount is
     never charged or refunded before the merchant has read it back in currency.
+
+    Every form rendered carries a fresh one-time key (CONFIRMATION) and runs only with one; `run` hands
+    it to the service, which records it before calling the provider. `replayed(key)` raises
+    AlreadyConfirmed when that form was already acted on: a second POST of the same form (double click,
+    two tabs) is told what the first did, before `refusal` (why the action is not open now, which the
+    first POST may have caused) is even looked at; concurrent twins meet in the service, under its lock.
     """
-    form = form_class(request.POST if request.method == "POST" else None)
     change_url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+    key = confirmation_key(request.POST.get(CONFIRMATION)) if request.method == "POST" else ""
+    try:
+        if key and replayed is not None:
+            replayed(key)
+    except AlreadyConfirmed as exc:
+        messages.warning(request, f"{title}: {exc}")
+        return redirect(change_url)
+    if refusal:
+        messages.error(request, refusal)
+        return redirect(change_url)
+    form = form_class(request.POST if request.method == "POST" else None)
     confirming = False
     stated = None
     if request.method == "POST" and form.is_valid():
-        if statement is None or not form.fields or request.POST.get(CONFIRMED) == "1":
+        runs = statement is None or not form.fields or request.POST.get(CONFIRMED) == "1"
+        if runs and key:
             try:
-                done = run(form.cleaned_data)
+                done = run(form.cleaned_data, key)
+            except AlreadyConfirmed as exc:  # its twin got there first, at the same moment
+                messages.warning(request, f"{title}: {exc}")
             except PaymentError as exc:
                 messages.error(request, f"{title} refused: {exc}")
             else:
                 messages.success(request, f"{title}: {done}")
             return redirect(change_url)
-        confirming, stated = True, statement(form.cleaned_data)
+        if runs:  # a form we never issued (a page from before keys, a script): nothing runs, confirm again
+            messages.warning(request, "Nothing was done yet: confirm this form (again) to run it.")
+        confirming, stated = statement is not None, statement(form.cleaned_data) if statement else None
     elif statement is not None and not form.fields:
         confirming, stated = True, statement({})
     return TemplateResponse(request, template, {
         **model_admin.admin_site.each_context(request), "title": title, "form": form, "opts": obj._meta,
         "confirming": confirming, "statement": stated, "moves_money": statement is not None,
-        "confirmed_name": CONFIRMED, **context,
+        "confirmed_name": CONFIRMED, "confirmation_name": CONFIRMATION, "confirmation_key": new_confirmation_key(),
+        **context,
     })

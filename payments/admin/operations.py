@@ -12,6 +12,7 @@ from django.utils import timezone
 from common.fields import MoneyField
 
 from ..models import PaymentAttempt, PaymentOperation
+from ..services.confirmations import operation_confirmed
 from ..services.order_management import (
     operations_allowed,
     payment_cancel,
@@ -51,15 +52,19 @@ class ConfirmForm(OperationForm):
     pass
 
 
+# name: (label, form, run(attempt, cleaned data, user, the form's one-time confirmation key))
 OPERATIONS = {
-    "capture": ("Capture", CaptureForm, lambda a, d, u: payment_capture(
-        attempt_id=a.pk, amount=d["amount"], tracking_number=d["tracking_number"], carrier=d["carrier"], user=u)),
-    "refund": ("Refund", RefundForm, lambda a, d, u: payment_refund(
-        attempt_id=a.pk, amount=d["amount"], description=d["description"], user=u)),
-    "cancel": ("Cancel authorization", ConfirmForm, lambda a, d, u: payment_cancel(attempt_id=a.pk, user=u)),
+    "capture": ("Capture", CaptureForm, lambda a, d, u, k: payment_capture(
+        attempt_id=a.pk, amount=d["amount"], tracking_number=d["tracking_number"], carrier=d["carrier"], user=u,
+        confirmation=k)),
+    "refund": ("Refund", RefundForm, lambda a, d, u, k: payment_refund(
+        attempt_id=a.pk, amount=d["amount"], description=d["description"], user=u, confirmation=k)),
+    "cancel": ("Cancel authorization", ConfirmForm,
+               lambda a, d, u, k: payment_cancel(attempt_id=a.pk, user=u, confirmation=k)),
     "release": ("Release remaining authorization", ConfirmForm,
-                lambda a, d, u: payment_release_remaining(attempt_id=a.pk, user=u)),
-    "extend": ("Extend authorization time", ConfirmForm, lambda a, d, u: payment_extend(attempt_id=a.pk, user=u)),
+                lambda a, d, u, k: payment_release_remaining(attempt_id=a.pk, user=u, confirmation=k)),
+    "extend": ("Extend authorization time", ConfirmForm,
+               lambda a, d, u, k: payment_extend(attempt_id=a.pk, user=u, confirmation=k)),
 }
 
 
@@ -112,17 +117,17 @@ def operation_view(model_admin, request, pk, name):
         messages.error(request, "That action is not available.")
         return redirect(reverse("admin:payments_paymentattempt_changelist"))
     attempt = get_object_or_404(PaymentAttempt, pk=pk)
-    if name not in {op.value for op in operations_allowed(attempt)}:
-        # A stale page or a hand-typed URL: the action is not open to this payment now; nothing runs.
-        messages.error(request, f"{OPERATIONS[name][0]} is not possible for this payment now.")
-        return redirect(reverse("admin:payments_paymentattempt_change", args=[attempt.pk]))
     title, form_class, run = OPERATIONS[name]
+    # A stale page or a hand-typed URL: the action is not open to this payment now; nothing runs.
+    refusal = (None if name in {op.value for op in operations_allowed(attempt)}
+               else f"{title} is not possible for this payment now.")
 
-    def act(data):
-        return outcome_message(run(attempt, data, request.user.get_username()))
+    def act(data, key):
+        return outcome_message(run(attempt, data, request.user.get_username(), key))
 
     statement = PAYMENT_STATEMENTS.get(name)
     return action_page(model_admin, request, attempt, title=f"{title}: payment {attempt.reference}",
                        form_class=partial(form_class, currency=attempt.currency), run=act,
                        template="admin/payments/paymentattempt/operation.html", context={"attempt": attempt},
-                       statement=partial(statement, attempt) if statement else None)
+                       statement=partial(statement, attempt) if statement else None, refusal=refusal,
+                       replayed=lambda key: operation_confirmed(attempt_id=attempt.pk, key=key))

@@ -8,6 +8,7 @@ from django.urls import path, reverse
 from common.money import format_interval, format_minor
 
 from ..models import Subscription, SubscriptionCharge, SubscriptionEvent
+from ..services.confirmations import subscription_confirmed
 from ..services.subscription_actions import (
     CANCEL_REASONS,
     subscription_actions_allowed,
@@ -36,15 +37,18 @@ class ConfirmForm(forms.Form):
     pass
 
 
+# action: (label, form, run(subscription, cleaned data, the form's one-time confirmation key))
 ACTIONS = {
-    "renew": ("Renew now", ConfirmForm, lambda sub, data: subscription_renew_now(subscription_id=sub.pk)),
+    "renew": ("Renew now", ConfirmForm,
+              lambda sub, data, key: subscription_renew_now(subscription_id=sub.pk, confirmation=key)),
     "retry": ("Retry the past-due payment", ConfirmForm,
-              lambda sub, data: subscription_retry(subscription_id=sub.pk)),
+              lambda sub, data, key: subscription_retry(subscription_id=sub.pk, confirmation=key)),
     "cancel": ("Cancel subscription", CancelForm,
-               lambda sub, data: subscription_cancel(subscription_id=sub.pk, reason=data["reason"],
-                                                     message=data["message"])),
+               lambda sub, data, key: subscription_cancel(subscription_id=sub.pk, reason=data["reason"],
+                                                          message=data["message"], confirmation=key)),
     "reschedule": ("Change next renewal date", RescheduleForm,
-                   lambda sub, data: subscription_reschedule(subscription_id=sub.pk, when=data["next_renewal_at"])),
+                   lambda sub, data, key: subscription_reschedule(subscription_id=sub.pk, when=data["next_renewal_at"],
+                                                                  confirmation=key)),
 }
 
 
@@ -102,16 +106,16 @@ class SubscriptionAdmin(ReadOnlyAdmin):
             messages.error(request, "That action is not available.")
             return redirect(reverse("admin:payments_subscription_changelist"))
         sub = get_object_or_404(Subscription, pk=pk)
-        if action not in subscription_actions_allowed(sub):
-            messages.error(request, f"{ACTIONS[action][0]} is not possible: the subscription is {sub.status}.")
-            return redirect(reverse("admin:payments_subscription_change", args=[sub.pk]))
         title, form_class, run = ACTIONS[action]
+        refusal = (None if action in subscription_actions_allowed(sub)
+                   else f"{title} is not possible: the subscription is {sub.status}.")
 
-        def act(data):
-            return f"done. The subscription is now {run(sub, data).get_status_display()}."
+        def act(data, key):
+            return f"done. The subscription is now {run(sub, data, key).get_status_display()}."
 
         statement = SUBSCRIPTION_STATEMENTS.get(action)
         return action_page(self, request, sub, title=f"{title}: subscription {sub.provider_id}",
                            form_class=form_class, run=act, template="admin/payments/subscription/action.html",
                            context={"subscription": sub},
-                           statement=(lambda data: statement(sub, data)) if statement else None)
+                           statement=(lambda data: statement(sub, data)) if statement else None, refusal=refusal,
+                           replayed=lambda key: subscription_confirmed(subscription_id=sub.pk, key=key))

@@ -110,8 +110,9 @@ def new_operation_key():
 class PaymentOperation(models.Model):
     """One merchant action on an authorized payment (capture, refund, cancel, release, extend).
 
-    Created before the provider is called; its key is the provider idempotency key, so a double
-    click or a retry after a timeout acts once."""
+    Created before the provider is called; its key is the provider idempotency key, so a retry after a
+    timeout acts once, and it records the admin form's one-time confirmation key, so a double click
+    (the same form posted twice) finds this row instead of making a second one."""
 
     class Kind(models.TextChoices):
         CAPTURE = "capture", "Capture"
@@ -134,10 +135,16 @@ class PaymentOperation(models.Model):
     details = models.JSONField(default=dict, blank=True)
     error = models.CharField(max_length=500, blank=True)
     created_by = models.CharField(max_length=150, blank=True)
+    # The one-time key of the admin confirmation form that asked for it (payments.services.confirmations):
+    # the same form posted twice finds this row and acts no more. Null when no form asked (a task, a test).
+    confirmation_key = models.CharField(max_length=40, null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["attempt", "confirmation_key"], name="operation_once_per_confirmation"),
+        ]
 
     def __str__(self):
         return f"{self.kind} {self.amount or ''} ({self.result})"

@@ -10,13 +10,18 @@ nothing. An action the route does not offer, or the order's state does not allow
 call. A lost answer (timeout, 5xx) is no refusal: the operation stays pending and is settled from the
 provider's order read back (operation_outcomes.py), at once when it shows the effect, else by reconcile.
 """
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from ..exceptions import OperationNotSupported, PaymentError, ProviderError
 from ..models import PaymentAttempt, PaymentOperation
 from ..providers.registry import get_adapter
 from ..providers.types import Operation
 from ..states import SUCCESSFUL, record_event
+from .confirmations import operation_confirmed
 from .operation_outcomes import operation_finish, operation_settle
 from .provider_orders import ProviderOrder, provider_order
 
@@ -44,7 +49,27 @@ def operations_allowed(attempt, order: ProviderOrder | None = None) -> list[Oper
     return [op for op in Operation if op in offered and possible[op]]
 
 
-def _begin(attempt_id, kind, *, amount=None, details=None, user=""):
+def in_flight_for() -> timedelta:
+    """How long an operation row without an answer counts as running: longer than its three provider calls
+    (read, act, read back) can take with their retries, so a live request never loses its claim, and short
+    enough that a crashed request's row becomes an unknown outcome (reused, below) soon."""
+    call = settings.PROVIDER_CONNECT_TIMEOUT + settings.PROVIDER_READ_TIMEOUT
+    return timedelta(seconds=3 * call * (settings.PROVIDER_MAX_RETRIES + 1))
+
+
+def _begin(attempt_id, kind, *, amount=None, details=None, user="", confirmation=""):
+    """Claim the action on the attempt's provider order, then check its limits on a fresh provider read.
+
+    Under the attempt's row lock: a form already confirmed (`confirmation`, payments.services.confirmations)
+    raises AlreadyConfirmed; another operation still running on this payment refuses this one; the same
+    action whose outcome stayed unknown is returned to run again under its own key; otherwise the
+    PaymentOperation row is created and committed: the claim. Only then is the provider read and the
+    limits checked (the row is deleted if they refuse). Reading under the lock would not do: the lock is
+    released before the action is sent, so a second request could still read the provider before the
+    first one's action lands there; and it would hold a database lock across an HTTP call. The claim
+    serializes operations on one payment without either: while it runs, no other operation starts, so
+    the read it checks against is the provider's order as the action will find it.
+    """
     attempt = PaymentAttempt.objects.get(pk=attempt_id)
     if Operation(kind) not in get_adapter(attempt.route).capabilities.operations:
         raise OperationRefused(f"{get_adapter(attempt.route).display_name} payments cannot be "
@@ -53,24 +78,43 @@ def _begin(attempt_id, kind, *, amount=None, details=None, user=""):
         raise OperationRefused("an upsell is part of its order's payment: act on the checkout payment")
     if not attempt.provider_reference:
         raise OperationRefused("this payment has no provider order to act on")
-    order = provider_order(attempt)
+    since = timezone.now() - in_flight_for()
     with transaction.atomic():
-        PaymentAttempt.objects.select_for_update().get(pk=attempt_id)
-        # The same action whose outcome stayed unknown (a provider error was recorded) runs again under its
-        # own key: Klarna replays it, 29 Next's adapter finds it on the order; a second row would act twice.
-        unknown = attempt.operations.filter(kind=kind, amount=amount, result=PaymentOperation.Result.PENDING) \
-            .exclude(error="").first()
-        if unknown is not None:
-            return order, unknown
+        attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt_id)
+        operation_confirmed(attempt_id=attempt_id, key=confirmation)
+        waiting = attempt.operations.filter(result=PaymentOperation.Result.PENDING)
+        running = waiting.filter(error="", created_at__gte=since).first()
+        if running is not None:
+            raise OperationRefused(f"a {running.get_kind_display().lower()} of this payment is still running "
+                                   f"(started {timezone.localtime(running.created_at):%H:%M:%S}): look again in a "
+                                   f"moment")
+        # The same action whose outcome stayed unknown (a provider error was recorded, or its request died
+        # without an answer) runs again under its own key: Klarna replays it, 29 Next's adapter finds it on
+        # the order; a second row would act twice.
+        unknown = waiting.filter(kind=kind, amount=amount).first()
+        if unknown is None:
+            op = PaymentOperation.objects.create(attempt=attempt, kind=kind, amount=amount, details=details or {},
+                                                 created_by=user, confirmation_key=confirmation or None)
+    if unknown is not None:
+        return provider_order(attempt), unknown
+    try:
+        order = provider_order(attempt)
         _check(order, kind, amount)
-        op = PaymentOperation.objects.create(attempt=attempt, kind=kind, amount=amount, details=details or {},
-                                             created_by=user)
+    except BaseException:
+        op.delete()  # never sent: the claim goes, and the same form may be confirmed again
+        raise
     return order, op
 
 
 def _check(order: ProviderOrder, kind, amount):
     allowed = operations_allowed(order.head, order)
     caps = get_adapter(order.head.route).capabilities
+    if kind != Kind.REFUND and order.remaining == 0:
+        # Nothing authorized is left: say why (a double click, another tab), not that the amount is wrong.
+        done = (f"the order is already captured ({order.money(order.captured)})" if order.captured
+                else "the authorization is already cancelled (or expired)")
+        verb = {Kind.CAPTURE: "captured", Kind.CANCEL: "cancelled", Kind.RELEASE: "released"}.get(kind, "extended")
+        raise OperationRefused(f"nothing is left to be {verb}: {done}")
     if kind == Kind.CAPTURE and not caps.partial_capture and amount != order.remaining:
         raise OperationRefused(f"{get_adapter(order.head.route).display_name} captures the whole order at once "
                                f"({order.money(order.remaining)}), not {order.money(amount or 0)}")
@@ -134,39 +178,42 @@ def _done(order, op, answer, *, source) -> PaymentOperation:
     return op
 
 
-def payment_capture(*, attempt_id, amount=None, tracking_number="", carrier="", source="admin", user=""):
-    order = provider_order(PaymentAttempt.objects.get(pk=attempt_id))
-    amount = amount or order.remaining
+def payment_capture(*, attempt_id, amount=None, tracking_number="", carrier="", source="admin", user="",
+                    confirmation=""):
+    if not amount:
+        # Everything left, as the provider says now; _begin checks it again on a read under its claim.
+        amount = provider_order(PaymentAttempt.objects.get(pk=attempt_id)).remaining
     shipping = [{"tracking_number": tracking_number, "shipping_company": carrier}] if tracking_number else None
-    order, op = _begin(attempt_id, Kind.CAPTURE, amount=amount, user=user,
+    order, op = _begin(attempt_id, Kind.CAPTURE, amount=amount, user=user, confirmation=confirmation,
                        details={"tracking_number": tracking_number, "carrier": carrier})
     capture_id = _run(order, op, lambda a: a.capture(order.head.provider_reference, amount=amount,
                                                      key=op.idempotency_key, shipping_info=shipping), source=source)
     return _done(order, op, capture_id, source=source)
 
 
-def payment_refund(*, attempt_id, amount, description="", source="admin", user=""):
-    order, op = _begin(attempt_id, Kind.REFUND, amount=amount, user=user, details={"description": description})
+def payment_refund(*, attempt_id, amount, description="", source="admin", user="", confirmation=""):
+    order, op = _begin(attempt_id, Kind.REFUND, amount=amount, user=user, details={"description": description},
+                       confirmation=confirmation)
     refund_id = _run(order, op, lambda a: a.refund(order.head.provider_reference, amount=amount,
                                                    key=op.idempotency_key, description=description), source=source)
     return _done(order, op, refund_id, source=source)
 
 
-def payment_cancel(*, attempt_id, source="admin", user=""):
-    order, op = _begin(attempt_id, Kind.CANCEL, user=user)
+def payment_cancel(*, attempt_id, source="admin", user="", confirmation=""):
+    order, op = _begin(attempt_id, Kind.CANCEL, user=user, confirmation=confirmation)
     answer = _run(order, op, lambda a: a.cancel(order.head.provider_reference, key=op.idempotency_key), source=source)
     return _done(order, op, answer, source=source)
 
 
-def payment_release_remaining(*, attempt_id, source="admin", user=""):
-    order, op = _begin(attempt_id, Kind.RELEASE, user=user)
+def payment_release_remaining(*, attempt_id, source="admin", user="", confirmation=""):
+    order, op = _begin(attempt_id, Kind.RELEASE, user=user, confirmation=confirmation)
     answer = _run(order, op, lambda a: a.release_remaining(order.head.provider_reference, key=op.idempotency_key),
                   source=source)
     return _done(order, op, answer, source=source)
 
 
-def payment_extend(*, attempt_id, source="admin", user=""):
-    order, op = _begin(attempt_id, Kind.EXTEND, user=user)
+def payment_extend(*, attempt_id, source="admin", user="", confirmation=""):
+    order, op = _begin(attempt_id, Kind.EXTEND, user=user, confirmation=confirmation)
     expires = _run(order, op, lambda a: a.extend_authorization(order.head.provider_reference,
                                                                key=op.idempotency_key), source=source)
     return _done(order, op, expires, source=source)

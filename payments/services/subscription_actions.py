@@ -3,6 +3,7 @@ periodic read-back that keeps every mirror in step with the provider."""
 import logging
 from datetime import datetime, timedelta
 
+from django.db import transaction
 from django.utils import timezone
 
 from ..exceptions import ProviderUnavailable
@@ -10,6 +11,7 @@ from ..models import Subscription
 from ..providers.registry import get_adapter
 from ..providers.types import Renewals
 from ..signals import send_on_commit, subscription_cancelled
+from .confirmations import subscription_confirm, subscription_confirmed
 from .renewal_strategies import CANCEL_REASONS, SubscriptionActionError, routes_renewed_by, strategy_for
 from .subscription_sweep import subscription_targets, subscriptions_apply_page, subscriptions_sweep
 
@@ -28,28 +30,44 @@ def subscription_actions_allowed(sub: Subscription) -> list[str]:
     return [action for action, ok in allowed.items() if ok]
 
 
-def subscription_renew_now(*, subscription_id, source="admin") -> Subscription:
-    """Renew now: the provider's own renewal, or our charge on the stored token (strategy_for)."""
-    sub = Subscription.objects.get(pk=subscription_id)
-    if sub.status != Subscription.Status.ACTIVE:
-        raise SubscriptionActionError(f"only an active subscription can be renewed now (this one is {sub.status})")
+def _confirmed(subscription_id, action, *, confirmation, source, status=None) -> Subscription:
+    """The subscription as read under its row lock, where the merchant's confirmation form (its one-time
+    key, payments.services.confirmations) is recorded before any provider call. Raises AlreadyConfirmed
+    when that form was already acted on, so a double click charges once; SubscriptionActionError when
+    the action needs another `status`. The lock is released before the provider is called."""
+    with transaction.atomic():
+        sub = Subscription.objects.select_for_update().get(pk=subscription_id)
+        subscription_confirmed(subscription_id=sub.pk, key=confirmation)
+        if status is not None and sub.status != status:
+            needs = {Subscription.Status.ACTIVE: "only an active subscription can be renewed now",
+                     Subscription.Status.PAST_DUE: "only a past-due subscription can be retried"}[status]
+            raise SubscriptionActionError(f"{needs} (this one is {sub.status})")
+        subscription_confirm(sub, action, key=confirmation, source=source)
+    return sub
+
+
+def subscription_renew_now(*, subscription_id, source="admin", confirmation="") -> Subscription:
+    """Renew now: the provider's own renewal, or our charge on the stored token (strategy_for). Once per
+    confirmation form (_confirmed)."""
+    sub = _confirmed(subscription_id, "renew", confirmation=confirmation, source=source,
+                     status=Subscription.Status.ACTIVE)
     return strategy_for(sub.route).renew_now(sub, source=source)
 
 
-def subscription_retry(*, subscription_id, source="admin") -> Subscription:
-    """Retry a past-due subscription's payment. Refused for any other state: on an active subscription
-    it would charge a cycle early."""
-    sub = Subscription.objects.get(pk=subscription_id)
-    if sub.status != Subscription.Status.PAST_DUE:
-        raise SubscriptionActionError(f"only a past-due subscription can be retried (this one is {sub.status})")
+def subscription_retry(*, subscription_id, source="admin", confirmation="") -> Subscription:
+    """Retry a past-due subscription's payment, once per confirmation form (_confirmed). Refused for any
+    other state: on an active subscription it would charge a cycle early."""
+    sub = _confirmed(subscription_id, "retry", confirmation=confirmation, source=source,
+                     status=Subscription.Status.PAST_DUE)
     return strategy_for(sub.route).retry(sub, source=source)
 
 
-def subscription_cancel(*, subscription_id, reason: str, message: str = "", source="admin") -> Subscription:
+def subscription_cancel(*, subscription_id, reason: str, message: str = "", source="admin",
+                        confirmation="") -> Subscription:
     """Cancel with one of the provider's reasons; cancelled is final (a second cancel changes nothing)."""
     if reason not in CANCEL_REASONS:
         raise SubscriptionActionError(f"unknown cancel reason {reason!r}")
-    sub = Subscription.objects.get(pk=subscription_id)
+    sub = _confirmed(subscription_id, "cancel", confirmation=confirmation, source=source)
     if sub.is_canceled:
         return sub
     cancelled = strategy_for(sub.route).cancel(sub, reason=reason, message=message, source=source)
@@ -64,7 +82,7 @@ RESCHEDULE_PAST = timedelta(days=366)
 RESCHEDULE_FUTURE = timedelta(days=5 * 366)
 
 
-def subscription_reschedule(*, subscription_id, when: datetime, source="admin") -> Subscription:
+def subscription_reschedule(*, subscription_id, when: datetime, source="admin", confirmation="") -> Subscription:
     """Move the next renewal date (a past date makes the provider renew soon). Raises SubscriptionActionError
     for a date more than a year back or five years ahead."""
     now = timezone.now()
@@ -72,7 +90,7 @@ def subscription_reschedule(*, subscription_id, when: datetime, source="admin") 
         raise SubscriptionActionError(
             f"the next renewal must lie between {timezone.localtime(now - RESCHEDULE_PAST):%Y-%m-%d} and "
             f"{timezone.localtime(now + RESCHEDULE_FUTURE):%Y-%m-%d}")
-    sub = Subscription.objects.get(pk=subscription_id)
+    sub = _confirmed(subscription_id, "reschedule", confirmation=confirmation, source=source)
     return strategy_for(sub.route).reschedule(sub, when, source=source)
 
 

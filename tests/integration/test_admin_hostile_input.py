@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from payments.models import PaymentAttempt, Subscription
 from tests.factories import make_order
+from tests.integration.admin_forms import confirm
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +76,7 @@ def test_a_renewal_date_no_calendar_or_plan_needs_is_refused_and_nothing_breaks(
     _, _, sub = rows
     before = sub.next_renewal_at
     url = reverse("admin:payments_subscription_action", args=[sub.pk, "reschedule"])
-    response = admin_client.post(url, {"next_renewal_at": when, "confirmed": "1"}, follow=True)
+    response = confirm(admin_client, url, {"next_renewal_at": when}, follow=True)
     assert response.status_code == 200
     assert "refused: the next renewal must lie between" in response.content.decode()
     sub.refresh_from_db()
@@ -88,7 +89,7 @@ def test_a_renewal_date_within_reach_is_still_moved(admin_client, rows):
     _, _, sub = rows
     when = timezone.localtime() + timezone.timedelta(days=40)
     url = reverse("admin:payments_subscription_action", args=[sub.pk, "reschedule"])
-    admin_client.post(url, {"next_renewal_at": when.strftime("%Y-%m-%dT%H:%M"), "confirmed": "1"})
+    confirm(admin_client, url, {"next_renewal_at": when.strftime("%Y-%m-%dT%H:%M")})
     sub.refresh_from_db()
     assert sub.next_renewal_at is not None
     assert abs(sub.next_renewal_at - when.replace(second=0, microsecond=0)) < timezone.timedelta(minutes=1)

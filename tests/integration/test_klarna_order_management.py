@@ -20,6 +20,7 @@ from payments.services.order_management import (
 from payments.services.reconcile import payments_reconcile
 from payments.states import Status
 from shop.models import EmailNotification
+from tests.integration.admin_forms import confirm
 from tests.integration.klarna_flow import pay_with_klarna
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -100,7 +101,7 @@ def test_release_and_extend(authorized, emulator):
 def test_admin_pages_drive_the_operations(authorized, admin_client):
     url = reverse("admin:payments_paymentattempt_operation", args=[authorized.pk, "capture"])
     assert admin_client.get(url).status_code == 200
-    admin_client.post(url, {"amount": "", "tracking_number": "TRK9", "carrier": "DHL", "confirmed": "1"})
+    confirm(admin_client, url, {"amount": "", "tracking_number": "TRK9", "carrier": "DHL"})
     authorized.refresh_from_db()
     assert authorized.status == Status.CAPTURED
     page = admin_client.get(reverse("admin:payments_paymentattempt_change", args=[authorized.pk]))
@@ -202,7 +203,7 @@ def test_extending_a_fresh_authorization_says_the_expiry_did_not_move(authorized
     expiry stays where it is; admin says so instead of "done"."""
     before = authorized.authorization_expires_at
     url = reverse("admin:payments_paymentattempt_operation", args=[authorized.pk, "extend"])
-    page = admin_client.post(url, {"confirmed": "1"}, follow=True).content.decode()
+    page = confirm(admin_client, url, follow=True).content.decode()
     assert "did not move" in page and "done." not in page
     authorized.refresh_from_db()
     assert authorized.authorization_expires_at == before

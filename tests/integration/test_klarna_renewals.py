@@ -136,3 +136,77 @@ def test_past_due_subscriber_sees_the_next_try_and_can_pay_now(klarna, client):
     assert "pay-now-button" not in client.get(subscription_url(sub)).content.decode()
     nothing = client.post(subscription_url(sub) + "pay/", follow=True).content.decode()
     assert "nothing to pay" in nothing
+
+
+def test_renew_now_posted_twice_from_one_form_charges_once(klarna, client, admin_client):
+    from django.urls import reverse
+
+    from tests.integration.admin_forms import confirm, confirmed_form
+
+    sub = subscribe(klarna, client)
+    url = reverse("admin:payments_subscription_action", args=[sub.pk, "renew"])
+    form = confirmed_form(admin_client, url)  # Renew now has no inputs: its first page is the confirmation
+    first = admin_client.post(url, form, follow=True).content.decode()
+    second = admin_client.post(url, form, follow=True).content.decode()
+    assert len(token_orders(klarna)) == 1 and sub.charges.count() == 2
+    assert "Renew now: subscription" in first and "done." in first
+    assert "this form was already confirmed" in second and "billing cycle 1 paid" in second
+    assert "Nothing was sent again." in second and "refused" not in second
+    confirm(admin_client, url)  # a second confirmation page is a second renewal, as the merchant meant
+    assert len(token_orders(klarna)) == 2 and sub.charges.count() == 3
+
+
+def test_renew_now_twins_at_the_same_moment_charge_once(klarna, client, admin_client, admin_user, postgres):
+    import threading
+
+    from django.db import connections
+    from django.test import Client
+    from django.urls import reverse
+
+    from tests.integration.admin_forms import confirmed_form
+
+    sub = subscribe(klarna, client)
+    url = reverse("admin:payments_subscription_action", args=[sub.pk, "renew"])
+    form = confirmed_form(admin_client, url)
+    klarna.control("POST", "/_emulator/faults", json={"method": "POST", "path": "/klarna/customer-token/",
+                                                      "kind": "latency", "latency_ms": 600, "times": 2})
+    barrier, pages = threading.Barrier(2), []
+    tabs = [Client() for _ in range(2)]
+    for tab in tabs:
+        tab.force_login(admin_user)
+
+    def post(tab):
+        try:
+            barrier.wait(10)
+            pages.append(tab.post(url, form, follow=True).content.decode())
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=post, args=(tab,)) for tab in tabs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(pages) == 2 and sum("this form was already confirmed" in page for page in pages) == 1
+    assert len(token_orders(klarna)) == 1 and sub.charges.count() == 2
+
+
+def test_a_retry_posted_twice_from_one_form_is_told_it_was_done_not_that_it_is_refused(klarna, client, admin_client):
+    from django.urls import reverse
+
+    from tests.integration.admin_forms import confirmed_form
+
+    sub = subscribe(klarna, client)
+    make_due(sub)
+    klarna.control("POST", f"/_emulator/klarna/tokens/{sub.customer_token}/scenario",
+                   json={"charge": "decline", "times": 1})
+    assert subscription_charge(subscription_id=sub.pk) == "declined"
+    url = reverse("admin:payments_subscription_action", args=[sub.pk, "retry"])
+    form = confirmed_form(admin_client, url)
+    admin_client.post(url, form)
+    second = admin_client.post(url, form, follow=True).content.decode()
+    sub.refresh_from_db()
+    assert sub.status == "active" and len(token_orders(klarna)) == 2  # the decline, then the one retry
+    # The first POST made the subscription active, so Retry is no longer open: the replay is still told
+    # what its form did.
+    assert "this form was already confirmed" in second and "not possible" not in second

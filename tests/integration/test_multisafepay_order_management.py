@@ -13,6 +13,7 @@ from payments.services import order_management as om
 from payments.services.payment_start import payment_start
 from payments.states import Status
 from tests.factories import make_order, make_product
+from tests.integration.admin_forms import confirm
 from tests.integration.multisafepay_flow import decide, msp_orders
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,7 +32,7 @@ def paid(emulator, client):
 
 def operation(admin_client, attempt, name, **data):
     url = reverse("admin:payments_paymentattempt_operation", args=[attempt.pk, name])
-    return admin_client.post(url, {**data, "confirmed": "1"}, follow=True)
+    return confirm(admin_client, url, data, follow=True)
 
 
 def msp(emulator, attempt):
@@ -105,6 +106,16 @@ def test_a_shipped_order_offers_refund_but_no_cancel(emulator, paid, admin_clien
     assert om.operations_allowed(paid) == [om.Operation.REFUND]
     with pytest.raises(om.OperationRefused):
         om.payment_cancel(attempt_id=paid.pk)
+
+
+@pytest.mark.parametrize("first, reason", [("capture", "already captured"), ("cancel", "already cancelled")])
+def test_a_late_whole_order_capture_says_what_happened_not_that_the_amount_is_wrong(emulator, paid, first, reason):
+    # A double click's twin, or a second tab: its amount was read before the first action landed.
+    (om.payment_capture if first == "capture" else om.payment_cancel)(attempt_id=paid.pk)
+    with pytest.raises(om.OperationRefused, match=reason) as refused:
+        om.payment_capture(attempt_id=paid.pk, amount=paid.amount)
+    assert "captures the whole order at once" not in str(refused.value)
+    assert paid.operations.count() == 1
 
 
 def test_authorisations_appear_in_the_expiring_filter_28_days_after_approval(emulator, paid):

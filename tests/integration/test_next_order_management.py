@@ -12,6 +12,7 @@ from payments.providers.types import Operation
 from payments.services import order_management as om
 from payments.states import Status
 from shop.models import Order
+from tests.integration.admin_forms import confirmation_key
 from tests.integration.next_flow import pay, provider_requests
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -159,9 +160,9 @@ def test_admin_offers_the_buttons_the_state_allows(authorized, paid, admin_clien
     page = change(taken)
     assert "/operation/refund/" in page and "/operation/capture/" not in page and "/operation/cancel/" not in page
     url = reverse("admin:payments_paymentattempt_operation", args=[taken.pk, "refund"])
-    confirm = admin_client.post(url, {"amount": "5.00"})
-    assert confirm.status_code == 200 and "5.00" in confirm.content.decode()
-    done = admin_client.post(url, {"amount": "5.00", "confirmed": "1"})
+    review = admin_client.post(url, {"amount": "5.00"})
+    assert review.status_code == 200 and "5.00" in review.content.decode()
+    done = admin_client.post(url, {"amount": "5.00", "confirmed": "1", "confirmation": confirmation_key(review)})
     assert done.status_code == 302
     assert PaymentAttempt.objects.get(pk=taken.pk).refunded_amount == 500
 

@@ -11,6 +11,7 @@ from payments.providers.next.signatures import sign
 from payments.services.dunning import subscriptions_dunning_run
 from shop.links import subscription_url
 from shop.models import Order
+from tests.integration.admin_forms import confirmation_key
 from tests.integration.next_flow import pay, provider_requests, subscription_order
 
 WEBHOOK_PATH = "/payments/webhooks/next/"
@@ -153,8 +154,9 @@ def test_merchant_actions_in_admin(hooked, client, admin_client):
 
     def act(action, data=None):
         url = reverse("admin:payments_subscription_action", args=[sub.pk, action])
-        assert admin_client.get(url).status_code == 200
-        return admin_client.post(url, data or {}, follow=True)
+        page = admin_client.get(url)
+        assert page.status_code == 200
+        return admin_client.post(url, {**(data or {}), "confirmation": confirmation_key(page)}, follow=True)
 
     act("renew")
     sub.refresh_from_db()
@@ -173,6 +175,17 @@ def test_merchant_actions_in_admin(hooked, client, admin_client):
     sub.refresh_from_db()
     assert sub.status == "canceled" and sub.cancel_reason == "other"
     assert admin_client.get(reverse("admin:payments_subscription_change", args=[sub.pk])).status_code == 200
+
+
+def test_renew_now_posted_twice_from_one_form_renews_once(hooked, client, admin_client):
+    order, sub = subscribe(hooked, client)
+    url = reverse("admin:payments_subscription_action", args=[sub.pk, "renew"])
+    form = {"confirmation": confirmation_key(admin_client.get(url))}
+    admin_client.post(url, form)
+    second = admin_client.post(url, form, follow=True).content.decode()
+    assert len(provider_requests(hooked, "POST", "/renew/")) == 1
+    assert sub.charges.filter(billing_cycle__gt=0).count() == 1
+    assert "this form was already confirmed" in second and "refused" not in second
 
 
 def test_due_subscriptions_are_read_back_when_webhooks_are_lost(hooked, client):
