@@ -5,8 +5,9 @@ a page or a JSON answer. None of them knows which route it serves.
 """
 import logging
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -52,13 +53,19 @@ def _too_large(request) -> bool:
 def _receive(request, route, channel, attempt=None):
     try:
         body = request.body  # first: once read, Django parses the form from this copy too
-        # What the provider appended to our URL (an order id, a timestamp), overlaid by the
-        # fields of a form POST.
-        params = request.GET.dict()
-        if request.method == "POST" and not _wants_json(request):
-            params.update(request.POST.dict())
     except RequestDataTooBig:
         return None
+    # What the provider appended to our URL (an order id, a timestamp), overlaid by the fields of a form
+    # POST. A query or form Django refuses to parse (over DATA_UPLOAD_MAX_NUMBER_FIELDS fields, a multipart
+    # body without its boundary) is still stored and judged as the raw message it is: the route finds none
+    # of its fields and rejects it with its reason, instead of Django's bare 400 and nothing stored.
+    params = {}
+    try:
+        params.update(request.GET.dict())
+        if request.method == "POST" and not _wants_json(request):
+            params.update(request.POST.dict())
+    except (TooManyFieldsSent, MultiPartParserError) as exc:
+        log.info("inbound %s %s: form not parsed (%s)", route, channel, clean_text(exc, limit=200))
     return inbound_receive(route=route, channel=channel, method=request.method, body=body,
                            headers=request.headers, params=params, content_type=request.content_type or "",
                            attempt=attempt)

@@ -311,7 +311,7 @@ def _reject(row, body, attempt, error, status, *, signature_valid=False) -> Inbo
     if attempt is not None and signature_valid:
         record_event(attempt.pk, kind="rejected", source=row["channel"], message=clean_text(error, limit=500))
     log.warning("inbound %s %s rejected: %s", row["provider"], row["channel"], clean_text(error, limit=200))
-    return InboundResult(status, State.REJECTED, delivery.pk, attempt, error)
+    return InboundResult(status, str(State.REJECTED), delivery.pk, attempt, error)  # a plain str: see _result
 
 
 def _result(delivery, state, attempt) -> InboundResult:

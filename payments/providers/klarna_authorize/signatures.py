@@ -19,4 +19,7 @@ def verify(signing_key: str, body: bytes, signature: str | None) -> bool:
     or a header too long to be a hex digest, is False (never an exception)."""
     if not signing_key or not signature or len(signature) > 128:
         return False
-    return hmac.compare_digest(sign(signing_key, body), signature.strip().lower())
+    # As bytes: compare_digest refuses str with non-ASCII characters (a TypeError, not a mismatch), and a
+    # header may carry any byte an attacker likes.
+    given = signature.strip().lower().encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(sign(signing_key, body).encode(), given)
