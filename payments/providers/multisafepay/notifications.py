@@ -8,9 +8,11 @@ applied (the state machine is idempotent), while the same delivery received twic
 timestamp are ignored, as the docs say; `payload_type=pretransaction` is acknowledged and ignored, as the
 official plugins do. The acknowledgement is the text `OK` (ACK_BODY) with HTTP 200.
 """
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from ...exceptions import InvalidReturn
+from ..inbound import load_json
 
 ACK_BODY = "OK"
 
@@ -53,9 +55,9 @@ def parse_notification(*, method: str, query: Mapping[str, str], body: bytes) ->
             raise NotificationError("no transactionid")
         return Notification(order_id, timestamp, "GET", pretransaction)
     try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise NotificationError("body is not JSON") from None
+        payload = load_json(body)  # bounded: size, depth, encoding
+    except InvalidReturn as exc:
+        raise NotificationError(str(exc)) from None
     if not isinstance(payload, dict):
         raise NotificationError("body is not an order object")
     body_order = str(payload.get("order_id") or "")

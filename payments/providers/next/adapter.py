@@ -157,15 +157,14 @@ class NextAdapter(NextOrderActions, PaymentAdapter):
         if kind == "transaction":
             sub = data.get("subscription") if isinstance(data.get("subscription"), dict) else {}
             if sub.get("id") is not None:
-                cycle = sub.get("billing_cycle")
-                return SubscriptionUpdate(subscription_id=str(sub["id"]),
-                                          billing_cycle=int(cycle) if cycle is not None else None,
+                return SubscriptionUpdate(subscription_id=wire.subscription_id(sub["id"]),
+                                          billing_cycle=wire.billing_cycle(sub.get("billing_cycle")),
                                           failed=data.get("status") == "failed")
             if data.get("order"):
                 return PaymentUpdate(self.fetch_payment(str(data["order"])[:64]))
             return NothingToApply(f"{envelope['event_type']} names no order")
         if kind == "subscription" and data.get("id") is not None:
-            return SubscriptionUpdate(subscription_id=str(data["id"]))
+            return SubscriptionUpdate(subscription_id=wire.subscription_id(data["id"]))
         return NothingToApply(f"{envelope['event_type']} carries nothing to apply")
 
     # --- reading back -----------------------------------------------------------------------------

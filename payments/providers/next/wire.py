@@ -3,6 +3,7 @@ from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
 from ...exceptions import InvalidReturn
+from ..inbound import clean_text
 from ..money import from_decimal_string
 from ..types import ProviderPayment, SubscriptionInfo, SubscriptionPage, UpsellResult
 
@@ -30,6 +31,33 @@ def _int(value, what) -> int:
         return int(value)
     except ValueError:
         raise InvalidReturn(f"29 Next {what} is not a number") from None
+
+
+# A billing cycle counts renewals: anything above this is no cycle 29 Next would send (and no integer
+# column would hold).
+MAX_BILLING_CYCLE = 100_000
+
+
+def billing_cycle(value) -> int | None:
+    """A subscription's billing cycle (0 = the first purchase); None when absent. Raises InvalidReturn for
+    anything but a whole number in range (a float, Infinity, a bool)."""
+    if value is None:
+        return None
+    cycle = _int(value, "billing cycle")
+    if not 0 <= cycle <= MAX_BILLING_CYCLE:
+        raise InvalidReturn("29 Next billing cycle is out of range")
+    return cycle
+
+
+def subscription_id(value) -> str:
+    """A 29 Next subscription id as we store it. Raises InvalidReturn for anything but a short, printable
+    number or string (a NUL, an object, a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InvalidReturn("29 Next subscription id is not a number or string")
+    text = str(value)
+    if not text or len(text) > 64 or clean_text(text, limit=64) != text:
+        raise InvalidReturn("29 Next subscription id is not readable")
+    return text
 
 
 def money_field(value, what) -> int:
@@ -62,7 +90,7 @@ def to_payment(order: dict) -> ProviderPayment:
             checkout_lines.append((product_id, quantity))
             line_totals.append((product_id, quantity, line_total))
     subscriptions = tuple(
-        (str(item["id"]), _int(item.get("billing_cycle"), "billing cycle"))
+        (subscription_id(item["id"]), billing_cycle(item.get("billing_cycle")) or 0)
         for item in order.get("subscriptions") or [] if isinstance(item, dict) and item.get("id") is not None
     )
     return ProviderPayment(
@@ -98,7 +126,7 @@ def to_subscription(data: dict) -> SubscriptionInfo:
     next_date = data.get("next_renewal_date")
     user = data.get("user") if isinstance(data.get("user"), dict) else {}
     return SubscriptionInfo(
-        provider_id=str(data["id"]),
+        provider_id=subscription_id(data["id"]),
         status=str(data.get("status") or ""),
         interval=str(data.get("interval") or ""),
         interval_count=_int(data.get("interval_count"), "interval count") or 1,
@@ -107,7 +135,7 @@ def to_subscription(data: dict) -> SubscriptionInfo:
         currency=str(data.get("currency") or ""),
         email=str(user.get("email") or ""),
         cancel_reason=str(data.get("cancel_reason") or ""),
-        orders=tuple((str(o.get("order_number")), _int(o.get("billing_cycle"), "billing cycle"))
+        orders=tuple((str(o.get("order_number")), billing_cycle(o.get("billing_cycle")) or 0)
                      for o in data.get("orders") or [] if isinstance(o, dict)),
         raw=data,
     )
