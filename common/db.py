@@ -65,3 +65,23 @@ def per_row(values, output_field, default=None):
     if default is None and len({value for _, value in values}) == 1:
         return models.Value(values[0][1], output_field=output_field)
     return PerRow(values, output_field, default=default)
+
+
+def without_nul(value):
+    """`value` (JSON data) with every NUL in its strings and keys replaced by U+FFFD: PostgreSQL's jsonb
+    cannot hold "\\u0000", and a provider may send one anywhere."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {without_nul(key): without_nul(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_nul(item) for item in value]
+    return value
+
+
+class PayloadField(models.JSONField):
+    """A JSONField for what a provider sent (an event's payload): stored as sent, except that NUL becomes
+    U+FFFD (without_nul), so a hostile or broken payload is kept instead of failing the write."""
+
+    def get_prep_value(self, value):
+        return super().get_prep_value(without_nul(value))

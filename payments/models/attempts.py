@@ -5,6 +5,8 @@ import secrets
 
 from django.db import models
 
+from common.db import PayloadField
+
 from ..states import Status
 
 
@@ -90,7 +92,7 @@ class PaymentEvent(models.Model):
         max_length=120, null=True, blank=True,
         help_text="Identity of the provider event; the same key is applied once per attempt",
     )
-    payload = models.JSONField(null=True, blank=True)
+    payload = PayloadField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -7,6 +7,8 @@ import secrets
 
 from django.db import models
 
+from common.db import PayloadField
+
 
 class Subscription(models.Model):
     class Status(models.TextChoices):
@@ -107,7 +109,7 @@ class SubscriptionEvent(models.Model):
     source = models.CharField(max_length=24)
     message = models.CharField(max_length=500, blank=True)
     dedupe_key = models.CharField(max_length=120, null=True, blank=True)
-    payload = models.JSONField(null=True, blank=True)
+    payload = PayloadField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -67,6 +67,8 @@ def subscription_cancel(*, subscription_id, reason: str, message: str = "", sour
     """Cancel with one of the provider's reasons; cancelled is final (a second cancel changes nothing)."""
     if reason not in CANCEL_REASONS:
         raise SubscriptionActionError(f"unknown cancel reason {reason!r}")
+    if "\x00" in message:  # checked before the provider is told: the shop could not record it afterwards
+        raise SubscriptionActionError("a cancel message cannot contain NUL characters")
     sub = _confirmed(subscription_id, "cancel", confirmation=confirmation, source=source)
     if sub.is_canceled:
         return sub

@@ -86,9 +86,14 @@ def subscription_cancel_view(request, token):
     if reason not in SHOPPER_REASONS:
         messages.error(request, "Please choose a reason.")
         return redirect(subscription_url(sub))
+    message = request.POST.get("message", "")
+    if any(ch < " " and ch not in "\r\n\t" for ch in message):
+        # Before any provider call: what the provider keeps, the shop must be able to keep too.
+        messages.error(request, "Your message contains characters we cannot store (control characters). "
+                                "Please remove them and try again.")
+        return redirect(subscription_url(sub))
     try:
-        subscription_cancel(subscription_id=sub.pk, reason=reason, source="shopper",
-                            message=request.POST.get("message", "")[:255])
+        subscription_cancel(subscription_id=sub.pk, reason=reason, source="shopper", message=message[:255])
     except PaymentError as exc:
         messages.error(request, exc.shopper_message)
     else:
