@@ -91,8 +91,13 @@ def _letters(text):
     return sum(1 for ch in text if ch.isalpha())
 
 
+# Bidirectional overrides, embeddings and isolates: invisible, and they make a label or a log line read in
+# another order than it is written.
+_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _has_control_characters(text):
-    return any(unicodedata.category(ch) == "Cc" for ch in text)
+    return any(unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS for ch in text)
 
 
 def normalise_postcode(raw: str, country: str) -> str:
@@ -132,6 +137,12 @@ def check_street(line: str, country: str) -> None:
     if country not in NO_HOUSE_NUMBER_NEEDED and not any(ch.isdigit() for ch in line):
         raise ValidationError("Add the house number to the street, e.g. Keizersgracht 1.",
                               code="house_number_missing")
+
+
+def check_line2(line: str) -> None:
+    """ValidationError when the optional second address line holds characters no label should print."""
+    if _has_control_characters(line):
+        raise ValidationError("Remove the special characters from this address line.", code="line2_invalid")
 
 
 def check_city(city: str) -> None:

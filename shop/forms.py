@@ -12,7 +12,7 @@ from django.conf import settings
 
 from common.fields import MoneyField, PercentField  # noqa: F401  (used by shop and payments admin)
 
-from .addresses import COUNTRY_NAMES, check_city, check_name, check_street, normalise_postcode
+from .addresses import COUNTRY_NAMES, check_city, check_line2, check_name, check_street, normalise_postcode
 
 # Separators people type inside phone numbers; they carry no meaning in E.164.
 PHONE_SEPARATORS = re.compile(r"[\s\-./()]")
@@ -58,7 +58,8 @@ def check_address(form, cleaned, prefix, name_fields):
     checkout refuses."""
     country = cleaned.get(f"{prefix}_country")
     checks = [(name, check_name) for name in name_fields]
-    checks += [(f"{prefix}_city", check_city), (f"{prefix}_line1", lambda line: check_street(line, country))]
+    checks += [(f"{prefix}_city", check_city), (f"{prefix}_line1", lambda line: check_street(line, country)),
+               (f"{prefix}_line2", check_line2)]
     for name, check in checks:
         if cleaned.get(name):
             try:
