@@ -129,6 +129,14 @@ def subscription_renewal_record(*, subscription: Subscription, billing_cycle: in
         charge.save(update_fields=["attempt", "provider_order", "amount", "updated_at"])
         SubscriptionEvent.objects.create(subscription=subscription, kind="renewed", source=source,
                                          message=f"Cycle {billing_cycle} paid: order {attempt.order.number}")
+        advertised = subscription.advertised_amount
+        if advertised is not None and payment.amount > advertised:
+            # The price was not corrected in time (subscription_prices): the merchant owes the difference.
+            SubscriptionEvent.objects.create(
+                subscription=subscription, kind="price_mismatch", source=source,
+                message=f"WARNING: cycle {billing_cycle} was charged {payment.amount}, more than the advertised "
+                        f"{advertised}: refund the difference of {payment.amount - advertised} on order "
+                        f"{attempt.order.number}")
         send_on_commit(renewal_paid, charge_id=charge.pk, subscription_id=subscription.pk)
     return charge
 

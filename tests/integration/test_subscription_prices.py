@@ -135,3 +135,18 @@ def test_a_renewal_price_the_provider_refuses_is_recorded_once_and_stays_flagged
     assert subscription_price_align(subscription_id=sub.pk) is False
     assert sub.events.filter(kind="price_mismatch").count() == 1
     assert list(subscriptions_mispriced()) == [sub]
+
+
+def test_a_renewal_charged_above_the_advertised_price_tells_the_merchant_to_refund(emulator, client):
+    from payments.services.subscription_actions import subscriptions_reconcile
+
+    sub = membership_with_shipping(emulator, client)
+    emulator.control("POST", "/_emulator/faults", json={"method": "PATCH", "path": "/next/api/admin/subscriptions/",
+                                                        "kind": "error", "status": 503, "when": "before",
+                                                        "times": 50})
+    emulator.control("POST", "/_emulator/clock/advance", json={"days": 366})  # renews before it was corrected
+    subscriptions_reconcile(older_than=0)
+    renewal = sub.charges.get(billing_cycle=1)
+    assert renewal.outcome == "paid" and renewal.amount == 5395
+    warning = sub.events.get(kind="price_mismatch").message
+    assert "charged 5395, more than the advertised 4900: refund the difference of 495" in warning
