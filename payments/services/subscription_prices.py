@@ -14,12 +14,14 @@ aligned by
   still differing, the nearest renewal first.
 
 So the price is corrected within minutes of the provider answering again, long before a renewal unless the
-provider stays unreachable until the renewal date (then it cannot renew either, and the beat corrects the
-price for the cycles after). A price the provider *refuses* (a ProviderRequestError, e.g. lines that now
-cost more than was advertised) is not asked again blindly: the history records it once ("price_mismatch")
-and admin flags the subscription ("renews at … not the advertised …") for the merchant to act on, for
-example by cancelling before the renewal date. Only the provider can change what it charges, so the shop
-cannot hold a renewal back at the provider while the price is wrong.
+provider stays unreachable until the renewal date. Only the provider can change what it charges, so the
+shop cannot hold such a renewal back; it records it with a "price_mismatch" event naming the difference
+to refund (subscription_renewal_record), and the beat corrects the price for the cycles after.
+
+A price the provider *refuses* (a ProviderRequestError, e.g. lines that now cost more than was advertised)
+is asked again by the beat but recorded once in the history ("price_mismatch"), and admin flags the
+subscription ("renews at this, not the advertised …", filter "Not the advertised price") for the merchant
+to act on, for example by cancelling before the renewal date.
 """
 import logging
 
