@@ -31,6 +31,12 @@ app.conf.beat_schedule = {
         "task": "payments.tasks.reconcile_subscriptions",
         "schedule": crontab(minute=17),
     },
+    # Provider-run subscriptions whose renewal price is not what the pages said (a failed alignment), nearest
+    # renewal first: corrected as soon as the provider answers, before the renewal charges the wrong price.
+    "align-subscription-prices": {
+        "task": "payments.tasks.align_subscription_prices",
+        "schedule": crontab(minute="*/15"),
+    },
     # Subscriptions whose renewal date passed: read them back so renewals are recorded promptly.
     "check-due-subscriptions": {
         "task": "payments.tasks.check_due_subscriptions",

@@ -111,6 +111,22 @@ def link_subscription(self, route, provider_id, order_id):
     return linked.pk if linked else None
 
 
+@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def align_subscription_price(self, subscription_id):
+    """Set a provider-run subscription's renewal price to the advertised one (retried while unreachable)."""
+    from .services.subscription_prices import subscription_price_align
+
+    return _retrying(self, lambda: subscription_price_align(subscription_id=subscription_id))
+
+
+@shared_task(acks_late=True)
+def align_subscription_prices():
+    """One align_subscription_price per live subscription whose provider price is not the advertised one."""
+    from .services.subscription_prices import subscriptions_mispriced
+
+    return _fan_out(list(subscriptions_mispriced().values_list("pk", flat=True)), align_subscription_price)
+
+
 @shared_task(acks_late=True)
 def reconcile_subscriptions():
     """A sweep per provider-run route for mirrors not read for an hour (webhooks that never came)."""

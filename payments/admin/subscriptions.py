@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
+from django.utils.html import format_html
 
 from common.money import format_interval, format_minor
 
@@ -17,6 +18,7 @@ from ..services.subscription_actions import (
     subscription_reschedule,
     subscription_retry,
 )
+from ..services.subscription_prices import subscriptions_mispriced
 from .actions import action_links, action_page
 from .attempts import LedgerInline, ReadOnlyAdmin, ReadOnlyInline
 from .confirmations import SUBSCRIPTION_STATEMENTS
@@ -60,7 +62,14 @@ class ChargeInline(ReadOnlyInline):
 
     @admin.display(description="amount")
     def amount_display(self, obj):
-        return format_minor(obj.amount, obj.currency)
+        """What the provider renews at, and a warning while that is not what the pages said (the shop keeps
+        setting it: payments.services.subscription_prices; the history says why it has not yet)."""
+        amount = format_minor(obj.amount, obj.currency)
+        if obj.advertised_amount is None or obj.advertised_amount == obj.amount or obj.is_canceled:
+            return amount
+        return format_html('{} <strong class="errornote">renews at this, not the advertised {}: not yet '
+                           'corrected at the provider (see the history)</strong>', amount,
+                           format_minor(obj.advertised_amount, obj.currency))
 
 
 class EventInline(LedgerInline):
@@ -69,11 +78,26 @@ class EventInline(LedgerInline):
     readonly_fields = fields
 
 
+class PriceFilter(admin.SimpleListFilter):
+    """Subscriptions whose provider renews at another price than the pages said (subscription_prices)."""
+
+    title = "renewal price"
+    parameter_name = "price"
+
+    def lookups(self, request, model_admin):
+        return [("mispriced", "Not the advertised price")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "mispriced":
+            return queryset.filter(pk__in=subscriptions_mispriced().values("pk"))
+        return queryset
+
+
 @admin.register(Subscription)
 class SubscriptionAdmin(ReadOnlyAdmin):
     list_display = ("provider_id", "route", "email", "status", "amount_display", "every", "next_renewal_at",
                     "dunning_step")
-    list_filter = ("status", "route", "interval")
+    list_filter = ("status", "route", "interval", PriceFilter)
     search_fields = ("provider_id", "email", "order__number")
     date_hierarchy = "created_at"
     inlines = [ChargeInline, EventInline]
@@ -83,7 +107,14 @@ class SubscriptionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="amount")
     def amount_display(self, obj):
-        return format_minor(obj.amount, obj.currency)
+        """What the provider renews at, and a warning while that is not what the pages said (the shop keeps
+        setting it: payments.services.subscription_prices; the history says why it has not yet)."""
+        amount = format_minor(obj.amount, obj.currency)
+        if obj.advertised_amount is None or obj.advertised_amount == obj.amount or obj.is_canceled:
+            return amount
+        return format_html('{} <strong class="errornote">renews at this, not the advertised {}: not yet '
+                           'corrected at the provider (see the history)</strong>', amount,
+                           format_minor(obj.advertised_amount, obj.currency))
 
     @admin.display(description="renews")
     def every(self, obj):

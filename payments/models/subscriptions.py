@@ -27,6 +27,9 @@ class Subscription(models.Model):
     interval = models.CharField(max_length=8)
     interval_count = models.PositiveSmallIntegerField(default=1)
     amount = models.PositiveIntegerField(help_text="Recurring total (minor units)")
+    advertised_amount = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="What the shop's pages said one renewal costs (minor units): the provider must charge exactly this")
     currency = models.CharField(max_length=3)
     next_renewal_at = models.DateTimeField(null=True, blank=True, db_index=True)
     cancel_reason = models.CharField(max_length=64, blank=True)

@@ -105,7 +105,7 @@ class ShopRun(RenewalStrategy):
         # Retrying is for a declined cycle: on an active subscription it would charge a cycle early.
         if sub.status != Subscription.Status.PAST_DUE:
             raise SubscriptionActionError(f"only a past-due subscription can be retried (this one is {sub.status})")
-        return _charge_now(sub, source=source, message="Payment retried")
+        return _charge_now(sub, source=source, message="Payment retried", past_due_only=True)
 
     def cancel(self, sub, *, reason, message, source):
         if sub.customer_token:
@@ -173,15 +173,17 @@ def _act(sub, action: str, call, *, source: str, message: str) -> Subscription:
     return subscription_sync(subscription=sub, info=info, source=source)
 
 
-def _charge_now(sub, *, source, message) -> Subscription:
+def _charge_now(sub, *, source, message, past_due_only=False) -> Subscription:
+    """Our charge now. A retry (`past_due_only`) that finds, under the row lock, that a retry racing it
+    already paid the cycle charges nothing and returns the subscription as that one left it (active)."""
     from .renewals import subscription_charge
 
     SubscriptionEvent.objects.create(subscription=sub, kind="charge", source=source, message=message)
     try:
-        outcome = subscription_charge(subscription_id=sub.pk, source=source, force=True)
+        outcome = subscription_charge(subscription_id=sub.pk, source=source, force=True, past_due_only=past_due_only)
     except (ProviderError, InvalidReturn) as exc:
         raise SubscriptionActionError(f"charging subscription {sub.provider_id} failed: {exc}") from exc
-    if outcome == "skipped":
-        raise SubscriptionActionError("this subscription cannot be charged now")
     sub.refresh_from_db()
+    if outcome == "skipped" and not (past_due_only and sub.status == Subscription.Status.ACTIVE):
+        raise SubscriptionActionError("this subscription cannot be charged now")
     return sub

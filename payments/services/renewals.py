@@ -45,12 +45,15 @@ def subscriptions_charge_due(*, now=None) -> list[int]:
     return list(subscriptions_due(now=now).values_list("pk", flat=True))
 
 
-def subscription_charge(*, subscription_id, source="renewal", force=False) -> str:
+def subscription_charge(*, subscription_id, source="renewal", force=False, past_due_only=False) -> str:
     """Charge the subscription's open billing cycle once. Returns paid / declined / token_gone / skipped.
 
+    `force` charges the next cycle before its date (renew now); `past_due_only` (a retry) charges only while
+    the subscription is past due, checked under its row lock (_open_charge), so retries racing one that
+    already paid are skipped instead of charging the next cycle early.
     Raises ProviderUnavailable when the outcome is unknown; the retry uses the same idempotency key.
     """
-    charge = _open_charge(subscription_id, force=force)
+    charge = _open_charge(subscription_id, force=force, past_due_only=past_due_only)
     if charge is None:
         return "skipped"
     sub, attempt = charge.subscription, charge.attempt
@@ -208,11 +211,14 @@ def _renewed(charge) -> Renewed:
                    f"Cycle {charge.billing_cycle} paid: order {charge.attempt.order.number}")
 
 
-def _open_charge(subscription_id, *, force=False):
-    """The charge row (with order and attempt) for the cycle now due, created under the row lock."""
+def _open_charge(subscription_id, *, force=False, past_due_only=False):
+    """The charge row (with order and attempt) for the cycle now due, created under the row lock; None when
+    nothing is to be charged. The status is read under that lock (select_for_update; on SQLite the
+    IMMEDIATE transaction holds the database's write lock from BEGIN), so of retries racing each other only
+    those that find the subscription still past due charge, and all of those charge the same cycle."""
     with transaction.atomic():
         sub = Subscription.objects.select_for_update().get(pk=subscription_id)
-        if sub.is_canceled:
+        if sub.is_canceled or (past_due_only and sub.status != Subscription.Status.PAST_DUE):
             return None
         last = sub.charges.order_by("-billing_cycle").select_related("attempt").first()
         if last and not (last.attempt_id and last.attempt.status in SUCCESSFUL):

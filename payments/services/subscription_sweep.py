@@ -32,6 +32,7 @@ from ..models import Subscription, SubscriptionCharge, SubscriptionEvent
 from ..providers.registry import get_adapter
 from ..providers.types import SubscriptionInfo
 from ..states import SUCCESSFUL
+from .subscription_prices import subscription_price_align
 from .subscriptions import subscription_sync
 
 log = logging.getLogger(__name__)
@@ -169,7 +170,19 @@ def subscriptions_apply_page(*, route: str, infos: tuple[SubscriptionInfo, ...],
         changed += len(fields_only)
     if unchanged:
         Subscription.objects.filter(pk__in=unchanged).update(provider_synced_at=now)
+    _align_prices(mirrors, by_id, source=source)
     return len(mirrors), changed
+
+
+def _align_prices(mirrors, by_id, *, source: str) -> None:
+    """Mirrors the provider renews at another price than the pages said: set it right now, before their
+    renewal (subscription_prices). ProviderUnavailable ends the sweep for its task to retry; the page's
+    reads are written already."""
+    for mirror in mirrors:
+        info = by_id[mirror.provider_id]
+        wanted = mirror.advertised_amount
+        if wanted is not None and info.amount != wanted and info.status != Subscription.Status.CANCELED:
+            subscription_price_align(subscription_id=mirror.pk, source=source)
 
 
 def _apply_fields(infos: dict, *, source: str, now) -> list:

@@ -17,6 +17,7 @@ from ..providers.registry import get_adapter
 from ..providers.types import ProviderPayment, SubscriptionInfo
 from ..signals import renewal_failed, renewal_paid, send_on_commit, subscription_cancelled
 from ..states import SUCCESSFUL, Status, subscription_transition, transition
+from .dispatch import enqueue_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +25,14 @@ log = logging.getLogger(__name__)
 def subscription_link(*, route: str, provider_id: str, order_id) -> Subscription:
     """Create (or find) our mirror of a subscription the provider started from our order.
 
-    Idempotent on (route, provider_id). Records cycle 0 as the order's checkout payment.
+    Idempotent on (route, provider_id). Records cycle 0 as the order's checkout payment, and what the
+    shop's pages said a renewal costs (`advertised_amount`). When the provider's renewal price differs and
+    cannot be set now, align_subscription_price is queued on commit and retried until it is
+    (payments.services.subscription_prices).
     Raises ProviderError when the provider cannot be read (the caller's task retries).
     """
+    from ..tasks import align_subscription_price
+
     existing = Subscription.objects.filter(route=route, provider_id=provider_id).first()
     if existing:
         return existing
@@ -39,14 +45,15 @@ def subscription_link(*, route: str, provider_id: str, order_id) -> Subscription
             before, info = info.amount, get_adapter(route).subscription_set_amount(provider_id, advertised)
             aligned = f"; its renewal price was set to the advertised {advertised} (the provider had {before})"
         except (ProviderError, InvalidReturn) as exc:
-            aligned = f"; WARNING: the provider renews at {info.amount}, not the advertised {advertised} ({exc})"
+            aligned = (f"; WARNING: the provider renews at {info.amount}, not the advertised {advertised} ({exc}); "
+                       f"the shop sets it again until it does")
     try:
         with transaction.atomic():
             sub = Subscription.objects.create(
                 route=route, provider_id=provider_id, order_id=order_id, email=order.customer.email,
                 status=info.status, interval=info.interval, interval_count=info.interval_count, amount=info.amount,
-                currency=info.currency or order.currency, next_renewal_at=info.next_renewal_at,
-                provider_synced_at=timezone.now(),
+                advertised_amount=advertised, currency=info.currency or order.currency,
+                next_renewal_at=info.next_renewal_at, provider_synced_at=timezone.now(),
             )
             checkout = (PaymentAttempt.objects.filter(order_id=order_id, kind=PaymentAttempt.Kind.CHECKOUT,
                                                       status__in=SUCCESSFUL).first())
@@ -56,6 +63,8 @@ def subscription_link(*, route: str, provider_id: str, order_id) -> Subscription
             SubscriptionEvent.objects.create(subscription=sub, kind="created", source="provider",
                                              message=f"Started by order {order.number}{aligned}"[:500],
                                              payload=info.raw)
+            if advertised is not None and info.amount != advertised:
+                enqueue_on_commit(align_subscription_price, sub.pk)
     except IntegrityError:
         return Subscription.objects.get(route=route, provider_id=provider_id)
     return sub
@@ -120,6 +129,14 @@ def subscription_renewal_record(*, subscription: Subscription, billing_cycle: in
         charge.save(update_fields=["attempt", "provider_order", "amount", "updated_at"])
         SubscriptionEvent.objects.create(subscription=subscription, kind="renewed", source=source,
                                          message=f"Cycle {billing_cycle} paid: order {attempt.order.number}")
+        advertised = subscription.advertised_amount
+        if advertised is not None and payment.amount > advertised:
+            # The price was not corrected in time (subscription_prices): the merchant owes the difference.
+            SubscriptionEvent.objects.create(
+                subscription=subscription, kind="price_mismatch", source=source,
+                message=f"WARNING: cycle {billing_cycle} was charged {payment.amount}, more than the advertised "
+                        f"{advertised}: refund the difference of {payment.amount - advertised} on order "
+                        f"{attempt.order.number}")
         send_on_commit(renewal_paid, charge_id=charge.pk, subscription_id=subscription.pk)
     return charge
 
@@ -211,7 +228,7 @@ def subscriptions_start(*, attempt, customer_token: str) -> list[Subscription]:
             sub, created = Subscription.objects.get_or_create(
                 route=attempt.route, provider_id=provider_id,
                 defaults=dict(order_id=attempt.order_id, email=order.customer.email, interval=interval,
-                              interval_count=count, amount=amount, currency=order.currency,
+                              interval_count=count, amount=amount, advertised_amount=amount, currency=order.currency,
                               next_renewal_at=next_date(now, interval, count), customer_token=customer_token,
                               provider_synced_at=now))
             if created:

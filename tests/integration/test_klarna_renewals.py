@@ -7,6 +7,7 @@ from django.utils import timezone
 from payments.models import PaymentAttempt, Subscription
 from payments.services.renewals import subscription_charge, subscriptions_charge_due
 from payments.services.subscription_actions import subscription_cancel
+from payments.services.subscriptions import next_date
 from payments.states import Status
 from tests.factories import make_order, make_product
 from tests.integration.klarna_flow import pay_with_klarna
@@ -210,3 +211,80 @@ def test_a_retry_posted_twice_from_one_form_is_told_it_was_done_not_that_it_is_r
     # The first POST made the subscription active, so Retry is no longer open: the replay is still told
     # what its form did.
     assert "this form was already confirmed" in second and "not possible" not in second
+
+
+def past_due(klarna, client):
+    """A subscription whose cycle 1 was declined once; returns it and its renewal date before any retry."""
+    sub = subscribe(klarna, client)
+    make_due(sub)
+    klarna.control("POST", f"/_emulator/klarna/tokens/{sub.customer_token}/scenario",
+                   json={"charge": "decline", "times": 1})
+    assert subscription_charge(subscription_id=sub.pk) == "declined"
+    sub.refresh_from_db()
+    return sub, sub.next_renewal_at
+
+
+def assert_cycle_1_paid_once(klarna, sub, due_before):
+    sub.refresh_from_db()
+    assert sub.status == "active" and sub.charges.count() == 2  # checkout and cycle 1: no cycle 2
+    assert sub.charges.get(billing_cycle=1).outcome == "paid"
+    # The decline, then cycle 1 under one key (racing retries replay it): one renewal order at Klarna.
+    assert len({r["headers"].get("klarna-idempotency-key") for r in token_orders(klarna)}) == 2
+    assert len(klarna.control("GET", "/_emulator/klarna/orders")["orders"]) == 2  # checkout and cycle 1
+    assert sub.next_renewal_at == next_date(due_before, sub.interval, sub.interval_count)
+
+
+def test_a_retry_that_lost_the_race_to_another_does_not_charge_the_next_cycle(klarna, client):
+    """The losing side of two "Pay now" clicks, step by step (any database): it saw the subscription past
+    due, then the other retry paid the cycle before it took the row lock. Under the lock it finds it
+    active and charges nothing; it used to open and charge cycle 2 a year early."""
+    from payments.services.renewal_strategies import strategy_for
+    from payments.services.subscription_actions import subscription_retry
+
+    sub, due_before = past_due(klarna, client)
+    seen_past_due = Subscription.objects.get(pk=sub.pk)
+    subscription_retry(subscription_id=sub.pk, source="shopper")  # the winner pays cycle 1
+    after = strategy_for(sub.route).retry(seen_past_due, source="shopper")  # the loser, past its check
+    assert after.status == "active"
+    assert_cycle_1_paid_once(klarna, sub, due_before)
+
+
+def test_concurrent_pay_now_and_retry_charge_the_past_due_cycle_once_and_never_the_next(klarna, client,
+                                                                                        admin_user, postgres):
+    """Four "Pay now" posts on the subscriber's page and an admin retry at the same moment, each on its own
+    connection: the past-due cycle is charged once, the next cycle is not charged early. (PostgreSQL: the
+    test's in-memory SQLite fails concurrent writers with "table is locked" instead of making them wait;
+    the test above drives the same interleaving on SQLite.)"""
+    import threading
+
+    from django.db import connections
+    from django.test import Client
+    from django.urls import reverse
+
+    from shop.links import subscription_url
+    from tests.integration.admin_forms import confirmed_form
+
+    sub, due_before = past_due(klarna, client)
+    admin = Client()
+    admin.force_login(admin_user)
+    admin_url = reverse("admin:payments_subscription_action", args=[sub.pk, "retry"])
+    admin_form = confirmed_form(admin, admin_url)
+    klarna.control("POST", "/_emulator/faults", json={"method": "POST", "path": "/klarna/customer-token/",
+                                                      "kind": "latency", "latency_ms": 300, "times": 5})
+    posts = [(Client(), subscription_url(sub) + "pay/", {}) for _ in range(4)] + [(admin, admin_url, admin_form)]
+    barrier, statuses = threading.Barrier(len(posts)), []
+
+    def post(tab, url, data):
+        try:
+            barrier.wait(10)
+            statuses.append(tab.post(url, data).status_code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=post, args=args) for args in posts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert statuses == [302] * len(posts)
+    assert_cycle_1_paid_once(klarna, sub, due_before)

@@ -34,14 +34,14 @@ def test_one_hour_runs_each_job_as_often_as_beat_would():
             runs[name] = runs.get(name, 0) + 1
     assert runs == {"reconcile-stuck-payments": 12, "reconcile-upsells": 12, "send-pending-emails": 12,
                     "charge-due-subscriptions": 6, "check-due-subscriptions": 4, "dunning": 1,
-                    "reconcile-subscriptions": 1}
+                    "reconcile-subscriptions": 1, "align-subscription-prices": 4}
 
 
 def test_a_late_tick_catches_up_each_job_once():
     start = datetime(2026, 3, 2, 10, 0, 30, tzinfo=AMSTERDAM)
     scheduler = Scheduler(app, start=start)
     ran = scheduler.tick(start + timedelta(minutes=20))  # 10:01 .. 10:20 in one go (a slow task)
-    assert sorted(ran) == ["charge-due-subscriptions", "check-due-subscriptions", "dunning",
+    assert sorted(ran) == ["align-subscription-prices", "charge-due-subscriptions", "check-due-subscriptions", "dunning",
                            "reconcile-stuck-payments", "reconcile-subscriptions", "reconcile-upsells",
                            "send-pending-emails"]
     assert scheduler.tick(start + timedelta(minutes=21)) == []  # 10:21 matches nothing
