@@ -19,7 +19,7 @@ def backfill(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payments', '0009_operation_confirmation_key'),
+        ('payments', '0010_payload_without_nul'),
         ('shop', '0007_lean_indexes'),
     ]
 
