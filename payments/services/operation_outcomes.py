@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ..models import PaymentAttempt, PaymentOperation
@@ -139,13 +140,24 @@ def operation_settle(*, operation_id, source="reconcile", conclude=False) -> Pay
     return op
 
 
+def in_flight_for() -> timedelta:
+    """How long an operation row without an answer counts as running: longer than its three provider calls
+    (read, act, read back) can take with their retries, so a live request never loses its claim, and short
+    enough that a crashed request's row becomes an unknown outcome (reused, below) soon."""
+    call = settings.PROVIDER_CONNECT_TIMEOUT + settings.PROVIDER_READ_TIMEOUT
+    return timedelta(seconds=3 * call * (settings.PROVIDER_MAX_RETRIES + 1))
+
+
 def operations_reconcile(*, now=None, older_than=None, limit=200) -> int:
-    """Settle operations whose provider answer was lost (PENDING with the error recorded): from the
-    provider's order read back, done or, once older than `older_than` seconds, not done. Returns how many
-    were settled either way. Run by the periodic reconcile; safe to run twice (operation_settle)."""
+    """Settle operations whose provider answer was lost: PENDING with the error recorded, or PENDING past
+    the time a live request could still be at the provider (in_flight_for: the request died, a worker was
+    killed, and the money may have moved). From the provider's order read back: done or, once older than
+    `older_than` seconds, not done. Returns how many were settled either way. Run by the periodic reconcile;
+    safe to run twice (operation_settle)."""
     now = now or timezone.now()
     older_than = settings.PAYMENT_RECONCILE_AFTER if older_than is None else older_than
-    unknown = (PaymentOperation.objects.filter(result=PaymentOperation.Result.PENDING).exclude(error="")
+    lost = Q(error__gt="") | Q(created_at__lt=now - in_flight_for())
+    unknown = (PaymentOperation.objects.filter(lost, result=PaymentOperation.Result.PENDING)
                .order_by("created_at").values_list("pk", "created_at")[:limit])
     settled = 0
     for pk, created_at in unknown:

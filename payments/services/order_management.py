@@ -10,9 +10,7 @@ nothing. An action the route does not offer, or the order's state does not allow
 call. A lost answer (timeout, 5xx) is no refusal: the operation stays pending and is settled from the
 provider's order read back (operation_outcomes.py), at once when it shows the effect, else by reconcile.
 """
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,7 +20,7 @@ from ..providers.registry import get_adapter
 from ..providers.types import Operation
 from ..states import SUCCESSFUL, record_event
 from .confirmations import operation_confirmed
-from .operation_outcomes import operation_finish, operation_settle
+from .operation_outcomes import in_flight_for, operation_finish, operation_settle
 from .provider_orders import ProviderOrder, provider_order
 
 Kind = PaymentOperation.Kind
@@ -47,14 +45,6 @@ def operations_allowed(attempt, order: ProviderOrder | None = None) -> list[Oper
         Operation.EXTEND: order.remaining > 0,
     }
     return [op for op in Operation if op in offered and possible[op]]
-
-
-def in_flight_for() -> timedelta:
-    """How long an operation row without an answer counts as running: longer than its three provider calls
-    (read, act, read back) can take with their retries, so a live request never loses its claim, and short
-    enough that a crashed request's row becomes an unknown outcome (reused, below) soon."""
-    call = settings.PROVIDER_CONNECT_TIMEOUT + settings.PROVIDER_READ_TIMEOUT
-    return timedelta(seconds=3 * call * (settings.PROVIDER_MAX_RETRIES + 1))
 
 
 def _begin(attempt_id, kind, *, amount=None, details=None, user="", confirmation=""):

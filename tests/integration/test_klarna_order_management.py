@@ -183,6 +183,27 @@ def test_a_lost_answer_klarna_cannot_be_read_for_is_settled_by_the_periodic_reco
     assert payments_reconcile().operations == 0 and refund_emails() == 1
 
 
+def test_a_refund_whose_request_died_at_klarna_is_settled_by_the_periodic_reconcile(authorized, emulator):
+    """The web process died (or was killed) after Klarna refunded and before the shop heard: the operation
+    row stays pending with no error recorded. Once no live request can still be at Klarna, reconcile reads
+    the order back and settles it, books and email once."""
+    from payments.providers.registry import get_adapter
+    from payments.services.order_management import in_flight_for
+
+    payment_capture(attempt_id=authorized.pk)
+    op = PaymentOperation.objects.create(attempt=authorized, kind="refund", amount=500)
+    get_adapter(authorized.route).refund(authorized.provider_reference, amount=500, key=op.idempotency_key,
+                                         description="")
+    payments_reconcile()  # still young: a live request could be at Klarna, so it is left alone
+    assert PaymentOperation.objects.get(pk=op.pk).result == PaymentOperation.Result.PENDING
+    later = timezone.now() + in_flight_for() + timedelta(seconds=1)
+    assert payments_reconcile(now=later).operations == 1
+    op.refresh_from_db()
+    authorized.refresh_from_db()
+    assert op.result == PaymentOperation.Result.DONE and authorized.refunded_amount == 500
+    assert refund_emails() == 1 and payments_reconcile(now=later).operations == 0
+
+
 def test_a_lost_answer_klarna_never_acted_on_stays_pending_then_is_marked_not_done(authorized, emulator):
     payment_capture(attempt_id=authorized.pk)
     emulator.control("POST", "/_emulator/faults", json={**LOST_ANSWER, "when": "before"})
