@@ -10,8 +10,8 @@ from ..exceptions import InvalidReturn, ProviderError, ReturnMismatch
 from ..models import PaymentAttempt
 from ..providers.registry import get_adapter
 from ..states import IN_BETWEEN, Status, transition
+from .approvals import payment_settle
 from .operation_outcomes import operations_reconcile
-from .payment_confirm import payment_confirm
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,11 @@ def payments_reconcile(*, now=None, older_than=None, limit=500) -> ReconcileRepo
                 report.waiting += 1
             continue
         try:
-            result = payment_confirm(attempt_id=attempt.pk, payment=payment, source="reconcile")
+            result = payment_settle(attempt=attempt, payment=payment, source="reconcile")
+        except (ProviderError, InvalidReturn) as exc:  # finishing an approved payment asks the provider
+            report.unavailable += 1
+            report.details.append(f"{attempt.reference}: provider error {exc}")
+            continue
         except ReturnMismatch as exc:
             report.rejected += 1
             report.details.append(f"{attempt.reference}: {exc}")
