@@ -314,3 +314,15 @@ def test_an_approval_in_a_replaced_tab_while_the_new_one_is_open_charges_only_th
     assert second.status == Status.AUTHORIZED
     assert len(klarna.control("GET", f"{CONTROL}/transactions")["transactions"]) == 1
     assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
+
+
+def test_reconcile_reads_a_replaced_approval_but_never_finalizes_it(klarna):
+    order = make_order()
+    first = step_up(klarna, order)
+    payment_start(order=order, route="next")  # replaced; the shopper approves tab 1 and closes it
+    journey(klarna, first)
+    payments_reconcile(older_than=0)
+    first.refresh_from_db()
+    assert first.status == Status.EXPIRED and authorize_calls(klarna, finalizing=True) == []
+    assert klarna.control("GET", f"{CONTROL}/transactions")["transactions"] == []
+    assert Order.objects.get(pk=order.pk).status == Order.Status.PENDING
