@@ -32,7 +32,7 @@ from ..providers.types import (
 )
 from ..states import IN_BETWEEN, SUCCESSFUL, Status, record_event, transition
 from .approvals import payment_settle
-from .payment_start import RETURN_SALT, checkout_request
+from .payment_start import REPLACED, RETURN_SALT, checkout_request
 from .subscriptions import subscription_apply_event
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,12 @@ class InboundResult:
     @property
     def paid(self) -> bool:
         return self.attempt is not None and self.attempt.status in SUCCESSFUL
+
+    @property
+    def replaced(self) -> bool:
+        """The message was about an attempt a newer checkout of its order replaced, and it took no money."""
+        return self.attempt is not None and self.attempt.status not in SUCCESSFUL \
+            and self.attempt.failure_reason == REPLACED
 
     @property
     def confirming(self) -> bool:

@@ -296,7 +296,8 @@ def test_an_approval_left_open_in_a_replaced_tab_is_never_finalized(klarna, rece
     assert not first.events.filter(message__contains="refund or cancel it at the provider").exists()
     # The old tab lands on the paid order's page, which says it is paid: nothing asks to pay again.
     assert response.status_code == 303
-    assert client.get(response["Location"], follow=True).context["order"].is_paid
+    page = client.get(response["Location"], follow=True)
+    assert page.context["order"].is_paid and b"this one was not taken" in page.content
 
 
 def test_an_approval_in_a_replaced_tab_while_the_new_one_is_open_charges_only_the_new_one(klarna, client):
@@ -304,7 +305,8 @@ def test_an_approval_in_a_replaced_tab_while_the_new_one_is_open_charges_only_th
     first = step_up(klarna, order)
     second = step_up(klarna, order)                      # retried on the same route: tab 2 opens a new journey
     done = journey(klarna, first)                        # the shopper approves the old journey first
-    client.get(urlparse(done["return_url"]).path)
+    page = client.get(urlparse(done["return_url"]).path, follow=True)
+    assert b"this one was not taken" in page.content  # and the failure page offers to pay again
     first.refresh_from_db()
     assert first.status == Status.EXPIRED and Order.objects.get(pk=order.pk).status == Order.Status.PENDING
     assert authorize_calls(klarna, finalizing=True) == []
