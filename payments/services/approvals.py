@@ -51,11 +51,12 @@ def payment_settle(*, attempt, payment: ProviderPayment, source: str, dedupe_key
         if refusal is None:
             finished = adapter.finish_payment(payment, request)
             return payment_confirm(attempt=locked, payment=finished, source=source, dedupe_key=dedupe_key)
-    record_event(attempt.pk, kind="rejected", source=source,
-                 dedupe_key=f"{dedupe_key}:not-finished" if dedupe_key else None,
-                 message=f"Approved at the provider ({payment.provider_reference}) but not finished: {refusal}. "
-                         "Nothing was charged.")
-    _release(adapter, attempt, payment)
+    # Once per approval: reconcile reads it again every run until the provider closes it.
+    if record_event(attempt.pk, kind="rejected", source=source,
+                    dedupe_key=f"not-finished:{payment.provider_reference}"[:120],
+                    message=f"Approved at the provider ({payment.provider_reference}) but not finished: {refusal}. "
+                            "Nothing was charged."):
+        _release(adapter, attempt, payment)
     return None
 
 

@@ -328,3 +328,20 @@ def test_reconcile_reads_a_replaced_approval_but_never_finalizes_it(klarna):
     assert first.status == Status.EXPIRED and authorize_calls(klarna, finalizing=True) == []
     assert klarna.control("GET", f"{CONTROL}/transactions")["transactions"] == []
     assert Order.objects.get(pk=order.pk).status == Order.Status.PENDING
+
+
+def test_a_replaced_approval_klarna_will_not_cancel_is_reported_once_and_never_finalized(klarna):
+    order = make_order()
+    first = step_up(klarna, order)
+    payment_start(order=order, route="next")
+    journey(klarna, first)
+    klarna.control("POST", "/_emulator/faults", json={"method": "DELETE", "path": "/klarna-global/", "kind": "error",
+                                                      "status": 409})
+    for _ in range(3):  # reconcile runs every few minutes: it reads the approval again each time
+        payments_reconcile(older_than=0)
+    deletes = [r for r in klarna.control("GET", "/_emulator/requests?provider=klarna_global")["requests"]
+               if r["method"] == "DELETE"]
+    assert len(deletes) == 1 and authorize_calls(klarna, finalizing=True) == []
+    assert first.events.filter(kind="rejected", message__contains="not finished").count() == 1
+    first.refresh_from_db()
+    assert first.status == Status.EXPIRED
