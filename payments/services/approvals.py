@@ -11,7 +11,7 @@ import logging
 
 from django.db import transaction
 
-from ..exceptions import PaymentError
+from ..exceptions import PaymentError, ReturnMismatch
 from ..models import PaymentAttempt
 from ..orders import OrderPaymentStatus, order_book
 from ..providers.registry import get_adapter
@@ -41,16 +41,23 @@ def payment_settle(*, attempt, payment: ProviderPayment, source: str, dedupe_key
         return payment_confirm(attempt=attempt, payment=payment, source=source, dedupe_key=dedupe_key)
     adapter = get_adapter(attempt.route)
     with transaction.atomic():
-        # The attempt's row lock is held over the finishing call, so a retry from the order's failure page
-        # (payment_start, which replaces this attempt under the same lock) waits for it, and then finds the
-        # order paid, instead of both going ahead.
+        # The order's and the attempt's row locks are held over the finishing call, taken in payment_start's
+        # order (order, then attempt): a retry from the order's failure page, which replaces this attempt
+        # under the same locks, waits for the call and then finds the order paid, instead of both going
+        # ahead; and neither can hold what the other waits for (a deadlock would roll back a charge made).
+        order_status = order_book().lock_status(attempt.order_id)
         locked = PaymentAttempt.objects.select_for_update().get(pk=attempt.pk)
         if locked.status in SUCCESSFUL:
             return None  # finished already (the return and the webhook both came): nothing to do twice
-        refusal = _not_chargeable(locked)
+        refusal = _not_chargeable(locked, order_status)
         if refusal is None:
             finished = adapter.finish_payment(payment, request)
-            return payment_confirm(attempt=locked, payment=finished, source=source, dedupe_key=dedupe_key)
+            try:
+                return payment_confirm(attempt=locked, payment=finished, source=source, dedupe_key=dedupe_key)
+            except ReturnMismatch as exc:
+                refused = exc  # raised once committed, so the rejection stays in the attempt's timeline
+    if refusal is None:
+        raise refused
     # Once per approval: reconcile reads it again every run until the provider closes it.
     if record_event(attempt.pk, kind="rejected", source=source,
                     dedupe_key=f"not-finished:{payment.provider_reference}"[:120],
@@ -60,13 +67,13 @@ def payment_settle(*, attempt, payment: ProviderPayment, source: str, dedupe_key
     return None
 
 
-def _not_chargeable(attempt) -> str | None:
-    """Why an approved payment on `attempt` (locked) must not be charged, or None when it may be."""
+def _not_chargeable(attempt, order_status) -> str | None:
+    """Why an approved payment on `attempt` (locked, as its order) must not be charged, or None."""
     if attempt.kind != PaymentAttempt.Kind.CHECKOUT:
         return None
     if attempt.status not in IN_BETWEEN:
         return f"this payment was replaced or closed ({attempt.status}: {attempt.failure_reason or 'no reason'})"
-    if order_book().lock_status(attempt.order_id) == OrderPaymentStatus.PAID:
+    if order_status == OrderPaymentStatus.PAID:
         return "the order is already paid by another payment"
     return None
 

@@ -345,3 +345,35 @@ def test_a_replaced_approval_klarna_will_not_cancel_is_reported_once_and_never_f
     assert first.events.filter(kind="rejected", message__contains="not finished").count() == 1
     first.refresh_from_db()
     assert first.status == Status.EXPIRED
+
+
+def test_a_retry_while_the_old_tab_finalizes_waits_and_finds_the_order_paid(klarna, client, postgres):
+    import threading
+
+    from django.db import connection
+
+    from payments.exceptions import OrderAlreadyPaid
+
+    order = make_order()
+    first = step_up(klarna, order)
+    done = journey(klarna, first)
+    klarna.control("POST", "/_emulator/faults", json={"method": "POST", "path": "/klarna-global/", "kind": "latency",
+                                                      "latency_ms": 800})
+    outcome = {}
+
+    def old_tab_returns():
+        try:
+            outcome["return"] = client.get(urlparse(done["return_url"]).path).status_code
+        finally:
+            connection.close()
+
+    tab = threading.Thread(target=old_tab_returns)
+    tab.start()
+    time.sleep(0.3)  # Klarna is answering the finalization: the order's retry page is clicked now
+    with pytest.raises(OrderAlreadyPaid):
+        payment_start(order=order, route="next")
+    tab.join()
+    first.refresh_from_db()
+    assert outcome["return"] == 303 and first.status == Status.AUTHORIZED
+    assert PaymentAttempt.objects.filter(order=order).count() == 1
+    assert len(klarna.control("GET", f"{CONTROL}/transactions")["transactions"]) == 1
