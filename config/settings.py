@@ -205,7 +205,8 @@ PAYMENTS_ORDER_BOOK = "shop.payment_orders.ShopOrderBook"
 PAYMENT_RETURN_MAX_AGE = env.int("PAYMENT_RETURN_MAX_AGE", default=7 * 24 * 3600)
 # An attempt still waiting at the provider after this long is re-read by the reconcile task.
 PAYMENT_RECONCILE_AFTER = env.int("PAYMENT_RECONCILE_AFTER", default=15 * 60)
-# ...and given up on (marked expired) when the provider has no order for it after this long.
+# ...and given up on (marked expired) when the provider has no order for it after this long; an attempt
+# replaced by a newer checkout is re-read for as long (its old provider page may still be paid).
 PAYMENT_EXPIRE_AFTER = env.int("PAYMENT_EXPIRE_AFTER", default=48 * 3600)
 PROVIDER_CONNECT_TIMEOUT = env.float("PROVIDER_CONNECT_TIMEOUT", default=3.05)
 PROVIDER_READ_TIMEOUT = env.float("PROVIDER_READ_TIMEOUT", default=15.0)

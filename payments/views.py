@@ -5,6 +5,7 @@ a page or a JSON answer. None of them knows which route it serves.
 """
 import logging
 
+from django.contrib import messages
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.http.multipartparser import MultiPartParserError
@@ -106,6 +107,9 @@ def payment_return(request, route, token):
     if result.state == "shown" or (request.method == "GET" and result.attempt.status in IN_BETWEEN):
         # Nothing decided yet (or a GET that only shows): the shopper sees where the order stands.
         return redirect(_page_url(attempt, OrderPage.STATUS))
+    if result.replaced:
+        # An old tab: the order's page (paid, or still to pay with the newer try) says the rest.
+        messages.info(request, "You started a newer payment for this order, so this one was not taken.")
     page = OrderPage.CONFIRMATION if result.paid or result.confirming else OrderPage.FAILED
     return _see_other(_page_url(attempt, page))
 

@@ -70,20 +70,34 @@ class PaymentAdapter(ABC):
 
     @abstractmethod
     def resolve(self, message: InboundMessage, request: CheckoutRequest | None) -> Resolution:
-        """What an authentic message means now: read the payment back from the provider, place or
-        finalize it (with `request`, the bound attempt's checkout, when there is one), or say there is
-        nothing to apply. Never trusts amounts in an unsigned body. Raises InvalidReturn, ProviderError;
+        """What an authentic message means now: read the payment back from the provider, place it (with
+        `request`, the bound attempt's checkout, when there is one), or say there is nothing to apply. A
+        payment that needs the shop's own charging call to exist, a call the shop could not undo, is
+        reported APPROVED and never finished here (see finish_payment). Never trusts amounts in an unsigned body. Raises InvalidReturn, ProviderError;
         a route that holds something for a refused message (an authorization) releases it itself."""
 
     # --- reading back -------------------------------------------------------------------------------
     @abstractmethod
     def fetch_payment(self, provider_reference: str) -> ProviderPayment:
-        """Read the payment from the provider: the only source that may mark an attempt paid."""
+        """Read the payment from the provider: the only source that may mark an attempt paid. A read only:
+        an approval waiting for the shop's charging call comes back APPROVED, unfinished."""
 
     @abstractmethod
     def find_payment(self, reference: str, since: datetime) -> ProviderPayment | None:
         """Look up a payment by our attempt reference when we never learned the provider's (reconcile).
         None when the provider has nothing for it (or cannot search: then it never got one)."""
+
+    def finish_payment(self, payment: ProviderPayment, request: CheckoutRequest | None) -> ProviderPayment:
+        """Make the charging call for a payment the shopper approved (status APPROVED, as resolve or
+        fetch_payment reported it), with `request` (the attempt's checkout) when the caller has it. Only
+        services.approvals calls it, after deciding the attempt may still be charged. Returns the payment
+        as it now is; repeating it must not charge twice (the provider's idempotency key)."""
+        raise self._unsupported("finish an approved payment")
+
+    def release_payment(self, payment: ProviderPayment) -> None:
+        """Give up an APPROVED payment the shop will not finish (its attempt was replaced, its order is
+        paid), so the shopper is not left with an approval at the provider. Nothing is charged either way."""
+        raise self._unsupported("release an approved payment")
 
     # --- recurring (capabilities.renewals) ---------------------------------------------------------
     def charge_recurring(self, token: str, request: CheckoutRequest, *, idempotency_key: str) -> ProviderPayment:

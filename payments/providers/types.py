@@ -191,12 +191,20 @@ class Declined:
 StartOutcome = Redirect | Widget | Done | Declined
 
 
+# The shopper approved at the provider and the payment exists only once the shop finishes it (Klarna v2's
+# finalizing authorize). No adapter finishes one by itself: services.approvals decides whether the attempt
+# may still be charged (not replaced, its order not paid) and calls finish_payment, or release_payment.
+APPROVED = "approved"
+
+
 @dataclass(frozen=True)
 class ProviderPayment:
     """The provider's own view of a payment, read from the provider itself or a signed webhook."""
 
     provider_reference: str
-    status: str  # one of payments.states.Status values
+    # One of payments.states.Status values, or APPROVED: the shopper approved, but nothing is charged until
+    # the shop makes one more call (adapter.finish_payment), which the services alone decide to make.
+    status: str
     amount: int
     currency: str
     reference: str  # our attempt reference as the provider stored it ('' when absent)

@@ -31,8 +31,8 @@ from ..providers.types import (
     SubscriptionUpdate,
 )
 from ..states import IN_BETWEEN, SUCCESSFUL, Status, record_event, transition
-from .payment_confirm import payment_confirm
-from .payment_start import RETURN_SALT, checkout_request
+from .approvals import payment_settle
+from .payment_start import REPLACED, RETURN_SALT, checkout_request
 from .subscriptions import subscription_apply_event
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,12 @@ class InboundResult:
     @property
     def paid(self) -> bool:
         return self.attempt is not None and self.attempt.status in SUCCESSFUL
+
+    @property
+    def replaced(self) -> bool:
+        """The message was about an attempt a newer checkout of its order replaced, and it took no money."""
+        return self.attempt is not None and self.attempt.status not in SUCCESSFUL \
+            and self.attempt.failure_reason == REPLACED
 
     @property
     def confirming(self) -> bool:
@@ -214,6 +220,10 @@ def _resolve_and_apply(adapter, message, attempt, *, source, dedupe, request):
     it now is when the message was about one."""
     try:
         resolution = adapter.resolve(message, request)
+        if isinstance(resolution, PaymentUpdate):
+            # Inside the try: finishing an approved payment is a provider call of its own.
+            return _apply_payment(adapter, resolution.payment, attempt, source=source, dedupe=dedupe,
+                                  request=request)
     except ProviderError as exc:
         if getattr(exc, "retryable", False):
             if attempt:
@@ -234,20 +244,23 @@ def _resolve_and_apply(adapter, message, attempt, *, source, dedupe, request):
             result = transition(attempt, Status.FAILED, source=source, message=reason, dedupe_key=dedupe,
                                 failure_reason="Declined or cancelled at the provider")
             return State.APPLIED, "", result.attempt
-        case PaymentUpdate(payment=payment):
-            target = attempt or _find_attempt(adapter.key, payment)
-            if target is None:
-                return State.UNMATCHED, f"no payment attempt for provider order {payment.provider_reference}", None
-            try:
-                result = payment_confirm(attempt=target, payment=payment, source=source, dedupe_key=dedupe)
-            except ReturnMismatch as exc:
-                return State.MISMATCH, str(exc), target
-            return State.APPLIED, "", result.attempt if result is not None else target
         case SubscriptionUpdate():
             return _apply_subscription(adapter.key, resolution, dedupe)
         case NothingToApply(reason=reason):
             return State.IGNORED, reason, attempt
     raise TypeError(f"unknown resolution {resolution!r}")
+
+
+def _apply_payment(adapter, payment, attempt, *, source, dedupe, request):
+    target = attempt or _find_attempt(adapter.key, payment)
+    if target is None:
+        return State.UNMATCHED, f"no payment attempt for provider order {payment.provider_reference}", None
+    try:
+        result = payment_settle(attempt=target, payment=payment, source=source, dedupe_key=dedupe,
+                                request=request if attempt is not None else None)
+    except ReturnMismatch as exc:
+        return State.MISMATCH, str(exc), target
+    return State.APPLIED, "", result.attempt if result is not None else target
 
 
 def _dedupe(channel, provider, key) -> str:

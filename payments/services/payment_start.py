@@ -21,6 +21,8 @@ from .payment_confirm import expected_lines
 
 log = logging.getLogger(__name__)
 RETURN_SALT = "payments.return"
+# Why an open attempt was given up when its order was checked out again: reconcile keeps asking about these.
+REPLACED = "Replaced by a newer checkout"
 FIELD_WORDS = {"birthday": "date of birth", "gender": "title"}
 
 
@@ -68,7 +70,7 @@ def payment_start(*, order, route) -> PaymentAttempt:
         for older in open_before:
             # A resubmitted checkout supersedes the open one. Expired, not cancelled: if the shopper still
             # pays at the old provider page, that money is recorded (and undone as a duplicate).
-            transition(older, Status.EXPIRED, source="checkout", failure_reason="Replaced by a newer checkout",
+            transition(older, Status.EXPIRED, source="checkout", failure_reason=REPLACED,
                        message=f"Superseded by {attempt.reference}")
         book.payment_started(order.pk, route)
     return payment_send(attempt, details)

@@ -35,9 +35,7 @@ def provider_order(attempt, *, read_back: bool = True) -> ProviderOrder:
     """The provider order an attempt belongs to. Reads it back from the provider when the route reports
     its totals; falls back to our books when it cannot be read (the limits are then ours).
 
-    Only a read: a route that offers no order management is not asked at all (its limits limit nothing,
-    and its fetch_payment may do more than read: Klarna v2's finalizes a completed payment request, which
-    an admin page view must never do)."""
+    Only a read: a route that offers no order management is not asked at all (its limits limit nothing)."""
     head = attempt
     if attempt.kind == PaymentAttempt.Kind.UPSELL:
         head = (PaymentAttempt.objects.filter(route=attempt.route, provider_reference=attempt.provider_reference)

@@ -1,4 +1,5 @@
-"""Re-reading attempts stuck in between (shopper never came back, webhook never arrived)."""
+"""Re-reading attempts stuck in between (shopper never came back, webhook never arrived), and attempts
+replaced by a newer checkout whose old provider page may still be paid."""
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -9,9 +10,12 @@ from django.utils import timezone
 from ..exceptions import InvalidReturn, ProviderError, ReturnMismatch
 from ..models import PaymentAttempt
 from ..providers.registry import get_adapter
-from ..states import IN_BETWEEN, Status, transition
+from ..providers.types import APPROVED
+from ..states import IN_BETWEEN, SUCCESSFUL, Status, transition
+from .approvals import payment_settle
 from .operation_outcomes import operations_reconcile
-from .payment_confirm import payment_confirm
+from .payment_confirm import APPLICABLE
+from .payment_start import REPLACED
 
 log = logging.getLogger(__name__)
 
@@ -30,30 +34,25 @@ class ReconcileReport:
 
 
 def payments_reconcile(*, now=None, older_than=None, limit=500) -> ReconcileReport:
-    """Ask the provider about every in-between attempt older than `older_than` seconds.
+    """Ask the provider about every in-between attempt older than `older_than` seconds, and about the
+    attempts replaced by a newer checkout within PAYMENT_EXPIRE_AFTER (their provider page may still be
+    paid in an old tab, and its webhook may never come).
 
-    Each attempt is settled through payment_confirm (same checks, same state machine as a return),
-    expired when the provider has nothing for it after PAYMENT_EXPIRE_AFTER, or left waiting. Then the
-    merchant operations whose provider answer was lost are settled from the provider's order. Safe to
-    run concurrently with returns and webhooks and to run twice: transitions are idempotent.
+    Each attempt is settled through payment_settle (same checks, same state machine as a return; a
+    replaced attempt found paid pays its order, or is undone as a duplicate when another payment paid it),
+    an in-between one expired when the provider has nothing for it after PAYMENT_EXPIRE_AFTER, or left
+    waiting. Then the merchant operations whose provider answer was lost are settled from the provider's
+    order. Bounded: at most `limit` attempts of each kind per run, oldest first. Safe to run concurrently
+    with returns and webhooks and to run twice: transitions are idempotent.
     """
     now = now or timezone.now()
     older_than = settings.PAYMENT_RECONCILE_AFTER if older_than is None else older_than
+    due = now - timedelta(seconds=older_than)
     report = ReconcileReport()
-    stuck = (PaymentAttempt.objects.filter(status__in=IN_BETWEEN,
-                                           created_at__lte=now - timedelta(seconds=older_than))
-             .order_by("created_at")[:limit])
+    stuck = PaymentAttempt.objects.filter(status__in=IN_BETWEEN, created_at__lte=due).order_by("created_at")[:limit]
     for attempt in stuck:
-        report.checked += 1
-        adapter = get_adapter(attempt.route)
-        try:
-            if attempt.provider_reference:
-                payment = adapter.fetch_payment(attempt.provider_reference)
-            else:
-                payment = adapter.find_payment(attempt.reference, since=attempt.created_at)
-        except (ProviderError, InvalidReturn) as exc:
-            report.unavailable += 1
-            report.details.append(f"{attempt.reference}: provider error {exc}")
+        payment = _read(attempt, report)
+        if payment is _UNREAD:
             continue
         if payment is None:
             if attempt.created_at <= now - timedelta(seconds=settings.PAYMENT_EXPIRE_AFTER):
@@ -64,20 +63,62 @@ def payments_reconcile(*, now=None, older_than=None, limit=500) -> ReconcileRepo
             else:
                 report.waiting += 1
             continue
-        try:
-            result = payment_confirm(attempt_id=attempt.pk, payment=payment, source="reconcile")
-        except ReturnMismatch as exc:
-            report.rejected += 1
-            report.details.append(f"{attempt.reference}: {exc}")
+        _settle(attempt, payment, report)
+    replaced = (PaymentAttempt.objects.filter(
+        kind=PaymentAttempt.Kind.CHECKOUT, status=Status.EXPIRED, failure_reason=REPLACED, created_at__lte=due,
+        created_at__gt=now - timedelta(seconds=settings.PAYMENT_EXPIRE_AFTER)).order_by("created_at")[:limit])
+    for attempt in replaced:
+        payment = _read(attempt, report)
+        if payment is _UNREAD:
             continue
-        if result is not None and result.changed:
-            report.settled += 1
-        else:
+        if payment is None or not _taken(payment):
+            # Unpaid (or closed) at the provider: nothing to record, so the timeline is not filled with it.
             report.waiting += 1
+            continue
+        _settle(attempt, payment, report)
     report.duplicates = _undo_duplicates()
     report.operations = operations_reconcile(now=now)
     log.info("reconcile: %s", report)
     return report
+
+
+_UNREAD = object()
+
+
+def _read(attempt, report):
+    """The provider's payment for `attempt`, None when it has none, or _UNREAD when it could not be asked."""
+    report.checked += 1
+    adapter = get_adapter(attempt.route)
+    try:
+        if attempt.provider_reference:
+            return adapter.fetch_payment(attempt.provider_reference)
+        return adapter.find_payment(attempt.reference, since=attempt.created_at)
+    except (ProviderError, InvalidReturn) as exc:
+        report.unavailable += 1
+        report.details.append(f"{attempt.reference}: provider error {exc}")
+        return _UNREAD
+
+
+def _taken(payment) -> bool:
+    """The shopper paid (or approved) this payment at the provider."""
+    return payment.status == APPROVED or APPLICABLE.get(payment.status) in SUCCESSFUL
+
+
+def _settle(attempt, payment, report) -> None:
+    try:
+        result = payment_settle(attempt=attempt, payment=payment, source="reconcile")
+    except (ProviderError, InvalidReturn) as exc:  # finishing an approved payment asks the provider
+        report.unavailable += 1
+        report.details.append(f"{attempt.reference}: provider error {exc}")
+        return
+    except ReturnMismatch as exc:
+        report.rejected += 1
+        report.details.append(f"{attempt.reference}: {exc}")
+        return
+    if result is not None and result.changed:
+        report.settled += 1
+    else:
+        report.waiting += 1
 
 
 def _undo_duplicates() -> int:

@@ -12,6 +12,7 @@ from payments.exceptions import PaymentDeclined, ProviderRequestError
 from payments.models import PaymentAttempt, PaymentEvent, WebhookDelivery
 from payments.providers.klarna_authorize.signatures import sign
 from payments.providers.registry import get_adapter
+from payments.providers.types import APPROVED
 from payments.services.inbound import attempt_from_token
 from payments.services.payment_confirm import payment_confirm
 from payments.services.payment_start import checkout_request, payment_start, return_url
@@ -210,9 +211,10 @@ def test_a_token_from_another_payment_request_is_declined(klarna):
     mine, other = step_up(klarna), step_up(klarna)
     journey(klarna, mine)
     foreign = journey(klarna, other)["klarna_network_session_token"]
-    payment_request = adapter.client.read_payment_request(mine.provider_reference)
-    payment_request["state_context"]["klarna_network_session_token"] = foreign
-    payment = adapter.finalize(payment_request, checkout_request(mine))
+    approved = adapter.fetch_payment(mine.provider_reference)
+    assert approved.status == APPROVED and not klarna.control("GET", f"{CONTROL}/transactions")["transactions"]
+    approved.raw["state_context"]["klarna_network_session_token"] = foreign
+    payment = adapter.finish_payment(approved, checkout_request(mine))
     assert payment.status == "failed"
     payment_confirm(attempt_id=mine.pk, payment=payment, source="test")
     mine.refresh_from_db()
@@ -224,10 +226,9 @@ def test_a_changed_amount_is_declined_and_never_marks_paid(klarna):
     adapter = get_adapter(ROUTE)
     attempt = step_up(klarna)
     journey(klarna, attempt)
-    payment_request = adapter.client.read_payment_request(attempt.provider_reference)
     request = checkout_request(attempt)
     dearer = replace(request, amount=request.amount + 100, shipping_fee=request.shipping_fee + 100)
-    payment = adapter.finalize(payment_request, dearer)
+    payment = adapter.finish_payment(adapter.fetch_payment(attempt.provider_reference), dearer)
     assert payment.status == "failed"
     # Klarna declined the request itself: reading it back never finalizes it any more.
     payments_reconcile(older_than=0)
@@ -264,3 +265,115 @@ def test_the_admin_page_of_a_v2_payment_reads_nothing_and_offers_nothing(klarna,
         assert "offers no order management from the shop" in page
         assert "left to capture" not in page and "could not be read" not in page
     assert len(authorize_calls(klarna, finalizing=True)) == finalized
+
+
+# --- a replaced attempt: the shop makes the charging call, so it never makes it ----------------------------
+def pay_on_29_next(emulator, client, attempt):
+    done = emulator.complete_checkout(attempt.redirect_url, "approve")
+    assert client.post(urlparse(done["return_url"]).path, {"response": done["response"]}).status_code == 303
+
+
+def test_an_approval_left_open_in_a_replaced_tab_is_never_finalized(klarna, receiver, client):
+    order = make_order()
+    first = step_up(klarna, order)                       # tab 1 waits in Klarna's journey
+    second = payment_start(order=order, route="next")    # "try again" from the failure page, in tab 2
+    pay_on_29_next(klarna, client, second)
+    first.refresh_from_db()
+    assert first.status == Status.EXPIRED and Order.objects.get(pk=order.pk).status == Order.Status.PAID
+    done = journey(klarna, first)                        # back in tab 1, the shopper approves
+    response = client.get(urlparse(done["return_url"]).path)
+    headers, body = completed_delivery(receiver)
+    assert post_webhook(client, body, headers["klarna-signature"]).status_code == 200
+    payments_reconcile(older_than=0)
+    assert authorize_calls(klarna, finalizing=True) == []
+    assert klarna.control("GET", f"{CONTROL}/transactions")["transactions"] == []
+    states = {r["payment_request_id"]: r["state"]
+              for r in klarna.control("GET", f"{CONTROL}/payment-requests")["payment_requests"]}
+    assert states[first.provider_reference] == "CANCELED"  # released at Klarna: the approval ends there too
+    first.refresh_from_db()
+    assert first.status == Status.EXPIRED and first.duplicate_of is None
+    assert first.events.filter(kind="rejected", message__contains="Nothing was charged").exists()
+    assert not first.events.filter(message__contains="refund or cancel it at the provider").exists()
+    # The old tab lands on the paid order's page, which says it is paid: nothing asks to pay again.
+    assert response.status_code == 303
+    page = client.get(response["Location"], follow=True)
+    assert page.context["order"].is_paid and b"this one was not taken" in page.content
+
+
+def test_an_approval_in_a_replaced_tab_while_the_new_one_is_open_charges_only_the_new_one(klarna, client):
+    order = make_order()
+    first = step_up(klarna, order)
+    second = step_up(klarna, order)                      # retried on the same route: tab 2 opens a new journey
+    done = journey(klarna, first)                        # the shopper approves the old journey first
+    page = client.get(urlparse(done["return_url"]).path, follow=True)
+    assert b"this one was not taken" in page.content  # and the failure page offers to pay again
+    first.refresh_from_db()
+    assert first.status == Status.EXPIRED and Order.objects.get(pk=order.pk).status == Order.Status.PENDING
+    assert authorize_calls(klarna, finalizing=True) == []
+    done = journey(klarna, second)
+    client.get(urlparse(done["return_url"]).path)
+    second.refresh_from_db()
+    assert second.status == Status.AUTHORIZED
+    assert len(klarna.control("GET", f"{CONTROL}/transactions")["transactions"]) == 1
+    assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
+
+
+def test_reconcile_reads_a_replaced_approval_but_never_finalizes_it(klarna):
+    order = make_order()
+    first = step_up(klarna, order)
+    payment_start(order=order, route="next")  # replaced; the shopper approves tab 1 and closes it
+    journey(klarna, first)
+    payments_reconcile(older_than=0)
+    first.refresh_from_db()
+    assert first.status == Status.EXPIRED and authorize_calls(klarna, finalizing=True) == []
+    assert klarna.control("GET", f"{CONTROL}/transactions")["transactions"] == []
+    assert Order.objects.get(pk=order.pk).status == Order.Status.PENDING
+
+
+def test_a_replaced_approval_klarna_will_not_cancel_is_reported_once_and_never_finalized(klarna):
+    order = make_order()
+    first = step_up(klarna, order)
+    payment_start(order=order, route="next")
+    journey(klarna, first)
+    klarna.control("POST", "/_emulator/faults", json={"method": "DELETE", "path": "/klarna-global/", "kind": "error",
+                                                      "status": 409})
+    for _ in range(3):  # reconcile runs every few minutes: it reads the approval again each time
+        payments_reconcile(older_than=0)
+    deletes = [r for r in klarna.control("GET", "/_emulator/requests?provider=klarna_global")["requests"]
+               if r["method"] == "DELETE"]
+    assert len(deletes) == 1 and authorize_calls(klarna, finalizing=True) == []
+    assert first.events.filter(kind="rejected", message__contains="not finished").count() == 1
+    first.refresh_from_db()
+    assert first.status == Status.EXPIRED
+
+
+def test_a_retry_while_the_old_tab_finalizes_waits_and_finds_the_order_paid(klarna, client, postgres):
+    import threading
+
+    from django.db import connection
+
+    from payments.exceptions import OrderAlreadyPaid
+
+    order = make_order()
+    first = step_up(klarna, order)
+    done = journey(klarna, first)
+    klarna.control("POST", "/_emulator/faults", json={"method": "POST", "path": "/klarna-global/", "kind": "latency",
+                                                      "latency_ms": 800})
+    outcome = {}
+
+    def old_tab_returns():
+        try:
+            outcome["return"] = client.get(urlparse(done["return_url"]).path).status_code
+        finally:
+            connection.close()
+
+    tab = threading.Thread(target=old_tab_returns)
+    tab.start()
+    time.sleep(0.3)  # Klarna is answering the finalization: the order's retry page is clicked now
+    with pytest.raises(OrderAlreadyPaid):
+        payment_start(order=order, route="next")
+    tab.join()
+    first.refresh_from_db()
+    assert outcome["return"] == 303 and first.status == Status.AUTHORIZED
+    assert PaymentAttempt.objects.filter(order=order).count() == 1
+    assert len(klarna.control("GET", f"{CONTROL}/transactions")["transactions"]) == 1

@@ -160,3 +160,21 @@ def test_provider_trouble_on_create_shows_try_again_and_keeps_order_and_cart(msp
     assert (msp_orders(msp).get(attempt.reference) or {}).get("status") == at_msp
     retry = client.post(response["Location"].replace("/payment-failed/", "/retry/"), {"route": "multisafepay"})
     assert retry.status_code == 303 and "/multisafepay/connect/" in retry["Location"]
+
+
+def test_reconcile_records_a_replaced_attempt_paid_in_an_old_tab(msp, client):
+    from payments.services.payment_start import payment_start
+    from payments.services.reconcile import payments_reconcile
+    from tests.integration.multisafepay_flow import decide
+
+    place_order(client)
+    first = latest_attempt()
+    second = payment_start(order=first.order, route="multisafepay")  # "try again" replaces the first
+    decide(msp, first)                    # the old tab pays; its return and notification never arrive
+    first.refresh_from_db()
+    assert first.status == Status.EXPIRED
+    payments_reconcile(older_than=0)
+    first.refresh_from_db()
+    assert first.status == Status.AUTHORIZED and first.duplicate_of is None
+    assert Order.objects.get(pk=first.order_id).status == Order.Status.PAID
+    assert PaymentAttempt.objects.get(pk=second.pk).status == Status.PENDING

@@ -285,3 +285,40 @@ def test_checkout_page_shows_try_again_when_provider_is_down(emulator, client):
     assert b"try again" in response.content.lower()
     assert Order.objects.count() == 1
     assert client.session.get("cart")  # the cart is still there
+
+
+# --- a replaced attempt paid in an old tab whose return and webhook never came ----------------------------
+def test_reconcile_records_a_replaced_attempt_paid_in_an_old_tab(emulator):
+    from payments.services.reconcile import payments_reconcile
+
+    order = make_order()
+    first = start(order)
+    second = start(order)                 # "try again": the first attempt is replaced
+    complete(emulator, first)             # ...but paid in the old tab, which is then closed
+    report = payments_reconcile(older_than=0)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == Status.CAPTURED and report.settled == 1
+    assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
+    assert second.status == Status.PENDING  # still payable: paying it too would be undone as a duplicate
+    assert payments_reconcile(older_than=0).settled == 0 and paid_transitions(first) == 1
+
+
+def test_reconcile_asks_only_about_recently_replaced_attempts(emulator, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from payments.services.reconcile import payments_reconcile
+
+    order = make_order()
+    first = start(order)
+    start(order)
+    PaymentAttempt.objects.filter(pk=first.pk).update(created_at=timezone.now() - timedelta(
+        seconds=settings.PAYMENT_EXPIRE_AFTER + 60))
+    complete(emulator, first)
+    reads = len(emulator.control("GET", "/_emulator/requests?provider=next")["requests"])
+    report = payments_reconcile(older_than=0)
+    first.refresh_from_db()
+    assert first.status == Status.EXPIRED and report.checked == 1  # only the open attempt was read
+    assert len(emulator.control("GET", "/_emulator/requests?provider=next")["requests"]) == reads + 1

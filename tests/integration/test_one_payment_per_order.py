@@ -87,3 +87,23 @@ def test_an_authorized_29_next_duplicate_is_cancelled(emulator, client):
 
 def next_order(emulator, number):
     return next(o for o in emulator.control("GET", "/_emulator/next/orders")["orders"] if o["number"] == number)
+
+
+def test_a_replaced_29_next_payment_whose_webhook_never_came_is_refunded_by_reconcile(emulator, client):
+    from payments.services.reconcile import payments_reconcile
+
+    order = make_order()
+    first = payment_start(order=order, route="next")
+    second = payment_start(order=order, route="next")
+    done = emulator.complete_checkout(second.redirect_url, "approve")
+    client.post(urlparse(done["return_url"]).path, {"response": done["response"]})
+    emulator.complete_checkout(first.redirect_url, "approve")  # the old tab pays too, and is closed
+    first.refresh_from_db()
+    assert first.status == Status.EXPIRED
+    payments_reconcile(older_than=0)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.duplicate_of_id == second.pk and first.status == Status.REFUNDED
+    assert next_order(emulator, first.provider_reference)["payment_status"] == "refunded"
+    assert next_order(emulator, second.provider_reference)["payment_status"] == "paid"
+    assert Order.objects.get(pk=order.pk).status == Order.Status.PAID

@@ -10,9 +10,13 @@ Choices (README "Klarna Payment Authorize v2"; [S]/[I] as in the reference notes
   reference match, and the finalization links to the first call.
 - finishing the step-up: the return (GET or POST on the signed URL: `confirms_on_get`), the
   `payment.request.state-change.*` webhooks and reconcile all read the payment request from Klarna (never
-  a body) and settle it the same way: COMPLETED → finalize; EXPIRED / CANCELED / DECLINED → closed.
-  Finalizing with the attempt's own checkout when we have it (return); otherwise with the amount,
-  currency and purchase data Klarna stored on the payment request [I], which is what we sent.
+  a body) and report it the same way: COMPLETED → APPROVED; EXPIRED / CANCELED / DECLINED → closed.
+  The finalization is the call that charges, so the adapter never makes it on its own: services.approvals
+  calls finish_payment for an attempt that may still be charged, and release_payment (cancel the payment
+  request, allowed while COMPLETED and unfinalized) for one that was replaced or whose order is paid; an
+  approval never finalized lapses after an hour and charges nothing (notes §5, §6). Finalizing with the
+  attempt's own checkout when we have it (return); otherwise with the amount, currency and purchase data
+  Klarna stored on the payment request [I], which is what we sent.
   Finalization is idempotent: the session token acts as Klarna's idempotency key, and we add a
   Klarna-Idempotency-Key derived from the attempt and the token.
 - Klarna only authorizes here: the acquirer captures, so `operations` is empty (the v2 notes document
@@ -37,6 +41,7 @@ from ...exceptions import (
 from ..base import PaymentAdapter
 from ..inbound import clean_text, derived_key
 from ..types import (
+    APPROVED,
     Capabilities,
     CheckoutRequest,
     Declined,
@@ -190,7 +195,7 @@ class KlarnaAuthorizeAdapter(PaymentAdapter):
                 raise ReturnMismatch(f"the return names payment request {named}, not this attempt's")
             if not is_payment_request(request_id):
                 return NothingToApply("the attempt was decided at once; a return changes nothing")
-            return self._settle(self._read_polling(request_id), request)
+            return self._settle(self._read_polling(request_id))
         event = envelope(message.body)
         event_type = event["metadata"]["event_type"]
         if event_type not in SETTLING_EVENTS:
@@ -199,7 +204,7 @@ class KlarnaAuthorizeAdapter(PaymentAdapter):
         if not isinstance(request_id, str) or not request_id:
             raise InvalidReturn("the webhook names no payment request")
         # The payload is only a pointer: the payment request is read from Klarna itself.
-        return self._settle(as_object(self.client.read_payment_request(clean_text(request_id, limit=128))), None)
+        return self._settle(as_object(self.client.read_payment_request(clean_text(request_id, limit=128))))
 
     def _read_polling(self, request_id: str) -> dict:
         payment_request = as_object(self.client.read_payment_request(request_id))
@@ -210,18 +215,20 @@ class KlarnaAuthorizeAdapter(PaymentAdapter):
             payment_request = as_object(self.client.read_payment_request(request_id))
         return payment_request
 
-    def _settle(self, payment_request: dict, request: CheckoutRequest | None) -> Resolution:
+    def _settle(self, payment_request: dict) -> Resolution:
         state = payment_request.get("state")
         if state == "COMPLETED":
-            return PaymentUpdate(self.finalize(payment_request, request))
+            return PaymentUpdate(self._request_payment(payment_request, APPROVED))
         if state in CLOSED:
             return PaymentUpdate(self._request_payment(payment_request, CLOSED[state]))
         return NothingToApply(f"payment request is {clean_text(state, limit=20)}: the shopper is still at Klarna")
 
-    def finalize(self, payment_request: dict, request: CheckoutRequest | None) -> ProviderPayment:
-        """The second authorize of §6, with the session token from `state_context`. Its result is the
-        payment: APPROVED → authorized; DECLINED (stale or foreign token, changed cart) → failed, never
-        paid. Repeating it is safe: Klarna answers the same token with the same result."""
+    def finish_payment(self, payment: ProviderPayment, request: CheckoutRequest | None) -> ProviderPayment:
+        """The second authorize of §6, with the session token from `state_context` of the completed
+        payment request (`payment.raw`). Its result is the payment: APPROVED → authorized; DECLINED (stale
+        or foreign token, changed cart) → failed, never paid. Repeating it is safe: Klarna answers the same
+        token with the same result."""
+        payment_request = payment.raw
         request_id = str(payment_request.get("payment_request_id") or "")
         token = (payment_request.get("state_context") or {}).get("klarna_network_session_token")
         if not isinstance(token, str) or not token:
@@ -241,6 +248,10 @@ class KlarnaAuthorizeAdapter(PaymentAdapter):
                                    currency=purchase.currency, reference=reference, raw=answer)
         raise InvalidReturn(f"Klarna finalization answered {clean_text(result, limit=40)!r}")
 
+    def release_payment(self, payment: ProviderPayment) -> None:
+        """Cancel the completed, unfinalized payment request, so the shopper's approval ends at Klarna too."""
+        self.client.cancel_payment_request(payment.provider_reference)
+
     @staticmethod
     def _request_payment(payment_request: dict, status: str) -> ProviderPayment:
         return ProviderPayment(
@@ -250,13 +261,13 @@ class KlarnaAuthorizeAdapter(PaymentAdapter):
 
     # --- reading back (reconcile) --------------------------------------------------------------------
     def fetch_payment(self, provider_reference: str) -> ProviderPayment:
-        """Read a payment request and settle it as a webhook would (finalizing a completed one), so a
-        dropped webhook is made good by reconcile. A transaction id (decided at once) cannot be read back:
-        the v2 API has no read endpoint for transactions."""
+        """Read a payment request as a webhook would (a completed one is APPROVED: reconcile decides on
+        finishing it), so a dropped webhook is made good. A transaction id (decided at once) cannot be read
+        back: the v2 API has no read endpoint for transactions."""
         if not is_payment_request(provider_reference):
             raise ProviderRequestError("Klarna v2 offers no way to read a payment transaction back")
         payment_request = as_object(self.client.read_payment_request(provider_reference))
-        settled = self._settle(payment_request, None)
+        settled = self._settle(payment_request)
         if isinstance(settled, PaymentUpdate):
             return settled.payment
         return self._request_payment(payment_request, "pending")

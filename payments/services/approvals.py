@@ -1,0 +1,86 @@
+"""Finishing a payment the shopper approved, when the shop's own call is what charges (Klarna v2's
+finalizing authorize): the one place that decides whether that call may be made.
+
+A shopper can approve an attempt that no longer stands: an old tab left open at the provider after the
+order was retried (which replaced the attempt) or paid by another payment. Routes that undo a duplicate
+afterwards (refund, cancel) may let it happen; a charge the shop makes itself is simply not made. The
+attempt stays as it is, the approval is released at the provider where it can be (else it lapses
+unfinished, which charges nothing), and the attempt's timeline says why.
+"""
+import logging
+
+from django.db import transaction
+
+from ..exceptions import PaymentError, ReturnMismatch
+from ..models import PaymentAttempt
+from ..orders import OrderPaymentStatus, order_book
+from ..providers.registry import get_adapter
+from ..providers.types import APPROVED, ProviderPayment
+from ..states import IN_BETWEEN, SUCCESSFUL, record_event
+from .payment_confirm import payment_confirm, payment_mismatches
+
+log = logging.getLogger(__name__)
+
+
+def payment_settle(*, attempt, payment: ProviderPayment, source: str, dedupe_key=None, request=None):
+    """Apply the provider's word on `attempt` (an instance the caller has just read): payment_confirm,
+    after finishing an APPROVED payment when the attempt may still be charged. `request` is the attempt's
+    CheckoutRequest when the caller has it (else the route finishes with what the provider stored).
+
+    Returns payment_confirm's TransitionResult, or None when nothing changed (still pending, or an
+    approval not finished). Raises what payment_confirm raises, and the route's ProviderError /
+    InvalidReturn from the finishing call (nothing is written then: the next message or reconcile asks
+    again). Idempotent: the finishing call is keyed at the provider, and an attempt already paid is not
+    finished again.
+    """
+    if payment.status != APPROVED:
+        return payment_confirm(attempt=attempt, payment=payment, source=source, dedupe_key=dedupe_key)
+    problems = payment_mismatches(attempt, payment)
+    if problems:
+        # The approval is not for what this attempt asks: payment_confirm records and raises the mismatch.
+        return payment_confirm(attempt=attempt, payment=payment, source=source, dedupe_key=dedupe_key)
+    adapter = get_adapter(attempt.route)
+    with transaction.atomic():
+        # The order's and the attempt's row locks are held over the finishing call, taken in payment_start's
+        # order (order, then attempt): a retry from the order's failure page, which replaces this attempt
+        # under the same locks, waits for the call and then finds the order paid, instead of both going
+        # ahead; and neither can hold what the other waits for (a deadlock would roll back a charge made).
+        order_status = order_book().lock_status(attempt.order_id)
+        locked = PaymentAttempt.objects.select_for_update().get(pk=attempt.pk)
+        if locked.status in SUCCESSFUL:
+            return None  # finished already (the return and the webhook both came): nothing to do twice
+        refusal = _not_chargeable(locked, order_status)
+        if refusal is None:
+            finished = adapter.finish_payment(payment, request)
+            try:
+                return payment_confirm(attempt=locked, payment=finished, source=source, dedupe_key=dedupe_key)
+            except ReturnMismatch as exc:
+                refused = exc  # raised once committed, so the rejection stays in the attempt's timeline
+    if refusal is None:
+        raise refused
+    # Once per approval: reconcile reads it again every run until the provider closes it.
+    if record_event(attempt.pk, kind="rejected", source=source,
+                    dedupe_key=f"not-finished:{payment.provider_reference}"[:120],
+                    message=f"Approved at the provider ({payment.provider_reference}) but not finished: {refusal}. "
+                            "Nothing was charged."):
+        _release(adapter, attempt, payment)
+    return None
+
+
+def _not_chargeable(attempt, order_status) -> str | None:
+    """Why an approved payment on `attempt` (locked, as its order) must not be charged, or None."""
+    if attempt.kind != PaymentAttempt.Kind.CHECKOUT:
+        return None
+    if attempt.status not in IN_BETWEEN:
+        return f"this payment was replaced or closed ({attempt.status}: {attempt.failure_reason or 'no reason'})"
+    if order_status == OrderPaymentStatus.PAID:
+        return "the order is already paid by another payment"
+    return None
+
+
+def _release(adapter, attempt, payment) -> None:
+    try:
+        adapter.release_payment(payment)
+    except PaymentError as exc:
+        # Harmless: an approval the shop never finishes lapses at the provider without charging.
+        log.info("approval %s of %s not released: %s", payment.provider_reference, attempt.reference, exc)
