@@ -126,16 +126,20 @@ def _acceptable(rendered: list[dict], rates: dict[str, Decimal], amount: int) ->
 
 def _one_cent_moves(items: Sequence[_Item]):
     """Candidate carts that move one cent of gross between two lines of different rates, biggest lines
-    first (the cent is least visible there)."""
-    order = sorted((i for i in range(len(items)) if abs(items[i].gross) > 1), key=lambda i: -abs(items[i].gross))
+    first (the cent is least visible there). A line may take a cent whatever its size, but never gives
+    away its last one: no line becomes free or changes sign."""
+    order = sorted(range(len(items)), key=lambda i: -abs(items[i].gross))
     for a in order:
         for b in order:
             if items[a].rate_bp == items[b].rate_bp:
                 continue
             for cent in (1, -1):
+                gave, took = items[a].gross - cent, items[b].gross + cent
+                if gave * items[a].gross <= 0 or took * items[b].gross <= 0:
+                    continue
                 moved = list(items)
-                moved[a] = replace(items[a], gross=items[a].gross - cent)
-                moved[b] = replace(items[b], gross=items[b].gross + cent)
+                moved[a] = replace(items[a], gross=gave)
+                moved[b] = replace(items[b], gross=took)
                 yield moved
 
 
