@@ -50,6 +50,9 @@ def run(stack, n, args):
     from payments.tasks import check_due_subscriptions
 
     first_pk = mirror_due(stack, n, args.latency_ms)
+    # The bench's own setup called the API with the shop's token outside the shop's budget (seed_one's
+    # order); let the emulator's one-second window forget it, so the sweep meets only its own limit.
+    time.sleep(1.1)
     mark = request_mark(stack.emulator)
     started_at = timezone.now()
     started = time.perf_counter()
