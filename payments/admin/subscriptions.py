@@ -62,14 +62,7 @@ class ChargeInline(ReadOnlyInline):
 
     @admin.display(description="amount")
     def amount_display(self, obj):
-        """What the provider renews at, and a warning while that is not what the pages said (the shop keeps
-        setting it: payments.services.subscription_prices; the history says why it has not yet)."""
-        amount = format_minor(obj.amount, obj.currency)
-        if obj.advertised_amount is None or obj.advertised_amount == obj.amount or obj.is_canceled:
-            return amount
-        return format_html('{} <strong class="errornote">renews at this, not the advertised {}: not yet '
-                           'corrected at the provider (see the history)</strong>', amount,
-                           format_minor(obj.advertised_amount, obj.currency))
+        return format_minor(obj.amount, obj.currency)
 
 
 class EventInline(LedgerInline):

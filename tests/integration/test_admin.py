@@ -241,3 +241,17 @@ def test_order_address_corrections_are_checked_like_checkout(merchant):
     assert moved.status_code == 302
     order.refresh_from_db()
     assert (order.shipping_postcode, order.shipping_country) == ("211 22", "SE")
+
+
+def test_a_subscription_page_shows_each_charge_in_currency_and_a_price_not_yet_as_advertised(merchant):
+    from payments.models import Subscription, SubscriptionCharge
+
+    order = make_order()
+    sub = Subscription.objects.create(route="next", provider_id="sub-7", order=order, email=order.email,
+                                      interval="month", interval_count=1, amount=5395, advertised_amount=4900,
+                                      currency="EUR")
+    SubscriptionCharge.objects.create(subscription=sub, billing_cycle=0, amount=1234, currency="EUR")
+    html = merchant.get(reverse("admin:payments_subscription_change", args=[sub.pk])).content.decode()
+    html = html.replace("\xa0", " ")
+    assert "€ 12.34" in html  # the charge's own amount, in the charges below
+    assert "€ 53.95 <strong class=\"errornote\">renews at this, not the advertised € 49.00" in html
