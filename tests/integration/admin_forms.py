@@ -20,3 +20,43 @@ def confirmed_form(client, url, data=None) -> dict:
 def confirm(client, url, data=None, **kwargs):
     """Open the action's page and post its form confirmed, once."""
     return client.post(url, confirmed_form(client, url, data), **kwargs)
+
+
+def post_at_once(url, data, user, *, tabs=2) -> list[str]:
+    """The same POST from `tabs` browser tabs of `user` at the same moment (threads with their own database
+    connections; PostgreSQL only): the pages each tab ended on, in the order they finished."""
+    import threading
+
+    from django.db import connections
+    from django.test import Client
+
+    barrier, pages = threading.Barrier(tabs), []
+    clients = [Client() for _ in range(tabs)]
+    for tab in clients:
+        tab.force_login(user)
+
+    def post(tab):
+        try:
+            barrier.wait(10)
+            pages.append(tab.post(url, data, follow=True).content.decode())
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=post, args=(tab,)) for tab in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return pages
+
+
+def order_change_form() -> dict:
+    """The order's admin form as the page posts it for an order made by tests.factories.make_order: its
+    contact and shipping fields, billing same as shipping, and the (empty) inlines' management forms."""
+    from tests.factories import ADDRESS
+
+    fields = ("email", "phone", "first_name", "last_name", "shipping_line1", "shipping_line2", "shipping_postcode",
+              "shipping_city", "shipping_country")
+    return {**{name: ADDRESS[name] for name in fields}, "billing_same_as_shipping": "on",
+            "lines-TOTAL_FORMS": "0", "lines-INITIAL_FORMS": "0",
+            "payment_attempts-TOTAL_FORMS": "0", "payment_attempts-INITIAL_FORMS": "0"}

@@ -220,14 +220,10 @@ def test_upsell_offer_price_is_read_in_the_chosen_products_currency(merchant):
 
 
 def test_order_address_corrections_are_checked_like_checkout(merchant):
-    from tests.factories import ADDRESS
+    from tests.integration.admin_forms import order_change_form
 
     order = make_order()
-    fields = ("email", "phone", "first_name", "last_name", "shipping_line1", "shipping_line2", "shipping_postcode",
-              "shipping_city", "shipping_country")
-    data = {name: ADDRESS[name] for name in fields}
-    data.update({"billing_same_as_shipping": "on", "lines-TOTAL_FORMS": "0", "lines-INITIAL_FORMS": "0",
-                 "payment_attempts-TOTAL_FORMS": "0", "payment_attempts-INITIAL_FORMS": "0"})
+    data = order_change_form()
     url = reverse("admin:shop_order_change", args=[order.pk])
 
     junk = merchant.post(url, dict(data, shipping_postcode="!!", shipping_city="y"))

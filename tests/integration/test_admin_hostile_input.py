@@ -98,13 +98,10 @@ def test_a_renewal_date_within_reach_is_still_moved(admin_client, rows):
 
 def test_an_order_cannot_be_moved_to_a_country_the_shop_does_not_sell_to(admin_client, settings):
     from tests.factories import ADDRESS
+    from tests.integration.admin_forms import order_change_form
 
     order = make_order()
-    fields = ("email", "phone", "first_name", "last_name", "shipping_line1", "shipping_line2", "shipping_postcode",
-              "shipping_city", "shipping_country")
-    data = {name: ADDRESS[name] for name in fields}
-    data.update({"billing_same_as_shipping": "on", "lines-TOTAL_FORMS": "0", "lines-INITIAL_FORMS": "0",
-                 "payment_attempts-TOTAL_FORMS": "0", "payment_attempts-INITIAL_FORMS": "0"})
+    data = order_change_form()
     url = reverse("admin:shop_order_change", args=[order.pk])
     for country in ("XX", "us", "\x00"):
         response = admin_client.post(url, dict(data, shipping_country=country))

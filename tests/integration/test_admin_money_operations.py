@@ -7,7 +7,6 @@ import threading
 
 import pytest
 from django.db import connections
-from django.test import Client
 from django.urls import reverse
 
 from payments.exceptions import AlreadyConfirmed
@@ -15,7 +14,7 @@ from payments.models import PaymentOperation
 from payments.services.confirmations import new_confirmation_key
 from payments.services.order_management import OperationRefused, payment_capture, payment_refund
 from payments.states import Status
-from tests.integration.admin_forms import confirm, confirmation_key
+from tests.integration.admin_forms import confirm, confirmation_key, post_at_once
 from tests.integration.klarna_flow import pay_with_klarna
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -155,23 +154,7 @@ def test_concurrent_twins_of_one_confirmed_refund_refund_once(emulator, captured
     # Klarna holds each refund back, so the twin arrives while the first is still at the provider.
     emulator.control("POST", "/_emulator/faults", json={"method": "POST", "path": "/klarna/ordermanagement/",
                                                         "kind": "latency", "latency_ms": 600, "times": 2})
-    barrier, pages = threading.Barrier(2), []
-    tabs = [Client() for _ in range(2)]
-    for tab in tabs:
-        tab.force_login(admin_user)
-
-    def post(tab):
-        try:
-            barrier.wait(10)
-            pages.append(tab.post(url, form, follow=True).content.decode())
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=post, args=(tab,)) for tab in tabs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    pages = post_at_once(url, form, admin_user)
     assert len(pages) == 2
     assert len(refund_posts(emulator)) == 1 and klarna_order(emulator, captured)["refunded_amount"] == 500
     assert captured.operations.filter(kind="refund").count() == 1

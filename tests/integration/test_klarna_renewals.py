@@ -68,12 +68,7 @@ def test_provider_5xx_is_retried_with_the_same_key_and_charges_once(klarna, clie
 
 
 def test_declined_renewal_goes_past_due_and_a_retry_recovers(klarna, client):
-    sub = subscribe(klarna, client)
-    make_due(sub)
-    klarna.control("POST", f"/_emulator/klarna/tokens/{sub.customer_token}/scenario",
-                   json={"charge": "decline", "times": 1})
-    assert subscription_charge(subscription_id=sub.pk) == "declined"
-    sub.refresh_from_db()
+    sub, _ = past_due(klarna, client)
     assert sub.status == "past_due"
     assert subscription_charge(subscription_id=sub.pk) == "paid"  # dunning's retry of the same cycle
     sub.refresh_from_db()
@@ -158,36 +153,17 @@ def test_renew_now_posted_twice_from_one_form_charges_once(klarna, client, admin
 
 
 def test_renew_now_twins_at_the_same_moment_charge_once(klarna, client, admin_client, admin_user, postgres):
-    import threading
 
-    from django.db import connections
-    from django.test import Client
     from django.urls import reverse
 
-    from tests.integration.admin_forms import confirmed_form
+    from tests.integration.admin_forms import confirmed_form, post_at_once
 
     sub = subscribe(klarna, client)
     url = reverse("admin:payments_subscription_action", args=[sub.pk, "renew"])
     form = confirmed_form(admin_client, url)
     klarna.control("POST", "/_emulator/faults", json={"method": "POST", "path": "/klarna/customer-token/",
                                                       "kind": "latency", "latency_ms": 600, "times": 2})
-    barrier, pages = threading.Barrier(2), []
-    tabs = [Client() for _ in range(2)]
-    for tab in tabs:
-        tab.force_login(admin_user)
-
-    def post(tab):
-        try:
-            barrier.wait(10)
-            pages.append(tab.post(url, form, follow=True).content.decode())
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=post, args=(tab,)) for tab in tabs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    pages = post_at_once(url, form, admin_user)
     assert len(pages) == 2 and sum("this form was already confirmed" in page for page in pages) == 1
     assert len(token_orders(klarna)) == 1 and sub.charges.count() == 2
 
