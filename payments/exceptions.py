@@ -99,6 +99,13 @@ class OrderAlreadyPaid(PaymentError):
     shopper_message = "This order is already paid. Nothing more to do."
 
 
+class OrderCancelledByShop(PaymentError):
+    """The merchant cancelled the order's payment (e.g. nothing left to ship): it takes no new payment."""
+
+    shopper_message = ("We cancelled this order, so it can no longer be paid, and nothing is charged for it. "
+                       "Please contact us if you still want it.")
+
+
 class AlreadyConfirmed(PaymentError):
     """The merchant's confirmation form was already acted on (a double click, a second tab holding the
     same form): nothing was done again. Not a refusal: str() says what the first submission did."""

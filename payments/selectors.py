@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from .models import PaymentAttempt, Upsell
+from .models import PaymentAttempt, PaymentOperation, Upsell
 from .orders import order_book
 from .providers.registry import enabled_routes, get_adapter
 from .providers.types import UpsellKind
@@ -47,6 +47,13 @@ def route_choices(*, country: str = "", recurring: bool = False) -> list[RouteCh
 def route_names() -> dict[str, str]:
     """Display names of every enabled route, for pages that name the route an order used."""
     return {adapter.key: adapter.display_name for adapter in enabled_routes()}
+
+
+def cancelled_by_shop(order_id) -> bool:
+    """Whether the merchant cancelled a payment of this order at its provider (admin's "Cancel
+    authorization"): the shop withdrew the order, so it takes no new payment."""
+    return PaymentOperation.objects.filter(attempt__order_id=order_id, kind=PaymentOperation.Kind.CANCEL,
+                                           result=PaymentOperation.Result.DONE).exists()
 
 
 def paid_checkout_attempt(order) -> PaymentAttempt | None:

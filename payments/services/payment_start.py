@@ -11,11 +11,12 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from ..exceptions import OrderAlreadyPaid, PaymentDeclined, ProviderError, RouteNotAvailable
+from ..exceptions import OrderAlreadyPaid, OrderCancelledByShop, PaymentDeclined, ProviderError, RouteNotAvailable
 from ..models import PaymentAttempt
 from ..orders import OrderDetails, OrderPage, OrderPaymentStatus, order_book
 from ..providers.registry import get_adapter, get_enabled_adapter
 from ..providers.types import CheckoutRequest, Declined, Done, Redirect, StartOutcome, Widget
+from ..selectors import cancelled_by_shop
 from ..states import IN_BETWEEN, Status, record_event, record_new_event, transition
 from .payment_confirm import expected_lines
 
@@ -50,7 +51,8 @@ def payment_start(*, order, route) -> PaymentAttempt:
     redirect_url is where the shopper goes next (the provider, our widget page, or the confirmation).
 
     Locks the order while deciding, so a double-clicked "pay" on a paid order cannot start a charge.
-    Raises RouteNotAvailable (before any attempt: another market, or what route_serves refuses), OrderAlreadyPaid, PaymentDeclined (the provider refused at once), or the
+    Raises RouteNotAvailable (before any attempt: another market, or what route_serves refuses), OrderAlreadyPaid,
+    OrderCancelledByShop, PaymentDeclined (the provider refused at once), or the
     provider's ProviderError; on any of these the attempt is recorded as failed and the order stays as it
     was (nothing charged, nothing lost). Not idempotent by design: each call is a new try.
     """
@@ -63,6 +65,8 @@ def payment_start(*, order, route) -> PaymentAttempt:
         details = book.lock(order.pk)
         if details.status == OrderPaymentStatus.PAID:
             raise OrderAlreadyPaid(f"order {details.number} is already paid")
+        if details.status == OrderPaymentStatus.CANCELLED and cancelled_by_shop(order.pk):
+            raise OrderCancelledByShop(f"order {details.number} was cancelled by the shop")
         payment_check(adapter, details)
         open_before = list(PaymentAttempt.objects.filter(order_id=order.pk, kind=PaymentAttempt.Kind.CHECKOUT,
                                                          status__in=IN_BETWEEN).values_list("pk", flat=True))
@@ -243,7 +247,8 @@ def revisable_order_id(orders) -> int | None:
     its old contents: every pending attempt must be on a route whose session we rewrite before any payment
     is placed. One query: the unpaid order LEFT JOINed with its attempts, cheaper than two reads and than an
     EXISTS subquery (which costs the ORM more to build than the round trip it saves)."""
-    rows = list(orders.exclude(status=OrderPaymentStatus.PAID).values_list(
+    # A cancelled order is closed (the merchant may have withdrawn it): a new checkout makes a new order.
+    rows = list(orders.exclude(status__in=[OrderPaymentStatus.PAID, OrderPaymentStatus.CANCELLED]).values_list(
         "pk", "payment_attempts__route", "payment_attempts__status", "payment_attempts__provider_reference"))
     if not rows:
         return None

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from payments.selectors import route_names, upsells_of
+from payments.selectors import cancelled_by_shop, route_names, upsells_of
 from payments.services.upsell_terms import upsell_offers_shown
 
 from .. import selectors
@@ -101,6 +101,8 @@ def order_failed(request, token):
     routes, route_notes = _retry_routes(order)
     return render(request, "shop/order_failed.html", {
         "order": order,
+        # Withdrawn by the shop: no "try again" (payment_start refuses it too).
+        "closed": order.status == Order.Status.CANCELLED and cancelled_by_shop(order.pk),
         "form": RetryForm(routes=routes, initial={"route": order.route}),
         "route_notes": route_notes,
         "retry_url": order_url(order, "shop:order_retry"),

@@ -241,3 +241,19 @@ def test_a_capture_or_cancel_whose_answer_is_lost_is_settled_from_klarnas_order(
     authorized.refresh_from_db()
     assert authorized.status == status
     assert authorized.captured_amount == (authorized.amount if status == Status.CAPTURED else 0)
+
+
+def test_an_order_the_shop_cancelled_cannot_be_paid_again_by_the_shopper(authorized, client):
+    """After admin's "Cancel authorization" (e.g. nothing left to ship) the shopper's links lead to an
+    order that says it was cancelled by the shop, with no "try again"; a retry posted anyway starts nothing."""
+    from shop.links import order_url
+    from shop.models import Order
+
+    payment_cancel(attempt_id=authorized.pk)
+    order = Order.objects.get(pk=authorized.order_id)
+    assert order.status == Order.Status.CANCELLED
+    page = client.get(order_url(order, "shop:order_confirmation"), follow=True).content.decode()
+    assert "We cancelled this order, so it can no longer be paid" in page and "retry-payment" not in page
+    retried = client.post(order_url(order, "shop:order_retry"), {"route": "klarna_payments"}, follow=True)
+    assert "We cancelled this order, so it can no longer be paid" in retried.content.decode()
+    assert PaymentAttempt.objects.filter(order_id=order.pk).count() == 1
