@@ -23,31 +23,16 @@ def confirm(client, url, data=None, **kwargs):
 
 
 def post_at_once(url, data, user, *, tabs=2) -> list[str]:
-    """The same POST from `tabs` browser tabs of `user` at the same moment (threads with their own database
-    connections; PostgreSQL only): the pages each tab ended on, in the order they finished."""
-    import threading
-
-    from django.db import connections
+    """The same POST from `tabs` browser tabs of `user` at the same moment (PostgreSQL only: each tab on
+    its own connection): the page each tab ended on."""
     from django.test import Client
 
-    barrier, pages = threading.Barrier(tabs), []
+    from tests.integration.concurrency import at_once
+
     clients = [Client() for _ in range(tabs)]
     for tab in clients:
         tab.force_login(user)
-
-    def post(tab):
-        try:
-            barrier.wait(10)
-            pages.append(tab.post(url, data, follow=True).content.decode())
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=post, args=(tab,)) for tab in clients]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return pages
+    return at_once(*[lambda tab=tab: tab.post(url, data, follow=True).content.decode() for tab in clients])
 
 
 def order_change_form() -> dict:

@@ -3,10 +3,8 @@ items 7 and 9), against the Klarna emulator: '12.90' is read back on a confirmat
 captured as 1290, and nothing is sent before the merchant confirms. One confirmation form acts once
 (probe B, defects 2 and 9): posted again, one after the other or at the same moment, it refunds nothing
 more and says what the first did."""
-import threading
 
 import pytest
-from django.db import connections
 from django.urls import reverse
 
 from payments.exceptions import AlreadyConfirmed
@@ -15,6 +13,7 @@ from payments.services.confirmations import new_confirmation_key
 from payments.services.order_management import OperationRefused, payment_capture, payment_refund
 from payments.states import Status
 from tests.integration.admin_forms import confirm, confirmation_key, post_at_once
+from tests.integration.concurrency import at_once
 from tests.integration.klarna_flow import pay_with_klarna
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -167,24 +166,15 @@ def refunds_at_once(emulator, attempt, keys):
     Klarna holds each refund back: what each one ended with."""
     emulator.control("POST", "/_emulator/faults", json={"method": "POST", "path": "/klarna/ordermanagement/",
                                                         "kind": "latency", "latency_ms": 600, "times": 2})
-    barrier, results = threading.Barrier(2), []
 
     def refund(key):
         try:
-            barrier.wait(10)
             payment_refund(attempt_id=attempt.pk, amount=500, confirmation=key)
-            results.append("done")
+            return "done"
         except (AlreadyConfirmed, OperationRefused) as exc:
-            results.append(f"{type(exc).__name__}: {exc}")
-        finally:
-            connections.close_all()
+            return f"{type(exc).__name__}: {exc}"
 
-    threads = [threading.Thread(target=refund, args=(key,)) for key in keys]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return sorted(results)
+    return sorted(at_once(*[lambda key=key: refund(key) for key in keys]))
 
 
 def test_twins_of_one_form_meet_under_the_attempts_lock(emulator, captured, postgres):

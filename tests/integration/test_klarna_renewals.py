@@ -231,14 +231,12 @@ def test_concurrent_pay_now_and_retry_charge_the_past_due_cycle_once_and_never_t
     connection: the past-due cycle is charged once, the next cycle is not charged early. (PostgreSQL: the
     test's in-memory SQLite fails concurrent writers with "table is locked" instead of making them wait;
     the test above drives the same interleaving on SQLite.)"""
-    import threading
-
-    from django.db import connections
     from django.test import Client
     from django.urls import reverse
 
     from shop.links import subscription_url
     from tests.integration.admin_forms import confirmed_form
+    from tests.integration.concurrency import at_once
 
     sub, due_before = past_due(klarna, client)
     admin = Client()
@@ -248,19 +246,7 @@ def test_concurrent_pay_now_and_retry_charge_the_past_due_cycle_once_and_never_t
     klarna.control("POST", "/_emulator/faults", json={"method": "POST", "path": "/klarna/customer-token/",
                                                       "kind": "latency", "latency_ms": 300, "times": 5})
     posts = [(Client(), subscription_url(sub) + "pay/", {}) for _ in range(4)] + [(admin, admin_url, admin_form)]
-    barrier, statuses = threading.Barrier(len(posts)), []
-
-    def post(tab, url, data):
-        try:
-            barrier.wait(10)
-            statuses.append(tab.post(url, data).status_code)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=post, args=args) for args in posts]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    statuses = at_once(*[lambda tab=tab, url=url, data=data: tab.post(url, data).status_code
+                         for tab, url, data in posts])
     assert statuses == [302] * len(posts)
     assert_cycle_1_paid_once(klarna, sub, due_before)

@@ -1,9 +1,7 @@
 """29 Next webhooks and reconcile: orders complete even when the shopper never comes back."""
 import json
-import threading
 
 import pytest
-from django.db import connection
 
 from payments.models import PaymentEvent, WebhookDelivery
 from payments.providers.next.signatures import sign
@@ -14,6 +12,7 @@ from payments.services.reconcile import payments_reconcile
 from payments.states import Status
 from shop.models import Order
 from tests.factories import make_order
+from tests.integration.concurrency import at_once
 
 WEBHOOK_PATH = "/payments/webhooks/next/"
 
@@ -156,26 +155,16 @@ def test_return_racing_webhook_gives_exactly_one_paid_order(emulator, postgres, 
     from django.conf import settings
 
     signature = sign(settings.NEXT_WEBHOOK_SECRET, body)
-    barrier = threading.Barrier(4)
-    results = []
     path = "/" + done["return_url"].split("/", 3)[3]
 
     def via_return():
-        barrier.wait()
-        results.append(Client().post(path, {"response": done["response"]}).status_code)
-        connection.close()
+        return Client().post(path, {"response": done["response"]}).status_code
 
     def via_webhook():
-        barrier.wait()
-        results.append(Client().post(WEBHOOK_PATH, body, content_type="application/json",
-                                     headers={"X-29Next-Signature": signature}).status_code)
-        connection.close()
+        return Client().post(WEBHOOK_PATH, body, content_type="application/json",
+                             headers={"X-29Next-Signature": signature}).status_code
 
-    threads = [threading.Thread(target=f) for f in (via_return, via_webhook, via_return, via_webhook)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_once(via_return, via_webhook, via_return, via_webhook)
     assert sorted(results) == [200, 200, 303, 303]
     attempt.refresh_from_db()
     assert attempt.status == Status.CAPTURED

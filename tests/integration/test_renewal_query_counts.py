@@ -22,6 +22,7 @@ from payments.states import Status
 from shop import tasks as shop_tasks
 from shop.models import EmailNotification, Order
 from tests.factories import make_order, make_product
+from tests.integration.concurrency import at_once
 from tests.integration.klarna_flow import pay_with_klarna
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -253,20 +254,7 @@ def test_two_beats_at_once_open_each_cycle_once(emulator, client, queued, postgr
         release.set()
         holder.join()
     # Now two beats race over the rest; together they open the five left, each once.
-    results, barrier = [], threading.Barrier(2)
-
-    def beat():
-        try:
-            barrier.wait(10)
-            results.append(renewals_open_due().charges)
-        finally:
-            connections.close_all()
-
-    racers = [threading.Thread(target=beat) for _ in range(2)]
-    for thread in racers:
-        thread.start()
-    for thread in racers:
-        thread.join()
+    results = at_once(lambda: renewals_open_due().charges, lambda: renewals_open_due().charges)
     assert len(results) == 2 and sum(len(r) for r in results) == 5
     assert SubscriptionCharge.objects.filter(billing_cycle=1).count() == SUBSCRIPTIONS
     assert SubscriptionCharge.objects.values("subscription").distinct().count() == SUBSCRIPTIONS
