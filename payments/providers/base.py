@@ -73,8 +73,9 @@ class PaymentAdapter(ABC):
         """What an authentic message means now: read the payment back from the provider, place it (with
         `request`, the bound attempt's checkout, when there is one), or say there is nothing to apply. A
         payment that needs the shop's own charging call to exist, a call the shop could not undo, is
-        reported APPROVED and never finished here (see finish_payment). Never trusts amounts in an unsigned body. Raises InvalidReturn, ProviderError;
-        a route that holds something for a refused message (an authorization) releases it itself."""
+        reported APPROVED and never finished here (see finish_payment). Never trusts amounts in an
+        unsigned body. Raises InvalidReturn, ProviderError; a route that holds something for a refused
+        message (an authorization) releases it itself."""
 
     # --- reading back -------------------------------------------------------------------------------
     @abstractmethod

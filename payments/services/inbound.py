@@ -18,6 +18,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from common.db import without_nul
+
 from ..exceptions import InvalidReturn, ProviderError, ReturnMismatch
 from ..models import PaymentAttempt, WebhookDelivery
 from ..providers.inbound import clean_text
@@ -313,8 +315,7 @@ def _ref(attempt) -> AttemptRef:
 
 
 def _storable(body: bytes, limit: int | None = None) -> str:
-    text = body[:limit].decode("utf-8", errors="replace") if limit else body.decode("utf-8", errors="replace")
-    return text.replace("\x00", "\ufffd")
+    return without_nul((body[:limit] if limit else body).decode("utf-8", errors="replace"))
 
 
 def _reject(row, body, attempt, error, status, *, signature_valid=False) -> InboundResult:

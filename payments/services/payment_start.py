@@ -51,8 +51,8 @@ def payment_start(*, order, route) -> PaymentAttempt:
     redirect_url is where the shopper goes next (the provider, our widget page, or the confirmation).
 
     Locks the order while deciding, so a double-clicked "pay" on a paid order cannot start a charge.
-    Raises RouteNotAvailable (before any attempt: another market, or what route_serves refuses), OrderAlreadyPaid,
-    OrderCancelledByShop, PaymentDeclined (the provider refused at once), or the
+    Raises RouteNotAvailable (before any attempt: another market, or what route_serves refuses),
+    OrderAlreadyPaid, OrderCancelledByShop, PaymentDeclined (the provider refused at once), or the
     provider's ProviderError; on any of these the attempt is recorded as failed and the order stays as it
     was (nothing charged, nothing lost). Not idempotent by design: each call is a new try.
     """
