@@ -113,12 +113,7 @@ def test_retry_on_an_active_subscription_is_refused_and_not_offered(klarna, clie
 def test_past_due_subscriber_sees_the_next_try_and_can_pay_now(klarna, client):
     from shop.links import subscription_url
 
-    sub = subscribe(klarna, client)
-    make_due(sub)
-    klarna.control("POST", f"/_emulator/klarna/tokens/{sub.customer_token}/scenario",
-                   json={"charge": "decline", "times": 2})
-    assert subscription_charge(subscription_id=sub.pk) == "declined"
-    sub.refresh_from_db()
+    sub, _ = past_due(klarna, client, declines=2)
     html = client.get(subscription_url(sub)).content.decode()
     next_try = (sub.past_due_since + timedelta(days=1)).astimezone(timezone.get_current_timezone())
     assert f"We will try again on <strong>{next_try:%-d %B %Y}</strong>" in html
@@ -189,12 +184,13 @@ def test_a_retry_posted_twice_from_one_form_is_told_it_was_done_not_that_it_is_r
     assert "this form was already confirmed" in second and "not possible" not in second
 
 
-def past_due(klarna, client):
-    """A subscription whose cycle 1 was declined once; returns it and its renewal date before any retry."""
+def past_due(klarna, client, *, declines=1):
+    """A subscription whose cycle 1 was declined (Klarna declines its next `declines` charges); returns it
+    and its renewal date before any retry."""
     sub = subscribe(klarna, client)
     make_due(sub)
     klarna.control("POST", f"/_emulator/klarna/tokens/{sub.customer_token}/scenario",
-                   json={"charge": "decline", "times": 1})
+                   json={"charge": "decline", "times": declines})
     assert subscription_charge(subscription_id=sub.pk) == "declined"
     sub.refresh_from_db()
     return sub, sub.next_renewal_at
