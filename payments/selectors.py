@@ -56,6 +56,12 @@ def cancelled_by_shop(order_id) -> bool:
                                            result=PaymentOperation.Result.DONE).exists()
 
 
+def newer_checkout_exists(attempt) -> bool:
+    """Whether a checkout attempt was started on `attempt`'s order after it."""
+    return PaymentAttempt.objects.filter(order_id=attempt.order_id, kind=PaymentAttempt.Kind.CHECKOUT,
+                                         pk__gt=attempt.pk).exists()
+
+
 def paid_checkout_attempt(order) -> PaymentAttempt | None:
     return (order.payment_attempts.filter(kind=PaymentAttempt.Kind.CHECKOUT, status__in=SUCCESSFUL)
             .order_by("created_at").first())

@@ -27,6 +27,7 @@ def register(provider: KlarnaProvider) -> None:
     register_routes(provider, "/_emulator/klarna", [
         ("GET", "/sessions", sessions),
         ("POST", "/sessions/<session_id>/authorize", authorize),
+        ("GET", "/authorizations", authorizations),
         ("GET", "/orders", orders),
         ("POST", "/orders/<order_id>/decide", decide_now),
         ("POST", "/orders/<order_id>/scenario", order_scenario),
@@ -68,6 +69,18 @@ def authorize(provider: KlarnaProvider, request: Request) -> Response:
 def _billing(provider: KlarnaProvider, request: Request) -> dict:
     session = provider.state.session(request.params["session_id"], provider.now())
     return copy.deepcopy((session.data.get("billing_address") if session else None) or {})
+
+
+def authorizations(provider: KlarnaProvider, request: Request) -> Response:
+    """Every authorization token the widget handed out, and what became of it (an order, a customer token,
+    released by `DELETE /payments/v1/authorizations/{token}`, or left to expire)."""
+    now = provider.now()
+    with provider.state.lock:
+        listed = [{"authorization_token": a.token, "session_id": a.session_id, "intent": a.intent,
+                   "order_id": a.order_id, "customer_token_id": a.customer_token_id, "cancelled": a.cancelled,
+                   "expired": now > a.expires_at, "expires_at": provider.iso(a.expires_at)}
+                  for a in provider.state.authorizations.values()]
+    return json_response({"authorizations": listed})
 
 
 def orders(provider: KlarnaProvider, request: Request) -> Response:

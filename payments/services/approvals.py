@@ -1,11 +1,17 @@
 """Finishing a payment the shopper approved, when the shop's own call is what charges (Klarna v2's
-finalizing authorize): the one place that decides whether that call may be made.
+finalizing authorize, Klarna Payments' create order): the one place that decides whether that call may
+be made.
 
 A shopper can approve an attempt that no longer stands: an old tab left open at the provider after the
 order was retried (which replaced the attempt) or paid by another payment. Routes that undo a duplicate
 afterwards (refund, cancel) may let it happen; a charge the shop makes itself is simply not made. The
 attempt stays as it is, the approval is released at the provider where it can be (else it lapses
-unfinished, which charges nothing), and the attempt's timeline says why.
+unfinished, which charges nothing), and the attempt's timeline says why. An approval that does not match
+its attempt (another amount: the order changed meanwhile) is released as well, and the mismatch raised.
+
+A late approval is still taken when nothing newer stands in its way: an attempt that failed or expired
+while the shopper was still at the provider, that is its order's newest checkout, on an order neither
+paid nor withdrawn by the shop.
 """
 import logging
 
@@ -16,10 +22,14 @@ from ..models import PaymentAttempt
 from ..orders import OrderPaymentStatus, order_book
 from ..providers.registry import get_adapter
 from ..providers.types import APPROVED, ProviderPayment
-from ..states import IN_BETWEEN, SUCCESSFUL, record_event
+from ..selectors import cancelled_by_shop, newer_checkout_exists
+from ..states import IN_BETWEEN, SUCCESSFUL, Status, record_event
 from .payment_confirm import payment_confirm, payment_mismatches
+from .payment_start import REPLACED
 
 log = logging.getLogger(__name__)
+# Closed by the shop's own timeout or a decline while the shopper could still approve at the provider.
+LATE_APPROVAL = frozenset({Status.FAILED, Status.EXPIRED})
 
 
 def payment_settle(*, attempt, payment: ProviderPayment, source: str, dedupe_key=None, request=None):
@@ -35,11 +45,13 @@ def payment_settle(*, attempt, payment: ProviderPayment, source: str, dedupe_key
     """
     if payment.status != APPROVED:
         return payment_confirm(attempt=attempt, payment=payment, source=source, dedupe_key=dedupe_key)
+    adapter = get_adapter(attempt.route)
     problems = payment_mismatches(attempt, payment)
     if problems:
-        # The approval is not for what this attempt asks: payment_confirm records and raises the mismatch.
+        # The approval is not for what this attempt asks: nothing is finished; payment_confirm records and
+        # raises the mismatch.
+        _release(adapter, attempt, payment)
         return payment_confirm(attempt=attempt, payment=payment, source=source, dedupe_key=dedupe_key)
-    adapter = get_adapter(attempt.route)
     with transaction.atomic():
         # The order's and the attempt's row locks are held over the finishing call, taken in payment_start's
         # order (order, then attempt): a retry from the order's failure page, which replaces this attempt
@@ -71,10 +83,14 @@ def _not_chargeable(attempt, order_status) -> str | None:
     """Why an approved payment on `attempt` (locked, as its order) must not be charged, or None."""
     if attempt.kind != PaymentAttempt.Kind.CHECKOUT:
         return None
-    if attempt.status not in IN_BETWEEN:
-        return f"this payment was replaced or closed ({attempt.status}: {attempt.failure_reason or 'no reason'})"
     if order_status == OrderPaymentStatus.PAID:
         return "the order is already paid by another payment"
+    if attempt.status in IN_BETWEEN:
+        return None
+    closed = f"this payment was replaced or closed ({attempt.status}: {attempt.failure_reason or 'no reason'})"
+    if attempt.status not in LATE_APPROVAL or attempt.failure_reason == REPLACED or order_status == \
+            OrderPaymentStatus.CANCELLED or newer_checkout_exists(attempt) or cancelled_by_shop(attempt.order_id):
+        return closed
     return None
 
 

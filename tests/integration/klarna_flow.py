@@ -15,6 +15,12 @@ def authorize(emulator, attempt, approve=True):
     return answer["authorization_token"]
 
 
+def authorization(emulator, token) -> dict:
+    """What became of an authorization at Klarna: `order_id`, `customer_token_id`, `cancelled` (released)."""
+    listed = emulator.control("GET", "/_emulator/klarna/authorizations")["authorizations"]
+    return next(a for a in listed if a["authorization_token"] == token)
+
+
 def post_token(client, attempt, token):
     """What the widget page posts after an approval."""
     return client.post(urlparse(return_url(attempt)).path, {"authorization_token": token})

@@ -9,7 +9,7 @@ from payments.services.payment_start import payment_start, return_url
 from payments.states import Status
 from shop.models import Order
 from tests.factories import make_order, make_product
-from tests.integration.klarna_flow import ROUTE, authorize, post_token
+from tests.integration.klarna_flow import ROUTE, authorization, authorize, post_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -167,9 +167,10 @@ def test_order_changed_after_authorization_is_never_placed_with_old_amounts(klar
     response = post_token(client, attempt, token)
     assert response.status_code == 400
     assert not placed_orders(klarna)
+    assert authorization(klarna, token)["cancelled"]  # the shopper's approval is given back at once
     attempt.refresh_from_db()
     assert attempt.status == Status.PENDING
-    assert attempt.events.filter(kind="rejected", message__contains="refused").exists()
+    assert attempt.events.filter(kind="rejected", message__contains="amount").exists()
 
 
 def test_pending_fraud_rejected_fails_the_payment(klarna, client, postgres, live_server, settings):
@@ -245,3 +246,47 @@ def test_another_attempts_token_is_refused_without_releasing_it(klarna, client):
     assert post_token(client, first, token_a).status_code == 303
     first.refresh_from_db()
     assert first.status == Status.AUTHORIZED
+
+
+def test_an_old_tab_of_a_replaced_attempt_places_no_order(klarna, client):
+    """The shopper retried the order (a new attempt replaced the first) but approves in the first tab's
+    widget: no Klarna order is placed for it and its authorization is released; the newer attempt pays."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    order = make_order()
+    first = start(order)
+    # Its session near the end of its life: "pay" on the order page starts a new one instead of reusing it.
+    PaymentAttempt.objects.filter(pk=first.pk).update(session_expires_at=timezone.now() - timedelta(minutes=1))
+    second = start(order)
+    first.refresh_from_db()
+    assert first.status == Status.EXPIRED and second.pk != first.pk
+    old_token = authorize(klarna, first)
+    response = post_token(client, first, old_token)
+    assert response.status_code == 303
+    assert "newer payment" in client.get(response["Location"]).content.decode()
+    assert not placed_orders(klarna) and authorization(klarna, old_token)["cancelled"]
+    first.refresh_from_db()
+    assert first.status == Status.EXPIRED
+    assert first.events.filter(kind="rejected", message__contains="Nothing was charged").count() == 1
+    assert post_token(client, first, old_token).status_code == 303  # the same tab again: still nothing
+    assert not placed_orders(klarna)
+    assert post_token(client, second, authorize(klarna, second)).status_code == 303
+    second.refresh_from_db()
+    assert second.status == Status.AUTHORIZED and len(placed_orders(klarna)) == 1
+    assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
+
+
+def test_a_late_approval_of_the_orders_newest_attempt_is_taken(klarna, client):
+    """The shop gave up waiting (expired) while the shopper was still in the widget, and nothing newer was
+    started: their approval pays the order."""
+    from payments.states import transition
+
+    attempt = start()
+    token = authorize(klarna, attempt)
+    transition(attempt.pk, Status.EXPIRED, source="reconcile", failure_reason="No answer in time")
+    assert post_token(client, attempt, token).status_code == 303
+    attempt.refresh_from_db()
+    assert attempt.status == Status.AUTHORIZED and len(placed_orders(klarna)) == 1
+    assert Order.objects.get(pk=attempt.order_id).status == Order.Status.PAID

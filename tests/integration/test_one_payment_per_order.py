@@ -8,7 +8,7 @@ from payments.services.payment_start import payment_start, return_url
 from payments.states import SUCCESSFUL, Status
 from shop.models import Order
 from tests.factories import make_order
-from tests.integration.klarna_flow import authorize, post_token
+from tests.integration.klarna_flow import authorization, authorize, post_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -17,7 +17,7 @@ def klarna_order(emulator, order_id):
     return next(o for o in emulator.control("GET", "/_emulator/klarna/orders")["orders"] if o["order_id"] == order_id)
 
 
-def test_klarna_two_tabs_second_approval_is_cancelled_at_klarna(emulator, client):
+def test_klarna_two_tabs_the_old_widget_places_no_second_order(emulator, client):
     order = make_order()
     first = payment_start(order=order, route="klarna_payments")
     token_1 = authorize(emulator, first)           # tab 2 keeps this widget open
@@ -27,17 +27,18 @@ def test_klarna_two_tabs_second_approval_is_cancelled_at_klarna(emulator, client
     second = payment_start(order=order, route="klarna_payments")
     assert second.pk != first.pk
     assert post_token(client, first, token_1).status_code == 303   # tab 2 approves the old widget
+    first.refresh_from_db()
+    assert first.status == Status.FAILED  # a newer attempt stands: the old approval is released, not placed
+    assert authorization(emulator, token_1)["cancelled"] and not emulator.control(
+        "GET", "/_emulator/klarna/orders")["orders"]
     token_2 = authorize(emulator, second)
     assert post_token(client, second, token_2).status_code == 303  # tab 1 approves too
-    first.refresh_from_db()
     second.refresh_from_db()
-    assert first.status == Status.AUTHORIZED and first.duplicate_of is None
-    assert second.status == Status.CANCELLED and second.duplicate_of_id == first.pk
-    assert klarna_order(emulator, second.provider_reference)["status"] == "CANCELLED"
-    assert klarna_order(emulator, first.provider_reference)["status"] == "AUTHORIZED"
+    assert second.status == Status.AUTHORIZED and second.duplicate_of is None
+    assert klarna_order(emulator, second.provider_reference)["status"] == "AUTHORIZED"
+    assert len(emulator.control("GET", "/_emulator/klarna/orders")["orders"]) == 1
     assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
-    assert first.events.filter(source="duplicate").exists() and second.events.filter(source="duplicate").exists()
-    assert second.operations.get(kind="cancel").result == "done"
+    assert not second.operations.exists()  # nothing to undo
 
 
 def test_resubmitted_checkout_supersedes_the_open_payment(emulator, client):

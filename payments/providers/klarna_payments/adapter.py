@@ -1,6 +1,8 @@
 """Klarna Payments: a session per attempt, the Klarna widget on our payment page, the order placed
 server-side from the authorization token (by the browser's POST or Klarna's authorization callback,
-whichever comes first: both use the attempt's idempotency key, so Klarna places one order).
+whichever comes first: both use the attempt's idempotency key, so Klarna places one order). An
+authorization is reported APPROVED; services.approvals places the order (finish_payment) only while the
+attempt may still be charged, and otherwise releases the authorization (release_payment).
 
 Choices (README "Klarna Payments"): orders are authorized, not auto-captured (capture on shipment from
 admin); fraud_status PENDING keeps the attempt pending until Klarna's notification; the purchase
@@ -24,6 +26,7 @@ from ...exceptions import (
 from ..base import PaymentAdapter
 from ..inbound import clean_text, derived_key, load_json_object
 from ..types import (
+    APPROVED,
     Capabilities,
     CheckoutRequest,
     Identity,
@@ -167,15 +170,34 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
         token = _authorization(message)
         if token is None:
             return PaymentAbandoned("Declined or cancelled at the provider")
+        if request is None:
+            raise InvalidReturn("an authorization arrived for no checkout")
+        # Nothing is charged until the order is placed: that call is the shop's (finish_payment), made by
+        # services.approvals only while the attempt may still be charged; otherwise the approval is released.
+        return PaymentUpdate(ProviderPayment(
+            provider_reference=derived_key("authorization", token), status=APPROVED,
+            amount=self.amounts(request).order_amount, currency=request.currency, reference=request.reference,
+            raw={"authorization_token": token, "session_id": message.bound.provider_session}))
+
+    def finish_payment(self, payment: ProviderPayment, request: CheckoutRequest | None) -> ProviderPayment:
+        """Place the order for an approval resolve() reported. An authorization Klarna refuses (expired,
+        reused, foreign, for another cart) is never a payment: it is released when it is this attempt's own,
+        and the refusal raised."""
+        if request is None:
+            raise InvalidReturn("a Klarna order is placed only from its checkout")
+        token = payment.raw["authorization_token"]
         try:
-            return PaymentUpdate(self.place_order(token, request))
+            return self.place_order(token, request)
         except (ProviderRequestError, InvalidReturn):
-            # Expired, reused or foreign: never a payment. Give back what it holds, but only when it is
-            # this attempt's own authorization: a token copied from another attempt's page must not
-            # cost that attempt's shopper their approval.
-            if self._session_authorized(message.bound.provider_session, token):
-                self.release_authorization(token)
+            self.release_payment(payment)
             raise
+
+    def release_payment(self, payment: ProviderPayment) -> None:
+        """Give the approval back, but only when it is the current authorization of the attempt's own session:
+        a token copied from another attempt's page must not cost that attempt's shopper their approval."""
+        token = payment.raw["authorization_token"]
+        if self._session_authorized(payment.raw.get("session_id", ""), token):
+            self.release_authorization(token)
 
     def place_order(self, authorization_token: str, request: CheckoutRequest) -> ProviderPayment:
         """Place the order for the authorization. The attempt's reference is the idempotency key: the
