@@ -72,3 +72,19 @@ def test_the_image_builds_hashed_static_files():
              if line.startswith("RUN ") and "collectstatic" in line]
     assert len(build) == 1 and "STATICFILES_MANIFEST=1" in build[0].split()
     assert build[0].index("collectstatic") > build[0].index("STATICFILES_MANIFEST=1")
+
+
+def test_the_emulator_sends_every_providers_webhooks_to_the_shop():
+    """Each provider the emulator sends webhooks for reads its target from one variable; compose (to the
+    web service) and `make run` (to the local shop) must set every one, or that route's webhooks go nowhere."""
+    import re
+
+    read = set()
+    for path in (ROOT / "emulator").rglob("*.py"):
+        read |= set(re.findall(r'"(EMULATOR_\w+_WEBHOOK_TARGET)"', path.read_text()))
+    assert read, "no webhook target variable found in the emulator"
+    environment = compose()["services"]["emulator"]["environment"]
+    makefile = (ROOT / "Makefile").read_text()
+    for name in read:
+        assert environment.get(name, "").startswith("http://web:8000/payments/webhooks/"), name
+        assert f"{name}=http://$(HOST):$(PORT)/payments/webhooks/" in makefile, name
