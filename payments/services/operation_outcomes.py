@@ -4,7 +4,7 @@ and a refund's email. Also the operations whose provider answer was lost: their 
 the provider's order read back, right after the call and by the periodic reconcile
 (operations_reconcile), and they are settled from what it shows.
 """
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -97,10 +97,16 @@ def _extended(order: ProviderOrder, op, expires, *, source):
 def _effect_shown(op, order: ProviderOrder) -> bool | None:
     """Whether the provider's order read back shows the operation's effect, against its figures from
     before the call (our books' for an operation recorded before those were kept). None when it cannot
-    tell: an expiry read back does not say who extended it."""
+    tell: an extension shows only as a later expiry, and Klarna's does not move the expiry on the day the
+    authorization was placed or last extended."""
     before = (op.details or {}).get("before") or {"captured": op.attempt.captured_amount,
                                                   "refunded": op.attempt.refunded_amount}
     amount = op.amount or 0
+    if op.kind == Kind.EXTEND:
+        expired_before = before.get("expires_at")
+        if order.expires_at and expired_before and order.expires_at > datetime.fromisoformat(expired_before):
+            return True
+        return None
     shown = {
         Kind.CAPTURE: order.captured >= before["captured"] + amount,
         Kind.REFUND: order.refunded >= before["refunded"] + amount,
@@ -129,7 +135,9 @@ def operation_settle(*, operation_id, source="reconcile", conclude=False) -> Pay
     pending = PaymentOperation.objects.filter(pk=op.pk, result=PaymentOperation.Result.PENDING)
     with transaction.atomic():  # the claim and its effect commit together
         if shown and pending.update(result=PaymentOperation.Result.DONE):
-            operation_finish(order, op, "", source=source, after=order)
+            # An extension's answer is the new expiry, which the order read back shows.
+            operation_finish(order, op, order.expires_at if op.kind == Kind.EXTEND else "", source=source,
+                             after=order)
         elif not shown and conclude and pending.update(result=PaymentOperation.Result.REFUSED, error=(
                 "not done: the provider's order does not show it" if shown is False
                 else "not confirmed: the provider's order cannot show it")):

@@ -143,7 +143,8 @@ def _run(order, op, call, *, source):
         if getattr(exc, "retryable", False):
             # A retry of the same operation keeps the figures from before its first call.
             details = op.details if "before" in op.details else {**op.details, "before": {
-                "captured": order.captured, "refunded": order.refunded, "remaining": order.remaining}}
+                "captured": order.captured, "refunded": order.refunded, "remaining": order.remaining,
+                "expires_at": order.expires_at.isoformat() if order.expires_at else None}}
             PaymentOperation.objects.filter(pk=op.pk).update(error=str(exc)[:500], details=details)
             op.details = details
             record_event(head.pk, kind="note", source=source,

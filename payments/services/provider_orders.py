@@ -2,6 +2,7 @@
 provider (what the limits of capture, refund, cancel and release come from), or our books when it
 cannot be read. Reads only: nothing here writes at the provider."""
 from dataclasses import dataclass
+from datetime import datetime
 
 from common.money import format_minor
 
@@ -26,6 +27,8 @@ class ProviderOrder:
     # A read of the provider was tried and failed (so the figures are our books'). False when no read was
     # tried: a payment that is not (or no longer) held, or a route that offers no order management.
     read_failed: bool = False
+    # When the provider ends the authorization, as it reports it now (None when it does not say).
+    expires_at: datetime | None = None
 
     def money(self, amount: int) -> str:
         return format_minor(amount, self.head.currency)
@@ -55,5 +58,6 @@ def provider_order(attempt, *, read_back: bool = True) -> ProviderOrder:
             payment, failed = None, True
         if payment is not None and payment.captured is not None:
             return ProviderOrder(head, tuple(members), payment.order_total or total, payment.captured,
-                                 payment.refunded or 0, payment.remaining or 0, True)
+                                 payment.refunded or 0, payment.remaining or 0, True,
+                                 expires_at=payment.authorization_expires_at)
     return ProviderOrder(head, tuple(members), total, captured, refunded, max(remaining, 0), False, failed)

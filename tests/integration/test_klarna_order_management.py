@@ -232,6 +232,22 @@ def test_extending_a_fresh_authorization_says_the_expiry_did_not_move(authorized
     assert authorized.events.filter(message__startswith="Authorization time not extended").exists()
 
 
+def test_an_extension_whose_answer_is_lost_is_settled_from_klarnas_later_expiry(authorized, emulator):
+    """Klarna extends (a day after authorization, so the expiry moves), then answers 503: the order read back
+    shows the later expiry, so the extension is done and the payment shows the new expiry. Were it not
+    shown, it would stay pending and later be "not confirmed" (an expiry that did not move proves nothing)."""
+    before = authorized.authorization_expires_at
+    emulator.control("POST", "/_emulator/clock/advance", json={"seconds": 26 * 3600})
+    emulator.control("POST", "/_emulator/faults", json={**LOST_ANSWER, "when": "after"})
+    op = payment_extend(attempt_id=authorized.pk)
+    assert op.result == PaymentOperation.Result.DONE and op.error and op.details["moved"] is True
+    authorized.refresh_from_db()
+    assert authorized.authorization_expires_at > before
+    assert authorized.events.filter(message__startswith="Authorization extended until").count() == 1
+    emulator.control("DELETE", "/_emulator/faults")
+    assert payments_reconcile().operations == 0
+
+
 @pytest.mark.parametrize("action, status", [(payment_capture, Status.CAPTURED), (payment_cancel, Status.CANCELLED)],
                          ids=["capture", "cancel"])
 def test_a_capture_or_cancel_whose_answer_is_lost_is_settled_from_klarnas_order(authorized, emulator, action, status):

@@ -340,8 +340,7 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
         return self.authorization_expiry(order_id)
 
     def authorization_expiry(self, order_id: str) -> datetime | None:
-        expires = self.client.read_order(order_id).get("expires_at")
-        return datetime.fromisoformat(expires.replace("Z", "+00:00")) if expires else None
+        return _instant(self.client.read_order(order_id).get("expires_at"))
 
     # --- reading back -----------------------------------------------------------------------------
     def fetch_payment(self, provider_reference: str) -> ProviderPayment:
@@ -356,11 +355,23 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
             supports_upsell=True, raw=order, order_total=_int(order.get("order_amount")),
             captured=_int(order.get("captured_amount")), refunded=_int(order.get("refunded_amount")),
             remaining=_int(order.get("remaining_authorized_amount")),
+            authorization_expires_at=_instant(order.get("expires_at")),
         )
 
     def find_payment(self, reference: str, since: datetime) -> ProviderPayment | None:
         # Klarna has no search by our reference: an attempt without an order id never got one placed.
         return None
+
+
+def _instant(value) -> datetime | None:
+    """An ISO 8601 instant as Klarna writes it (`...Z`); None for anything else."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return instant if instant.tzinfo is not None else None
 
 
 def _int(value) -> int | None:
