@@ -47,7 +47,6 @@ def render_request(provider: "KlarnaGlobalProvider", request: PaymentRequest) ->
     answer = {"payment_request_id": request.id, "payment_request_reference": request.reference,
               "amount": request.amount, "currency": request.currency, "state": request.state,
               "previous_state": request.previous_state, "state_context": context,
-              "supplementary_purchase_data": copy.deepcopy(request.purchase),
               "expires_at": provider.iso(request.expires_at), "created_at": provider.iso(request.created_at),
               "updated_at": provider.iso(request.updated_at)}
     if request.state_reason:

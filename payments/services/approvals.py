@@ -25,7 +25,7 @@ from ..providers.types import APPROVED, ProviderPayment
 from ..selectors import cancelled_by_shop, newer_checkout_exists
 from ..states import IN_BETWEEN, SUCCESSFUL, Status, record_event
 from .payment_confirm import payment_confirm, payment_mismatches
-from .payment_start import REPLACED
+from .payment_start import REPLACED, checkout_request
 
 log = logging.getLogger(__name__)
 # Closed by the shop's own timeout or a decline while the shopper could still approve at the provider.
@@ -35,7 +35,7 @@ LATE_APPROVAL = frozenset({Status.FAILED, Status.EXPIRED})
 def payment_settle(*, attempt, payment: ProviderPayment, source: str, dedupe_key=None, request=None):
     """Apply the provider's word on `attempt` (an instance the caller has just read): payment_confirm,
     after finishing an APPROVED payment when the attempt may still be charged. `request` is the attempt's
-    CheckoutRequest when the caller has it (else the route finishes with what the provider stored).
+    CheckoutRequest when the caller has it (else it is built from the order).
 
     Returns payment_confirm's TransitionResult, or None when nothing changed (still pending, or an
     approval not finished). Raises what payment_confirm raises, and the route's ProviderError /
@@ -63,6 +63,10 @@ def payment_settle(*, attempt, payment: ProviderPayment, source: str, dedupe_key
             return None  # finished already (the return and the webhook both came): nothing to do twice
         refusal = _not_chargeable(locked, order_status)
         if refusal is None:
+            if request is None and locked.kind == PaymentAttempt.Kind.CHECKOUT:
+                # A webhook or reconcile: the purchase is rebuilt from the order, as the checkout sent it
+                # (the provider's read-back of an approval does not carry it).
+                request = checkout_request(locked)
             finished = adapter.finish_payment(payment, request)
             try:
                 return payment_confirm(attempt=locked, payment=finished, source=source, dedupe_key=dedupe_key)

@@ -67,7 +67,6 @@ from .wire import (
     named_request,
     reason_of,
     result_of,
-    stored_purchase,
 )
 
 log = logging.getLogger(__name__)
@@ -233,10 +232,10 @@ class KlarnaAuthorizeAdapter(PaymentAdapter):
         token = (payment_request.get("state_context") or {}).get("klarna_network_session_token")
         if not isinstance(token, str) or not token:
             raise InvalidReturn("completed payment request without a klarna_network_session_token")
-        if request is not None:
-            purchase, reference = self.purchase(request), request.reference
-        else:
-            purchase, reference = stored_purchase(payment_request)
+        if request is None:
+            # The payment request read back does not carry the purchase (§4): it is the checkout's.
+            raise InvalidReturn("a Klarna v2 payment is finalized only with the checkout it was made for")
+        purchase, reference = self.purchase(request), request.reference
         body = self.with_token_request(self.authorize_body(purchase, reference), purchase, reference)
         answer = as_object(self.client.authorize(body, idempotency_key=f"{reference}:finalize:{token}",
                                                session_token=token))

@@ -5,7 +5,6 @@ InvalidReturn (a 4xx for the sender), never a KeyError or TypeError (a 500).
 from ...exceptions import InvalidReturn
 from ..inbound import clean_text, load_json_object
 from ..types import InboundMessage
-from .purchase_data import Purchase
 
 # The payment request events that settle something; the others (submitted, in-progress) are news only.
 SETTLING_EVENTS = frozenset(f"payment.request.state-change.{state}"
@@ -39,16 +38,6 @@ def named_request(message: InboundMessage) -> str:
     """A payment request id the return carries (query or form field), if any: it must be the attempt's."""
     named = message.params.get("payment_request_id") if message.params else None
     return clean_text(named, limit=128) if isinstance(named, str) else ""
-
-
-def stored_purchase(payment_request: dict) -> tuple[Purchase, str]:
-    """What the first authorize sent, as Klarna keeps it on the payment request [I]."""
-    data, reference = payment_request.get("supplementary_purchase_data"), payment_request.get("payment_request_reference")
-    amount, currency = payment_request.get("amount"), payment_request.get("currency")
-    if not isinstance(data, dict) or not isinstance(reference, str) or not reference \
-            or isinstance(amount, bool) or not isinstance(amount, int) or not isinstance(currency, str):
-        raise InvalidReturn("the payment request lacks the purchase it was made for")
-    return Purchase(amount=amount, currency=currency, data=data), reference
 
 
 def envelope(body: bytes) -> dict:

@@ -110,6 +110,8 @@ def test_step_up_creates_a_payment_request_that_the_journey_completes(emulator, 
     read = call(emulator, "GET", f"/v2/accounts/{ACCOUNT}/payment/requests/{quote(request['payment_request_id'], safe='')}")
     assert read.json()["state"] == "COMPLETED"
     assert read.json()["state_context"]["klarna_network_session_token"].startswith("krn:network:")
+    # The object of notes §4: the purchase the first call sent is not echoed, so a partner cannot rely on it.
+    assert "supplementary_purchase_data" not in read.json() and "supplementary_purchase_data" not in request
     events = [json.loads(body)["metadata"]["event_type"] for _, body in receiver.deliveries]
     assert events == ["payment.request.state-change.submitted", "payment.request.state-change.in-progress",
                       "payment.request.state-change.completed"]
