@@ -32,6 +32,7 @@ from ..providers.types import (
     PaymentUpdate,
     SubscriptionUpdate,
 )
+from ..selectors import newer_checkout_exists
 from ..states import IN_BETWEEN, SUCCESSFUL, Status, record_event, transition
 from .approvals import payment_settle
 from .payment_start import REPLACED, RETURN_SALT, checkout_request
@@ -58,9 +59,11 @@ class InboundResult:
 
     @property
     def replaced(self) -> bool:
-        """The message was about an attempt a newer checkout of its order replaced, and it took no money."""
-        return self.attempt is not None and self.attempt.status not in SUCCESSFUL \
-            and self.attempt.failure_reason == REPLACED
+        """The message was about an attempt a newer checkout of its order replaced (or that was closed
+        before a newer one was started), and it took no money."""
+        if self.attempt is None or self.attempt.status in SUCCESSFUL | IN_BETWEEN:
+            return False
+        return self.attempt.failure_reason == REPLACED or newer_checkout_exists(self.attempt)
 
     @property
     def confirming(self) -> bool:
@@ -180,6 +183,7 @@ def _return_at_once(adapter, message, row, body, identity, key, attempt) -> Inbo
     state, error, target = _resolve_and_apply(adapter, message, attempt, source=source,
                                               dedupe=_dedupe(source, attempt.route, key),
                                               request=_CheckoutOfAttempt(attempt))
+    settled = target if target is not None else attempt
     # A lone INSERT commits on its own; inside a caller's transaction a savepoint keeps a clash from
     # breaking it.
     guard = transaction.atomic() if transaction.get_connection().in_atomic_block else nullcontext()
@@ -190,16 +194,16 @@ def _return_at_once(adapter, message, row, body, identity, key, attempt) -> Inbo
                 event_type=clean_text(identity.event_type, limit=64), body=_storable(body), state=state,
                 error=clean_text(error, limit=500), apply_count=1, processed_at=timezone.now())
     except IntegrityError:
-        # The same return already stored: a double click, or a retry after the provider was unreachable.
-        # A twin left unsettled (FAILED) takes this outcome, so a later retry is answered from it.
+        # The same return already stored: a double click, a retry after the provider was unreachable, or
+        # the shopper back after paying (a route whose returns all look alike). A twin left unsettled
+        # (FAILED) takes this outcome, so a later retry is answered from it; the attempt is as it now is.
         twin = WebhookDelivery.objects.get(provider=attempt.route, dedupe_key=key, signature_valid=True)
         if twin.state not in SETTLED:
             WebhookDelivery.objects.filter(pk=twin.pk).exclude(state__in=SETTLED).update(
                 state=state, error=clean_text(error, limit=500), apply_count=F("apply_count") + 1,
                 processed_at=timezone.now())
             twin.refresh_from_db(fields=["state", "error"])
-        return _result(twin, "duplicate", attempt)
-    settled = target if target is not None else attempt
+        return _result(twin, "duplicate", settled)
     return InboundResult({State.FAILED: 503, State.REJECTED: 400}.get(state, 200), str(state), delivery.pk,
                          settled, delivery.error)
 
@@ -262,7 +266,11 @@ def _apply_payment(adapter, payment, attempt, *, source, dedupe, request):
                                 request=request if attempt is not None else None)
     except ReturnMismatch as exc:
         return State.MISMATCH, str(exc), target
-    return State.APPLIED, "", result.attempt if result is not None else target
+    if result is None:
+        # Nothing changed here, but another message may have settled the attempt meanwhile (a webhook that
+        # finished it while this return waited for its lock): answer with the attempt as it is now.
+        return State.APPLIED, "", PaymentAttempt.objects.get(pk=target.pk)
+    return State.APPLIED, "", result.attempt
 
 
 def _dedupe(channel, provider, key) -> str:

@@ -83,7 +83,10 @@ def payment_confirm(*, attempt_id=None, attempt=None, payment: ProviderPayment, 
         if payment.provider_reference and not attempt.provider_reference:
             PaymentAttempt.objects.filter(pk=attempt.pk, provider_reference="").update(
                 provider_reference=payment.provider_reference)
-        record_event(attempt.pk, kind="note", source=source, dedupe_key=dedupe_key, payload=payment.raw,
+        # Under a key of its own: the message's key belongs to the transition it makes once the provider
+        # has decided (a later return on the same attempt, asking again, carries the same key).
+        record_event(attempt.pk, kind="note", source=source, payload=payment.raw,
+                     dedupe_key=f"{dedupe_key}:undecided" if dedupe_key else None,
                      message=f"Provider reports {payment.provider_reference} as {payment.status}")
         return None
     learned = _learned(attempt, payment) if target in SUCCESSFUL else {}

@@ -145,6 +145,32 @@ def test_a_completion_webhook_delivered_twice_finalizes_once(klarna, receiver, c
     assert len(klarna.control("GET", f"{CONTROL}/transactions")["transactions"]) == 1
 
 
+def test_a_return_racing_the_finalizing_webhook_still_lands_on_the_confirmation(klarna, receiver, client,
+                                                                               monkeypatch):
+    """Probe C finding 3: the completion webhook finalizes while the shopper's return waits for the locks.
+    The return finds the payment finished already and must answer from the attempt as it now is (paid: the
+    confirmation page, which empties the cart), not as it read it (pending: the order's status page)."""
+    from django.test import Client
+
+    attempt = step_up(klarna)
+    done = journey(klarna, attempt)
+    headers, body = completed_delivery(receiver)
+    adapter = get_adapter(ROUTE)
+    resolve = adapter.resolve
+
+    def webhook_first(message, request):
+        resolution = resolve(message, request)
+        if message.bound is not None:  # the return, after reading the request: the webhook wins the lock
+            assert post_webhook(Client(), body, headers["klarna-signature"]).json()["state"] == "applied"
+        return resolution
+
+    monkeypatch.setattr(adapter, "resolve", webhook_first)
+    response = client.get(urlparse(done["return_url"]).path)
+    assert response.status_code == 303 and "/thanks/" in response["Location"]
+    attempt.refresh_from_db()
+    assert attempt.status == Status.AUTHORIZED and len(authorize_calls(klarna, finalizing=True)) == 1
+
+
 def test_a_webhook_with_a_bad_signature_is_refused_and_changes_nothing(klarna, receiver, client):
     attempt = step_up(klarna)
     journey(klarna, attempt)

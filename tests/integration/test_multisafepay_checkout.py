@@ -93,6 +93,23 @@ def test_coming_back_before_deciding_shows_the_order_status(msp, client):
     assert forged.status_code == 400
 
 
+def test_coming_back_again_after_paying_confirms_the_payment(msp, client):
+    """Probe C finding 2: the shopper came back once before deciding (the order still undecided at
+    MultiSafepay), then paid; with the notification late, the second return must read the order again and
+    confirm it, not be taken for the first one."""
+    msp.control("POST", "/_emulator/webhooks/mode", json={"mode": "drop"})
+    place_order(client)
+    attempt = latest_attempt()
+    early = client.get(return_url(attempt) + f"?transactionid={attempt.reference}")
+    assert early.status_code == 302
+    back = come_back(client, msp, attempt)
+    assert back.status_code == 303 and "/thanks/" in back["Location"]
+    attempt.refresh_from_db()
+    assert attempt.status in (Status.AUTHORIZED, Status.CAPTURED)
+    assert Order.objects.get(pk=attempt.order_id).status == Order.Status.PAID
+    assert attempt.events.filter(kind="note", message__contains="as pending").count() == 1
+
+
 def test_checkout_asks_for_birthday_and_title_only_for_this_route(msp, client):
     product = make_product(price=1850)
     client.post(reverse("shop:cart_add"), {"product_id": product.pk, "quantity": 1})
