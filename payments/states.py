@@ -75,6 +75,9 @@ class _Change:
         values = dict(self.fields)
         if self.failure_reason is not None:
             values["failure_reason"] = self.failure_reason[:255]
+        elif self.to_status in SUCCESSFUL and attempt.failure_reason:
+            # A late success (paid after being declined or replaced): the old reason no longer holds.
+            values["failure_reason"] = ""
         if self.provider_reference and not attempt.provider_reference:
             values["provider_reference"] = self.provider_reference
         return values

@@ -59,8 +59,12 @@ def target(provider: "MultiSafepayProvider", order: "Order", timestamp: int) -> 
 
 def notification(provider: "MultiSafepayProvider", order: "Order", body: bytes) -> list[Outbound]:
     """One notification of `body` (a rendered order), timestamped now; [] without a URL. GET-method
-    orders are sent from here right away (see module docstring)."""
-    timestamp = int(provider.now().timestamp())
+    orders are sent from here right away (see module docstring).
+
+    The signed timestamp is the wall clock, not the emulator's (which `clock/advance` moves ahead): it
+    says when the message was sent, and the receiver checks its freshness against its own clock, as it
+    would against MultiSafepay's; an advanced clock must not make every notification look forged."""
+    timestamp = int(time.time())
     url = target(provider, order, timestamp)
     if not url:
         return []

@@ -289,4 +289,5 @@ def test_a_late_approval_of_the_orders_newest_attempt_is_taken(klarna, client):
     assert post_token(client, attempt, token).status_code == 303
     attempt.refresh_from_db()
     assert attempt.status == Status.AUTHORIZED and len(placed_orders(klarna)) == 1
+    assert attempt.failure_reason == ""  # admin no longer shows why it had been given up
     assert Order.objects.get(pk=attempt.order_id).status == Order.Status.PAID

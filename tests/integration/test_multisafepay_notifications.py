@@ -166,3 +166,29 @@ def test_deliveries_from_msp_three_times_and_out_of_order_leave_the_right_state(
     answered = emulator.control("GET", "/_emulator/webhooks?provider=multisafepay")["deliveries"]
     assert len(answered) == 5 and {d["state"] for d in answered} == {"delivered"}
     assert not WebhookDelivery.objects.filter(attempt=attempt, signature_valid=False).exists()
+
+
+def test_notifications_are_signed_with_the_wall_clock_when_the_emulator_clock_moved(emulator, client, settings):
+    """Probe C note: with the emulator's clock moved ahead (to age things), its notifications were signed in
+    the future and every one was refused as forged. They carry the time they were sent."""
+    import base64
+
+    from tests.emulator_process import WebhookReceiver
+
+    receiver = WebhookReceiver()
+    try:
+        settings.SHOP_BASE_URL = receiver.url.split("/webhooks/")[0]  # MultiSafepay notifies the receiver
+        emulator.control("PATCH", "/_emulator/config", {"multisafepay": {"notifications_sync": True}})
+        attempt = payment_start(order=make_order(route="multisafepay"), route="multisafepay")
+        emulator.control("POST", "/_emulator/clock/advance", json={"seconds": 2 * 3600})
+        decide(emulator, attempt, "approve")
+        headers, body = receiver.deliveries[-1]
+    finally:
+        receiver.stop()
+    stamp = int(base64.b64decode(headers["auth"]).split(b":")[0])
+    assert abs(stamp - time.time()) < 60
+    path, _, _ = notification(attempt, body=body, stamp=stamp)
+    answer = client.post(path, body, content_type="application/json", headers={"Auth": headers["auth"]})
+    assert answer.status_code == 200 and answer["X-Inbound-State"] == "applied"
+    attempt.refresh_from_db()
+    assert attempt.status in (Status.AUTHORIZED, Status.CAPTURED)
