@@ -260,6 +260,9 @@ KLARNA_AUTHORIZE_PARTNER_ACCOUNT_ID = env.str("KLARNA_AUTHORIZE_PARTNER_ACCOUNT_
 KLARNA_AUTHORIZE_API_KEY = _secret("KLARNA_AUTHORIZE_API_KEY", "klarna_test_api_emulator")
 # The signing key of the webhook pointing at /payments/webhooks/klarna_authorize/ (shown once by Klarna).
 KLARNA_AUTHORIZE_SIGNING_KEY = _secret("KLARNA_AUTHORIZE_SIGNING_KEY", "emulator-klarna-signing-key")
+# While rotating: every signing key still active, by its id (Klarna-Signing-Key-Id), as a JSON object
+# {"<key id>": "<key>"}. A webhook naming one of these ids is checked with its key, any other with the one above.
+KLARNA_AUTHORIZE_SIGNING_KEYS = env.json("KLARNA_AUTHORIZE_SIGNING_KEYS", default={})
 
 # MultiSafepay JSON API, Klarna orders.
 # Test https://testapi.multisafepay.com/v1/json/, live https://api.multisafepay.com/v1/json/

@@ -171,6 +171,24 @@ def test_a_return_racing_the_finalizing_webhook_still_lands_on_the_confirmation(
     assert attempt.status == Status.AUTHORIZED and len(authorize_calls(klarna, finalizing=True)) == 1
 
 
+def test_a_webhook_is_checked_with_the_key_its_key_id_names_while_keys_rotate(klarna, receiver, client, settings):
+    """Notes §7: several signing keys may be active (rotation); Klarna-Signing-Key-Id says which signed."""
+    settings.KLARNA_AUTHORIZE_SIGNING_KEYS = {"key-old": "old-signing-key", "key-new": "new-signing-key"}
+    attempt = step_up(klarna)
+    journey(klarna, attempt)
+    _, body = completed_delivery(receiver)
+
+    def deliver(key, key_id):
+        return client.post(WEBHOOK_PATH, body, content_type="application/json",
+                           headers={"Klarna-Signature": sign(key, body), "Klarna-Signing-Key-Id": key_id})
+
+    assert deliver("new-signing-key", "key-old").status_code == 401  # signed with another key than named
+    assert deliver("new-signing-key", "key-unknown").status_code == 401  # an unknown id: the default key
+    assert deliver("new-signing-key", "key-new").status_code == 200
+    attempt.refresh_from_db()
+    assert attempt.status == Status.AUTHORIZED
+
+
 def test_a_webhook_with_a_bad_signature_is_refused_and_changes_nothing(klarna, receiver, client):
     attempt = step_up(klarna)
     journey(klarna, attempt)

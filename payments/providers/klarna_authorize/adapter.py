@@ -167,8 +167,9 @@ class KlarnaAuthorizeAdapter(PaymentAdapter):
             # The return carries nothing we use: the signed URL names the attempt, and resolve() reads
             # the payment request from Klarna before anything is applied.
             return True
-        return signatures.verify(settings.KLARNA_AUTHORIZE_SIGNING_KEY, message.body,
-                                 message.headers.get(signatures.SIGNATURE_HEADER))
+        key = signatures.key_for(message.headers.get(signatures.KEY_ID_HEADER),
+                                 settings.KLARNA_AUTHORIZE_SIGNING_KEYS, settings.KLARNA_AUTHORIZE_SIGNING_KEY)
+        return signatures.verify(key, message.body, message.headers.get(signatures.SIGNATURE_HEADER))
 
     def identify(self, message: InboundMessage) -> Identity:
         """Webhooks: Klarna's `metadata.event_id`. A return is the shopper asking us to look again, so

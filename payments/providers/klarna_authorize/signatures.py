@@ -1,5 +1,6 @@
 """Klarna v2 webhook signatures: `Klarna-Signature` is the lowercase hex HMAC-SHA256 of the raw request
 body under the signing key (reference §7; hex as a production plugin computes it, the docs are silent).
+The key is picked by `Klarna-Signing-Key-Id`, so several can be active while a key is rotated.
 
 Only the raw bytes are signed: we never re-serialise the body, and compare in constant time.
 """
@@ -23,3 +24,12 @@ def verify(signing_key: str, body: bytes, signature: str | None) -> bool:
     # header may carry any byte an attacker likes.
     given = signature.strip().lower().encode("utf-8", "surrogateescape")
     return hmac.compare_digest(sign(signing_key, body).encode(), given)
+
+
+def key_for(key_id: str | None, keys: dict, default: str) -> str:
+    """The signing key a webhook names by id among the active `keys`, else `default`."""
+    if isinstance(key_id, str) and isinstance(keys, dict):
+        named = keys.get(key_id.strip())
+        if isinstance(named, str) and named:
+            return named
+    return default
