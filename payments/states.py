@@ -75,8 +75,10 @@ class _Change:
         values = dict(self.fields)
         if self.failure_reason is not None:
             values["failure_reason"] = self.failure_reason[:255]
-        elif self.to_status in SUCCESSFUL and attempt.failure_reason:
-            # A late success (paid after being declined or replaced): the old reason no longer holds.
+        elif self.to_status in SUCCESSFUL and "failure_reason" not in attempt.get_deferred_fields() \
+                and attempt.failure_reason:
+            # A late success (paid after being declined or replaced): the old reason no longer holds. (A
+            # batch that read its attempts without the column has none to clear: reading it costs a query.)
             values["failure_reason"] = ""
         if self.provider_reference and not attempt.provider_reference:
             values["provider_reference"] = self.provider_reference
