@@ -16,6 +16,7 @@ from payments.services.renewal_strategies import CANCEL_REASONS
 
 from .links import order_url, subscription_url
 from .models import Order
+from .selectors import subscription_lines
 
 # Who cancelled, from the source the cancelling service recorded.
 CANCELLED_BY = {"shopper": "at your request", "admin": "by us", "dunning": "because the renewal payments failed"}
@@ -40,7 +41,7 @@ def _order_context(order: Order) -> dict:
 def _subscription_context(sub: Subscription) -> dict:
     return {"subscription": sub, "manage_url": _absolute(subscription_url(sub)),
             "amount": format_minor(sub.amount, sub.currency),
-            "product": ", ".join(line.name for line in sub.order.lines.all() if line.interval) or "your subscription"}
+            "product": ", ".join(line.name for line in subscription_lines(sub)) or "your subscription"}
 
 
 def order_confirmation(*, order_id):

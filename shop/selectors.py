@@ -39,3 +39,10 @@ def order_for_token(token: str, *, with_attempts: bool = False) -> Order | None:
     if with_attempts:
         queryset = queryset.prefetch_related("payment_attempts")
     return queryset.filter(number=number).first()
+
+
+def subscription_lines(subscription):
+    """The order lines a subscription renews: those of its own schedule (an order may hold a monthly and a
+    quarterly product, each its own subscription)."""
+    return subscription.order.lines.filter(interval=subscription.interval,
+                                           interval_count=subscription.interval_count)

@@ -23,6 +23,7 @@ from payments.services.subscription_actions import (
 
 from ..email_content import next_retry_at
 from ..links import subscription_id_from_token, subscription_url
+from ..selectors import subscription_lines
 
 # Reasons a subscriber may give; the provider's other reasons are for merchants and dunning.
 SHOPPER_REASONS = ["cancel_recurring", "product_too_expensive", "not_satisfied_with_product",
@@ -44,7 +45,7 @@ def subscription_manage(request, token):
     return render(request, "shop/subscription.html", {
         "subscription": sub,
         "charges": charges,
-        "lines": sub.order.lines.exclude(interval=""),
+        "lines": subscription_lines(sub),
         "reasons": [(key, CANCEL_REASONS[key]) for key in SHOPPER_REASONS],
         "cancel_url": request.path + "cancel/",
         "pay_url": request.path + "pay/" if _can_pay_now(sub) else None,

@@ -246,3 +246,22 @@ def test_concurrent_pay_now_and_retry_charge_the_past_due_cycle_once_and_never_t
                          for tab, url, data in posts])
     assert statuses == [302] * len(posts)
     assert_cycle_1_paid_once(klarna, sub, due_before)
+
+
+def test_each_subscription_of_an_order_names_only_its_own_products(klarna, client):
+    """Probe D F8: a monthly coffee and a quarterly tea box in one order are two subscriptions; the coffee's
+    page and receipt must not promise the tea box every month."""
+    from shop.email_content import renewal_paid
+    from shop.links import subscription_url
+
+    beans = make_product(name="Coffee Beans", kind="subscription", interval="month", interval_count=1, price=1650)
+    tea = make_product(name="Tea Box", kind="subscription", interval="month", interval_count=3, price=3450)
+    pay_with_klarna(klarna, client, make_order(items=[(beans, 1), (tea, 1)], shipping_fee=0))
+    monthly, quarterly = Subscription.objects.order_by("interval_count")
+    page = client.get(subscription_url(monthly)).content.decode()
+    assert "Coffee Beans" in page and "Tea Box" not in page
+    assert "Tea Box" in client.get(subscription_url(quarterly)).content.decode()
+    make_due(monthly)
+    subscription_charge(subscription_id=monthly.pk)
+    _, context = renewal_paid(charge_id=monthly.charges.get(billing_cycle=1).pk)
+    assert context["product"] == "Coffee Beans"
