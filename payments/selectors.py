@@ -9,7 +9,7 @@ from .models import PaymentAttempt, PaymentOperation, Upsell
 from .orders import order_book
 from .providers.registry import enabled_routes, get_adapter
 from .providers.types import UpsellKind
-from .states import SUCCESSFUL
+from .states import SUCCESSFUL, Status
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,10 @@ def paid_checkout_attempt(order) -> PaymentAttempt | None:
             .order_by("created_at").first())
 
 
+# A paid checkout still standing whole: the statuses an order can take an upsell in.
+UPSELL_TAKERS = frozenset({Status.AUTHORIZED, Status.CAPTURED})
+
+
 def upsell_offers_for(order, *, now=None) -> list:
     """Offers the shopper may accept with one click on this order right now.
 
@@ -75,8 +79,8 @@ def upsell_offers_for(order, *, now=None) -> list:
     """
     now = now or timezone.now()
     attempt = paid_checkout_attempt(order)
-    if attempt is None or not attempt.provider_supports_upsell:
-        return []
+    if attempt is None or not attempt.provider_supports_upsell or attempt.status not in UPSELL_TAKERS:
+        return []  # a refunded or partly refunded order is being unwound, not added to
     if get_adapter(attempt.route).capabilities.upsell == UpsellKind.NONE:
         return []
     return order_book().upsell_offers(order.pk, now=now)

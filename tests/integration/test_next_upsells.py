@@ -47,6 +47,20 @@ def test_confirmation_offers_the_upsell_and_one_click_adds_it(emulator, client, 
     assert payments_reconcile(older_than=0).rejected == 0
 
 
+def test_a_refunded_order_is_offered_no_upsell_and_an_old_form_charges_nothing(emulator, client, offer):
+    """Probe D F9: after the merchant refunded the order, its confirmation page offers nothing, and the
+    offer's form kept from before the refund reaches no provider."""
+    from payments.services.order_management import payment_refund
+
+    order, attempt, number = pay(emulator, client)
+    terms = shown_terms(client, order, offer)
+    payment_refund(attempt_id=attempt.pk, amount=attempt.amount)
+    page = client.get(order_url(order, "shop:order_confirmation"))
+    assert f"accept-offer-{offer.pk}".encode() not in page.content
+    accept(client, order, offer, terms=terms)
+    assert not Upsell.objects.exists() and not provider_requests(emulator, "POST", "add-line-items")
+
+
 def test_double_click_charges_once(emulator, client, offer):
     order, _, number = pay(emulator, client)
     terms = shown_terms(client, order, offer)
