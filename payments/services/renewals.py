@@ -132,10 +132,20 @@ def renewals_charge(*, charge_ids, source="renewal") -> RenewalBatch:
             batch.outcomes[charge.pk] = "paid"  # a duplicate task after the first one recorded the payment
         elif _chargeable(charge):
             charges.append(charge)
+        elif charge.subscription.status == Subscription.Status.CANCELED:
+            _close_cancelled(charge, source)
     details = order_book().details_many([charge.attempt.order for charge in charges]) if charges else {}
     paid = []
     try:
-        for charge in charges:
+        for index, charge in enumerate(charges):
+            # The statuses were read before the first POST; each later POST of the batch comes after earlier
+            # ones took their time, during which the subscriber may have cancelled: ask again first.
+            if index and not Subscription.objects.filter(pk=charge.subscription_id,
+                                                         status=Subscription.Status.ACTIVE).exists():
+                if Subscription.objects.filter(pk=charge.subscription_id,
+                                               status=Subscription.Status.CANCELED).exists():
+                    _close_cancelled(charge, source)
+                continue
             request = checkout_request(charge.attempt, details[charge.attempt.order_id])
             try:
                 payment, declined = _charge_token(charge, request, source)
@@ -149,6 +159,13 @@ def renewals_charge(*, charge_ids, source="renewal") -> RenewalBatch:
         # Whatever stops the loop, the charges the provider already took are recorded now.
         _record_paid(paid, source)
     return batch
+
+
+def _close_cancelled(charge, source) -> None:
+    """A cycle opened for a subscription cancelled before it was charged: its attempt (never sent, or
+    refused because the cancel revoked the token) is closed, so its renewal order waits for nothing."""
+    transition(charge.attempt.pk, Status.CANCELLED, source=source,
+               message=f"Cycle {charge.billing_cycle} not charged: the subscription was cancelled first")
 
 
 def _chargeable(charge) -> bool:
@@ -250,6 +267,12 @@ def _declined(charge, exc, source) -> str:
     sub, attempt = charge.subscription, charge.attempt
     gone = isinstance(exc, TokenRevoked)
     with transaction.atomic():
+        if gone and Subscription.objects.select_for_update().filter(
+                pk=sub.pk, status=Subscription.Status.CANCELED).exists():
+            # The subscriber's own cancel revoked the token while this charge was on its way: nothing was
+            # charged and nothing is wrong with their payment method.
+            _close_cancelled(charge, source)
+            return "skipped"
         transition(attempt.pk, Status.FAILED, source=source, message=str(exc)[:500],
                    failure_reason="Renewal declined by the payment provider")
         SubscriptionCharge.objects.filter(pk=charge.pk).update(failures=charge.failures + 1,

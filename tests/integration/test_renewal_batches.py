@@ -50,10 +50,11 @@ def test_a_chunk_of_twenty_costs_about_one_statement_per_charge(emulator, client
     assert batch.outcomes == {pk: "paid" for pk in queued["charges"]} and not batch.unavailable
     # Two reads (the charges with subscriptions, attempts and orders; the orders' lines); one transaction
     # (BEGIN, lock and move the attempts, their events, the orders, the charges, lock and move the
-    # subscriptions, their events, COMMIT); the email rows in one INSERT (and its transaction).
-    assert charging.count <= 15, "\n".join(s[:70] for s in charging.sql)
-    # With the beat's batch: under a tenth of the one-by-one path's 12 per charge.
-    assert (beat + charging.count) / SUBSCRIPTIONS <= 1.5, (beat, charging.count)
+    # subscriptions, their events, COMMIT); the email rows in one INSERT (and its transaction). And before
+    # every POST but the first, the subscription's status read again (a subscriber may cancel meanwhile).
+    assert charging.count <= 15 + SUBSCRIPTIONS - 1, "\n".join(s[:70] for s in charging.sql)
+    # With the beat's batch: a fifth of the one-by-one path's 12 per charge.
+    assert (beat + charging.count) / SUBSCRIPTIONS <= 2.5, (beat, charging.count)
 
     assert PaymentAttempt.objects.filter(kind="renewal", status=Status.AUTHORIZED).count() == SUBSCRIPTIONS
     assert paid_events(queued["charges"]) == SUBSCRIPTIONS
@@ -207,9 +208,10 @@ def test_a_subscription_cancelled_between_open_and_charge_is_left_alone(emulator
     assert outcomes[by_sub[cancelled.pk]] == "skipped" and outcomes[by_sub[paused.pk]] == "skipped"
     assert outcomes[by_sub[subs[0].pk]] == "paid" and outcomes[by_sub[subs[3].pk]] == "paid"
     assert len(renewal_keys(emulator)) == 2
-    for sub in (cancelled, paused):
+    for sub, status in ((cancelled, Status.CANCELLED), (paused, Status.CREATED)):
+        # A cancelled subscription's cycle is closed (its order waits for nothing); a paused one's stays open.
         charge = SubscriptionCharge.objects.select_related("attempt").get(pk=by_sub[sub.pk])
-        assert charge.attempt.status == Status.CREATED and charge.provider_order == ""
+        assert charge.attempt.status == status and charge.provider_order == ""
         assert not EmailNotification.objects.filter(key=f"renewal-paid:{charge.pk}").exists()
 
 

@@ -215,7 +215,8 @@ def test_a_cancelled_subscription_is_not_charged(emulator, client, queued):
     Subscription.objects.filter(pk=opened.pk).update(status="canceled")
     assert renewal_charge(charge_id=charge_id) == "skipped"
     assert renewal_keys(emulator) == []
-    assert not PaymentAttempt.objects.filter(kind="renewal").exclude(status=Status.CREATED).exists()
+    # Its cycle is closed, so its renewal order waits for nothing and reconcile has nothing to chase.
+    assert list(PaymentAttempt.objects.filter(kind="renewal").values_list("status", flat=True)) == [Status.CANCELLED]
 
 
 def test_an_open_cycle_is_not_opened_again_and_a_lost_task_is_queued_again(emulator, client, queued):
@@ -258,3 +259,31 @@ def test_two_beats_at_once_open_each_cycle_once(emulator, client, queued, postgr
     assert len(results) == 2 and sum(len(r) for r in results) == 5
     assert SubscriptionCharge.objects.filter(billing_cycle=1).count() == SUBSCRIPTIONS
     assert SubscriptionCharge.objects.values("subscription").distinct().count() == SUBSCRIPTIONS
+
+
+def test_a_subscription_cancelled_while_its_batch_is_charging_is_not_charged(emulator, client, queued):
+    """Probe D F1: the batch read every status before its first POST; a subscriber who cancelled while
+    earlier charges of the batch were at the provider was charged anyway (klarna_authorize revokes
+    nothing at the provider). Each later charge asks again, and the skipped cycle is closed."""
+    from payments.providers.registry import get_adapter
+    from payments.services.renewals import renewals_charge
+
+    first, second = subscribers(emulator, client, count=2)
+    charge_ids = renewals_open_due().charges
+    adapter = get_adapter(first.route)
+    charge_recurring = adapter.charge_recurring
+
+    def cancel_meanwhile(*args, **kwargs):
+        answer = charge_recurring(*args, **kwargs)
+        Subscription.objects.filter(pk=second.pk).update(status="canceled", cancel_reason="cancel_recurring")
+        return answer
+
+    adapter.charge_recurring = cancel_meanwhile
+    try:
+        batch = renewals_charge(charge_ids=charge_ids)
+    finally:
+        del adapter.charge_recurring
+    assert sorted(batch.outcomes.values()) == ["paid", "skipped"] and len(token_orders(emulator)) == 1
+    skipped = SubscriptionCharge.objects.get(subscription=second, billing_cycle=1).attempt
+    assert skipped.status == Status.CANCELLED
+    assert Subscription.objects.get(pk=second.pk).cancel_reason == "cancel_recurring"
