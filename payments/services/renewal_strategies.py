@@ -163,14 +163,49 @@ def routes_renewed_by(renewals: Renewals) -> list[str]:
 def _act(sub, action: str, call, *, source: str, message: str) -> Subscription:
     from .subscriptions import subscription_sync
 
+    adapter = get_adapter(sub.route)
     try:
-        info = call(get_adapter(sub.route))
+        info = call(adapter)
     except (ProviderError, InvalidReturn) as exc:
-        SubscriptionEvent.objects.create(subscription=sub, kind=f"{action}_failed", source=source,
-                                         message=f"{message}: {exc}"[:500])
-        raise SubscriptionActionError(f"{action} of subscription {sub.provider_id} failed: {exc}") from exc
+        if getattr(exc, "retryable", False) and action in CHARGING:
+            # The answer was lost, not refused: the provider may have charged. Its subscription says.
+            info = _charged_meanwhile(adapter, sub, action)
+            if info is None:
+                SubscriptionEvent.objects.create(
+                    subscription=sub, kind=f"{action}_unknown", source=source,
+                    message=f"{message}: outcome unknown ({exc}); the provider's subscription shows no new charge "
+                            f"yet. Check it before trying again: a second {action} may charge again."[:500])
+                raise SubscriptionActionError(
+                    f"{action} of subscription {sub.provider_id}: the provider's answer was lost ({exc}) and its "
+                    f"subscription shows no new charge yet; wait for its webhook or check the subscription "
+                    f"before trying again") from exc
+            message = f"{message} (the answer was lost; the provider's subscription shows it done)"
+        else:
+            SubscriptionEvent.objects.create(subscription=sub, kind=f"{action}_failed", source=source,
+                                             message=f"{message}: {exc}"[:500])
+            raise SubscriptionActionError(f"{action} of subscription {sub.provider_id} failed: {exc}") from exc
     SubscriptionEvent.objects.create(subscription=sub, kind=action, source=source, message=message[:500])
     return subscription_sync(subscription=sub, info=info, source=source)
+
+
+# Provider actions that charge the subscriber: a lost answer is read back before anything is said.
+CHARGING = ("renew", "retry")
+
+
+def _charged_meanwhile(adapter, sub, action):
+    """The provider's subscription when it shows the charge a lost `action` answer would have made (a
+    cycle our books do not have yet; for a retry, the subscription active again), else None."""
+    from django.db.models import Max
+
+    try:
+        info = adapter.fetch_subscription(sub.provider_id)
+    except (ProviderError, InvalidReturn):
+        return None
+    ours = sub.charges.aggregate(last=Max("billing_cycle"))["last"] or 0
+    theirs = max((cycle for _, cycle in info.orders), default=0)
+    if theirs > ours or (action == "retry" and info.status == Subscription.Status.ACTIVE):
+        return info
+    return None
 
 
 def _charge_now(sub, *, source, message, past_due_only=False) -> Subscription:

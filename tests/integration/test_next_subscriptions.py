@@ -201,3 +201,25 @@ def test_due_subscriptions_are_read_back_when_webhooks_are_lost(hooked, client):
     assert sub.charges.get(billing_cycle=1).outcome == "paid"
     assert sub.next_renewal_at > timezone.now()
     assert check_due_subscriptions() == 0
+
+
+@pytest.mark.parametrize("renewed", [True, False], ids=["renewed", "not-renewed"])
+def test_renew_now_whose_answer_is_lost_is_read_back_not_called_failed(emulator, client, renewed):
+    """Probe D F7: 29 Next renewed, then its answer was lost. Admin said "failed", and renewing again as
+    told charged another cycle. The subscription is read back: a new cycle there is the renewal done;
+    none says the outcome is unknown (never "failed")."""
+    from payments.services.subscription_actions import SubscriptionActionError, subscription_renew_now
+
+    _, sub = subscribe(emulator, client)
+    emulator.control("POST", "/_emulator/faults", json={
+        "method": "POST", "path": "/next/api/admin/subscriptions/", "kind": "error", "status": 503,
+        "when": "after" if renewed else "before", "times": 1})
+    if renewed:
+        subscription_renew_now(subscription_id=sub.pk)
+        assert sub.charges.get(billing_cycle=1).outcome == "paid"
+        assert sub.events.filter(kind="renew", message__contains="answer was lost").exists()
+    else:
+        with pytest.raises(SubscriptionActionError, match="answer was lost"):
+            subscription_renew_now(subscription_id=sub.pk)
+        assert sub.events.filter(kind="renew_unknown").count() == 1 and not sub.events.filter(kind="renew_failed")
+        assert not sub.charges.filter(billing_cycle=1).exists()
