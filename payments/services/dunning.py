@@ -40,6 +40,14 @@ def subscriptions_dunning_run(*, now=None) -> dict:
             after = subscription_retry(subscription_id=sub.pk, source="dunning")
         except PaymentError as exc:
             log.warning("dunning retry of %s failed to run: %s", sub.provider_id, exc)
+            if _unanswered(exc):
+                # Not a decline: the provider did not answer (and may have charged). The step is given back,
+                # so the next run retries it (a shop-run charge under the same key: the provider's first
+                # answer) instead of the last step ending in "all retries were declined".
+                Subscription.objects.filter(pk=sub.pk, dunning_step=step + 1).update(dunning_step=step)
+                SubscriptionEvent.objects.create(
+                    subscription=sub, kind="dunning", source="dunning",
+                    message=f"Retry {step + 1} got no answer from the provider ({exc}); it runs again"[:500])
             continue
         report["retried"] += 1
         if after.status == Subscription.Status.ACTIVE:
@@ -47,6 +55,15 @@ def subscriptions_dunning_run(*, now=None) -> dict:
         elif step + 1 >= len(days):
             _give_up(after, report)
     return report
+
+
+def _unanswered(exc) -> bool:
+    """Whether `exc` (or what it wraps) is the provider not answering, rather than refusing."""
+    while exc is not None:
+        if getattr(exc, "retryable", False):
+            return True
+        exc = exc.__cause__
+    return False
 
 
 def _give_up(sub, report):

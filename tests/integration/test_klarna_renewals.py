@@ -265,3 +265,23 @@ def test_each_subscription_of_an_order_names_only_its_own_products(klarna, clien
     subscription_charge(subscription_id=monthly.pk)
     _, context = renewal_paid(charge_id=monthly.charges.get(billing_cycle=1).pk)
     assert context["product"] == "Coffee Beans"
+
+
+def test_a_last_dunning_retry_without_an_answer_is_retried_not_given_up(klarna, client, settings):
+    """Probe D F2: Klarna charged the last retry but its answer was lost; dunning counted it as declined
+    and cancelled the subscription, leaving Klarna's order unrecorded. The step is given back, and the next
+    run's retry (same key) gets Klarna's first answer: paid once, subscription active."""
+    from payments.services.dunning import subscriptions_dunning_run
+
+    sub, due_before = past_due(klarna, client)
+    last = len(settings.SUBSCRIPTION_DUNNING_DAYS) - 1
+    Subscription.objects.filter(pk=sub.pk).update(dunning_step=last,
+                                                  past_due_since=timezone.now() - timedelta(days=30))
+    klarna.control("POST", "/_emulator/faults", json={"method": "POST", "path": "/klarna/customer-token/v1/tokens/",
+                                                      "kind": "error", "status": 503, "when": "after", "times": 10})
+    report = subscriptions_dunning_run()
+    sub.refresh_from_db()
+    assert report["cancelled"] == 0 and sub.status == "past_due" and sub.dunning_step == last
+    klarna.control("DELETE", "/_emulator/faults")
+    assert subscriptions_dunning_run()["recovered"] == 1
+    assert_cycle_1_paid_once(klarna, sub, due_before)
