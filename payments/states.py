@@ -278,6 +278,20 @@ def subscription_renewed(sub, *, next_renewal_at, source, message) -> Transition
             next_renewal_at=next_renewal_at, updated_at=timezone.now()):
         SubscriptionEvent.objects.create(subscription=sub, kind="sync", source=source, message=message[:500])
         return TransitionResult(sub, True)
+    return _renewed_after_change(sub, next_renewal_at, source=source, message=message)
+
+
+def _renewed_after_change(sub, next_renewal_at, *, source, message) -> TransitionResult:
+    """A paid cycle of a subscription somebody changed since `sub` was read. Still active under another
+    date: that date was set meanwhile (a merchant's reschedule) and stands. Otherwise (past due, paused,
+    cancelled) the locked subscription_transition decides, moving the date on from the one read."""
+    from .models import Subscription
+
+    current = (Subscription.objects.select_for_update().filter(pk=sub.pk)
+               .values_list("status", "next_renewal_at").first())
+    if current is not None and current[0] == Subscription.Status.ACTIVE and current[1] != sub.next_renewal_at:
+        return subscription_transition(sub.pk, "active", source=source,
+                                       message=f"{message}; the next renewal date set meanwhile is kept")
     return subscription_transition(sub.pk, "active", source=source, next_renewal_at=next_renewal_at,
                                    message=message)
 
@@ -380,5 +394,4 @@ def subscriptions_renewed(renewals: list[Renewed], *, source) -> None:
                 SubscriptionEvent(subscription=r.subscription, kind="sync", source=source, message=r.message[:500])
                 for r in fast)
         for r in slow:
-            subscription_transition(r.subscription.pk, "active", source=source, next_renewal_at=r.next_renewal_at,
-                                    message=r.message)
+            _renewed_after_change(r.subscription, r.next_renewal_at, source=source, message=r.message)

@@ -23,6 +23,7 @@ from ..states import (
     Renewed,
     Status,
     Success,
+    subscription_renewed,
     subscription_transition,
     subscriptions_renewed,
     transition,
@@ -71,10 +72,8 @@ def subscription_charge(*, subscription_id, source="renewal", force=False, past_
         if not moved.changed:
             return "paid"  # a charge_renewal task for the same cycle recorded it first: advance once only
         SubscriptionCharge.objects.filter(pk=charge.pk).update(provider_order=payment.provider_reference)
-        subscription_transition(sub.pk, "active", source=source,
-                                next_renewal_at=next_date(sub.next_renewal_at or timezone.now(), sub.interval,
-                                                          sub.interval_count),
-                                message=f"Cycle {charge.billing_cycle} paid: order {attempt.order.number}")
+        renewed = _renewed(charge)  # on from the date read; a date set meanwhile (a reschedule) stands
+        subscription_renewed(sub, next_renewal_at=renewed.next_renewal_at, source=source, message=renewed.message)
         send_on_commit(renewal_paid, charge_id=charge.pk, subscription_id=sub.pk)
     return "paid"
 

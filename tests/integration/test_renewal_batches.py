@@ -216,8 +216,9 @@ def test_a_subscription_cancelled_between_open_and_charge_is_left_alone(emulator
 
 
 def test_a_subscription_changed_after_the_read_is_decided_under_its_lock(emulator, client, queued):
-    """subscriptions_renewed moves in bulk only those still as read; one a merchant changed meanwhile is
-    decided by the locked subscription_transition, and a cancelled one stays cancelled."""
+    """subscriptions_renewed moves in bulk only those still as read; one a merchant gave a new date meanwhile
+    keeps that date (probe D F6: it was overwritten with the old date plus one interval), and a cancelled one
+    stays cancelled."""
     read = subscribers(emulator, client, count=4)
     edited, cancelled = read[1], read[2]
     Subscription.objects.filter(pk=edited.pk).update(next_renewal_at=timezone.now() + timedelta(days=3))
@@ -227,7 +228,8 @@ def test_a_subscription_changed_after_the_read_is_decided_under_its_lock(emulato
         subscriptions_renewed([Renewed(sub, later, f"Cycle 1 paid: {sub.pk}") for sub in read], source="renewal")
     for sub in read:
         sub.refresh_from_db()
-    assert [s.next_renewal_at == later for s in read] == [True, True, False, True]
+    assert [s.next_renewal_at == later for s in read] == [True, False, False, True]
+    assert edited.next_renewal_at < timezone.now() + timedelta(days=4)
     assert [s.status for s in read] == ["active", "active", "canceled", "active"]
     assert [s.events.filter(message__startswith="Cycle 1 paid").count() for s in read] == [1, 1, 0, 1]
     assert cancelled.events.filter(kind="ignored").count() == 1
