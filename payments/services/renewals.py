@@ -13,7 +13,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from ..exceptions import PaymentDeclined, ProviderRequestError, ProviderUnavailable, TokenRevoked
-from ..models import PaymentAttempt, Subscription, SubscriptionCharge, SubscriptionEvent
+from ..models import PaymentAttempt, Subscription, SubscriptionCharge
 from ..orders import order_book
 from ..providers.registry import get_adapter
 from ..providers.types import Renewals
@@ -59,8 +59,16 @@ def subscription_charge(*, subscription_id, source="renewal", force=False, past_
         return "skipped"
     sub, attempt = charge.subscription, charge.attempt
     if not sub.customer_token:
-        SubscriptionEvent.objects.create(subscription=sub, kind="renewal_failed", source=source,
-                                         message="No customer token: the subscriber must pay again")
+        # Started without a token (the provider did not issue one at checkout): it can never renew by itself.
+        # Stopped once, said once, instead of a failed try on every beat run (probe D F4).
+        with transaction.atomic():
+            transition(attempt.pk, Status.CANCELLED, source=source,
+                       message=f"Cycle {charge.billing_cycle} not charged: no customer token")
+            subscription_transition(sub.pk, "canceled", source=source, cancel_reason="payment_method_revoked",
+                                    next_renewal_at=None,
+                                    message="No customer token: this subscription cannot renew by itself and "
+                                            "stopped. Contact the subscriber.")
+            send_on_commit(subscription_cancelled, subscription_id=sub.pk)
         return "token_gone"
     payment, declined = _charge_token(charge, checkout_request(attempt), source)
     if declined:

@@ -311,3 +311,20 @@ def test_a_reschedule_made_while_a_renewal_is_at_klarna_is_kept(klarna, client):
     sub.refresh_from_db()
     assert sub.status == "active" and sub.next_renewal_at == chosen
     assert sub.charges.get(billing_cycle=1).outcome == "paid"
+
+
+def test_a_subscription_without_a_customer_token_stops_once_and_says_so(klarna, client):
+    """Probe D F4: a subscription started without a token was 'retried' by every beat run, a failed try
+    and an unpaid renewal order each time, the subscriber never told. It stops once, with one email."""
+    from shop.models import EmailNotification
+
+    sub = subscribe(klarna, client)
+    Subscription.objects.filter(pk=sub.pk).update(customer_token="")
+    make_due(sub)
+    assert subscription_charge(subscription_id=sub.pk) == "token_gone"
+    assert subscription_charge(subscription_id=sub.pk) == "skipped"
+    sub.refresh_from_db()
+    assert sub.status == "canceled" and sub.cancel_reason == "payment_method_revoked"
+    assert sub.charges.get(billing_cycle=1).attempt.status == Status.CANCELLED
+    assert EmailNotification.objects.filter(kind="subscription_cancelled").count() == 1
+    assert not token_orders(klarna)
