@@ -10,4 +10,4 @@ COPY . .
 # without secrets at build time (collectstatic uses none); it is not set in the image.
 RUN DEBUG=1 STATICFILES_MANIFEST=1 python manage.py collectstatic --noinput
 EXPOSE 8000 8100
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "30"]
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "120"]

@@ -215,6 +215,10 @@ PROVIDER_MAX_RETRIES = env.int("PROVIDER_MAX_RETRIES", default=3)
 PROVIDER_TRUST_ENV = env.bool("PROVIDER_TRUST_ENV", default=False)
 # Upper bound on one Retry-After / backoff sleep inside a shopper's request.
 PROVIDER_MAX_BACKOFF = env.float("PROVIDER_MAX_BACKOFF", default=4.0)
+# No retry starts this many seconds after a call's first try. A call then takes at most about
+# PROVIDER_RETRY_WINDOW + PROVIDER_MAX_BACKOFF + the connect and read timeouts (about 32 s with the defaults),
+# and a request's few calls fit in the web worker's timeout (docker-compose: gunicorn --timeout 120).
+PROVIDER_RETRY_WINDOW = env.float("PROVIDER_RETRY_WINDOW", default=10.0)
 # The request budget of rate-limited providers (payments/providers/budget.py): shared by every process
 # through this Redis (default: REDIS_URL), per process when neither is set.
 PROVIDER_BUDGET_URL = env.str("PROVIDER_BUDGET_URL", default="") or env.str("REDIS_URL", default="")

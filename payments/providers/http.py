@@ -6,7 +6,8 @@
   * connect failures and 429 (the provider never processed the request) — always;
   * read timeouts, dropped connections and 5xx (the request may have been processed) — only for
     GET/HEAD or a request carrying an idempotency key.
-  A 429's Retry-After is honoured, capped at PROVIDER_MAX_BACKOFF so a shopper never waits long.
+  A 429's Retry-After is honoured, capped at PROVIDER_MAX_BACKOFF so a shopper never waits long, and
+  no retry starts PROVIDER_RETRY_WINDOW seconds after the first try.
 - Every failure becomes one exception of payments.exceptions carrying status, code and correlation id.
 - Only method, path, status and timing are logged: bodies hold personal data and secrets never do.
 """
@@ -41,7 +42,7 @@ class ProviderHTTP:
     def __init__(self, *, name: str, base_url: str, headers: dict, auth=None,
                  error_info: Callable[[requests.Response], ErrorInfo] = _default_error_info,
                  connect_timeout=None, read_timeout=None, max_retries=None, max_backoff=None,
-                 sleep=time.sleep, budget=None):
+                 sleep=time.sleep, budget=None, retry_window=None):
         self.name = name
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.session = requests.Session()
@@ -58,6 +59,9 @@ class ProviderHTTP:
         )
         self.max_retries = settings.PROVIDER_MAX_RETRIES if max_retries is None else max_retries
         self.max_backoff = settings.PROVIDER_MAX_BACKOFF if max_backoff is None else max_backoff
+        # No retry starts this long after the first try: a call's worst case stays inside a web worker's
+        # timeout (docker-compose: gunicorn --timeout), which would kill the request and lose the answer.
+        self.retry_window = settings.PROVIDER_RETRY_WINDOW if retry_window is None else retry_window
         self.sleep = sleep
         # A rate-limited provider declares its budget (payments.providers.budget): one slot per call sent.
         self.budget = budget
@@ -70,8 +74,11 @@ class ProviderHTTP:
         url = self.base_url + path.lstrip("/")
         repeatable = method in SAFE_METHODS or idempotency_key is not None
         last_error: ProviderError | None = None
+        first_try = time.monotonic()
         for attempt in range(self.max_retries + 1):
             if attempt:
+                if time.monotonic() - first_try >= self.retry_window:
+                    break
                 self.sleep(self._backoff(attempt, last_error))
             if self.budget is not None:
                 self.budget.acquire()

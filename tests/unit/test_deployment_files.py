@@ -88,3 +88,14 @@ def test_the_emulator_sends_every_providers_webhooks_to_the_shop():
     for name in read:
         assert environment.get(name, "").startswith("http://web:8000/payments/webhooks/"), name
         assert f"{name}=http://$(HOST):$(PORT)/payments/webhooks/" in makefile, name
+
+
+def test_the_web_workers_timeout_outlasts_a_requests_provider_calls(settings):
+    """A gunicorn worker killed mid provider call loses the answer (probe D F5: a Klarna order placed and
+    never recorded). The timeout must outlast a request's three provider calls at their worst: retries stop
+    starting after PROVIDER_RETRY_WINDOW, then one more backoff, connect and read."""
+    command = compose()["services"]["web"]["command"]
+    timeout = float(command[command.index("--timeout") + 1])
+    call = (settings.PROVIDER_RETRY_WINDOW + settings.PROVIDER_MAX_BACKOFF + settings.PROVIDER_CONNECT_TIMEOUT
+            + settings.PROVIDER_READ_TIMEOUT)
+    assert timeout >= 3 * call, (timeout, call)

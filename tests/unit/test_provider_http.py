@@ -120,3 +120,21 @@ def test_a_refused_connection_is_tried_again_even_without_a_key(environment):
     with pytest.raises(ProviderUnavailable, match="connection failed"):
         http.request("POST", "charges", json={"amount": 100})
     assert len(sleeps) == 2  # never reached the provider: safe to send again
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("window, sleeps", [(0.0, 0), (60.0, 3)], ids=["window-spent", "window-open"])
+def test_no_retry_starts_after_the_retry_window(environment, window, sleeps):
+    """Probe D F5: retries of a slow provider outlasted gunicorn's timeout, which killed the request and lost
+    the answer. Connect failures are retried, but none starts once the window since the first try is spent."""
+    slept = []
+    http = ProviderHTTP(name="test", base_url=f"http://127.0.0.1:{free_port()}/", headers={}, max_retries=3,
+                        sleep=slept.append, retry_window=window)
+    with pytest.raises(ProviderUnavailable):
+        http.request("GET", "orders/1")
+    assert len(slept) == sleeps
