@@ -40,7 +40,7 @@ def subscriptions_dunning_run(*, now=None) -> dict:
             after = subscription_retry(subscription_id=sub.pk, source="dunning")
         except PaymentError as exc:
             log.warning("dunning retry of %s failed to run: %s", sub.provider_id, exc)
-            if _unanswered(exc):
+            if getattr(exc, "retryable", False):
                 # Not a decline: the provider did not answer (and may have charged). The step is given back,
                 # so the next run retries it (a shop-run charge under the same key: the provider's first
                 # answer) instead of the last step ending in "all retries were declined".
@@ -55,15 +55,6 @@ def subscriptions_dunning_run(*, now=None) -> dict:
         elif step + 1 >= len(days):
             _give_up(after, report)
     return report
-
-
-def _unanswered(exc) -> bool:
-    """Whether `exc` (or what it wraps) is the provider not answering, rather than refusing."""
-    while exc is not None:
-        if getattr(exc, "retryable", False):
-            return True
-        exc = exc.__cause__
-    return False
 
 
 def _give_up(sub, report):

@@ -34,6 +34,11 @@ CANCEL_REASONS = {
 class SubscriptionActionError(PaymentError):
     shopper_message = "We could not change your subscription right now. Please try again later."
 
+    @property
+    def retryable(self) -> bool:
+        """The provider did not answer (the action may have happened, asking again may do): as what it wraps."""
+        return bool(getattr(self.__cause__, "retryable", False))
+
 
 class RenewalStrategy(ABC):
     """What each kind of route does with a subscription; every method returns the subscription as it now
