@@ -1,11 +1,35 @@
 """Helpers that walk an order through the Klarna Payment Authorize v2 route against the emulator."""
+import json
 from urllib.parse import quote, urlparse
 
 from payments.services.payment_start import payment_start
+from tests.emulator_process import WebhookReceiver
 from tests.factories import make_order
 
 ROUTE = "klarna_authorize"
 CONTROL = "/_emulator/klarna-global"
+WEBHOOK_PATH = "/payments/webhooks/klarna_authorize/"
+
+
+def record_webhooks(emulator) -> WebhookReceiver:
+    """Klarna's webhooks land in the returned receiver (recorded, not applied), so a test can deliver them
+    as it likes; stop() it when done."""
+    target = WebhookReceiver()
+    emulator.control("PATCH", "/_emulator/config", json={"klarna_global": {
+        "webhook_target": target.url, "webhooks_sync": True}})
+    return target
+
+
+def completed_delivery(receiver):
+    """The (headers, raw body) of the completion webhook the receiver got."""
+    for headers, body in receiver.deliveries:
+        if json.loads(body)["metadata"]["event_type"] == "payment.request.state-change.completed":
+            return headers, body
+    raise AssertionError("no completion webhook was sent")
+
+
+def post_webhook(client, body, signature):
+    return client.post(WEBHOOK_PATH, body, content_type="application/json", headers={"Klarna-Signature": signature})
 
 
 def use_route(settings):
