@@ -9,7 +9,7 @@ admin); fraud_status PENDING keeps the attempt pending until Klarna's notificati
 country is the billing country and the locale `en-<country>`.
 """
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.utils import timezone
@@ -24,7 +24,7 @@ from ...exceptions import (
     TokenRevoked,
 )
 from ..base import PaymentAdapter
-from ..inbound import clean_text, derived_key, load_json_object
+from ..inbound import derived_key
 from ..types import (
     APPROVED,
     Capabilities,
@@ -44,43 +44,21 @@ from ..types import (
 )
 from .client import KlarnaClient
 from .order_lines import Item, OrderLinesError, items_from_checkout, klarna_amounts, order_line
+from .wire import (
+    FRAUD_STATUS,
+    MARKETS,
+    OM_STATUS,
+    SESSION_LIFETIME,
+    TOKEN_GONE,
+    address_body,
+    authorization_token,
+    instant,
+    int_or_none,
+    intent_for,
+    notification,
+)
 
 log = logging.getLogger(__name__)
-FRAUD_STATUS = {"ACCEPTED": "authorized", "PENDING": "pending", "REJECTED": "failed"}
-# Klarna error codes meaning the customer token itself can no longer be charged.
-TOKEN_GONE = {"TOKEN_SUSPENDED", "TOKEN_CANCELED", "TOKEN_CANCELLED", "TOKEN_NOT_FOUND"}
-# Where Klarna Payments takes payments: each purchase country in its own currency (Klarna refuses EUR for
-# Sweden, Denmark or Norway with BAD_VALUE purchase_currency). From Klarna's list of markets.
-EURO_COUNTRIES = "AT BE CY DE EE ES FI FR GR HR IE IT LT LU LV MT NL PT SI SK".split()
-MARKETS = frozenset({*((country, "EUR") for country in EURO_COUNTRIES), ("US", "USD"), ("GB", "GBP"),
-                     ("SE", "SEK"), ("NO", "NOK"), ("DK", "DKK"), ("CH", "CHF"), ("PL", "PLN"), ("CZ", "CZK"),
-                     ("HU", "HUF"), ("RO", "RON"), ("AU", "AUD"), ("NZ", "NZD"), ("CA", "CAD"), ("MX", "MXN")})
-# Payment sessions live 48 hours; an hour of margin so the shopper never meets the edge.
-SESSION_LIFETIME = timedelta(hours=47)
-OM_STATUS = {"AUTHORIZED": "authorized", "PART_CAPTURED": "captured", "CAPTURED": "captured",
-             "CANCELLED": "cancelled", "EXPIRED": "expired", "CLOSED": "captured"}
-
-
-def intent_for(request: CheckoutRequest) -> str:
-    """buy for one-off carts; tokenize for a free trial; buy_and_tokenize when a subscription is bought;
-    buy_and_default_tokenize for one-off goods mixed with a subscription when the merchant enables it."""
-    recurring = [line for line in request.lines if line.interval]
-    if not recurring:
-        return "buy"
-    if request.amount == 0:
-        return "tokenize"
-    one_off = len(recurring) < len(request.lines)
-    if one_off and settings.KLARNA_DEFAULT_TOKENIZE:
-        return "buy_and_default_tokenize"
-    return "buy_and_tokenize"
-
-
-def _address(address, request: CheckoutRequest) -> dict:
-    return {
-        "given_name": address.first_name, "family_name": address.last_name, "email": request.customer.email,
-        "street_address": address.line1, "street_address2": address.line2, "postal_code": address.postcode[:10],
-        "city": address.city, "phone": request.customer.phone, "country": address.country,
-    }
 
 
 class KlarnaPaymentsAdapter(PaymentAdapter):
@@ -124,8 +102,8 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
             "purchase_currency": request.currency,
             "locale": request.locale,
             **self.amounts(request).as_body(),
-            "billing_address": _address(request.billing_address, request),
-            "shipping_address": _address(request.shipping_address, request),
+            "billing_address": address_body(request.billing_address, request),
+            "shipping_address": address_body(request.shipping_address, request),
             "merchant_reference1": request.order_number,
             "merchant_reference2": request.reference,
             "merchant_urls": {"notification": request.notification_url},
@@ -153,9 +131,9 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
 
     def identify(self, message: InboundMessage) -> Identity:
         if message.channel == "notification":
-            data = _notification(message)
+            data = notification(message)
             return Identity(f"{data['order_id']}:{data['event_type']}", data["event_type"])
-        token = _authorization(message)
+        token = authorization_token(message)
         if token is None:
             return Identity(derived_key("declined", message.bound.reference), "declined")
         # The browser's POST and Klarna's callback carry the same token: one identity, applied once.
@@ -163,11 +141,11 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
 
     def resolve(self, message: InboundMessage, request: CheckoutRequest | None) -> Resolution:
         if message.channel == "notification":
-            order_id = _notification(message)["order_id"]
+            order_id = notification(message)["order_id"]
             if message.bound.provider_reference and order_id != message.bound.provider_reference:
                 raise ReturnMismatch(f"order {order_id} is not this attempt's {message.bound.provider_reference}")
             return PaymentUpdate(self.fetch_payment(order_id))
-        token = _authorization(message)
+        token = authorization_token(message)
         if token is None:
             return PaymentAbandoned("Declined or cancelled at the provider")
         if request is None:
@@ -229,7 +207,7 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
                 "description": f"Subscription from order {request.order_number}"[:255],
                 "intended_use": "SUBSCRIPTION", "locale": request.locale,
                 "purchase_country": request.billing_address.country, "purchase_currency": request.currency,
-                "billing_address": _address(request.billing_address, request),
+                "billing_address": address_body(request.billing_address, request),
             }, idempotency_key=f"{request.reference}-token")
         except ProviderError:
             return ""
@@ -263,7 +241,7 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
             order = self.client.token_order(token, {
                 "purchase_currency": request.currency, "locale": request.locale, **amounts.as_body(),
                 "merchant_reference1": request.order_number, "merchant_reference2": request.reference,
-                "shipping_address": _address(request.shipping_address, request), "auto_capture": False,
+                "shipping_address": address_body(request.shipping_address, request), "auto_capture": False,
             }, idempotency_key=idempotency_key)
         except ProviderRequestError as exc:
             # Klarna answers a suspended or cancelled token with 403 + TOKEN_*: that is the token, not us.
@@ -340,7 +318,7 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
         return self.authorization_expiry(order_id)
 
     def authorization_expiry(self, order_id: str) -> datetime | None:
-        return _instant(self.client.read_order(order_id).get("expires_at"))
+        return instant(self.client.read_order(order_id).get("expires_at"))
 
     # --- reading back -----------------------------------------------------------------------------
     def fetch_payment(self, provider_reference: str) -> ProviderPayment:
@@ -352,55 +330,15 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
             provider_reference=str(order.get("order_id") or provider_reference), status=status,
             amount=int(order.get("original_order_amount") or order.get("order_amount") or 0),
             currency=str(order.get("purchase_currency") or ""), reference=str(order.get("merchant_reference2") or ""),
-            supports_upsell=True, raw=order, order_total=_int(order.get("order_amount")),
-            captured=_int(order.get("captured_amount")), refunded=_int(order.get("refunded_amount")),
-            remaining=_int(order.get("remaining_authorized_amount")),
-            authorization_expires_at=_instant(order.get("expires_at")),
+            supports_upsell=True, raw=order, order_total=int_or_none(order.get("order_amount")),
+            captured=int_or_none(order.get("captured_amount")), refunded=int_or_none(order.get("refunded_amount")),
+            remaining=int_or_none(order.get("remaining_authorized_amount")),
+            authorization_expires_at=instant(order.get("expires_at")),
         )
 
     def find_payment(self, reference: str, since: datetime) -> ProviderPayment | None:
         # Klarna has no search by our reference: an attempt without an order id never got one placed.
         return None
-
-
-def _instant(value) -> datetime | None:
-    """An ISO 8601 instant as Klarna writes it (`...Z`); None for anything else."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return instant if instant.tzinfo is not None else None
-
-
-def _int(value) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _notification(message: InboundMessage) -> dict:
-    """Klarna's notification about a pending fraud decision: {order_id, event_type}, JSON."""
-    data = load_json_object(message.body, what="notification body")
-    order_id, event_type = data.get("order_id"), data.get("event_type")
-    if not isinstance(order_id, str) or not isinstance(event_type, str) or not order_id or not event_type:
-        raise InvalidReturn("not a Klarna notification")
-    return {"order_id": clean_text(order_id, limit=64), "event_type": clean_text(event_type, limit=64)}
-
-
-def _authorization(message: InboundMessage) -> str | None:
-    """The authorization token a return carries, or None for the widget's "declined" POST.
-
-    The widget page POSTs a form (`authorization_token` or `declined`); Klarna's authorization callback
-    POSTs JSON `{authorization_token, session_id}` to the same URL."""
-    if message.method != "POST":
-        raise InvalidReturn("Klarna returns by POST")
-    data = load_json_object(message.body, what="callback body") if "json" in message.content_type else message.params
-    if data.get("declined"):
-        return None
-    token = data.get("authorization_token")
-    if not isinstance(token, str) or not 8 <= len(token) <= 512 or clean_text(token, limit=512) != token:
-        raise InvalidReturn("no usable authorization_token")
-    return token
 
 
 ADAPTER = KlarnaPaymentsAdapter
