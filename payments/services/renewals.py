@@ -64,11 +64,8 @@ def subscription_charge(*, subscription_id, source="renewal", force=False, past_
         with transaction.atomic():
             transition(attempt.pk, Status.CANCELLED, source=source,
                        message=f"Cycle {charge.billing_cycle} not charged: no customer token")
-            subscription_transition(sub.pk, "canceled", source=source, cancel_reason="payment_method_revoked",
-                                    next_renewal_at=None,
-                                    message="No customer token: this subscription cannot renew by itself and "
-                                            "stopped. Contact the subscriber.")
-            send_on_commit(subscription_cancelled, subscription_id=sub.pk)
+            _stop_for_token(sub, source, "No customer token: this subscription cannot renew by itself and "
+                                         "stopped. Contact the subscriber.")
         return "token_gone"
     payment, declined = _charge_token(charge, checkout_request(attempt), source)
     if declined:
@@ -147,12 +144,12 @@ def renewals_charge(*, charge_ids, source="renewal") -> RenewalBatch:
         for index, charge in enumerate(charges):
             # The statuses were read before the first POST; each later POST of the batch comes after earlier
             # ones took their time, during which the subscriber may have cancelled: ask again first.
-            if index and not Subscription.objects.filter(pk=charge.subscription_id,
-                                                         status=Subscription.Status.ACTIVE).exists():
-                if Subscription.objects.filter(pk=charge.subscription_id,
-                                               status=Subscription.Status.CANCELED).exists():
-                    _close_cancelled(charge, source)
-                continue
+            if index:
+                status = Subscription.objects.filter(pk=charge.subscription_id).values_list("status", flat=True)[0]
+                if status != Subscription.Status.ACTIVE:
+                    if status == Subscription.Status.CANCELED:
+                        _close_cancelled(charge, source)
+                    continue
             request = checkout_request(charge.attempt, details[charge.attempt.order_id])
             try:
                 payment, declined = _charge_token(charge, request, source)
@@ -166,6 +163,14 @@ def renewals_charge(*, charge_ids, source="renewal") -> RenewalBatch:
         # Whatever stops the loop, the charges the provider already took are recorded now.
         _record_paid(paid, source)
     return batch
+
+
+def _stop_for_token(sub, source, message) -> None:
+    """A subscription whose token cannot be charged (none, or revoked at the provider) stops, and the
+    subscriber is told once (the email is sent once the caller's transaction commits)."""
+    subscription_transition(sub.pk, "canceled", source=source, cancel_reason="payment_method_revoked",
+                            next_renewal_at=None, message=message)
+    send_on_commit(subscription_cancelled, subscription_id=sub.pk)
 
 
 def _close_cancelled(charge, source) -> None:
@@ -285,11 +290,8 @@ def _declined(charge, exc, source) -> str:
         SubscriptionCharge.objects.filter(pk=charge.pk).update(failures=charge.failures + 1,
                                                                last_failure=str(exc)[:255])
         if gone:
-            subscription_transition(sub.pk, "canceled", source=source, cancel_reason="payment_method_revoked",
-                                    next_renewal_at=None,
-                                    message=f"The provider will not charge this subscriber's token any more "
-                                            f"({exc.code}); the subscription stopped. Contact the subscriber.")
-            send_on_commit(subscription_cancelled, subscription_id=sub.pk)
+            _stop_for_token(sub, source, f"The provider will not charge this subscriber's token any more "
+                                         f"({exc.code}); the subscription stopped. Contact the subscriber.")
         else:
             subscription_transition(sub.pk, "past_due", source=source,
                                     message=f"Cycle {charge.billing_cycle} declined: {exc}")
