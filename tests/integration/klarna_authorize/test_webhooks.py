@@ -18,25 +18,10 @@ from tests.integration.klarna_authorize_flow import (
     completed_delivery,
     journey,
     post_webhook,
-    record_webhooks,
     step_up,
-    use_route,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def klarna(emulator, settings):
-    use_route(settings)
-    return emulator
-
-
-@pytest.fixture
-def receiver(klarna):
-    target = record_webhooks(klarna)
-    yield target
-    target.stop()
 
 
 def test_a_completion_webhook_delivered_twice_finalizes_once(klarna, receiver, client):

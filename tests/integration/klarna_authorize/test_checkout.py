@@ -1,6 +1,6 @@
 """Klarna Payment Authorize v2 (route klarna_authorize) against the emulator: the three outcomes, finishing
 a step-up by return and reconcile, and the issue's list of bad input and faults. Its webhooks:
-test_klarna_authorize_webhooks.py."""
+test_webhooks.py beside it."""
 import json
 import time
 from dataclasses import replace
@@ -27,25 +27,10 @@ from tests.integration.klarna_authorize_flow import (
     journey,
     pay_with_step_up,
     post_webhook,
-    record_webhooks,
     step_up,
-    use_route,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def klarna(emulator, settings):
-    use_route(settings)
-    return emulator
-
-
-@pytest.fixture
-def receiver(klarna):
-    target = record_webhooks(klarna)
-    yield target
-    target.stop()
 
 
 # --- outcomes at start ----------------------------------------------------------------------------------
