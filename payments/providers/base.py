@@ -84,9 +84,11 @@ class PaymentAdapter(ABC):
         an approval waiting for the shop's charging call comes back APPROVED, unfinished."""
 
     @abstractmethod
-    def find_payment(self, reference: str, since: datetime) -> ProviderPayment | None:
+    def find_payment(self, reference: str, since: datetime, session: str = "") -> ProviderPayment | None:
         """Look up a payment by our attempt reference when we never learned the provider's (reconcile).
-        None when the provider has nothing for it (or cannot search: then it never got one)."""
+        `session` is the provider session the attempt opened, if any (a route that cannot search by our
+        reference may read it instead). None when the provider has nothing for it (or cannot search: then
+        it never got one)."""
 
     def finish_payment(self, payment: ProviderPayment, request: CheckoutRequest | None) -> ProviderPayment:
         """Make the charging call for a payment the shopper approved (status APPROVED, as resolve or

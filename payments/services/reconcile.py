@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from ..exceptions import InvalidReturn, ProviderError, ReturnMismatch
+from ..exceptions import InvalidReturn, ProviderError, ProviderRequestError, ReturnMismatch
 from ..models import PaymentAttempt
 from ..providers.registry import get_adapter
 from ..providers.types import APPROVED
@@ -92,7 +92,7 @@ def _read(attempt, report):
     try:
         if attempt.provider_reference:
             return adapter.fetch_payment(attempt.provider_reference)
-        return adapter.find_payment(attempt.reference, since=attempt.created_at)
+        return adapter.find_payment(attempt.reference, since=attempt.created_at, session=attempt.provider_session)
     except (ProviderError, InvalidReturn) as exc:
         report.unavailable += 1
         report.details.append(f"{attempt.reference}: provider error {exc}")
@@ -108,6 +108,15 @@ def _settle(attempt, payment, report) -> None:
     try:
         result = payment_settle(attempt=attempt, payment=payment, source="reconcile")
     except (ProviderError, InvalidReturn) as exc:  # finishing an approved payment asks the provider
+        if _finish_refused(exc) and attempt.status in IN_BETWEEN:
+            # The provider will never finish this approval (expired, used up, not what was approved):
+            # asking again every run changes nothing, and the shopper has to approve again.
+            transition(attempt.pk, Status.FAILED, source="reconcile",
+                       message=f"The provider refused to finish the approval: {exc}"[:500],
+                       failure_reason="The approval could not be used")
+            report.rejected += 1
+            report.details.append(f"{attempt.reference}: approval refused: {exc}")
+            return
         report.unavailable += 1
         report.details.append(f"{attempt.reference}: provider error {exc}")
         return
@@ -119,6 +128,11 @@ def _settle(attempt, payment, report) -> None:
         report.settled += 1
     else:
         report.waiting += 1
+
+
+def _finish_refused(exc) -> bool:
+    """A 4xx to the finishing call that is about the approval, not about the shop's credentials (401)."""
+    return isinstance(exc, ProviderRequestError) and exc.http_status != 401
 
 
 def _undo_duplicates() -> int:

@@ -291,3 +291,49 @@ def test_a_late_approval_of_the_orders_newest_attempt_is_taken(klarna, client):
     assert attempt.status == Status.AUTHORIZED and len(placed_orders(klarna)) == 1
     assert attempt.failure_reason == ""  # admin no longer shows why it had been given up
     assert Order.objects.get(pk=attempt.order_id).status == Order.Status.PAID
+
+
+def lose_order_answers(klarna):
+    """Klarna places the order, but its answer never reaches the shop (every retry's answer lost too)."""
+    klarna.control("POST", "/_emulator/faults", json={"method": "POST", "path": "/klarna/payments/v1/authorizations/",
+                                                      "kind": "error", "status": 503, "when": "after", "times": 20})
+
+
+def test_an_order_placed_whose_answer_was_lost_is_found_by_reconcile(klarna, client):
+    from payments.services.reconcile import payments_reconcile
+
+    attempt = start()
+    lose_order_answers(klarna)
+    response = post_token(client, attempt, authorize(klarna, attempt))
+    assert response.status_code == 303 and "/thanks/" in response["Location"]  # "still confirming"
+    attempt.refresh_from_db()
+    assert attempt.status == Status.PENDING and not attempt.provider_reference
+    [placed] = placed_orders(klarna)  # placed at Klarna all the same
+    klarna.control("DELETE", "/_emulator/faults")
+
+    # No callback comes (Klarna's is best effort): reconcile reads the session, which placing closed, and
+    # places again under the attempt's key, so Klarna answers with the order it placed.
+    report = payments_reconcile(older_than=0)
+    attempt.refresh_from_db()
+    assert report.settled == 1
+    assert attempt.status == Status.AUTHORIZED and attempt.provider_reference == placed["order_id"]
+    assert len(placed_orders(klarna)) == 1
+    payments_reconcile(older_than=0)  # and again: the attempt is read by its order now, nothing placed
+    assert len(placed_orders(klarna)) == 1
+
+
+def test_an_approval_klarna_no_longer_finishes_is_failed_once_not_asked_every_run(klarna, client):
+    from payments.services.reconcile import payments_reconcile
+
+    attempt = start()
+    lose_order_answers(klarna)
+    post_token(client, attempt, authorize(klarna, attempt))
+    klarna.control("DELETE", "/_emulator/faults")
+    # Reconcile did not run for a day: Klarna has forgotten the key, and the token is used up.
+    klarna.control("POST", "/_emulator/clock/advance", json={"seconds": 25 * 3600})
+    report = payments_reconcile(older_than=0)
+    attempt.refresh_from_db()
+    assert report.rejected == 1
+    assert attempt.status == Status.FAILED and attempt.failure_reason == "The approval could not be used"
+    assert "refused to finish the approval" in attempt.events.order_by("-pk").first().message
+    assert payments_reconcile(older_than=0).checked == 0  # closed: not read again

@@ -272,7 +272,7 @@ class KlarnaAuthorizeAdapter(PaymentAdapter):
             return settled.payment
         return self._request_payment(payment_request, "pending")
 
-    def find_payment(self, reference: str, since: datetime) -> ProviderPayment | None:
+    def find_payment(self, reference: str, since: datetime, session: str = "") -> ProviderPayment | None:
         # No search by our reference. An attempt without a payment request id got its answer at start
         # (approved or declined), or never reached Klarna.
         return None

@@ -336,9 +336,34 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
             authorization_expires_at=instant(order.get("expires_at")),
         )
 
-    def find_payment(self, reference: str, since: datetime) -> ProviderPayment | None:
-        # Klarna has no search by our reference: an attempt without an order id never got one placed.
-        return None
+    def find_payment(self, reference: str, since: datetime, session: str = "") -> ProviderPayment | None:
+        """Klarna cannot search orders by our reference, but the attempt's session says whether an order was
+        placed from it: placing closes the session (`complete`), and only the shop places. So a complete
+        session is an order the shop placed and never heard back about (the answer was lost). It is reported
+        APPROVED with the session's authorization, and finishing it places the order again under the
+        attempt's key, which makes Klarna replay the first answer (24 hours) instead of placing another.
+
+        An authorization without an order (session still `incomplete`) is not reported: the session does not
+        say whether its token is still usable (60 minutes) or was released, and the browser and Klarna's
+        authorization callback deliver it."""
+        if not session:
+            return None
+        try:
+            data = self.client.read_session(session)
+        except ProviderRequestError as exc:
+            if exc.http_status == 404:
+                return None  # past its 48 hours: an order placed from it would have been found before
+            raise
+        if not isinstance(data, dict) or data.get("status") != "complete":
+            return None
+        token = data.get("authorization_token")
+        if not isinstance(token, str) or not token:
+            return None
+        return ProviderPayment(
+            provider_reference=derived_key("authorization", token), status=APPROVED,
+            amount=int_or_none(data.get("order_amount")) or 0, currency=str(data.get("purchase_currency") or ""),
+            reference=str(data.get("merchant_reference2") or ""),
+            raw={"authorization_token": token, "session_id": session})
 
 
 ADAPTER = KlarnaPaymentsAdapter

@@ -271,7 +271,7 @@ class MultiSafepayAdapter(PaymentAdapter):
     def fetch_payment(self, provider_reference: str) -> ProviderPayment:
         return self.to_payment(self.client.get_order(provider_reference), provider_reference)
 
-    def find_payment(self, reference: str, since: datetime) -> ProviderPayment | None:
+    def find_payment(self, reference: str, since: datetime, session: str = "") -> ProviderPayment | None:
         try:
             return self.fetch_payment(reference)
         except ProviderRequestError as exc:

@@ -171,7 +171,7 @@ class NextAdapter(NextOrderActions, PaymentAdapter):
     def fetch_payment(self, provider_reference: str) -> ProviderPayment:
         return self.to_payment(self.client.get_order(provider_reference))
 
-    def find_payment(self, reference: str, since: datetime) -> ProviderPayment | None:
+    def find_payment(self, reference: str, since: datetime, session: str = "") -> ProviderPayment | None:
         page = self.client.list_orders(tags=TAG_PREFIX + reference,
                                        date_placed_from=since.date().isoformat())
         # The list filter narrows the search; the full order's metadata decides.
