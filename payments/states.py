@@ -263,13 +263,18 @@ def subscription_transition(subscription_id, to_status, *, source, message="", p
         return TransitionResult(sub, to_status != current or bool(changed_fields))
 
 
+# subscription_renewed's reason when the subscriber cancelled while the cycle was being charged.
+CANCELLED_MEANWHILE = "cancelled meanwhile"
+
+
 def subscription_renewed(sub, *, next_renewal_at, source, message) -> TransitionResult:
     """A paid cycle of an active subscription (`sub` as the caller read it, unlocked): its next renewal
     date moved to `next_renewal_at` and the event recorded, in the caller's transaction.
 
     One UPDATE … WHERE status = active AND next_renewal_at = <the date read>: it takes the row lock and proves
     nobody changed the subscription since (a duplicate charge task, a cancel, a merchant's new date); then
-    the date moves on once only. When it did change, the locked subscription_transition decides instead.
+    the date moves on once only. When it did change, _renewed_after_change decides instead (its reason is
+    CANCELLED_MEANWHILE when the subscriber cancelled meanwhile).
     """
     from .models import Subscription, SubscriptionEvent
 
@@ -283,12 +288,16 @@ def subscription_renewed(sub, *, next_renewal_at, source, message) -> Transition
 
 def _renewed_after_change(sub, next_renewal_at, *, source, message) -> TransitionResult:
     """A paid cycle of a subscription somebody changed since `sub` was read. Still active under another
-    date: that date was set meanwhile (a merchant's reschedule) and stands. Otherwise (past due, paused,
-    cancelled) the locked subscription_transition decides, moving the date on from the one read."""
+    date: that date was set meanwhile (a merchant's reschedule) and stands. Cancelled: the subscriber
+    cancelled while the cycle was being charged; nothing moves and the result says "cancelled" (the caller
+    voids the charge). Otherwise (past due, paused) the locked subscription_transition decides, moving the
+    date on from the one read."""
     from .models import Subscription
 
     current = (Subscription.objects.select_for_update().filter(pk=sub.pk)
                .values_list("status", "next_renewal_at").first())
+    if current is not None and current[0] == Subscription.Status.CANCELED:
+        return TransitionResult(sub, False, CANCELLED_MEANWHILE)
     if current is not None and current[0] == Subscription.Status.ACTIVE and current[1] != sub.next_renewal_at:
         return subscription_transition(sub.pk, "active", source=source,
                                        message=f"{message}; the next renewal date set meanwhile is kept")
@@ -362,19 +371,20 @@ def _one(success: Success, source, *, locked=False) -> TransitionResult:
                       message=success.message)
 
 
-def subscriptions_renewed(renewals: list[Renewed], *, source) -> None:
-    """subscription_renewed() for many subscriptions, in the caller's transaction.
+def subscriptions_renewed(renewals: list[Renewed], *, source) -> set[int]:
+    """subscription_renewed() for many subscriptions, in the caller's transaction. Returns the ids of those
+    found cancelled (the subscriber cancelled while their cycle was being charged: not renewed).
 
     Locks them (pk order); those still active on the date read move on in one UPDATE, with their events
-    in one INSERT; one somebody changed meanwhile (a cancel, a merchant's new date) is decided by the
-    locked subscription_transition, as for one. A single renewal is subscription_renewed's compare-and-set.
+    in one INSERT; one somebody changed meanwhile (a cancel, a merchant's new date) is decided as
+    subscription_renewed decides for one. A single renewal is subscription_renewed's compare-and-set.
     """
     from .models import Subscription, SubscriptionEvent
 
     if len(renewals) <= 1:
-        for r in renewals:
-            subscription_renewed(r.subscription, next_renewal_at=r.next_renewal_at, source=source, message=r.message)
-        return
+        return {r.subscription.pk for r in renewals
+                if subscription_renewed(r.subscription, next_renewal_at=r.next_renewal_at, source=source,
+                                        message=r.message).reason == CANCELLED_MEANWHILE}
     with transaction.atomic(savepoint=False):
         current = {pk: (status, date) for pk, status, date in Subscription.objects.select_for_update()
                    .filter(pk__in=[r.subscription.pk for r in renewals]).order_by("pk")
@@ -393,5 +403,9 @@ def subscriptions_renewed(renewals: list[Renewed], *, source) -> None:
             SubscriptionEvent.objects.bulk_create(
                 SubscriptionEvent(subscription=r.subscription, kind="sync", source=source, message=r.message[:500])
                 for r in fast)
+        cancelled = {r.subscription.pk for r in slow if current.get(r.subscription.pk, ("",))[0] ==
+                     Subscription.Status.CANCELED}
         for r in slow:
-            _renewed_after_change(r.subscription, r.next_renewal_at, source=source, message=r.message)
+            if r.subscription.pk not in cancelled:
+                _renewed_after_change(r.subscription, r.next_renewal_at, source=source, message=r.message)
+        return cancelled

@@ -14,8 +14,6 @@ from django.db import transaction
 from ..exceptions import PaymentError
 from ..models import PaymentAttempt, PaymentEvent
 from ..orders import order_book
-from ..providers.registry import get_adapter
-from ..providers.types import Operation
 from ..states import Status, record_event
 
 log = logging.getLogger(__name__)
@@ -66,23 +64,15 @@ def checkout_duplicate_settle(*, attempt_id) -> bool:
 
 
 def _undo(attempt) -> None:
-    from .order_management import OperationRefused, payment_cancel, payment_refund
+    from .order_management import OperationRefused, payment_undo
 
-    operations = get_adapter(attempt.route).capabilities.operations
     try:
-        if attempt.status == Status.AUTHORIZED and not attempt.captured_amount and Operation.CANCEL in operations:
-            payment_cancel(attempt_id=attempt.pk, source="duplicate", user="shop")
-            return
-        refundable = attempt.captured_amount - attempt.refunded_amount
-        if attempt.status in (Status.CAPTURED, Status.PARTIALLY_REFUNDED) and refundable > 0 \
-                and Operation.REFUND in operations:
-            payment_refund(attempt_id=attempt.pk, amount=refundable, source="duplicate", user="shop",
-                           description="Duplicate payment for an order already paid")
-            return
+        undone = payment_undo(attempt, source="duplicate", description="Duplicate payment for an order already paid")
     except (OperationRefused, PaymentError) as exc:
         log.warning("duplicate payment %s not undone yet: %s", attempt.reference, exc)
         record_event(attempt.pk, kind="note", source="duplicate",
                      message=f"Undoing failed for now ({exc}); reconcile tries again"[:500])
         return
-    record_event(attempt.pk, kind="note", source="duplicate", dedupe_key="duplicate:manual",
-                 message="This route cannot undo the payment from the shop: refund or cancel it at the provider")
+    if not undone:
+        record_event(attempt.pk, kind="note", source="duplicate", dedupe_key="duplicate:manual",
+                     message="This route cannot undo the payment from the shop: refund or cancel it at the provider")

@@ -18,7 +18,7 @@ from ..exceptions import OperationNotSupported, PaymentError, ProviderError
 from ..models import PaymentAttempt, PaymentOperation
 from ..providers.registry import get_adapter
 from ..providers.types import Operation
-from ..states import SUCCESSFUL, record_event
+from ..states import SUCCESSFUL, Status, record_event
 from .confirmations import operation_confirmed
 from .operation_outcomes import in_flight_for, operation_finish, operation_settle
 from .provider_orders import ProviderOrder, provider_order
@@ -208,3 +208,19 @@ def payment_extend(*, attempt_id, source="admin", user="", confirmation=""):
     expires = _run(order, op, lambda a: a.extend_authorization(order.head.provider_reference,
                                                                key=op.idempotency_key), source=source)
     return _done(order, op, expires, source=source)
+
+
+def payment_undo(attempt, *, source, description) -> bool:
+    """Undo a payment the shop must not keep, the way the route allows: cancel an authorization nothing
+    was captured from, else refund what was captured. False when the route can do neither (the merchant
+    must act at the provider). Raises OperationRefused or PaymentError when the provider could not do it
+    now; the operations are keyed rows, so the caller may simply try again."""
+    operations = get_adapter(attempt.route).capabilities.operations
+    if attempt.status == Status.AUTHORIZED and not attempt.captured_amount and Operation.CANCEL in operations:
+        payment_cancel(attempt_id=attempt.pk, source=source, user="shop")
+        return True
+    refundable = attempt.captured_amount - attempt.refunded_amount
+    if attempt.status in (Status.CAPTURED, Status.PARTIALLY_REFUNDED) and refundable > 0 and Operation.REFUND in operations:
+        payment_refund(attempt_id=attempt.pk, amount=refundable, source=source, user="shop", description=description)
+        return True
+    return False

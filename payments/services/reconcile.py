@@ -29,6 +29,7 @@ class ReconcileReport:
     unavailable: int = 0
     rejected: int = 0
     duplicates: int = 0
+    voided: int = 0  # renewals charged while their subscriber cancelled, undone now
     operations: int = 0  # merchant operations whose lost answer was settled from the provider's order
     details: list[str] = field(default_factory=list)
 
@@ -77,6 +78,7 @@ def payments_reconcile(*, now=None, older_than=None, limit=500) -> ReconcileRepo
             continue
         _settle(attempt, payment, report)
     report.duplicates = _undo_duplicates()
+    report.voided = _void_renewals()
     report.operations = operations_reconcile(now=now)
     log.info("reconcile: %s", report)
     return report
@@ -141,3 +143,14 @@ def _undo_duplicates() -> int:
 
     pending = PaymentAttempt.objects.filter(duplicate_of__isnull=False, status__in=PAYING).values_list("pk", flat=True)
     return sum(checkout_duplicate_settle(attempt_id=pk) for pk in pending)
+
+
+def _void_renewals() -> int:
+    """Renewals charged while their subscriber cancelled whose undo failed earlier are tried again."""
+    from ..models import PaymentEvent
+    from .duplicates import PAYING
+    from .renewals import VOID_AFTER_CANCEL, renewal_void
+
+    pending = (PaymentEvent.objects.filter(dedupe_key=VOID_AFTER_CANCEL, attempt__status__in=PAYING)
+               .values_list("attempt_id", flat=True))
+    return sum(renewal_void(pk, source="reconcile") for pk in pending)

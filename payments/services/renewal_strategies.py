@@ -224,6 +224,9 @@ def _charge_now(sub, *, source, message, past_due_only=False) -> Subscription:
     except (ProviderError, InvalidReturn) as exc:
         raise SubscriptionActionError(f"charging subscription {sub.provider_id} failed: {exc}") from exc
     sub.refresh_from_db()
+    if outcome == "voided":
+        raise SubscriptionActionError("the subscription was cancelled while it was being charged: the charge "
+                                      "is undone")
     if outcome == "skipped" and not (past_due_only and sub.status == Subscription.Status.ACTIVE):
         raise SubscriptionActionError("this subscription cannot be charged now")
     return sub

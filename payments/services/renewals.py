@@ -12,17 +12,19 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from ..exceptions import PaymentDeclined, ProviderRequestError, ProviderUnavailable, TokenRevoked
-from ..models import PaymentAttempt, Subscription, SubscriptionCharge
+from ..exceptions import PaymentDeclined, PaymentError, ProviderRequestError, ProviderUnavailable, TokenRevoked
+from ..models import PaymentAttempt, Subscription, SubscriptionCharge, SubscriptionEvent
 from ..orders import order_book
 from ..providers.registry import get_adapter
-from ..providers.types import Renewals
+from ..providers.types import Operation, Renewals
 from ..signals import renewal_failed, renewal_paid, renewals_paid, send_on_commit, subscription_cancelled
 from ..states import (
+    CANCELLED_MEANWHILE,
     SUCCESSFUL,
     Renewed,
     Status,
     Success,
+    record_event,
     subscription_renewed,
     subscription_transition,
     subscriptions_renewed,
@@ -34,6 +36,9 @@ from .renewal_strategies import routes_renewed_by
 from .subscriptions import next_date
 
 log = logging.getLogger(__name__)
+# The event that marks a renewal charged while its subscriber cancelled, to be undone (reconcile retries;
+# PaymentEvent's partial index paymentevent_renewal_voids names this key).
+VOID_AFTER_CANCEL = "renewal:void-after-cancel"
 
 
 def subscriptions_due(*, now=None):
@@ -47,7 +52,8 @@ def subscriptions_charge_due(*, now=None) -> list[int]:
 
 
 def subscription_charge(*, subscription_id, source="renewal", force=False, past_due_only=False) -> str:
-    """Charge the subscription's open billing cycle once. Returns paid / declined / token_gone / skipped.
+    """Charge the subscription's open billing cycle once. Returns paid / declined / token_gone / skipped, or
+    voided when the subscriber cancelled while it was being charged (_void_after_cancel).
 
     `force` charges the next cycle before its date (renew now); `past_due_only` (a retry) charges only while
     the subscription is past due, checked under its row lock (_open_charge), so retries racing one that
@@ -78,8 +84,16 @@ def subscription_charge(*, subscription_id, source="renewal", force=False, past_
             return "paid"  # a charge_renewal task for the same cycle recorded it first: advance once only
         SubscriptionCharge.objects.filter(pk=charge.pk).update(provider_order=payment.provider_reference)
         renewed = _renewed(charge)  # on from the date read; a date set meanwhile (a reschedule) stands
-        subscription_renewed(sub, next_renewal_at=renewed.next_renewal_at, source=source, message=renewed.message)
-        send_on_commit(renewal_paid, charge_id=charge.pk, subscription_id=sub.pk)
+        cancelled = subscription_renewed(sub, next_renewal_at=renewed.next_renewal_at, source=source,
+                                         message=renewed.message).reason == CANCELLED_MEANWHILE
+        voided = cancelled and _undoable(sub)
+        if not voided:
+            send_on_commit(renewal_paid, charge_id=charge.pk, subscription_id=sub.pk)
+        if cancelled and not voided:
+            _kept_after_cancel(charge, source)
+    if voided:
+        _void_after_cancel([charge], source)
+        return "voided"
     return "paid"
 
 
@@ -95,7 +109,7 @@ _CHARGE_READ = ("billing_cycle", "idempotency_key", "failures", "subscription__r
 def renewal_charge(*, charge_id, source="renewal") -> str:
     """Charge one cycle the beat opened (renewal_open): renewals_charge for a batch of one, which costs
     what the single path always cost (a single success is recorded by compare-and-set, without the
-    batch's row locks). Returns paid / declined / token_gone / skipped. Raises ProviderUnavailable when
+    batch's row locks). Returns paid / declined / token_gone / skipped / voided. Raises ProviderUnavailable when
     the outcome is unknown, so the task retries with the same key.
     """
     batch = renewals_charge(charge_ids=[charge_id], source=source)
@@ -106,7 +120,7 @@ def renewal_charge(*, charge_id, source="renewal") -> str:
 
 @dataclass
 class RenewalBatch:
-    """What a batch did: an outcome per charge id (paid / declined / token_gone / skipped / unknown), and
+    """What a batch did: an outcome per charge id (paid / declined / token_gone / skipped / voided / unknown), and
     the charges whose outcome the provider left unknown (to be charged again, alone, under the same key)."""
 
     outcomes: dict[int, str] = field(default_factory=dict)
@@ -161,7 +175,8 @@ def renewals_charge(*, charge_ids, source="renewal") -> RenewalBatch:
                 paid.append((charge, payment))
     finally:
         # Whatever stops the loop, the charges the provider already took are recorded now.
-        _record_paid(paid, source)
+        for pk in _record_paid(paid, source):
+            batch.outcomes[pk] = "voided"
     return batch
 
 
@@ -188,11 +203,12 @@ def _chargeable(charge) -> bool:
             and bool(sub.customer_token))
 
 
-def _record_paid(paid, source) -> None:
+def _record_paid(paid, source) -> list[int]:
     """The batch's successes in one transaction (see renewals_charge); a charge a duplicate recorded
-    first changes nothing here and is neither advanced nor mailed again."""
+    first changes nothing here and is neither advanced nor mailed again. Returns the charges voided
+    because their subscriber cancelled meanwhile (_void_after_cancel)."""
     if not paid:
-        return
+        return []
     with transaction.atomic():
         moved = {success.attempt.pk for success in transitions_succeeded(
             [Success(charge.attempt, Status(payment.status), payment.provider_reference, payment.raw,
@@ -200,17 +216,77 @@ def _record_paid(paid, source) -> None:
             source=source)}
         paid = [(charge, payment) for charge, payment in paid if charge.attempt.pk in moved]
         if not paid:
-            return
+            return []
         # The charge's provider order is the reference the transition just set on its attempt (a renewal's
         # attempt is fresh: it has no other), copied in one UPDATE instead of a CASE over the batch, which
         # costs the ORM ~1.5 ms a row to build.
         SubscriptionCharge.objects.filter(pk__in=[charge.pk for charge, _ in paid]).update(
             provider_order=Subquery(PaymentAttempt.objects.filter(pk=OuterRef("attempt_id"))
                                     .values("provider_reference")[:1]), updated_at=timezone.now())
-        subscriptions_renewed([_renewed(charge) for charge, _ in paid], source=source)
-        send_on_commit(renewals_paid, renewals=[
-            {"charge_id": charge.pk, "subscription_id": charge.subscription_id, "email": charge.subscription.email}
-            for charge, _ in paid])
+        cancelled = subscriptions_renewed([_renewed(charge) for charge, _ in paid], source=source)
+        voided = [charge for charge, _ in paid if charge.subscription_id in cancelled and _undoable(charge.subscription)]
+        kept = [charge for charge, _ in paid if charge not in voided]
+        for charge in kept:
+            if charge.subscription_id in cancelled:
+                _kept_after_cancel(charge, source)
+        if kept:
+            send_on_commit(renewals_paid, renewals=[
+                {"charge_id": charge.pk, "subscription_id": charge.subscription_id,
+                 "email": charge.subscription.email} for charge in kept])
+    _void_after_cancel(voided, source)
+    return [charge.pk for charge in voided]
+
+
+def _void_after_cancel(charges, source) -> None:
+    """Cycles the provider charged while their subscriber was cancelling: the cancel committed after the
+    status was read for the charge and before the charge was recorded. The subscriber was told nothing
+    more would be charged, so the cancel wins: each charge is undone at once (renewal_void). The attempt is
+    marked first, so reconcile tries again when the provider cannot undo it now."""
+    for charge in charges:
+        SubscriptionEvent.objects.create(
+            subscription_id=charge.subscription_id, kind="sync", source=source,
+            message=f"Cycle {charge.billing_cycle} was charged while the subscription was being cancelled: "
+                    "the charge is undone")
+        record_event(charge.attempt.pk, kind="rejected", source=source, dedupe_key=VOID_AFTER_CANCEL,
+                     message="The subscriber cancelled while this renewal was being charged: it is undone, as "
+                             "they were told nothing more would be charged")
+        renewal_void(charge.attempt.pk, source=source)
+
+
+def _undoable(sub) -> bool:
+    """Whether the shop can undo a charge on this subscription's route (cancel or refund it)."""
+    return bool({Operation.CANCEL, Operation.REFUND} & get_adapter(sub.route).capabilities.operations)
+
+
+def _kept_after_cancel(charge, source) -> None:
+    """A cycle charged while its subscriber cancelled, on a route whose charges the shop cannot undo: the
+    charge stands (the subscriber gets its receipt) and the merchant is told to refund it at the provider."""
+    message = (f"Cycle {charge.billing_cycle} was charged while the subscription was being cancelled, and this "
+               "route cannot undo it from the shop: refund it at the provider")
+    SubscriptionEvent.objects.create(subscription_id=charge.subscription_id, kind="sync", source=source,
+                                     message=message)
+    record_event(charge.attempt.pk, kind="note", source=source, dedupe_key=f"{VOID_AFTER_CANCEL}:manual",
+                 message=message)
+
+
+def renewal_void(attempt_id, *, source) -> bool:
+    """Undo a renewal charge marked VOID_AFTER_CANCEL (payment_undo). True when undone (or under way); a
+    provider that cannot do it now leaves a note, and reconcile calls this again."""
+    from .order_management import OperationRefused, payment_undo
+
+    attempt = PaymentAttempt.objects.get(pk=attempt_id)
+    try:
+        undone = payment_undo(attempt, source=source, description="Renewal charged while the subscriber cancelled")
+    except (OperationRefused, PaymentError) as exc:
+        log.warning("renewal %s charged after its cancel not undone yet: %s", attempt.reference, exc)
+        record_event(attempt.pk, kind="note", source=source,
+                     message=f"Undoing failed for now ({exc}); reconcile tries again"[:500])
+        return False
+    if not undone:
+        # Nothing left to cancel or refund (the merchant undid it already): the mark is settled.
+        record_event(attempt.pk, kind="note", source=source, dedupe_key=f"{VOID_AFTER_CANCEL}:nothing",
+                     message="Nothing left to undo on this renewal")
+    return undone
 
 
 def _charge_token(charge, request, source):

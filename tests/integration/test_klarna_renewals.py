@@ -325,3 +325,62 @@ def test_a_subscription_without_a_customer_token_stops_once_and_says_so(klarna, 
     assert sub.charges.get(billing_cycle=1).attempt.status == Status.CANCELLED
     assert EmailNotification.objects.filter(kind="subscription_cancelled").count() == 1
     assert not token_orders(klarna)
+
+
+def test_a_renewal_klarna_took_while_the_subscriber_cancelled_is_undone(klarna, client, monkeypatch):
+    """The subscriber cancelled ("you will not be charged again") while their renewal was at Klarna: the
+    status was read before the charge and the cancel committed before it was recorded. The cancel wins:
+    the renewal's authorization is cancelled at once, and no receipt goes out."""
+    from payments.providers.registry import get_adapter
+    from shop.models import EmailNotification
+
+    sub = subscribe(klarna, client)
+    make_due(sub)
+    adapter = get_adapter(sub.route)
+    charge_recurring = adapter.charge_recurring
+
+    def cancelled_meanwhile(*args, **kwargs):
+        taken = charge_recurring(*args, **kwargs)
+        subscription_cancel(subscription_id=sub.pk, reason="cancel_recurring", source="shopper")
+        return taken
+
+    monkeypatch.setattr(adapter, "charge_recurring", cancelled_meanwhile)
+    assert subscription_charge(subscription_id=sub.pk) == "voided"
+    charge = sub.charges.select_related("attempt").get(billing_cycle=1)
+    assert charge.attempt.status == Status.CANCELLED and charge.provider_order
+    [order] = [o for o in klarna.control("GET", "/_emulator/klarna/orders")["orders"]
+               if o["order_id"] == charge.provider_order]
+    assert order["status"] == "CANCELLED"
+    assert charge.attempt.events.filter(dedupe_key="renewal:void-after-cancel").exists()
+    sub.refresh_from_db()
+    assert sub.status == "canceled" and sub.next_renewal_at is None
+    assert sub.events.filter(message__contains="charged while the subscription was being cancelled").exists()
+    assert not EmailNotification.objects.filter(kind="renewal_paid").exists()
+
+
+def test_an_undo_klarna_could_not_make_is_made_by_reconcile(klarna, client, monkeypatch):
+    from payments.providers.registry import get_adapter
+    from payments.services.reconcile import payments_reconcile
+
+    sub = subscribe(klarna, client)
+    make_due(sub)
+    adapter = get_adapter(sub.route)
+    charge_recurring = adapter.charge_recurring
+
+    def cancelled_meanwhile(*args, **kwargs):
+        taken = charge_recurring(*args, **kwargs)
+        Subscription.objects.filter(pk=sub.pk).update(status="canceled", next_renewal_at=None)
+        # ... and Klarna's order management is down when the shop undoes it.
+        klarna.control("POST", "/_emulator/faults", json={"method": "POST", "path": "/klarna/ordermanagement/",
+                                                          "kind": "error", "status": 503, "times": 50})
+        return taken
+
+    monkeypatch.setattr(adapter, "charge_recurring", cancelled_meanwhile)
+    assert subscription_charge(subscription_id=sub.pk) == "voided"
+    attempt = sub.charges.get(billing_cycle=1).attempt
+    assert attempt.status == Status.AUTHORIZED  # charged, marked to be undone
+    klarna.control("DELETE", "/_emulator/faults")
+    assert payments_reconcile(older_than=0).voided == 1
+    attempt.refresh_from_db()
+    assert attempt.status == Status.CANCELLED
+    assert payments_reconcile(older_than=0).voided == 0

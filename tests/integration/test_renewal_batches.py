@@ -225,14 +225,43 @@ def test_a_subscription_changed_after_the_read_is_decided_under_its_lock(emulato
     Subscription.objects.filter(pk=cancelled.pk).update(status="canceled")
     later = timezone.now() + timedelta(days=30)
     with transaction.atomic():
-        subscriptions_renewed([Renewed(sub, later, f"Cycle 1 paid: {sub.pk}") for sub in read], source="renewal")
+        found_cancelled = subscriptions_renewed([Renewed(sub, later, f"Cycle 1 paid: {sub.pk}") for sub in read],
+                                                source="renewal")
     for sub in read:
         sub.refresh_from_db()
     assert [s.next_renewal_at == later for s in read] == [True, False, False, True]
     assert edited.next_renewal_at < timezone.now() + timedelta(days=4)
     assert [s.status for s in read] == ["active", "active", "canceled", "active"]
     assert [s.events.filter(message__startswith="Cycle 1 paid").count() for s in read] == [1, 1, 0, 1]
-    assert cancelled.events.filter(kind="ignored").count() == 1
+    # The cancelled one is named to the caller, which undoes its charge (renewals._void_after_cancel).
+    assert found_cancelled == {cancelled.pk}
+
+
+def test_a_charge_taken_while_its_subscriber_cancelled_is_undone_and_the_rest_recorded(emulator, client, queued,
+                                                                                        monkeypatch):
+    from payments.providers.registry import get_adapter
+
+    subs = subscribers(emulator, client, count=3)
+    tasks.charge_due_subscriptions()
+    chunk, = queued["chunks"]
+    adapter = get_adapter(subs[0].route)
+    charge_recurring, calls = adapter.charge_recurring, []
+
+    def second_cancelled_meanwhile(*args, **kwargs):
+        taken = charge_recurring(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == 2:  # Klarna took it, and the subscriber's cancel committed before it was recorded
+            Subscription.objects.filter(pk=subs[1].pk).update(status="canceled", next_renewal_at=None)
+        return taken
+
+    monkeypatch.setattr(adapter, "charge_recurring", second_cancelled_meanwhile)
+    outcomes = renewals_charge(charge_ids=chunk).outcomes
+    by_sub = dict(SubscriptionCharge.objects.filter(pk__in=chunk).values_list("subscription_id", "pk"))
+    assert [outcomes[by_sub[sub.pk]] for sub in subs] == ["paid", "voided", "paid"]
+    statuses = dict(SubscriptionCharge.objects.filter(pk__in=chunk).values_list("subscription_id", "attempt__status"))
+    assert [statuses[sub.pk] for sub in subs] == [Status.AUTHORIZED, Status.CANCELLED, Status.AUTHORIZED]
+    assert not EmailNotification.objects.filter(key=f"renewal-paid:{by_sub[subs[1].pk]}").exists()
+    assert EmailNotification.objects.filter(key=f"renewal-paid:{by_sub[subs[0].pk]}").exists()
 
 
 def test_a_chunks_receipts_go_out_over_smtp_and_wait_when_it_is_down(emulator, client, smtp, settings):
