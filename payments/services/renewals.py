@@ -53,7 +53,7 @@ def subscriptions_charge_due(*, now=None) -> list[int]:
 
 def subscription_charge(*, subscription_id, source="renewal", force=False, past_due_only=False) -> str:
     """Charge the subscription's open billing cycle once. Returns paid / declined / token_gone / skipped, or
-    voided when the subscriber cancelled while it was being charged (_void_after_cancel).
+    voided when the subscriber cancelled while it was being charged (_mark_void).
 
     `force` charges the next cycle before its date (renew now); `past_due_only` (a retry) charges only while
     the subscription is past due, checked under its row lock (_open_charge), so retries racing one that
@@ -87,12 +87,14 @@ def subscription_charge(*, subscription_id, source="renewal", force=False, past_
         cancelled = subscription_renewed(sub, next_renewal_at=renewed.next_renewal_at, source=source,
                                          message=renewed.message).reason == CANCELLED_MEANWHILE
         voided = cancelled and _undoable(sub)
-        if not voided:
+        if voided:
+            _mark_void(charge, source)
+        else:
             send_on_commit(renewal_paid, charge_id=charge.pk, subscription_id=sub.pk)
         if cancelled and not voided:
             _kept_after_cancel(charge, source)
     if voided:
-        _void_after_cancel([charge], source)
+        renewal_void(attempt.pk, source=source)
         return "voided"
     return "paid"
 
@@ -206,7 +208,7 @@ def _chargeable(charge) -> bool:
 def _record_paid(paid, source) -> list[int]:
     """The batch's successes in one transaction (see renewals_charge); a charge a duplicate recorded
     first changes nothing here and is neither advanced nor mailed again. Returns the charges voided
-    because their subscriber cancelled meanwhile (_void_after_cancel)."""
+    because their subscriber cancelled meanwhile (_mark_void)."""
     if not paid:
         return []
     with transaction.atomic():
@@ -226,6 +228,8 @@ def _record_paid(paid, source) -> list[int]:
         cancelled = subscriptions_renewed([_renewed(charge) for charge, _ in paid], source=source)
         voided = [charge for charge, _ in paid if charge.subscription_id in cancelled and _undoable(charge.subscription)]
         kept = [charge for charge, _ in paid if charge not in voided]
+        for charge in voided:
+            _mark_void(charge, source)
         for charge in kept:
             if charge.subscription_id in cancelled:
                 _kept_after_cancel(charge, source)
@@ -233,24 +237,24 @@ def _record_paid(paid, source) -> list[int]:
             send_on_commit(renewals_paid, renewals=[
                 {"charge_id": charge.pk, "subscription_id": charge.subscription_id,
                  "email": charge.subscription.email} for charge in kept])
-    _void_after_cancel(voided, source)
+    for charge in voided:
+        renewal_void(charge.attempt.pk, source=source)
     return [charge.pk for charge in voided]
 
 
-def _void_after_cancel(charges, source) -> None:
-    """Cycles the provider charged while their subscriber was cancelling: the cancel committed after the
-    status was read for the charge and before the charge was recorded. The subscriber was told nothing
-    more would be charged, so the cancel wins: each charge is undone at once (renewal_void). The attempt is
-    marked first, so reconcile tries again when the provider cannot undo it now."""
-    for charge in charges:
-        SubscriptionEvent.objects.create(
-            subscription_id=charge.subscription_id, kind="sync", source=source,
-            message=f"Cycle {charge.billing_cycle} was charged while the subscription was being cancelled: "
-                    "the charge is undone")
-        record_event(charge.attempt.pk, kind="rejected", source=source, dedupe_key=VOID_AFTER_CANCEL,
-                     message="The subscriber cancelled while this renewal was being charged: it is undone, as "
-                             "they were told nothing more would be charged")
-        renewal_void(charge.attempt.pk, source=source)
+def _mark_void(charge, source) -> None:
+    """A cycle the provider charged while its subscriber was cancelling (the cancel committed after the
+    status was read for the charge and before the charge was recorded). The subscriber was told nothing
+    more would be charged, so the cancel wins: the charge is to be undone (renewal_void, once the caller
+    commits). Marked in the caller's transaction with the payment itself, so a crash before the undo
+    leaves it for reconcile, not forgotten."""
+    SubscriptionEvent.objects.create(
+        subscription_id=charge.subscription_id, kind="sync", source=source,
+        message=f"Cycle {charge.billing_cycle} was charged while the subscription was being cancelled: "
+                "the charge is undone")
+    record_event(charge.attempt.pk, kind="rejected", source=source, dedupe_key=VOID_AFTER_CANCEL,
+                 message="The subscriber cancelled while this renewal was being charged: it is undone, as "
+                         "they were told nothing more would be charged")
 
 
 def _undoable(sub) -> bool:
