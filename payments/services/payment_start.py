@@ -17,7 +17,7 @@ from ..orders import OrderDetails, OrderPage, OrderPaymentStatus, order_book
 from ..providers.registry import get_adapter, get_enabled_adapter
 from ..providers.types import CheckoutRequest, Declined, Done, Redirect, StartOutcome, Widget
 from ..selectors import cancelled_by_shop
-from ..states import IN_BETWEEN, Status, record_event, record_new_event, transition
+from ..states import IN_BETWEEN, SUCCESSFUL, Status, record_event, record_new_event, transition
 from .payment_confirm import expected_lines
 
 log = logging.getLogger(__name__)
@@ -249,17 +249,27 @@ def revisable_order_id(orders) -> int | None:
     EXISTS subquery (which costs the ORM more to build than the round trip it saves)."""
     # A cancelled order is closed (the merchant may have withdrawn it): a new checkout makes a new order.
     rows = list(orders.exclude(status__in=[OrderPaymentStatus.PAID, OrderPaymentStatus.CANCELLED]).values_list(
-        "pk", "payment_attempts__route", "payment_attempts__status", "payment_attempts__provider_reference"))
+        "pk", "payment_attempts__route", "payment_attempts__status", "payment_attempts__provider_reference",
+        "payment_attempts__redirect_url"))
     if not rows:
         return None
-    attempts = [(route, status, reference) for _, route, status, reference in rows if route is not None]
+    attempts = [row[1:] for row in rows if row[1] is not None]
     return rows[0][0] if _rewritable(attempts) else None
 
 
 def _rewritable(attempts) -> bool:
-    """No attempt among (route, status, provider reference) rows that a provider could still charge."""
-    return all(_session_rewritable(route) and not reference
-               for route, status, reference in attempts if status in IN_BETWEEN)
+    """No attempt among (route, status, provider reference, redirect URL) rows that a provider could still
+    charge for the old contents. One in between may change only on a route whose session we rewrite, and
+    only before a payment is placed on it. A provider page the shopper was sent to (a redirect URL) on any
+    other route may still be paid in an old tab, whatever the shop recorded since (replaced, abandoned,
+    declined): its order keeps its contents, and a changed cart becomes a new order (probe F F1)."""
+    for route, status, reference, sent in attempts:
+        rewritten_by_us = _session_rewritable(route)
+        if status in IN_BETWEEN and (not rewritten_by_us or reference):
+            return False
+        if sent and not rewritten_by_us and status not in SUCCESSFUL:
+            return False
+    return True
 
 
 def _session_rewritable(route) -> bool:

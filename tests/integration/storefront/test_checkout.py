@@ -130,18 +130,27 @@ def test_retry_of_a_paid_order_goes_to_the_confirmation(client):
 
 # --- Rewriting the shopper's previous order ------------------------------------------------------------
 
+SENT = "https://provider.example/pay/1"  # the attempt's redirect URL: the shopper was sent to a provider page
+
+
 @pytest.mark.parametrize(("order_status", "attempts", "revisable"), [
     ("pending", [], True),
-    ("payment_failed", [("next", "failed", "")], True),
+    # Failed before any page was shown (the provider down at start): nothing can be paid.
+    ("payment_failed", [("next", "failed", "", "")], True),
     # A session that is rewritten before any payment is placed: the order may change.
-    ("pending", [("klarna_payments", "pending", "")], True),
+    ("pending", [("klarna_payments", "pending", "", SENT)], True),
     # A provider could still charge the old contents: a new order instead.
-    ("pending", [("next", "pending", "")], False),
-    ("pending", [("klarna_payments", "pending", "kp-order-1")], False),
-    ("pending", [("klarna_payments", "created", ""), ("next", "created", "")], False),
-    ("pending", [("klarna_payments", "pending", ""), ("klarna_payments", "expired", "kp-old")], True),
-    ("pending", [("gone_route", "pending", "")], False),
-    ("paid", [("next", "captured", "1001")], False),
+    ("pending", [("next", "pending", "", SENT)], False),
+    ("pending", [("klarna_payments", "pending", "kp-order-1", SENT)], False),
+    ("pending", [("klarna_payments", "created", "", ""), ("next", "created", "", "")], False),
+    ("pending", [("klarna_payments", "pending", "", SENT), ("klarna_payments", "expired", "kp-old", SENT)], True),
+    ("pending", [("gone_route", "pending", "", "")], False),
+    ("paid", [("next", "captured", "1001", SENT)], False),
+    # Probe F F1: a provider page left open after its attempt was replaced, abandoned or declined can still be
+    # paid, for the old contents: the order keeps them.
+    ("payment_failed", [("next", "expired", "", SENT), ("klarna_authorize", "failed", "", "")], False),
+    ("payment_failed", [("multisafepay", "expired", "pa_1", SENT)], False),
+    ("payment_failed", [("next", "failed", "", SENT)], False),
 ])
 def test_previous_order_is_rewritten_only_while_no_provider_can_charge_it(order_status, attempts, revisable):
     from payments.models import PaymentAttempt
@@ -149,8 +158,9 @@ def test_previous_order_is_rewritten_only_while_no_provider_can_charge_it(order_
 
     order = make_order()
     Order.objects.filter(pk=order.pk).update(status=order_status)
-    for route, status, provider_reference in attempts:
+    for route, status, provider_reference, redirect_url in attempts:
         PaymentAttempt.objects.create(order=order, route=route, status=status, amount=order.total,
-                                      currency=order.currency, provider_reference=provider_reference)
+                                      currency=order.currency, provider_reference=provider_reference,
+                                      redirect_url=redirect_url)
     assert revisable_order_id(Order.objects.filter(number=order.number)) == (order.pk if revisable else None)
     assert revisable_order_id(Order.objects.filter(number="SO-NOSUCH1")) is None
