@@ -63,7 +63,10 @@ def newer_checkout_exists(attempt) -> bool:
 
 
 def paid_checkout_attempt(order) -> PaymentAttempt | None:
-    return (order.payment_attempts.filter(kind=PaymentAttempt.Kind.CHECKOUT, status__in=SUCCESSFUL)
+    """The checkout payment that paid the order: the first successful one that is not a duplicate being
+    undone (an older tab paid after the order was paid by a newer attempt is the duplicate, not the payer)."""
+    return (order.payment_attempts.filter(kind=PaymentAttempt.Kind.CHECKOUT, status__in=SUCCESSFUL,
+                                          duplicate_of__isnull=True)
             .order_by("created_at").first())
 
 
@@ -79,8 +82,11 @@ def upsell_offers_for(order, *, now=None) -> list:
     """
     now = now or timezone.now()
     attempt = paid_checkout_attempt(order)
-    if attempt is None or not attempt.provider_supports_upsell or attempt.status not in UPSELL_TAKERS:
-        return []  # a refunded or partly refunded order is being unwound, not added to
+    if attempt is None or not attempt.provider_supports_upsell or attempt.status not in UPSELL_TAKERS \
+            or attempt.refunded_amount:
+        # A refunded or partly refunded order is being unwound, not added to. (An authorization with money
+        # left to capture stays authorized however much was refunded: the amount says it.)
+        return []
     if get_adapter(attempt.route).capabilities.upsell == UpsellKind.NONE:
         return []
     return order_book().upsell_offers(order.pk, now=now)

@@ -65,3 +65,23 @@ def test_a_price_edited_after_the_page_showed_it_raises_nothing(paid, client, em
     klarna_order = next(o for o in emulator.control("GET", "/_emulator/klarna/orders")["orders"]
                         if o["order_id"] == attempt.provider_reference)
     assert klarna_order["order_amount"] == order.total + 9900
+
+
+def test_after_a_partial_refund_no_upsell_is_offered_or_charged(paid, client, emulator):
+    """Probe F F7: a Klarna payment with money left to capture stays authorized however much was refunded,
+    so a partly refunded order was still offered the upsell, and a click raised its authorization."""
+    from payments.selectors import upsell_offers_for
+    from payments.services.order_management import payment_capture, payment_refund
+
+    order, attempt, offer = paid
+    assert upsell_offers_for(order)
+    payment_capture(attempt_id=attempt.pk, amount=1000)
+    payment_refund(attempt_id=attempt.pk, amount=1000)
+    attempt.refresh_from_db()
+    assert attempt.status == "authorized" and attempt.refunded_amount == 1000
+    assert upsell_offers_for(order) == []
+    accept(client, order, offer)
+    assert not Upsell.objects.exists()
+    klarna_order = next(o for o in emulator.control("GET", "/_emulator/klarna/orders")["orders"]
+                        if o["order_id"] == attempt.provider_reference)
+    assert klarna_order["order_amount"] == order.total

@@ -108,3 +108,25 @@ def test_a_replaced_29_next_payment_whose_webhook_never_came_is_refunded_by_reco
     assert next_order(emulator, first.provider_reference)["payment_status"] == "refunded"
     assert next_order(emulator, second.provider_reference)["payment_status"] == "paid"
     assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
+
+
+def test_the_order_paid_by_the_newer_tab_is_offered_upsells_on_that_payment(emulator, client):
+    """Probe F F9: the upsell went by the oldest successful checkout attempt, which was the older tab's
+    refunded duplicate, so the paid order was offered nothing (and an offer would have charged the
+    duplicate's provider order)."""
+    from payments.selectors import paid_checkout_attempt, upsell_offers_for
+    from shop.models import UpsellOffer
+    from tests.factories import make_product
+
+    order = make_order()
+    UpsellOffer.objects.create(name="Add a second mug", product=make_product(price=1850, next_product_id=777),
+                               price=1290)
+    first = payment_start(order=order, route="next")
+    second = payment_start(order=order, route="next")
+    for attempt in (second, first):  # the new page is paid, then the old one in another tab
+        done = emulator.complete_checkout(attempt.redirect_url, "approve")
+        client.post(urlparse(done["return_url"]).path, {"response": done["response"]})
+    first.refresh_from_db()
+    assert first.duplicate_of_id == second.pk and first.status == Status.REFUNDED
+    assert paid_checkout_attempt(order) == second
+    assert [o.name for o in upsell_offers_for(order)] == ["Add a second mug"]
