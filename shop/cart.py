@@ -83,6 +83,17 @@ class Cart:
         self._items = {}
         self._save()
 
+    def settle(self, bought):
+        """Take out what a paid order bought, (product id, quantity) pairs, leaving whatever was added since
+        (another tab may have filled the cart again while the order was being paid)."""
+        for product_id, quantity in bought:
+            left = self._items.get(str(product_id), 0) - quantity
+            if left > 0:
+                self._items[str(product_id)] = left
+            else:
+                self._items.pop(str(product_id), None)
+        self._save()
+
     def lines(self) -> list[CartLine]:
         """The cart's lines at today's catalog, read once per request (the cart is built per request and
         every change through it forgets the copy)."""

@@ -23,6 +23,9 @@ logger = logging.getLogger(__name__)
 
 DETAILS_SESSION_KEY = "checkout_details"
 LAST_ORDER_SESSION_KEY = "last_order"
+# Every order this browser placed lately, newest last: its pages offer it upsells and settle its cart.
+PLACED_ORDERS_SESSION_KEY = "placed_orders"
+PLACED_ORDERS_KEPT = 20
 
 
 def see_other(url):
@@ -94,13 +97,28 @@ def _place_and_pay(request, cart, form):
         _remember(request.session, DETAILS_SESSION_KEY, form.details())
         if order is None:
             raise
-        _remember(request.session, LAST_ORDER_SESSION_KEY, order.number)
+        remember_placed(request.session, order.number)
         logger.warning("payment start failed for order %s on %s: %s", order.number, route, exc)
         messages.error(request, exc.shopper_message)
         return see_other(order_url(order, "shop:order_failed"))
     _remember(request.session, DETAILS_SESSION_KEY, form.details())
-    _remember(request.session, LAST_ORDER_SESSION_KEY, attempt.order.number)
+    remember_placed(request.session, attempt.order.number)
     return see_other(attempt.redirect_url)
+
+
+def remember_placed(session, number):
+    """`number` is the order this browser placed last (a resubmitted checkout rewrites it), and one of the
+    orders it placed."""
+    _remember(session, LAST_ORDER_SESSION_KEY, number)
+    placed = list(session.get(PLACED_ORDERS_SESSION_KEY) or [])
+    if number not in placed:
+        session[PLACED_ORDERS_SESSION_KEY] = (placed + [number])[-PLACED_ORDERS_KEPT:]
+
+
+def placed_here(session, order) -> bool:
+    """Whether this browser placed `order` (another tab may have placed a newer one since)."""
+    return session.get(LAST_ORDER_SESSION_KEY) == order.number or \
+        order.number in (session.get(PLACED_ORDERS_SESSION_KEY) or [])
 
 
 def _remember(session, key, value):

@@ -26,10 +26,12 @@ from ..forms import RetryForm
 from ..links import order_url, subscription_url
 from ..models import Order
 from ..templatetags.shopper_words import in_review
-from .checkout import LAST_ORDER_SESSION_KEY, offered_routes, start_payment_and_redirect
+from .checkout import offered_routes, placed_here, remember_placed, start_payment_and_redirect
 
 # Orders the thank-you page has nothing to thank for: the shopper belongs on the try-again page.
 UNPAID_FINAL = {Order.Status.PAYMENT_FAILED, Order.Status.CANCELLED}
+# The paid orders whose items this browser's cart already gave up (a few, newest last).
+SETTLED_ORDERS_SESSION_KEY = "cart_settled"
 
 
 def _order_or_404(token, **kwargs):
@@ -44,9 +46,25 @@ def _retry_routes(order):
                           country=order.billing_address["country"])
 
 
+def _settle_cart(request, order) -> bool:
+    """Once a paid order's page is seen by the browser that placed it, that browser's cart gives up what
+    the order bought, once; anything added since stays. Someone opening the link elsewhere keeps their
+    cart. Returns whether this browser placed the order."""
+    here = placed_here(request.session, order)
+    if here and order.is_paid:
+        settled = list(request.session.get(SETTLED_ORDERS_SESSION_KEY) or [])
+        if order.number not in settled:
+            Cart(request.session).settle(order.lines.filter(is_upsell=False, product__isnull=False)
+                                         .values_list("product_id", "quantity"))
+            request.session[SETTLED_ORDERS_SESSION_KEY] = (settled + [order.number])[-20:]
+    return here
+
+
 @never_cache
 def order_status(request, token):
     order = _order_or_404(token, with_attempts=True)
+    # Paid while the shopper waited here (a review, a late confirmation): the cart settles here too.
+    _settle_cart(request, order)
     # A route the merchant has since disabled still shows by its key rather than disappearing.
     names = route_names()
     return render(request, "shop/order_status.html", {
@@ -64,17 +82,13 @@ def order_confirmation(request, token):
     order = _order_or_404(token)
     if order.status in UNPAID_FINAL:
         return redirect(order_url(order, "shop:order_failed"))
-    if order.is_paid and request.session.get(LAST_ORDER_SESSION_KEY) == order.number:
-        # Only the browser that placed this order loses its cart: someone opening the link elsewhere
-        # must not have their own cart emptied.
-        Cart(request.session).clear()
-    placed_here = request.session.get(LAST_ORDER_SESSION_KEY) == order.number
+    here = _settle_cart(request, order)
     return render(request, "shop/order_confirmation.html", {
         "order": order,
         "status_url": order_url(order),
         # One-click extras only for the browser that placed the order (see views.upsells), each with the
         # signed terms its form posts back.
-        "offers": upsell_offers_shown(order) if order.is_paid and placed_here else [],
+        "offers": upsell_offers_shown(order) if order.is_paid and here else [],
         "upsells": upsells_of(order),
         "upsell_status_url": reverse("shop:upsell_status", args=[token]),
         "token": token,
@@ -122,5 +136,5 @@ def order_retry(request, token):
             messages.error(request, error)
         return redirect(order_url(order, "shop:order_failed"))
     # The retrying browser is the one whose cart should clear once this order is paid.
-    request.session[LAST_ORDER_SESSION_KEY] = order.number
+    remember_placed(request.session, order.number)
     return start_payment_and_redirect(request, order=order, route=form.cleaned_data["route"])

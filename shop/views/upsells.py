@@ -15,7 +15,7 @@ from payments.services.upsells import UpsellNotAvailable, upsell_accept, upsell_
 
 from .. import selectors
 from ..links import order_url
-from .checkout import LAST_ORDER_SESSION_KEY
+from .checkout import placed_here
 
 
 def _order(token):
@@ -28,7 +28,7 @@ def _order(token):
 @require_POST
 def upsell_accept_view(request, token, offer_id):
     order = _order(token)
-    if request.session.get(LAST_ORDER_SESSION_KEY) != order.number:
+    if not placed_here(request.session, order):
         return HttpResponseForbidden("Extras can only be added from the browser that placed the order.")
     try:
         upsell, created = upsell_accept(order=order, offer_id=offer_id, shown_terms=request.POST.get("terms", ""))

@@ -64,20 +64,63 @@ def test_confirmation_while_payment_is_confirming_polls_politely(client):
     assert f'id="order-status-link" href="{order_url(order)}"' in html
 
 
-def test_confirmation_of_a_paid_order_clears_only_the_placing_browsers_cart(client, mug):
-    order = paid(make_order())
-    add(client, mug)
-    elsewhere = client.get(order_url(order, "shop:order_confirmation"))
-    assert cart_count(elsewhere) == 1  # not this browser's order: its cart stays
-
+def placed_by(client, order):
     session = client.session
     session["last_order"] = order.number
     session.save()
+
+
+def test_confirmation_of_a_paid_order_clears_only_the_placing_browsers_cart(client, mug):
+    order = paid(make_order(items=[(mug, 2)]))
+    add(client, mug, 2)
+    elsewhere = client.get(order_url(order, "shop:order_confirmation"))
+    assert cart_count(elsewhere) == 2  # not this browser's order: its cart stays
+
+    placed_by(client, order)
     response = client.get(order_url(order, "shop:order_confirmation"))
     html = response.content.decode()
     assert "Thank you" in html and order.number in html and order.email in html
     assert "http-equiv" not in html
     assert cart_count(response) == 0
+
+
+def test_a_paid_order_takes_only_what_it_bought_from_the_cart_once(client, mug, beans):
+    """Probe F F8: the confirmation emptied the whole cart, including what another tab added while the
+    order was being paid. Only the order's own items leave, and only once (a reload takes nothing more)."""
+    order = paid(make_order(items=[(mug, 1)]))
+    add(client, mug, 2)   # the one the order bought, and one more added in another tab
+    add(client, beans)
+    placed_by(client, order)
+    assert cart_count(client.get(order_url(order, "shop:order_confirmation"))) == 2
+    assert cart_count(client.get(order_url(order, "shop:order_confirmation"))) == 2
+    assert cart_count(client.get(order_url(order))) == 2
+
+
+def test_an_order_paid_while_its_status_page_was_open_settles_the_cart_there(client, mug):
+    """Probe F F14: a payment confirmed after the return landed on the status page (a review, a late
+    confirmation) left the paid items in the cart, ready to be bought again."""
+    order = make_order(items=[(mug, 1)])
+    add(client, mug)
+    placed_by(client, order)
+    assert cart_count(client.get(order_url(order))) == 1  # not paid yet: the cart stays
+    paid(order)
+    assert cart_count(client.get(order_url(order))) == 0
+
+
+def test_an_older_order_of_this_browser_still_settles_its_cart(client, mug, beans):
+    """Probe F F4/F10: a second checkout in another tab made the first order "not this browser's", so
+    paying it left its items in the cart and refused its upsells."""
+    from shop.views.checkout import remember_placed
+
+    first, second = make_order(items=[(mug, 1)]), make_order(items=[(beans, 1)])
+    add(client, mug)
+    add(client, beans)
+    session = client.session
+    remember_placed(session, first.number)
+    remember_placed(session, second.number)
+    session.save()
+    paid(first)
+    assert cart_count(client.get(order_url(first, "shop:order_confirmation"))) == 1  # the beans wait
 
 
 def test_confirmation_of_a_failed_order_redirects_to_try_again(client, provider_down):
