@@ -187,6 +187,24 @@ def order_revise(*, order_id: int, cart: Cart, details: dict, route: str) -> Ord
     return locked
 
 
+def _same_unpaid_order(number: str, cart: Cart, details: dict) -> Order | None:
+    """The unpaid order `number` when it holds exactly what the cart and the form hold now (same products,
+    quantities and prices, same details), else None. An order the shop withdrew is not reused."""
+    from payments.selectors import cancelled_by_shop
+
+    order = Order.objects.filter(number=number, status__in=[Order.Status.PENDING, Order.Status.PAYMENT_FAILED]).first()
+    if order is None:
+        return None
+    lines, totals = _cart_contents(cart)
+    wanted = sorted((line.product.pk, line.quantity, line.product.price) for line in lines)
+    has = sorted(order.lines.filter(is_upsell=False).values_list("product_id", "quantity", "unit_price"))
+    same_details = all(getattr(order, field) == details[field] for field in ADDRESS_FIELDS
+                       if field in details and field != "ip_address")
+    if wanted != has or order.total != totals.total or not same_details or cancelled_by_shop(order.pk):
+        return None
+    return order
+
+
 def checkout_submit(*, cart: Cart, details: dict, route: str, previous_number: str = ""):
     """The checkout form's one service: place the order (or rewrite the shopper's previous unpaid one, when
     no provider can still charge its old contents) and start its payment. Returns the payment attempt,
@@ -201,13 +219,22 @@ def checkout_submit(*, cart: Cart, details: dict, route: str, previous_number: s
     from .payment_orders import order_details
 
     previous_id = revisable_order_id(Order.objects.filter(number=previous_number)) if previous_number else None
+    again = None
     if previous_id is not None:
-        order = order_revise(order_id=previous_id, cart=cart, details=details, route=route)
+        again = order_revise(order_id=previous_id, cart=cart, details=details, route=route)
+    elif previous_number:
+        again = _same_unpaid_order(previous_number, cart, details)
+    if again is not None:
+        # The shopper's previous unpaid order, rewritten, or submitted again unchanged (a second tab, the back
+        # button): a new attempt on it supersedes the open one, and a page still paid in an old tab is undone
+        # as a duplicate, instead of a second order charging the same cart again (probe F F4).
         try:
-            return payment_start(order=order, route=route)
+            attempt = payment_start(order=again, route=route)
         except PaymentError as exc:
-            exc.order = order
+            exc.order = again
             raise
+        attempt.order = again
+        return attempt
 
     def first_attempt(order, lines):
         payable = order_details(order, lines)

@@ -5,8 +5,12 @@ The order exists before any provider call, so a provider that is down or decline
 the shopper can retry from the failure page without typing anything again.
 """
 import logging
+import re
+import secrets
+import time
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 
@@ -18,6 +22,7 @@ from ..cart import Cart, CartError
 from ..forms import CheckoutForm
 from ..links import order_url
 from ..orders import checkout_submit
+from ..templatetags.money import money
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +31,12 @@ LAST_ORDER_SESSION_KEY = "last_order"
 # Every order this browser placed lately, newest last: its pages offer it upsells and settle its cart.
 PLACED_ORDERS_SESSION_KEY = "placed_orders"
 PLACED_ORDERS_KEPT = 20
+# Each checkout page carries a one-time submission key: a second POST of the same page (a double click, a
+# click again while the provider is slow) follows the first to where it went instead of placing a second
+# order (probe F F3). Kept in the cache (Redis in production: shared by every web process).
+SUBMISSION_KEY = re.compile(r"[A-Za-z0-9_-]{20,64}")
+SUBMISSION_SECONDS = 15 * 60
+FIRST_SUBMISSION_WAIT = 30.0
 
 
 def see_other(url):
@@ -66,20 +77,57 @@ def checkout(request):
 
     has_subscription = any(line.product.is_subscription for line in lines)
     routes, route_notes = offered_routes(recurring=has_subscription)
+    totals = cart.totals(lines)
     if request.method == "POST":
         form = CheckoutForm(request.POST, routes=routes)
         if form.is_valid():
-            return _place_and_pay(request, cart, form)
+            shown = request.POST.get("shown_total", "")
+            if shown and shown != str(totals.total):
+                # The button said another total (a price changed, another tab changed the cart): nothing is
+                # charged that the shopper was not shown (probe F F5). The page shows the new total.
+                messages.error(request, "The total changed while this page was open: it is now "
+                                        f"{money(totals.total, totals.currency)}. Check your order and place it again.")
+            else:
+                return _submit_once(request, cart, form)
     else:
         form = CheckoutForm(routes=routes, initial=request.session.get(DETAILS_SESSION_KEY) or None)
 
     return render(request, "shop/checkout.html", {
         "form": form,
         "lines": lines,
-        "totals": cart.totals(lines),
+        "totals": totals,
         "has_subscription": has_subscription,
         "route_notes": route_notes,
+        "submission": secrets.token_urlsafe(24),
     })
+
+
+def _submit_once(request, cart, form):
+    """Place and pay once per checkout page: the first POST of a submission key does it; any later one
+    waits for it and goes where it went."""
+    key = request.POST.get("submission", "")
+    slot = f"checkout-submission:{key}" if SUBMISSION_KEY.fullmatch(key) else None
+    if slot is None:
+        return _place_and_pay(request, cart, form)  # a page from before the key existed
+    if not cache.add(slot, "", SUBMISSION_SECONDS):
+        return _follow_first(request, slot)
+    try:
+        response = _place_and_pay(request, cart, form)
+    except BaseException:
+        cache.delete(slot)
+        raise
+    cache.set(slot, response["Location"], SUBMISSION_SECONDS)
+    return response
+
+
+def _follow_first(request, slot):
+    deadline = time.monotonic() + FIRST_SUBMISSION_WAIT
+    while (where := cache.get(slot)) == "" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if where:
+        return see_other(where)
+    messages.info(request, "Your order is already being placed; we will email you as soon as it is confirmed.")
+    return redirect("shop:cart")
 
 
 def _place_and_pay(request, cart, form):

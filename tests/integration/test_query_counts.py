@@ -65,14 +65,29 @@ def test_checkout_post_and_return_post_stay_within_their_statements(
 def test_checkout_post_after_an_unpaid_order_stays_within_its_statements(
         emulator, client, shop, django_assert_max_num_queries):
     """The shopper comes back to checkout with an order still waiting at 29 Next (the back button, an
-    abandoned payment page): that order and its attempts are read in one query, and since 29 Next could
-    still take the money for it, a new order is placed in the same statements as a first checkout."""
+    abandoned payment page) and a changed cart: that order and its attempts are read in one query, and
+    since 29 Next could still take the money for its old contents, a new order is placed in the same
+    statements as a first checkout, plus the read that finds the cart changed."""
     add(client, make_product(name="Mug", slug="mug", price=1850))
     client.post(reverse("shop:checkout"), checkout_data())
     first = Order.objects.get()
-    with django_assert_max_num_queries(12):
+    add(client, make_product(name="Socks", slug="socks", price=2200))
+    with django_assert_max_num_queries(14):
         response = client.post(reverse("shop:checkout"), checkout_data())
     assert response.status_code == 303
     second = Order.objects.exclude(pk=first.pk).get()
     assert client.session["last_order"] == second.number
     assert PaymentAttempt.objects.filter(order=second, status="pending").count() == 1
+
+
+def test_the_same_cart_submitted_again_costs_a_retry(emulator, client, shop, django_assert_max_num_queries):
+    """The same cart again (a second tab): a new attempt on the same order, superseding the open one under
+    the order's lock (payment_start, as the order page's retry), not a second order charging the cart twice
+    (probe F F4). More statements than a first checkout: the price of one charge per cart."""
+    add(client, make_product(name="Mug", slug="mug", price=1850))
+    client.post(reverse("shop:checkout"), checkout_data())
+    with django_assert_max_num_queries(24):
+        response = client.post(reverse("shop:checkout"), checkout_data())
+    assert response.status_code == 303
+    order = Order.objects.get()
+    assert list(order.payment_attempts.order_by("pk").values_list("status", flat=True)) == ["expired", "pending"]
