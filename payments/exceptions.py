@@ -40,6 +40,16 @@ class ProviderUnavailable(ProviderError):
                        "please try again in a moment.")
 
 
+class StartAnswerLost(ProviderUnavailable):
+    """The provider did not answer a start call that may itself have charged (Klarna v2 can approve an
+    authorize at once), on a route whose start is keyed: the attempt stays open, and the same call is sent
+    again (reconcile, or the shopper's retry) to learn the first answer instead of charging twice."""
+
+    shopper_message = ("Klarna did not answer in time, so we do not know yet whether your payment went through. "
+                       "If it did, you will get a confirmation email and nothing is charged twice; trying again "
+                       "checks first.")
+
+
 class ProviderRequestError(ProviderError):
     """The provider refused the request (4xx): retrying the same request will not help."""
 

@@ -66,6 +66,9 @@ class Capabilities:
     partial_capture: bool = True
     # An open payment session can be rewritten with a changed cart, so the order stays revisable.
     session_updates: bool = False
+    # The start call is keyed by the attempt: sent again, it replays the provider's first answer. A start
+    # whose answer was lost is then sent again (StartAnswerLost) instead of being called failed.
+    start_replays: bool = False
     # A shopper's GET on the return URL may confirm a payment (MultiSafepay returns by GET); when False
     # a GET only shows the shopper where the order stands.
     confirms_on_get: bool = False

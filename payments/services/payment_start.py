@@ -11,7 +11,14 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from ..exceptions import OrderAlreadyPaid, OrderCancelledByShop, PaymentDeclined, ProviderError, RouteNotAvailable
+from ..exceptions import (
+    OrderAlreadyPaid,
+    OrderCancelledByShop,
+    PaymentDeclined,
+    ProviderError,
+    RouteNotAvailable,
+    StartAnswerLost,
+)
 from ..models import PaymentAttempt
 from ..orders import OrderDetails, OrderPage, OrderPaymentStatus, order_book
 from ..providers.registry import get_adapter, get_enabled_adapter
@@ -60,6 +67,13 @@ def payment_start(*, order, route) -> PaymentAttempt:
     reusable = open_session_attempt(order_id=order.pk, route=route)
     if reusable is not None:
         return _update_session(adapter, reusable)
+    for unanswered in unanswered_starts(order.pk):
+        # Its start may have charged: learn its answer before another attempt could charge again (a
+        # StartAnswerLost again tells the shopper it is still unknown). Declined: the new attempt goes on.
+        try:
+            payment_resend(unanswered, source="checkout")
+        except PaymentDeclined:
+            pass
     book = order_book()
     with transaction.atomic():
         details = book.lock(order.pk)
@@ -92,16 +106,47 @@ def payment_begin(*, details: OrderDetails, route) -> PaymentAttempt:
     return _open(details, route)
 
 
-def payment_send(attempt, details: OrderDetails) -> PaymentAttempt:
-    """Ask the route to start the committed `attempt` and act on its outcome (see payment_start)."""
+def payment_send(attempt, details: OrderDetails | None = None, *, source="checkout") -> PaymentAttempt:
+    """Ask the route to start the committed `attempt` and act on its outcome (see payment_start).
+
+    A lost answer on a route whose start replays (Capabilities.start_replays) leaves the attempt created,
+    with a note, and raises StartAnswerLost: the call may have charged, so it is not called failed. The
+    next payment_start of the order, or reconcile, sends it again (payment_resend) and learns the first
+    answer."""
+    adapter = get_adapter(attempt.route)
     try:
-        outcome = get_adapter(attempt.route).start_checkout(checkout_request(attempt, details))
+        outcome = adapter.start_checkout(checkout_request(attempt, details))
     except ProviderError as exc:
         log.warning("payment_start %s failed: %s", attempt.reference, exc)
-        transition(attempt, Status.FAILED, source="checkout", message=str(exc)[:500],
+        if exc.retryable and adapter.capabilities.start_replays:
+            record_event(attempt.pk, kind="note", source=source,
+                         message=f"No answer to the start ({exc}); it is sent again under the same key"[:500])
+            lost = StartAnswerLost(str(exc), status=exc.http_status, code=exc.code, body=exc.body)
+            raise lost from exc
+        transition(attempt, Status.FAILED, source=source, message=str(exc)[:500],
                    failure_reason=exc.shopper_message)
         raise
     return _apply_outcome(attempt, outcome) or PaymentAttempt.objects.get(pk=attempt.pk)
+
+
+def unanswered_starts(order_id):
+    """The order's checkout attempts whose start was never answered, on routes whose start replays."""
+    return [attempt for attempt in PaymentAttempt.objects.filter(order_id=order_id, kind=PaymentAttempt.Kind.CHECKOUT,
+                                                                  status=Status.CREATED)
+            if start_replays(attempt.route)]
+
+
+def payment_resend(attempt, *, source) -> PaymentAttempt:
+    """Send an unanswered start again under the same key: the provider replays what it answered the first
+    time (or, if the first call never reached it, answers now). Raises what payment_send raises."""
+    return payment_send(attempt, source=source)
+
+
+def start_replays(route) -> bool:
+    try:
+        return get_adapter(route).capabilities.start_replays
+    except RouteNotAvailable:
+        return False
 
 
 def payment_check(adapter, details: OrderDetails) -> None:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from ..exceptions import InvalidReturn, ProviderError, ProviderRequestError, ReturnMismatch
+from ..exceptions import InvalidReturn, PaymentDeclined, ProviderError, ProviderRequestError, ReturnMismatch
 from ..models import PaymentAttempt
 from ..providers.registry import get_adapter
 from ..providers.types import APPROVED
@@ -15,7 +15,7 @@ from ..states import IN_BETWEEN, SUCCESSFUL, Status, transition
 from .approvals import payment_settle
 from .operation_outcomes import operations_reconcile
 from .payment_confirm import APPLICABLE
-from .payment_start import REPLACED
+from .payment_start import REPLACED, payment_resend, start_replays
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,10 @@ def payments_reconcile(*, now=None, older_than=None, limit=500) -> ReconcileRepo
     report = ReconcileReport()
     stuck = PaymentAttempt.objects.filter(status__in=IN_BETWEEN, created_at__lte=due).order_by("created_at")[:limit]
     for attempt in stuck:
+        if attempt.status == Status.CREATED and start_replays(attempt.route) \
+                and attempt.created_at > now - timedelta(seconds=settings.PAYMENT_EXPIRE_AFTER):
+            _resend(attempt, report)
+            continue
         payment = _read(attempt, report)
         if payment is _UNREAD:
             continue
@@ -99,6 +103,22 @@ def _read(attempt, report):
         report.unavailable += 1
         report.details.append(f"{attempt.reference}: provider error {exc}")
         return _UNREAD
+
+
+def _resend(attempt, report) -> None:
+    """A start whose answer was lost (payment_send's StartAnswerLost): sent again under the same key, the
+    provider replays its first answer (an approval is recorded, a step-up waits for a shopper who is gone
+    and expires, a decline fails the attempt)."""
+    report.checked += 1
+    try:
+        payment_resend(attempt, source="reconcile")
+    except PaymentDeclined:
+        report.settled += 1
+    except (ProviderError, InvalidReturn) as exc:
+        report.unavailable += 1
+        report.details.append(f"{attempt.reference}: start still unanswered: {exc}")
+    else:
+        report.settled += 1
 
 
 def _taken(payment) -> bool:

@@ -85,6 +85,8 @@ class KlarnaAuthorizeAdapter(PaymentAdapter):
     capabilities = Capabilities(
         renewals=Renewals.SHOP,
         confirms_on_get=True,
+        # The authorize is sent under `{reference}:authorize` and may approve at once (start_checkout).
+        start_replays=True,
         inbound_headers=("Content-Type", "User-Agent", "Content-Length", signatures.SIGNATURE_HEADER,
                          signatures.KEY_ID_HEADER),
     )

@@ -300,3 +300,51 @@ def test_a_retry_while_the_old_tab_finalizes_waits_and_finds_the_order_paid(klar
     assert outcome["return"] == 303 and first.status == Status.AUTHORIZED
     assert PaymentAttempt.objects.filter(order=order).count() == 1
     assert len(klarna.control("GET", f"{CONTROL}/transactions")["transactions"]) == 1
+
+
+# --- a lost answer to the start (probe F F2) ----------------------------------------------------------------
+
+def lose_authorize_answers(klarna):
+    """Klarna approves the authorize, but no answer reaches the shop (every retry's answer lost too)."""
+    klarna.control("POST", "/_emulator/faults", json={"method": "POST", "path": "/klarna-global/v2/accounts/",
+                                                      "kind": "error", "status": 503, "when": "after", "times": 20})
+
+
+def klarna_transactions(klarna):
+    return klarna.control("GET", f"{CONTROL}/transactions")["transactions"]
+
+
+def test_a_lost_answer_to_an_approval_at_once_is_not_called_failed_and_the_retry_charges_nothing_more(klarna):
+    from payments.exceptions import OrderAlreadyPaid, StartAnswerLost
+
+    order = make_order(email="anna+approved@example.com")
+    lose_authorize_answers(klarna)
+    with pytest.raises(StartAnswerLost) as lost:
+        payment_start(order=order, route=ROUTE)
+    assert "Nothing was charged" not in lost.value.shopper_message
+    attempt = PaymentAttempt.objects.get()
+    assert attempt.status == Status.CREATED  # not failed: Klarna may have approved it
+    assert len(klarna_transactions(klarna)) == 1
+    klarna.control("DELETE", "/_emulator/faults")
+    # The shopper presses "try again": the unanswered authorize is sent again under its key first, Klarna
+    # replays its approval, and the order turns out paid. No second authorization.
+    with pytest.raises(OrderAlreadyPaid):
+        payment_start(order=order, route=ROUTE)
+    attempt.refresh_from_db()
+    assert attempt.status == Status.AUTHORIZED and PaymentAttempt.objects.count() == 1
+    assert len(klarna_transactions(klarna)) == 1
+    assert Order.objects.get(pk=order.pk).status == Order.Status.PAID
+
+
+def test_a_lost_answer_to_the_start_is_learned_by_reconcile(klarna):
+    from payments.exceptions import StartAnswerLost
+
+    order = make_order(email="anna+approved@example.com")
+    lose_authorize_answers(klarna)
+    with pytest.raises(StartAnswerLost):
+        payment_start(order=order, route=ROUTE)
+    klarna.control("DELETE", "/_emulator/faults")
+    assert payments_reconcile(older_than=0).settled == 1
+    attempt = PaymentAttempt.objects.get()
+    assert attempt.status == Status.AUTHORIZED and len(klarna_transactions(klarna)) == 1
+    assert payments_reconcile(older_than=0).checked == 0  # settled: not sent again
