@@ -314,10 +314,15 @@ def _charge_token(charge, request, source):
 
 
 def _renewed(charge) -> Renewed:
-    """The subscription's next renewal date one interval on from the date read (payments.states)."""
+    """The subscription's next renewal date one interval on from the date read (payments.states), or the
+    first date of that schedule still ahead when the date read lay further back (a merchant moved it into
+    the past, the shop was down): one charge now, never one per missed cycle on every beat (probe E F9)."""
     sub = charge.subscription
-    return Renewed(sub, next_date(sub.next_renewal_at or timezone.now(), sub.interval, sub.interval_count),
-                   f"Cycle {charge.billing_cycle} paid: order {charge.attempt.order.number}")
+    now = timezone.now()
+    when = next_date(sub.next_renewal_at or now, sub.interval, sub.interval_count)
+    while when <= now:
+        when = next_date(when, sub.interval, sub.interval_count)
+    return Renewed(sub, when, f"Cycle {charge.billing_cycle} paid: order {charge.attempt.order.number}")
 
 
 def _open_charge(subscription_id, *, force=False, past_due_only=False):

@@ -384,3 +384,18 @@ def test_an_undo_klarna_could_not_make_is_made_by_reconcile(klarna, client, monk
     attempt.refresh_from_db()
     assert attempt.status == Status.CANCELLED
     assert payments_reconcile(older_than=0).voided == 0
+
+
+def test_a_renewal_date_moved_far_into_the_past_charges_once_not_every_missed_cycle(klarna, client):
+    """Probe E F9: a date moved back three months was renewed one interval at a time, a charge per beat run
+    until the date passed today. One charge now; the next date is the schedule's first one still ahead."""
+    from payments.services.subscription_actions import subscription_reschedule
+
+    sub = subscribe(klarna, client)
+    subscription_reschedule(subscription_id=sub.pk, when=timezone.now() - timedelta(days=95))
+    assert subscription_charge(subscription_id=sub.pk) == "paid"
+    for _ in range(3):  # the beat's next runs
+        assert subscriptions_charge_due() == []
+    sub.refresh_from_db()
+    assert timezone.now() < sub.next_renewal_at <= timezone.now() + timedelta(days=31)
+    assert len(token_orders(klarna)) == 1
