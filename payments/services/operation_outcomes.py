@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from ..exceptions import PaymentError
 from ..models import PaymentAttempt, PaymentOperation
 from ..signals import refund_issued, send_on_commit
 from ..states import Status, record_event, transition
@@ -53,6 +54,28 @@ def _settle(before: ProviderOrder, *, source, message, captured=0, refunded=0, c
     return after
 
 
+def _stop_withdrawn_subscriptions(attempt, *, source) -> None:
+    """The order the cancelled checkout paid is withdrawn (no payment pays it any more): the subscriptions
+    it started stop too, at the provider, or they would renew an order nobody paid for (probe E F1). A
+    cancelled duplicate leaves its order paid by the other payment, and its subscriptions run on."""
+    from ..models import Subscription
+    from ..orders import OrderPaymentStatus, order_book
+    from .subscription_actions import subscription_cancel
+
+    if attempt.kind != PaymentAttempt.Kind.CHECKOUT:
+        return
+    running = list(Subscription.objects.filter(order_id=attempt.order_id).exclude(status=Subscription.Status.CANCELED))
+    if not running or order_book().details(attempt.order_id).status != OrderPaymentStatus.CANCELLED:
+        return
+    for sub in running:
+        try:
+            subscription_cancel(subscription_id=sub.pk, reason="other", source=source,
+                                message="The order that started it was cancelled by the shop")
+        except PaymentError as exc:
+            record_event(attempt.pk, kind="note", source=source,
+                         message=f"Subscription {sub.provider_id} not stopped ({exc}): stop it from its page"[:500])
+
+
 def operation_finish(order: ProviderOrder, op, answer, *, source, after: ProviderOrder | None = None):
     """What a done operation changes on our side, whether the provider answered (`answer`: its capture or
     refund id, the new expiry) or its order was read back later (`after`): books, statuses, the timeline,
@@ -71,6 +94,7 @@ def operation_finish(order: ProviderOrder, op, answer, *, source, after: Provide
     elif op.kind == Kind.CANCEL:
         _settle(order, source=source, cancelled=True, after=after,
                 message=f"Authorization of {money(order.remaining)} cancelled ({source})")
+        _stop_withdrawn_subscriptions(order.head, source=source)
     elif op.kind == Kind.RELEASE:
         _settle(order, source=source, released=True, after=after,
                 message=f"Released the uncaptured {money(order.remaining)}")

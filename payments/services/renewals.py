@@ -335,7 +335,12 @@ def _open_charge(subscription_id, *, force=False, past_due_only=False):
         if sub.is_canceled or (past_due_only and sub.status != Subscription.Status.PAST_DUE):
             return None
         last = sub.charges.order_by("-billing_cycle").select_related("attempt").first()
-        if last and not (last.attempt_id and last.attempt.status in SUCCESSFUL):
+        unpaid = last and not (last.attempt_id and last.attempt.status in SUCCESSFUL)
+        if unpaid and last.billing_cycle == 0:
+            # The checkout that started it is not paid (withdrawn by the shop): nothing to renew, and its
+            # order is never charged again as a "renewal" (probe E F2).
+            return None
+        if unpaid:
             charge = last  # an unpaid cycle: retry it, never open the next one
         else:
             not_due = sub.next_renewal_at and sub.next_renewal_at > timezone.now()

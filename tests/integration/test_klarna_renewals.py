@@ -399,3 +399,32 @@ def test_a_renewal_date_moved_far_into_the_past_charges_once_not_every_missed_cy
     sub.refresh_from_db()
     assert timezone.now() < sub.next_renewal_at <= timezone.now() + timedelta(days=31)
     assert len(token_orders(klarna)) == 1
+
+
+def test_a_withdrawn_first_order_stops_its_subscription_and_is_never_charged_again(klarna, client):
+    """Probe E F1, F2: the merchant cancelled the first order's authorization; the subscription stayed active
+    with its token, and "Renew now" (or the beat) charged cycle 0 again on the withdrawn order and made it
+    paid. The subscription stops with its order, the token is cancelled, and nothing charges cycle 0 again."""
+    from payments.services.order_management import payment_cancel
+
+    sub = subscribe(klarna, client)
+    checkout = sub.charges.get(billing_cycle=0).attempt
+    payment_cancel(attempt_id=checkout.pk, user="merchant")
+    sub.refresh_from_db()
+    assert sub.status == "canceled" and sub.next_renewal_at is None
+    assert "cancelled by the shop" in sub.events.order_by("-pk").first().message
+    tokens = klarna.control("GET", "/_emulator/klarna/tokens")["tokens"]
+    assert [t["status"] for t in tokens if t["token_id"] == sub.customer_token] == ["CANCELLED"]
+    assert subscription_charge(subscription_id=sub.pk, force=True) == "skipped"
+    assert not token_orders(klarna)
+    checkout.order.refresh_from_db()
+    assert checkout.order.status == "cancelled"
+
+
+def test_an_unpaid_first_cycle_is_never_renewed(klarna, client):
+    """The guard on its own: whatever left cycle 0 unpaid, a renewal never reopens it."""
+    sub = subscribe(klarna, client)
+    PaymentAttempt.objects.filter(pk=sub.charges.get(billing_cycle=0).attempt_id).update(status=Status.CANCELLED)
+    make_due(sub)
+    assert subscription_charge(subscription_id=sub.pk) == "skipped"
+    assert not token_orders(klarna)
