@@ -131,9 +131,16 @@ def _effect_shown(op, order: ProviderOrder) -> bool | None:
         if order.expires_at and expired_before and order.expires_at > datetime.fromisoformat(expired_before):
             return True
         return None
+    # Operations of the same kind made on this payment after this one began (done, or as unknown as this
+    # one) moved the provider's totals too: this one is shown only by what is left beyond theirs, never
+    # credited with another's effect (probe E F3: a lost 2.00 refund was "done" by a later 3.00 one).
+    later = sum(amount or 0 for amount in PaymentOperation.objects.filter(
+        attempt_id=op.attempt_id, kind=op.kind, pk__gt=op.pk,
+        result__in=[PaymentOperation.Result.DONE, PaymentOperation.Result.PENDING]).values_list("amount", flat=True)
+        .order_by()) if op.kind in (Kind.CAPTURE, Kind.REFUND) else 0
     shown = {
-        Kind.CAPTURE: order.captured >= before["captured"] + amount,
-        Kind.REFUND: order.refunded >= before["refunded"] + amount,
+        Kind.CAPTURE: order.captured >= before["captured"] + amount + later,
+        Kind.REFUND: order.refunded >= before["refunded"] + amount + later,
         Kind.CANCEL: order.remaining == 0 and order.captured == 0,
         Kind.RELEASE: order.remaining == 0 and order.captured > 0,
     }

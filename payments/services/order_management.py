@@ -86,6 +86,9 @@ def _begin(attempt_id, kind, *, amount=None, details=None, user="", confirmation
             op = PaymentOperation.objects.create(attempt=attempt, kind=kind, amount=amount, details=details or {},
                                                  created_by=user, confirmation_key=confirmation or None)
     if unknown is not None:
+        # Read back first: the provider may have done it (a route without idempotency keys, MultiSafepay,
+        # would do it again; probe E F6). Done: nothing is sent (_run returns SETTLED).
+        unknown = operation_settle(operation_id=unknown.pk, source="admin")
         return provider_order(attempt), unknown
     try:
         order = provider_order(attempt)
@@ -125,6 +128,8 @@ def _check(order: ProviderOrder, kind, amount):
 # The provider's answer to an operation was lost (a timeout, a 5xx after the client's retries): it may
 # have acted. _run returns this instead of an answer; the caller reads the provider's order back.
 UNKNOWN = object()
+# The operation was settled from the provider's order before it was sent again: nothing to send or book.
+SETTLED = object()
 
 
 def _run(order, op, call, *, source):
@@ -133,6 +138,8 @@ def _run(order, op, call, *, source):
     reuses its key (_begin), and it keeps the provider's figures from before the call, which the read-back
     (operation_settle) compares with. Raises OperationRefused when the route or the provider refused."""
     head = order.head
+    if op.result != PaymentOperation.Result.PENDING:
+        return SETTLED
     try:
         result = call(get_adapter(head.route))
     except OperationNotSupported as exc:
@@ -162,6 +169,8 @@ def _run(order, op, call, *, source):
 def _done(order, op, answer, *, source) -> PaymentOperation:
     """The end of every operation: settle what the provider answered, or read its order back when the
     answer was lost (the operation's result then says whether that settled it)."""
+    if answer is SETTLED:
+        return op
     if answer is UNKNOWN:
         return operation_settle(operation_id=op.pk, source=source)
     operation_finish(order, op, answer, source=source)

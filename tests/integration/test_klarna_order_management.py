@@ -273,3 +273,25 @@ def test_an_order_the_shop_cancelled_cannot_be_paid_again_by_the_shopper(authori
     retried = client.post(order_url(order, "shop:order_retry"), {"route": "klarna_payments"}, follow=True)
     assert "We cancelled this order, so it can no longer be paid" in retried.content.decode()
     assert PaymentAttempt.objects.filter(order_id=order.pk).count() == 1
+
+
+def test_a_lost_refund_is_not_credited_with_a_later_refunds_effect(emulator, client):
+    """Probe E F3: a 2.00 refund that never happened (its call failed before Klarna acted) was settled
+    "done", with the shopper's refund email, once a later 3.00 refund raised Klarna's refunded total."""
+    from payments.services import order_management as om
+    from payments.services.operation_outcomes import operations_reconcile
+    from tests.integration.klarna_flow import pay_with_klarna
+
+    attempt = pay_with_klarna(emulator, client)
+    om.payment_capture(attempt_id=attempt.pk)
+    emulator.control("POST", "/_emulator/faults", json={
+        "method": "POST", "path": f"/klarna/ordermanagement/v1/orders/{attempt.provider_reference}/refunds",
+        "kind": "error", "status": 503, "times": 10})
+    lost = om.payment_refund(attempt_id=attempt.pk, amount=200)
+    assert lost.result == "pending"
+    emulator.control("DELETE", "/_emulator/faults")
+    assert om.payment_refund(attempt_id=attempt.pk, amount=300).result == "done"
+    operations_reconcile(older_than=0)
+    lost.refresh_from_db()
+    attempt.refresh_from_db()
+    assert lost.result == "refused" and attempt.refunded_amount == 300

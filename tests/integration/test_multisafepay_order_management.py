@@ -149,3 +149,25 @@ def test_a_refund_msp_rounding_cannot_express_is_refused_before_the_call(emulato
     attempt.refresh_from_db()
     assert attempt.refunded_amount == sum(range(1, 40)) - sum(a for a, _ in refused)
     assert attempt.refunded_amount == msp(emulator, attempt)["amount_refunded"]
+
+
+def test_a_refund_whose_answer_was_lost_is_read_back_before_it_is_sent_again(emulator, paid, monkeypatch):
+    """Probe E F6: MultiSafepay has no idempotency key. A refund it made whose answer was lost (and whose
+    read-back failed too) was sent again by the merchant's retry: refunded twice, or, within MultiSafepay's
+    five minutes, refused as identical and booked as refused although the money had moved."""
+    om.payment_capture(attempt_id=paid.pk)
+    emulator.control("POST", "/_emulator/faults", json={
+        "method": "POST", "path": f"/multisafepay/v1/json/orders/{paid.reference}/refunds", "kind": "error",
+        "status": 503, "when": "after", "times": 1})
+    with monkeypatch.context() as unreadable:
+        # The read-back right after the lost answer fails too (MultiSafepay briefly down).
+        unreadable.setattr(om, "operation_settle", lambda *, operation_id, **kw: PaymentOperation.objects.get(
+            pk=operation_id))
+        op = om.payment_refund(attempt_id=paid.pk, amount=400)
+    assert op.result == "pending"  # done at MultiSafepay, unknown here
+    assert msp(emulator, paid)["amount_refunded"] == 400
+    again = om.payment_refund(attempt_id=paid.pk, amount=400)  # the merchant tries again
+    assert again.pk == op.pk and again.result == "done"
+    assert msp(emulator, paid)["amount_refunded"] == 400  # read back, not sent twice
+    paid.refresh_from_db()
+    assert paid.refunded_amount == 400
