@@ -12,6 +12,7 @@ from ..models import Subscription, SubscriptionCharge, SubscriptionEvent
 from ..services.confirmations import subscription_confirmed
 from ..services.subscription_actions import (
     CANCEL_REASONS,
+    SubscriptionActionError,
     subscription_actions_allowed,
     subscription_cancel,
     subscription_renew_now,
@@ -40,6 +41,8 @@ class ConfirmForm(forms.Form):
 
 
 # action: (label, form, run(subscription, cleaned data, the form's one-time confirmation key))
+# The actions that charge the subscriber.
+CHARGING = ("renew", "retry")
 ACTIONS = {
     "renew": ("Renew now", ConfirmForm,
               lambda sub, data, key: subscription_renew_now(subscription_id=sub.pk, confirmation=key)),
@@ -135,7 +138,15 @@ class SubscriptionAdmin(ReadOnlyAdmin):
                    else f"{title} is not possible: the subscription is {sub.status}.")
 
         def act(data, key):
-            return f"done. The subscription is now {run(sub, data, key).get_status_display()}."
+            after = run(sub, data, key)
+            if action in CHARGING and after.status in (Subscription.Status.PAST_DUE, Subscription.Status.CANCELED):
+                # The charge was declined (or the token is gone): said as a refusal, with the provider's
+                # reason, never as a green "done" (probe E F8).
+                reason = (after.charges.order_by("-billing_cycle").values_list("last_failure", flat=True).first()
+                          or "see the subscription's history")
+                raise SubscriptionActionError(f"the charge was declined ({reason}). The subscription is now "
+                                              f"{after.get_status_display()}.")
+            return f"done. The subscription is now {after.get_status_display()}."
 
         statement = SUBSCRIPTION_STATEMENTS.get(action)
         return action_page(self, request, sub, title=f"{title}: subscription {sub.provider_id}",

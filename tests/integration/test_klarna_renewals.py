@@ -428,3 +428,19 @@ def test_an_unpaid_first_cycle_is_never_renewed(klarna, client):
     make_due(sub)
     assert subscription_charge(subscription_id=sub.pk) == "skipped"
     assert not token_orders(klarna)
+
+
+def test_a_declined_renew_now_is_said_as_declined_not_done(klarna, client, admin_client):
+    """Probe E F8: a declined "Renew now" was a green "done. The subscription is now Past due."."""
+    from django.urls import reverse
+
+    from tests.integration.admin_forms import confirm
+
+    sub = subscribe(klarna, client)
+    klarna.control("POST", f"/_emulator/klarna/tokens/{sub.customer_token}/scenario",
+                   json={"charge": "decline", "times": 1})
+    page = confirm(admin_client, reverse("admin:payments_subscription_action", args=[sub.pk, "renew"]),
+                   follow=True).content.decode()
+    assert f"Renew now: subscription {sub.provider_id} refused: the charge was declined (" in page
+    assert "PAYMENT_METHOD_FAILED" in page and "The subscription is now Past due." in page
+    assert "done. The subscription" not in page
