@@ -64,12 +64,21 @@ def _orders(since, day) -> list[Figure]:
             .annotate(n=Count("pk"), paid=Count("pk", filter=Q(status=Order.Status.PAID)),
                       revenue=Sum("total", filter=Q(status=Order.Status.PAID))).order_by("currency"))
     rows = list(rows) or [{"currency": settings.SHOP_CURRENCY, "n": 0, "paid": 0, "revenue": 0}]
+    # What was given back on those orders: a payment books its provider order's refunds (probe E F5: revenue
+    # counted refunded orders in full).
+    refunded = dict(PaymentAttempt.objects.filter(order__created_at__gte=since, order__status=Order.Status.PAID)
+                    .values("currency").annotate(refunded=Sum("refunded_amount")).order_by()
+                    .values_list("currency", "refunded"))
     figures = [Figure("Orders placed", str(sum(r["n"] for r in rows)), _list("shop_order", created_at__gte=day)),
                Figure("Orders paid", str(sum(r["paid"] for r in rows)),
                       _list("shop_order", created_at__gte=day, status__exact="paid"))]
     for row in rows:
-        figures.append(Figure(f"Revenue ({row['currency']})", format_minor(row["revenue"] or 0, row["currency"]),
+        back = refunded.get(row["currency"]) or 0
+        figures.append(Figure(f"Revenue net of refunds ({row['currency']})",
+                              format_minor((row["revenue"] or 0) - back, row["currency"]),
                               _list("shop_order", created_at__gte=day, status__exact="paid")))
+        figures.append(Figure(f"Refunded ({row['currency']})", format_minor(back, row["currency"]),
+                              _list("payments_paymentattempt", created_at__gte=day, refunded_amount__gt=0)))
     return figures
 
 

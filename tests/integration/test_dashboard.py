@@ -68,7 +68,8 @@ def card(html, label):
 def test_dashboard_is_the_first_page_after_login_with_the_known_numbers(admin_client, known_rows):
     html = admin_client.get(reverse("admin:index")).content.decode()
     assert card(html, "Orders paid")[0] == "3"
-    assert card(html, "Revenue (EUR)")[0] == f"€\u00a0{3 * known_rows[0].total / 100:.2f}"
+    assert card(html, "Revenue net of refunds (EUR)")[0] == f"€\u00a0{3 * known_rows[0].total / 100:.2f}"
+    assert card(html, "Refunded (EUR)")[0] == "€\u00a00.00"
     assert card(html, "Attempts stuck in between")[0] == "1"
     assert card(html, "Authorizations expiring within 7 days")[0] == "1"
     assert card(html, "Webhooks rejected")[0] == "1"
@@ -119,3 +120,16 @@ def test_queries_stay_constant_from_ten_to_ten_thousand_orders(admin_client):
         html = admin_client.get(reverse("admin:index")).content.decode()
     assert len(many) == len(few) <= 20
     assert card(html, "Orders paid")[0] == "10000"
+
+
+def test_revenue_is_net_of_what_was_refunded(admin_client, known_rows):
+    """Probe E F5: a fully refunded order counted in full."""
+    first = PaymentAttempt.objects.filter(order=known_rows[0], kind="checkout").get()
+    PaymentAttempt.objects.filter(pk=first.pk).update(status="refunded", captured_amount=first.amount,
+                                                      refunded_amount=first.amount)
+    html = admin_client.get(reverse("admin:index")).content.decode()
+    assert card(html, "Revenue net of refunds (EUR)")[0] == f"€\u00a0{2 * known_rows[0].total / 100:.2f}"
+    value, url = card(html, "Refunded (EUR)")
+    assert value == f"€\u00a0{known_rows[0].total / 100:.2f}"
+    assert admin_client.get(url).context["cl"].result_count == 1
+
