@@ -51,6 +51,13 @@ def _settle(before: ProviderOrder, *, source, message, captured=0, refunded=0, c
         if after.remaining == 0 and after.captured > 0 and after.refunded > 0:
             full = after.refunded >= after.captured
             transition(head.pk, Status.REFUNDED if full else Status.PARTIALLY_REFUNDED, source=source, message=message)
+            if full:
+                # All of the provider order was given back: the upsells on it too (probe E F4, probe F F11).
+                # A partial refund is booked on the head alone: which line it was for is not known.
+                for member in before.members:
+                    if member.pk != head.pk and member.status == Status.CAPTURED:
+                        transition(member.pk, Status.REFUNDED, source=source,
+                                   message=f"Provider order refunded in full. {message}")
     return after
 
 

@@ -318,3 +318,18 @@ def test_terms_that_were_not_signed_for_this_page_charge_nothing(emulator, clien
         assert response.status_code == 302
     assert not Upsell.objects.exists()
     assert provider_requests(emulator, "POST", "add-line-items") == []
+
+
+def test_a_whole_order_refund_refunds_its_upsell_too(emulator, client, offer, authorize_only):
+    """Probe E F4, probe F F11: after the whole 29 Next order was refunded, the upsell still read
+    'Paid (captured)' (and counted among the successful payments)."""
+    from payments.services.order_management import payment_capture, payment_refund
+
+    order, checkout, number = pay(emulator, client)
+    accept(client, order, offer)
+    payment_capture(attempt_id=checkout.pk)
+    checkout.refresh_from_db()
+    payment_refund(attempt_id=checkout.pk, amount=checkout.captured_amount)
+    checkout.refresh_from_db()
+    upsell = Upsell.objects.get()
+    assert (checkout.status, upsell.attempt.status) == (Status.REFUNDED, Status.REFUNDED)
