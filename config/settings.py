@@ -187,6 +187,9 @@ PAYMENT_ROUTES = env.list("PAYMENT_ROUTES", default=["next", "klarna_payments", 
 PAYMENT_RATE_LIMITS = {
     "return": (env.int("PAYMENT_RETURN_RATE_LIMIT", default=30), 60),
     "provider": (env.int("PAYMENT_PROVIDER_RATE_LIMIT", default=600), 60),
+    # Admin sign-in attempts per client address in 5 minutes: bounds password guessing, and the hashing each
+    # guess costs a web worker (probe E F10). Tests sign in far more often from one address.
+    "login": (env.int("ADMIN_LOGIN_RATE_LIMIT", default=1000 if TESTING else 10), 300),
 }
 PAYMENT_TRUSTED_PROXIES = env.int("PAYMENT_TRUSTED_PROXIES", default=0)
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}

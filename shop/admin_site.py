@@ -15,7 +15,7 @@ from functools import update_wrapper
 
 from django.contrib import admin, messages
 from django.contrib.admin.apps import AdminConfig
-from django.http import HttpResponseBadRequest, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 
 # The parts of a date or time a lookup can filter on (Django's transforms), with the values they can have.
@@ -52,6 +52,19 @@ class ShopAdminSite(admin.AdminSite):
             return view(request, *args, **kwargs)
 
         return super().admin_view(update_wrapper(with_usable_query, view), cacheable)
+
+    def login(self, request, extra_context=None):
+        """Django's sign-in, with a per-client limit on attempts (settings.PAYMENT_RATE_LIMITS["login"])."""
+        from payments.throttle import allowed
+
+        if request.method == "POST":
+            ok, retry_after = allowed(request, "login")
+            if not ok:
+                response = HttpResponse(f"Too many sign-in attempts from this address. Try again in "
+                                        f"{retry_after} seconds.", status=429, content_type="text/plain; charset=utf-8")
+                response["Retry-After"] = str(retry_after)
+                return response
+        return super().login(request, extra_context)
 
     def index(self, request, extra_context=None):
         from .dashboard import dashboard

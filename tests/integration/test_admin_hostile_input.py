@@ -114,3 +114,15 @@ def test_an_order_cannot_be_moved_to_a_country_the_shop_does_not_sell_to(admin_c
     assert admin_client.post(url, dict(data, email="new@example.com")).status_code == 302
     order.refresh_from_db()
     assert order.email == "new@example.com"
+
+
+def test_admin_sign_in_attempts_are_limited_per_client(client, settings):
+    """Probe E F10: unlimited password guesses, each a full hash in a web worker."""
+    from django.core.cache import cache
+
+    settings.PAYMENT_RATE_LIMITS = {**settings.PAYMENT_RATE_LIMITS, "login": (3, 300)}
+    cache.clear()
+    guesses = [client.post("/admin/login/", {"username": "admin", "password": f"guess-{n}"}) for n in range(4)]
+    assert [g.status_code for g in guesses] == [200, 200, 200, 429]
+    assert "Too many sign-in attempts" in guesses[-1].content.decode() and int(guesses[-1]["Retry-After"]) > 0
+    assert client.get("/admin/login/").status_code == 200  # the page itself still shows
