@@ -171,3 +171,17 @@ def test_a_refund_whose_answer_was_lost_is_read_back_before_it_is_sent_again(emu
     assert msp(emulator, paid)["amount_refunded"] == 400  # read back, not sent twice
     paid.refresh_from_db()
     assert paid.refunded_amount == 400
+
+
+def test_a_refund_whose_order_cannot_be_read_is_refused_as_not_sent(emulator, paid):
+    """Probe E F12: the refund reads the order first (its cart lines); a failed read was reported as "sent,
+    but the answer was lost", an unknown outcome later credited with another refund's effect."""
+    om.payment_capture(attempt_id=paid.pk)
+    emulator.control("POST", "/_emulator/faults", json={
+        "method": "GET", "path": f"/multisafepay/v1/json/orders/{paid.reference}", "kind": "error",
+        "status": 503, "times": 100})
+    with pytest.raises(om.OperationRefused, match="no refund was sent"):
+        om.payment_refund(attempt_id=paid.pk, amount=400)
+    emulator.control("DELETE", "/_emulator/faults")
+    assert paid.operations.get(kind="refund").result == "refused"
+    assert msp(emulator, paid)["amount_refunded"] == 0

@@ -313,7 +313,12 @@ class MultiSafepayAdapter(PaymentAdapter):
         return provider_reference
 
     def refund(self, provider_reference: str, *, amount: int, key: str, description: str = "") -> str:
-        order = self.client.get_order(provider_reference)
+        try:
+            order = self.client.get_order(provider_reference)  # the refund's cart lines come from the order
+        except ProviderUnavailable as exc:
+            # Nothing was sent: a refusal to try again later, not a refund whose answer was lost (probe E F12).
+            raise ProviderRequestError(f"multisafepay: the order could not be read, so no refund was sent "
+                                       f"({exc}); try again in a moment", status=exc.http_status) from exc
         try:
             items = original_items(order.get("shopping_cart") or {})
             lines = refund_lines(items, tax_rates(order.get("checkout_options") or {}), amount=amount,
