@@ -91,19 +91,12 @@ def test_a_renewal_taken_while_the_subscriber_cancelled_is_flagged_to_the_mercha
     """Stop 26's open race, on a route the shop cannot undo charges on (the v2 API has no cancel or refund):
     a charge on its way when the subscriber cancelled stands. The subscriber gets its receipt, so they know,
     and the merchant is told in both timelines to refund it at the acquirer."""
-    from payments.providers.registry import get_adapter
     from shop.models import EmailNotification
+    from tests.integration.renewal_flow import after_the_charge
 
     sub = subscribe(klarna, client)
-    adapter = get_adapter(sub.route)
-    charge_recurring = adapter.charge_recurring
-
-    def cancelled_meanwhile(*args, **kwargs):
-        taken = charge_recurring(*args, **kwargs)
-        subscription_cancel(subscription_id=sub.pk, reason="cancel_recurring", source="shopper")
-        return taken
-
-    monkeypatch.setattr(adapter, "charge_recurring", cancelled_meanwhile)
+    after_the_charge(monkeypatch, sub, lambda: subscription_cancel(subscription_id=sub.pk, reason="cancel_recurring",
+                                                                   source="shopper"))
     assert subscription_charge(subscription_id=sub.pk) == "paid"
     charge = sub.charges.select_related("attempt").get(billing_cycle=1)
     assert charge.attempt.status == Status.AUTHORIZED

@@ -11,6 +11,7 @@ from payments.services.subscriptions import next_date
 from payments.states import Status
 from tests.factories import make_order, make_product
 from tests.integration.klarna_flow import pay_with_klarna
+from tests.integration.renewal_flow import after_the_charge
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -331,20 +332,12 @@ def test_a_renewal_klarna_took_while_the_subscriber_cancelled_is_undone(klarna, 
     """The subscriber cancelled ("you will not be charged again") while their renewal was at Klarna: the
     status was read before the charge and the cancel committed before it was recorded. The cancel wins:
     the renewal's authorization is cancelled at once, and no receipt goes out."""
-    from payments.providers.registry import get_adapter
     from shop.models import EmailNotification
 
     sub = subscribe(klarna, client)
     make_due(sub)
-    adapter = get_adapter(sub.route)
-    charge_recurring = adapter.charge_recurring
-
-    def cancelled_meanwhile(*args, **kwargs):
-        taken = charge_recurring(*args, **kwargs)
-        subscription_cancel(subscription_id=sub.pk, reason="cancel_recurring", source="shopper")
-        return taken
-
-    monkeypatch.setattr(adapter, "charge_recurring", cancelled_meanwhile)
+    after_the_charge(monkeypatch, sub, lambda: subscription_cancel(subscription_id=sub.pk, reason="cancel_recurring",
+                                                                   source="shopper"))
     assert subscription_charge(subscription_id=sub.pk) == "voided"
     charge = sub.charges.select_related("attempt").get(billing_cycle=1)
     assert charge.attempt.status == Status.CANCELLED and charge.provider_order
@@ -359,23 +352,18 @@ def test_a_renewal_klarna_took_while_the_subscriber_cancelled_is_undone(klarna, 
 
 
 def test_an_undo_klarna_could_not_make_is_made_by_reconcile(klarna, client, monkeypatch):
-    from payments.providers.registry import get_adapter
     from payments.services.reconcile import payments_reconcile
 
     sub = subscribe(klarna, client)
     make_due(sub)
-    adapter = get_adapter(sub.route)
-    charge_recurring = adapter.charge_recurring
 
-    def cancelled_meanwhile(*args, **kwargs):
-        taken = charge_recurring(*args, **kwargs)
+    def cancelled_and_klarna_down():
         Subscription.objects.filter(pk=sub.pk).update(status="canceled", next_renewal_at=None)
         # ... and Klarna's order management is down when the shop undoes it.
         klarna.control("POST", "/_emulator/faults", json={"method": "POST", "path": "/klarna/ordermanagement/",
                                                           "kind": "error", "status": 503, "times": 50})
-        return taken
 
-    monkeypatch.setattr(adapter, "charge_recurring", cancelled_meanwhile)
+    after_the_charge(monkeypatch, sub, cancelled_and_klarna_down)
     assert subscription_charge(subscription_id=sub.pk) == "voided"
     attempt = sub.charges.get(billing_cycle=1).attempt
     assert attempt.status == Status.AUTHORIZED  # charged, marked to be undone
