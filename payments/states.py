@@ -263,8 +263,7 @@ def subscription_transition(subscription_id, to_status, *, source, message="", p
         return TransitionResult(sub, to_status != current or bool(changed_fields))
 
 
-# subscription_renewed's reason when the subscriber cancelled while the cycle was being charged.
-CANCELLED_MEANWHILE = "cancelled meanwhile"
+CANCELLED_MEANWHILE = "cancelled meanwhile"  # the subscriber cancelled while the cycle was being charged
 
 
 def subscription_renewed(sub, *, next_renewal_at, source, message) -> TransitionResult:
@@ -273,8 +272,7 @@ def subscription_renewed(sub, *, next_renewal_at, source, message) -> Transition
 
     One UPDATE … WHERE status = active AND next_renewal_at = <the date read>: it takes the row lock and proves
     nobody changed the subscription since (a duplicate charge task, a cancel, a merchant's new date); then
-    the date moves on once only. When it did change, _renewed_after_change decides instead (its reason is
-    CANCELLED_MEANWHILE when the subscriber cancelled meanwhile).
+    the date moves on once only. When it did change, _renewed_after_change decides instead.
     """
     from .models import Subscription, SubscriptionEvent
 
@@ -288,10 +286,9 @@ def subscription_renewed(sub, *, next_renewal_at, source, message) -> Transition
 
 def _renewed_after_change(sub, next_renewal_at, *, source, message) -> TransitionResult:
     """A paid cycle of a subscription somebody changed since `sub` was read. Still active under another
-    date: that date was set meanwhile (a merchant's reschedule) and stands. Cancelled: the subscriber
-    cancelled while the cycle was being charged; nothing moves and the result says "cancelled" (the caller
-    voids the charge). Otherwise (past due, paused) the locked subscription_transition decides, moving the
-    date on from the one read."""
+    date: that date was set meanwhile (a merchant's reschedule) and stands. Cancelled: nothing moves, the
+    reason is CANCELLED_MEANWHILE (the caller undoes the charge). Otherwise the locked subscription_transition
+    decides, moving the date on from the one read."""
     from .models import Subscription
 
     current = (Subscription.objects.select_for_update().filter(pk=sub.pk)
@@ -372,8 +369,8 @@ def _one(success: Success, source, *, locked=False) -> TransitionResult:
 
 
 def subscriptions_renewed(renewals: list[Renewed], *, source) -> set[int]:
-    """subscription_renewed() for many subscriptions, in the caller's transaction. Returns the ids of those
-    found cancelled (the subscriber cancelled while their cycle was being charged: not renewed).
+    """subscription_renewed() for many subscriptions, in the caller's transaction; returns the ids of those
+    found cancelled (CANCELLED_MEANWHILE).
 
     Locks them (pk order); those still active on the date read move on in one UPDATE, with their events
     in one INSERT; one somebody changed meanwhile (a cancel, a merchant's new date) is decided as
@@ -403,9 +400,7 @@ def subscriptions_renewed(renewals: list[Renewed], *, source) -> set[int]:
             SubscriptionEvent.objects.bulk_create(
                 SubscriptionEvent(subscription=r.subscription, kind="sync", source=source, message=r.message[:500])
                 for r in fast)
-        cancelled = {r.subscription.pk for r in slow if current.get(r.subscription.pk, ("",))[0] ==
-                     Subscription.Status.CANCELED}
-        for r in slow:
-            if r.subscription.pk not in cancelled:
-                _renewed_after_change(r.subscription, r.next_renewal_at, source=source, message=r.message)
+        cancelled = {r.subscription.pk for r in slow if current[r.subscription.pk][0] == Subscription.Status.CANCELED}
+        for r in (r for r in slow if r.subscription.pk not in cancelled):
+            _renewed_after_change(r.subscription, r.next_renewal_at, source=source, message=r.message)
         return cancelled
