@@ -46,3 +46,10 @@ def subscription_lines(subscription):
     quarterly product, each its own subscription)."""
     return subscription.order.lines.filter(interval=subscription.interval,
                                            interval_count=subscription.interval_count)
+
+
+def payment_in_progress(order) -> bool:
+    """Whether a payment of the order is still in between (created, at the provider, in review)."""
+    from payments.states import IN_BETWEEN
+
+    return order.payment_attempts.filter(status__in=IN_BETWEEN).exists()

@@ -115,6 +115,9 @@ def order_failed(request, token):
     routes, route_notes = _retry_routes(order)
     return render(request, "shop/order_failed.html", {
         "order": order,
+        # A payment still in between (at the provider, in review, or its answer lost): nothing is known to
+        # have failed, so the page must not say "declined" or "nothing was charged" (probe F F12).
+        "in_progress": selectors.payment_in_progress(order),
         # Withdrawn by the shop: no "try again" (payment_start refuses it too).
         "closed": order.status == Order.Status.CANCELLED and cancelled_by_shop(order.pk),
         "form": RetryForm(routes=routes, initial={"route": order.route}),

@@ -231,3 +231,17 @@ def test_failed_checkout_moves_focus_to_the_error_summary(client, mug):
     add(client, mug)
     html = client.post(reverse("shop:checkout"), {"route": "next"}).content.decode()
     assert re.search(r'<p class="form-error" role="alert" id="error-summary" tabindex="-1" autofocus>', html)
+
+
+def test_the_pay_again_page_of_a_payment_still_in_review_does_not_say_declined(client):
+    """Probe F F12: a MultiSafepay payment under Klarna's review led, through "Pay for this order", to a page
+    saying the payment was declined and nothing was charged."""
+    from payments.models import PaymentAttempt
+
+    order = make_order(route="multisafepay")
+    PaymentAttempt.objects.create(order=order, route="multisafepay", amount=order.total, currency="EUR",
+                                  status="pending", provider_reference="pa_review")
+    html = client.get(order_url(order, "shop:order_failed")).content.decode()
+    assert "Payment not confirmed yet" in html and "no need to pay again" in html
+    assert "declined" not in html and "Nothing was charged" not in html
+    assert 'id="retry-payment"' in html  # a shopper who did not pay can still pay
