@@ -6,7 +6,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-LONG_RUNNING = {"web", "worker", "beat", "emulator", "postgres", "redis"}
+LONG_RUNNING = {"proxy", "web", "worker", "beat", "emulator", "postgres", "redis"}
 
 
 def compose():
@@ -99,3 +99,23 @@ def test_the_web_workers_timeout_outlasts_a_requests_provider_calls(settings):
     call = (settings.PROVIDER_RETRY_WINDOW + settings.PROVIDER_MAX_BACKOFF + settings.PROVIDER_CONNECT_TIMEOUT
             + settings.PROVIDER_READ_TIMEOUT)
     assert timeout >= 3 * call, (timeout, call)
+
+
+def test_only_the_buffering_proxy_is_published_and_the_web_trusts_it():
+    """Probe E F7: three slow clients held gunicorn's three sync workers and stopped the shop. Only nginx is
+    published; it reads each request whole before gunicorn sees it (deploy/nginx.conf), drops a client that
+    stalls, and is the one proxy the rate limits trust for the client's address."""
+    import re
+
+    services = compose()["services"]
+    assert "ports" not in services["web"] and services["proxy"]["ports"] == ["8000:80"]
+    assert services["web"]["environment"]["PAYMENT_TRUSTED_PROXIES"] == "1"
+    mounted = services["proxy"]["volumes"][0].split(":")[0]
+    conf = (ROOT / mounted).read_text()
+    assert "server web:8000;" in conf and "proxy_pass http://shop_web;" in conf
+    assert "proxy_request_buffering on;" in conf and "proxy_request_buffering off" not in conf
+    assert re.search(r"client_body_timeout (\d+)s;", conf) and re.search(r"client_header_timeout (\d+)s;", conf)
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in conf  # overwritten: one trusted hop
+    web = services["web"]["command"]
+    assert int(re.search(r"proxy_read_timeout (\d+)s;", conf).group(1)) > int(web[web.index("--timeout") + 1])
+
