@@ -49,7 +49,7 @@ def production_env(port: int, database_url: str, static_root: Path, emulator_url
             "DATABASE_URL": database_url, "NEXT_API_TOKEN": "emulator-token", "NEXT_WEBHOOK_SECRET": "x",
             "KLARNA_USERNAME": "PK_TEST", "KLARNA_PASSWORD": "emulator-secret", "STATIC_ROOT": str(static_root),
             "PAYMENT_ROUTES": "next,klarna_payments", "KLARNA_AUTHORIZE_API_KEY": "emulator",
-            "KLARNA_AUTHORIZE_SIGNING_KEY": "emulator",
+            "KLARNA_AUTHORIZE_SIGNING_KEY": "emulator", "MULTISAFEPAY_API_KEY": "msp-emulator-api-key",
             "LOG_LEVEL": "WARNING", "CELERY_BROKER_URL": "", "SECURE_SSL_REDIRECT": "0",
             "SESSION_COOKIE_SECURE": "0", "CSRF_COOKIE_SECURE": "0", "PYTHONPATH": str(ROOT / "bench")}
 
