@@ -1,7 +1,7 @@
 """Subscriptions as the provider runs them, mirrored; one SubscriptionCharge per billing cycle.
 
 For 29 Next the platform renews and charges; the shop mirrors it from webhooks and reconcile, and
-drives dunning (/retry/, /cancel/). Status changes go through payments.states.
+drives dunning (/retry/, /cancel/). Status changes go through payments.subscription_states.
 """
 import secrets
 

@@ -16,7 +16,7 @@ from ..models import Subscription, SubscriptionEvent
 from ..orders import order_book
 from ..providers.registry import all_adapters, get_adapter
 from ..providers.types import ProviderPayment, Renewals
-from ..states import subscription_transition
+from ..subscription_states import subscription_transition
 from .dispatch import enqueue_on_commit
 
 CANCEL_REASONS = {

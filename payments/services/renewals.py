@@ -18,18 +18,13 @@ from ..orders import order_book
 from ..providers.registry import get_adapter
 from ..providers.types import Operation, Renewals
 from ..signals import renewal_failed, renewal_paid, renewals_paid, send_on_commit, subscription_cancelled
-from ..states import (
+from ..states import SUCCESSFUL, Status, Success, record_event, transition, transitions_succeeded
+from ..statuses import Renewed
+from ..subscription_states import (
     CANCELLED_MEANWHILE,
-    SUCCESSFUL,
-    Renewed,
-    Status,
-    Success,
-    record_event,
     subscription_renewed,
     subscription_transition,
     subscriptions_renewed,
-    transition,
-    transitions_succeeded,
 )
 from .payment_start import checkout_request
 from .renewal_strategies import routes_renewed_by
@@ -324,7 +319,7 @@ def _charge_token(charge, request, source):
 
 
 def _renewed(charge) -> Renewed:
-    """The subscription's next renewal date one interval on from the date read (payments.states), or the
+    """The subscription's next renewal date one interval on from the date read (payments.subscription_states), or the
     first date of that schedule still ahead when the date read lay further back (a merchant moved it into
     the past, the shop was down): one charge now, never one per missed cycle on every beat (probe E F9)."""
     sub = charge.subscription

@@ -16,7 +16,8 @@ from ..orders import RenewalLine, order_book
 from ..providers.registry import get_adapter
 from ..providers.types import ProviderPayment, SubscriptionInfo
 from ..signals import renewal_failed, renewal_paid, send_on_commit, subscription_cancelled
-from ..states import SUCCESSFUL, Status, subscription_transition, transition
+from ..states import SUCCESSFUL, Status, transition
+from ..subscription_states import subscription_transition
 from .dispatch import enqueue_on_commit
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,9 @@ from payments import tasks
 from payments.models import PaymentAttempt, PaymentEvent, Subscription, SubscriptionCharge, SubscriptionEvent
 from payments.services.renewals import renewal_charge, renewals_charge
 from payments.services.subscriptions import next_date
-from payments.states import Renewed, Status, Success, subscriptions_renewed, transitions_succeeded
+from payments.states import Status, Success, transitions_succeeded
+from payments.statuses import Renewed
+from payments.subscription_states import subscriptions_renewed
 from shop import tasks as shop_tasks
 from shop.models import EmailNotification, Order
 from shop.tasks import send_pending_emails
