@@ -100,7 +100,7 @@ class PaymentEvent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["attempt", "dedupe_key"], name="paymentevent_once_per_key"),
         ]
-        # Reconcile finds the renewals to undo (services.renewals.VOID_AFTER_CANCEL) by this key alone. A
+        # Reconcile finds the renewals to undo (services.renewal_voids.VOID_AFTER_CANCEL) by this key alone. A
         # partial index: the rows it holds are rare, and no other event's insert writes it.
         indexes = [models.Index(fields=["attempt"], condition=models.Q(dedupe_key="renewal:void-after-cancel"),
                                 name="paymentevent_renewal_voids")]

@@ -16,6 +16,7 @@ from .approvals import payment_settle
 from .operation_outcomes import operations_reconcile
 from .payment_confirm import APPLICABLE
 from .payment_start import REPLACED, payment_resend, start_replays
+from .renewal_voids import renewal_voids_retry
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def payments_reconcile(*, now=None, older_than=None, limit=500) -> ReconcileRepo
             continue
         _settle(attempt, payment, report)
     report.duplicates = _undo_duplicates()
-    report.voided = _void_renewals()
+    report.voided = renewal_voids_retry()
     report.operations = operations_reconcile(now=now)
     log.info("reconcile: %s", report)
     return report
@@ -164,13 +165,3 @@ def _undo_duplicates() -> int:
     pending = PaymentAttempt.objects.filter(duplicate_of__isnull=False, status__in=PAYING).values_list("pk", flat=True)
     return sum(checkout_duplicate_settle(attempt_id=pk) for pk in pending)
 
-
-def _void_renewals() -> int:
-    """Renewals charged while their subscriber cancelled whose undo failed earlier are tried again."""
-    from ..models import PaymentEvent
-    from .duplicates import PAYING
-    from .renewals import VOID_AFTER_CANCEL, renewal_void
-
-    pending = (PaymentEvent.objects.filter(dedupe_key=VOID_AFTER_CANCEL, attempt__status__in=PAYING)
-               .values_list("attempt_id", flat=True))
-    return sum(renewal_void(pk, source="reconcile") for pk in pending)

@@ -12,13 +12,13 @@ from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from ..exceptions import PaymentDeclined, PaymentError, ProviderRequestError, ProviderUnavailable, TokenRevoked
-from ..models import PaymentAttempt, Subscription, SubscriptionCharge, SubscriptionEvent
+from ..exceptions import PaymentDeclined, ProviderRequestError, ProviderUnavailable, TokenRevoked
+from ..models import PaymentAttempt, Subscription, SubscriptionCharge
 from ..orders import order_book
 from ..providers.registry import get_adapter
-from ..providers.types import Operation, Renewals
+from ..providers.types import Renewals
 from ..signals import renewal_failed, renewal_paid, renewals_paid, send_on_commit, subscription_cancelled
-from ..states import SUCCESSFUL, Status, Success, record_event, transition, transitions_succeeded
+from ..states import SUCCESSFUL, Status, Success, transition, transitions_succeeded
 from ..statuses import Renewed
 from ..subscription_states import (
     CANCELLED_MEANWHILE,
@@ -28,12 +28,10 @@ from ..subscription_states import (
 )
 from .payment_start import checkout_request
 from .renewal_strategies import routes_renewed_by
+from .renewal_voids import charged_after_cancel, renewal_void
 from .subscriptions import next_date
 
 log = logging.getLogger(__name__)
-# The event that marks a renewal charged while its subscriber cancelled, to be undone (reconcile retries;
-# PaymentEvent's partial index paymentevent_renewal_voids names this key).
-VOID_AFTER_CANCEL = "renewal:void-after-cancel"
 
 
 def subscriptions_due(*, now=None):
@@ -48,7 +46,7 @@ def subscriptions_charge_due(*, now=None) -> list[int]:
 
 def subscription_charge(*, subscription_id, source="renewal", force=False, past_due_only=False) -> str:
     """Charge the subscription's open billing cycle once. Returns paid / declined / token_gone / skipped, or
-    voided when the subscriber cancelled while it was being charged (_mark_void).
+    voided when the subscriber cancelled while it was being charged (renewal_voids).
 
     `force` charges the next cycle before its date (renew now); `past_due_only` (a retry) charges only while
     the subscription is past due, checked under its row lock (_open_charge), so retries racing one that
@@ -79,15 +77,11 @@ def subscription_charge(*, subscription_id, source="renewal", force=False, past_
             return "paid"  # a charge_renewal task for the same cycle recorded it first: advance once only
         SubscriptionCharge.objects.filter(pk=charge.pk).update(provider_order=payment.provider_reference)
         renewed = _renewed(charge)  # on from the date read; a date set meanwhile (a reschedule) stands
-        cancelled = subscription_renewed(sub, next_renewal_at=renewed.next_renewal_at, source=source,
-                                         message=renewed.message).reason == CANCELLED_MEANWHILE
-        voided = cancelled and _undoable(sub)
-        if voided:
-            _mark_void(charge, source)
-        else:
+        voided = subscription_renewed(sub, next_renewal_at=renewed.next_renewal_at, source=source,
+                                      message=renewed.message).reason == CANCELLED_MEANWHILE \
+            and charged_after_cancel(charge, source)
+        if not voided:
             send_on_commit(renewal_paid, charge_id=charge.pk, subscription_id=sub.pk)
-        if cancelled and not voided:
-            _kept_after_cancel(charge, source)
     if voided:
         renewal_void(attempt.pk, source=source)
         return "voided"
@@ -213,7 +207,7 @@ def _chargeable(charge) -> bool:
 def _record_paid(paid, source) -> list[int]:
     """The batch's successes in one transaction (see renewals_charge); a charge a duplicate recorded
     first changes nothing here and is neither advanced nor mailed again. Returns the charges voided
-    because their subscriber cancelled meanwhile (_mark_void)."""
+    because their subscriber cancelled meanwhile (renewal_voids)."""
     if not paid:
         return []
     with transaction.atomic():
@@ -231,13 +225,9 @@ def _record_paid(paid, source) -> list[int]:
             provider_order=Subquery(PaymentAttempt.objects.filter(pk=OuterRef("attempt_id"))
                                     .values("provider_reference")[:1]), updated_at=timezone.now())
         cancelled = subscriptions_renewed([_renewed(charge) for charge, _ in paid], source=source)
-        voided = [charge for charge, _ in paid if charge.subscription_id in cancelled and _undoable(charge.subscription)]
+        voided = [charge for charge, _ in paid
+                  if charge.subscription_id in cancelled and charged_after_cancel(charge, source)]
         kept = [charge for charge, _ in paid if charge not in voided]
-        for charge in voided:
-            _mark_void(charge, source)
-        for charge in kept:
-            if charge.subscription_id in cancelled:
-                _kept_after_cancel(charge, source)
         if kept:
             send_on_commit(renewals_paid, renewals=[
                 {"charge_id": charge.pk, "subscription_id": charge.subscription_id,
@@ -245,57 +235,6 @@ def _record_paid(paid, source) -> list[int]:
     for charge in voided:
         renewal_void(charge.attempt.pk, source=source)
     return [charge.pk for charge in voided]
-
-
-def _mark_void(charge, source) -> None:
-    """A cycle the provider charged while its subscriber was cancelling (the cancel committed after the
-    status was read for the charge and before the charge was recorded). The subscriber was told nothing
-    more would be charged, so the cancel wins: the charge is to be undone (renewal_void, once the caller
-    commits). Marked in the caller's transaction with the payment itself, so a crash before the undo
-    leaves it for reconcile, not forgotten."""
-    SubscriptionEvent.objects.create(
-        subscription_id=charge.subscription_id, kind="sync", source=source,
-        message=f"Cycle {charge.billing_cycle} was charged while the subscription was being cancelled: "
-                "the charge is undone")
-    record_event(charge.attempt.pk, kind="rejected", source=source, dedupe_key=VOID_AFTER_CANCEL,
-                 message="The subscriber cancelled while this renewal was being charged: it is undone, as "
-                         "they were told nothing more would be charged")
-
-
-def _undoable(sub) -> bool:
-    """Whether the shop can undo a charge on this subscription's route (cancel or refund it)."""
-    return bool({Operation.CANCEL, Operation.REFUND} & get_adapter(sub.route).capabilities.operations)
-
-
-def _kept_after_cancel(charge, source) -> None:
-    """A cycle charged while its subscriber cancelled, on a route whose charges the shop cannot undo: the
-    charge stands (the subscriber gets its receipt) and the merchant is told to refund it at the provider."""
-    message = (f"Cycle {charge.billing_cycle} was charged while the subscription was being cancelled, and this "
-               "route cannot undo it from the shop: refund it at the provider")
-    SubscriptionEvent.objects.create(subscription_id=charge.subscription_id, kind="sync", source=source,
-                                     message=message)
-    record_event(charge.attempt.pk, kind="note", source=source, dedupe_key=f"{VOID_AFTER_CANCEL}:manual",
-                 message=message)
-
-
-def renewal_void(attempt_id, *, source) -> bool:
-    """Undo a renewal charge marked VOID_AFTER_CANCEL (payment_undo). True when undone (or under way); a
-    provider that cannot do it now leaves a note, and reconcile calls this again."""
-    from .order_management import OperationRefused, payment_undo
-
-    attempt = PaymentAttempt.objects.get(pk=attempt_id)
-    try:
-        undone = payment_undo(attempt, source=source, description="Renewal charged while the subscriber cancelled")
-    except (OperationRefused, PaymentError) as exc:
-        log.warning("renewal %s charged after its cancel not undone yet: %s", attempt.reference, exc)
-        record_event(attempt.pk, kind="note", source=source,
-                     message=f"Undoing failed for now ({exc}); reconcile tries again"[:500])
-        return False
-    if not undone:
-        # Nothing left to cancel or refund (the merchant undid it already): the mark is settled.
-        record_event(attempt.pk, kind="note", source=source, dedupe_key=f"{VOID_AFTER_CANCEL}:nothing",
-                     message="Nothing left to undo on this renewal")
-    return undone
 
 
 def _charge_token(charge, request, source):
