@@ -18,6 +18,7 @@ from payments.exceptions import PaymentError
 from payments.selectors import route_choices
 from payments.services.payment_start import payment_start
 
+from ..browser_orders import LAST_ORDER_SESSION_KEY, remember_placed
 from ..cart import Cart, CartError
 from ..forms import CheckoutForm
 from ..links import order_url
@@ -27,10 +28,6 @@ from ..templatetags.money import money
 logger = logging.getLogger(__name__)
 
 DETAILS_SESSION_KEY = "checkout_details"
-LAST_ORDER_SESSION_KEY = "last_order"
-# Every order this browser placed lately, newest last: its pages offer it upsells and settle its cart.
-PLACED_ORDERS_SESSION_KEY = "placed_orders"
-PLACED_ORDERS_KEPT = 20
 # Each checkout page carries a one-time submission key: a second POST of the same page (a double click, a
 # click again while the provider is slow) follows the first to where it went instead of placing a second
 # order (probe F F3). Kept in the cache (Redis in production: shared by every web process).
@@ -152,21 +149,6 @@ def _place_and_pay(request, cart, form):
     _remember(request.session, DETAILS_SESSION_KEY, form.details())
     remember_placed(request.session, attempt.order.number)
     return see_other(attempt.redirect_url)
-
-
-def remember_placed(session, number):
-    """`number` is the order this browser placed last (a resubmitted checkout rewrites it), and one of the
-    orders it placed."""
-    _remember(session, LAST_ORDER_SESSION_KEY, number)
-    placed = list(session.get(PLACED_ORDERS_SESSION_KEY) or [])
-    if number not in placed:
-        session[PLACED_ORDERS_SESSION_KEY] = (placed + [number])[-PLACED_ORDERS_KEPT:]
-
-
-def placed_here(session, order) -> bool:
-    """Whether this browser placed `order` (another tab may have placed a newer one since)."""
-    return session.get(LAST_ORDER_SESSION_KEY) == order.number or \
-        order.number in (session.get(PLACED_ORDERS_SESSION_KEY) or [])
 
 
 def _remember(session, key, value):

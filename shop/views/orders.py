@@ -21,17 +21,16 @@ from payments.selectors import cancelled_by_shop, route_names, upsells_of
 from payments.services.upsell_terms import upsell_offers_shown
 
 from .. import selectors
+from ..browser_orders import first_settlement, placed_here, remember_placed
 from ..cart import Cart
 from ..forms import RetryForm
 from ..links import order_url, subscription_url
 from ..models import Order
 from ..templatetags.shopper_words import in_review
-from .checkout import offered_routes, placed_here, remember_placed, start_payment_and_redirect
+from .checkout import offered_routes, start_payment_and_redirect
 
 # Orders the thank-you page has nothing to thank for: the shopper belongs on the try-again page.
 UNPAID_FINAL = {Order.Status.PAYMENT_FAILED, Order.Status.CANCELLED}
-# The paid orders whose items this browser's cart already gave up (a few, newest last).
-SETTLED_ORDERS_SESSION_KEY = "cart_settled"
 
 
 def _order_or_404(token, **kwargs):
@@ -51,12 +50,9 @@ def _settle_cart(request, order) -> bool:
     the order bought, once; anything added since stays. Someone opening the link elsewhere keeps their
     cart. Returns whether this browser placed the order."""
     here = placed_here(request.session, order)
-    if here and order.is_paid:
-        settled = list(request.session.get(SETTLED_ORDERS_SESSION_KEY) or [])
-        if order.number not in settled:
-            Cart(request.session).settle(order.lines.filter(is_upsell=False, product__isnull=False)
-                                         .values_list("product_id", "quantity"))
-            request.session[SETTLED_ORDERS_SESSION_KEY] = (settled + [order.number])[-20:]
+    if here and order.is_paid and first_settlement(request.session, order.number):
+        Cart(request.session).settle(order.lines.filter(is_upsell=False, product__isnull=False)
+                                     .values_list("product_id", "quantity"))
     return here
 
 

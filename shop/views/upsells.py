@@ -14,8 +14,8 @@ from payments.selectors import upsells_of
 from payments.services.upsells import UpsellNotAvailable, upsell_accept, upsell_status
 
 from .. import selectors
+from ..browser_orders import placed_here
 from ..links import order_url
-from .checkout import placed_here
 
 
 def _order(token):

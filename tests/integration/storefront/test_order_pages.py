@@ -110,7 +110,7 @@ def test_an_order_paid_while_its_status_page_was_open_settles_the_cart_there(cli
 def test_an_older_order_of_this_browser_still_settles_its_cart(client, mug, beans):
     """Probe F F4/F10: a second checkout in another tab made the first order "not this browser's", so
     paying it left its items in the cart and refused its upsells."""
-    from shop.views.checkout import remember_placed
+    from shop.browser_orders import remember_placed
 
     first, second = make_order(items=[(mug, 1)]), make_order(items=[(beans, 1)])
     add(client, mug)
