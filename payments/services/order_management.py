@@ -229,7 +229,8 @@ def payment_undo(attempt, *, source, description) -> bool:
         payment_cancel(attempt_id=attempt.pk, source=source, user="shop")
         return True
     refundable = attempt.captured_amount - attempt.refunded_amount
-    if attempt.status in (Status.CAPTURED, Status.PARTIALLY_REFUNDED) and refundable > 0 and Operation.REFUND in operations:
+    if attempt.status in (Status.CAPTURED, Status.PARTIALLY_REFUNDED) and refundable > 0 \
+            and Operation.REFUND in operations:
         payment_refund(attempt_id=attempt.pk, amount=refundable, source=source, user="shop", description=description)
         return True
     return False

@@ -71,7 +71,7 @@ def payment_start(*, order, route) -> PaymentAttempt:
         # Its start may have charged: learn its answer before another attempt could charge again (a
         # StartAnswerLost again tells the shopper it is still unknown). Declined: the new attempt goes on.
         try:
-            payment_resend(unanswered, source="checkout")
+            payment_send(unanswered, source="checkout")
         except PaymentDeclined:
             pass
     book = order_book()
@@ -111,8 +111,8 @@ def payment_send(attempt, details: OrderDetails | None = None, *, source="checko
 
     A lost answer on a route whose start replays (Capabilities.start_replays) leaves the attempt created,
     with a note, and raises StartAnswerLost: the call may have charged, so it is not called failed. The
-    next payment_start of the order, or reconcile, sends it again (payment_resend) and learns the first
-    answer."""
+    next payment_start of the order, or reconcile, sends it again (payment_send once more: the provider
+    replays what it answered the first time, or answers now if the first call never reached it)."""
     adapter = get_adapter(attempt.route)
     try:
         outcome = adapter.start_checkout(checkout_request(attempt, details))
@@ -133,18 +133,13 @@ def unanswered_starts(order_id):
     """The order's checkout attempts whose start was never answered, on routes whose start replays."""
     return [attempt for attempt in PaymentAttempt.objects.filter(order_id=order_id, kind=PaymentAttempt.Kind.CHECKOUT,
                                                                   status=Status.CREATED)
-            if start_replays(attempt.route)]
+            if route_can(attempt.route, "start_replays")]
 
 
-def payment_resend(attempt, *, source) -> PaymentAttempt:
-    """Send an unanswered start again under the same key: the provider replays what it answered the first
-    time (or, if the first call never reached it, answers now). Raises what payment_send raises."""
-    return payment_send(attempt, source=source)
-
-
-def start_replays(route) -> bool:
+def route_can(route, capability: str) -> bool:
+    """A route's boolean capability; False for a route since removed from the code."""
     try:
-        return get_adapter(route).capabilities.start_replays
+        return getattr(get_adapter(route).capabilities, capability)
     except RouteNotAvailable:
         return False
 
@@ -309,16 +304,9 @@ def _rewritable(attempts) -> bool:
     other route may still be paid in an old tab, whatever the shop recorded since (replaced, abandoned,
     declined): its order keeps its contents, and a changed cart becomes a new order (probe F F1)."""
     for route, status, reference, sent in attempts:
-        rewritten_by_us = _session_rewritable(route)
+        rewritten_by_us = route_can(route, "session_updates")
         if status in IN_BETWEEN and (not rewritten_by_us or reference):
             return False
         if sent and not rewritten_by_us and status not in SUCCESSFUL:
             return False
     return True
-
-
-def _session_rewritable(route) -> bool:
-    try:
-        return get_adapter(route).capabilities.session_updates
-    except RouteNotAvailable:  # a route since removed from the code: nothing to rewrite it with
-        return False

@@ -15,7 +15,7 @@ from ..states import IN_BETWEEN, SUCCESSFUL, Status, transition
 from .approvals import payment_settle
 from .operation_outcomes import operations_reconcile
 from .payment_confirm import APPLICABLE
-from .payment_start import REPLACED, payment_resend, start_replays
+from .payment_start import REPLACED, payment_send, route_can
 from .renewal_voids import renewal_voids_retry
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def payments_reconcile(*, now=None, older_than=None, limit=500) -> ReconcileRepo
     report = ReconcileReport()
     stuck = PaymentAttempt.objects.filter(status__in=IN_BETWEEN, created_at__lte=due).order_by("created_at")[:limit]
     for attempt in stuck:
-        if attempt.status == Status.CREATED and start_replays(attempt.route) \
+        if attempt.status == Status.CREATED and route_can(attempt.route, "start_replays") \
                 and attempt.created_at > now - timedelta(seconds=settings.PAYMENT_EXPIRE_AFTER):
             _resend(attempt, report)
             continue
@@ -112,7 +112,7 @@ def _resend(attempt, report) -> None:
     and expires, a decline fails the attempt)."""
     report.checked += 1
     try:
-        payment_resend(attempt, source="reconcile")
+        payment_send(attempt, source="reconcile")
     except PaymentDeclined:
         report.settled += 1
     except (ProviderError, InvalidReturn) as exc:
@@ -164,4 +164,3 @@ def _undo_duplicates() -> int:
 
     pending = PaymentAttempt.objects.filter(duplicate_of__isnull=False, status__in=PAYING).values_list("pk", flat=True)
     return sum(checkout_duplicate_settle(attempt_id=pk) for pk in pending)
-
