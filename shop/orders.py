@@ -189,9 +189,7 @@ def order_revise(*, order_id: int, cart: Cart, details: dict, route: str) -> Ord
 
 def _same_unpaid_order(number: str, cart: Cart, details: dict) -> Order | None:
     """The unpaid order `number` when it holds exactly what the cart and the form hold now (same products,
-    quantities and prices, same details), else None. An order the shop withdrew is not reused."""
-    from payments.selectors import cancelled_by_shop
-
+    quantities and prices, same details), else None. An order the shop withdrew is cancelled: not reused."""
     order = Order.objects.filter(number=number, status__in=[Order.Status.PENDING, Order.Status.PAYMENT_FAILED]).first()
     if order is None:
         return None
@@ -200,7 +198,7 @@ def _same_unpaid_order(number: str, cart: Cart, details: dict) -> Order | None:
     has = sorted(order.lines.filter(is_upsell=False).values_list("product_id", "quantity", "unit_price"))
     same_details = all(getattr(order, field) == details[field] for field in ADDRESS_FIELDS
                        if field in details and field != "ip_address")
-    if wanted != has or order.total != totals.total or not same_details or cancelled_by_shop(order.pk):
+    if wanted != has or order.total != totals.total or not same_details:
         return None
     return order
 

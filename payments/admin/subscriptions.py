@@ -10,6 +10,7 @@ from common.money import format_interval, format_minor
 
 from ..models import Subscription, SubscriptionCharge, SubscriptionEvent
 from ..services.confirmations import subscription_confirmed
+from ..services.renewal_strategies import CHARGING
 from ..services.subscription_actions import (
     CANCEL_REASONS,
     SubscriptionActionError,
@@ -41,8 +42,6 @@ class ConfirmForm(forms.Form):
 
 
 # action: (label, form, run(subscription, cleaned data, the form's one-time confirmation key))
-# The actions that charge the subscriber.
-CHARGING = ("renew", "retry")
 ACTIONS = {
     "renew": ("Renew now", ConfirmForm,
               lambda sub, data, key: subscription_renew_now(subscription_id=sub.pk, confirmation=key)),
