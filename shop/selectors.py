@@ -43,9 +43,10 @@ def order_for_token(token: str, *, with_attempts: bool = False) -> Order | None:
 
 def subscription_lines(subscription):
     """The order lines a subscription renews: those of its own schedule (an order may hold a monthly and a
-    quarterly product, each its own subscription)."""
-    return subscription.order.lines.filter(interval=subscription.interval,
-                                           interval_count=subscription.interval_count)
+    quarterly product, each its own subscription). Picked from `order.lines.all()`, so a batch that
+    prefetched the orders' lines (the renewal receipts) reads no row again."""
+    return [line for line in subscription.order.lines.all()
+            if line.interval == subscription.interval and line.interval_count == subscription.interval_count]
 
 
 def payment_in_progress(order) -> bool:

@@ -309,3 +309,19 @@ def test_a_batch_receipt_is_the_message_one_read_alone_would_be(emulator, client
         batch, alone = email_message(note, contents[note.pk]), email_message(note)
         assert (batch.subject, batch.body, batch.alternatives) == (alone.subject, alone.body, alone.alternatives)
         assert "Manage your subscription" in batch.body and alone.to == batch.to == [note.to]
+
+
+def test_a_batch_of_receipts_reads_its_content_in_three_queries(emulator, client, queued,
+                                                                django_assert_max_num_queries):
+    """The charges with their subscriptions and orders, then each side's order lines: three queries for the
+    whole chunk. The subscription's product names come from the prefetched lines, not a query per receipt."""
+    from shop.emails import _contents
+
+    subscribers(emulator, client, count=3)
+    tasks.charge_due_subscriptions()
+    renewals_charge(charge_ids=queued["chunks"][0])
+    notes = list(EmailNotification.objects.filter(kind="renewal_paid").order_by("pk"))
+    assert len(notes) == 3
+    with django_assert_max_num_queries(3):
+        contents = _contents(notes)
+    assert [context["product"] != "your subscription" for _, context in contents.values()] == [True] * 3
