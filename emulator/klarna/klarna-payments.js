@@ -5,12 +5,14 @@
  *   Klarna.Payments.authorize({payment_method_category}, [data], callback)             -> {approved, show_form, authorization_token?, finalize_required?}
  *   Klarna.Payments.reauthorize(...), finalize(...), loadPaymentReview(...), on(...)
  * authorize() opens a sandbox dialog (#klarna-approve / #klarna-decline / #klarna-close); the decision is
- * POSTed to the emulator as text/plain (a "simple" cross-origin request: no CORS preflight needed).
+ * POSTed to the emulator as text/plain (a "simple" cross-origin request: no CORS preflight needed). The dialog
+ * shows the amount to approve as the session holds it when the dialog opens (#klarna-amount), as Klarna's does.
  */
 (function () {
   "use strict";
   var ENDPOINT = "__AUTHORIZE_URL__";
   var PINK = "#FFB3C7";
+  var SUMMARY = ENDPOINT.replace(/authorize$/, "summary");
   var current = { clientToken: null, claims: null };
 
   function InvalidClientTokenError(message) {
@@ -73,6 +75,29 @@
     request.send(JSON.stringify(body));
   }
 
+  function money(minor, currency) {
+    try {
+      return new Intl.NumberFormat("en", { style: "currency", currency: currency }).format(minor / 100);
+    } catch (e) { return (minor / 100).toFixed(2) + " " + currency; }
+  }
+
+  // The amount the shopper is asked to approve: the session's as Klarna holds it now (not what the merchant's
+  // page drew when it loaded), as Klarna's own dialog shows it.
+  function showAmount(data) {
+    var request = new XMLHttpRequest();
+    request.open("POST", SUMMARY);
+    request.setRequestHeader("Content-Type", "text/plain;charset=UTF-8");
+    request.onload = function () {
+      var answer = null;
+      try { answer = JSON.parse(request.responseText); } catch (e) { answer = null; }
+      var target = document.getElementById("klarna-amount");
+      if (target && answer && typeof answer.order_amount === "number" && answer.purchase_currency) {
+        target.textContent = "Total to pay: " + money(answer.order_amount, answer.purchase_currency);
+      }
+    };
+    request.send(JSON.stringify({ client_token: current.clientToken, data: data }));
+  }
+
   function authorize(options, data, callback) {
     var call = normalise(options, data, callback);
     if (!current.clientToken) { later(call.callback, { approved: false, show_form: false }); return; }
@@ -92,6 +117,7 @@
       '<h2 id="klarna-dialog-title" style="font-size:18px;margin:0 0 6px">Confirm your purchase</h2>' +
       '<p style="color:#6b6b6b;font-size:14px;margin:0 0 14px">Emulated Klarna sandbox' +
       (email ? ' &middot; <span id="klarna-email"></span>' : '') + '</p>' +
+      '<p id="klarna-amount" style="font-size:16px;font-weight:600;margin:0 0 14px">Total to pay: …</p>' +
       '<button type="button" id="klarna-approve" style="display:block;width:100%;border:0;border-radius:24px;' +
       'padding:12px;font-size:16px;font-weight:600;background:' + PINK + ';cursor:pointer">Approve purchase (sandbox)</button>' +
       '<button type="button" id="klarna-decline" style="display:block;width:100%;border:1px solid #17120f;' +
@@ -100,6 +126,7 @@
       '</div></div>';
     document.body.appendChild(overlay);
     if (email) { document.getElementById("klarna-email").textContent = email; }
+    showAmount(call.data);
     var busy = false;
     function decide(approve) {
       if (busy) { return; }

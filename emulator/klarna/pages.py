@@ -33,6 +33,7 @@ def register(provider: KlarnaProvider) -> None:
     register_routes(provider, BASE, [
         ("GET", "/js/klarna-payments.js", serve_script),
         ("POST", "/sdk/authorize", sdk_authorize),
+        ("POST", "/sdk/summary", sdk_summary),
         ("GET", "/assets/badge.svg", badge),
         ("GET", "/redirect/<redirect_id>", confirmation_redirect),
     ], kind="page")
@@ -42,17 +43,42 @@ def badge(provider: KlarnaProvider, request: Request) -> Response:
     return Response(200, BADGE.encode(), {"Content-Type": "image/svg+xml", **CORS})
 
 
-def sdk_authorize(provider: KlarnaProvider, request: Request) -> Response:
-    """The dialog's decision: `{client_token, approve, data, payment_method_category}` (sent as text/plain)
-    -> the authorize() callback's argument. Always 200: the SDK reports failures inside the answer."""
+def _sdk_session(provider: KlarnaProvider, request: Request):
+    """(the session the body's client token names, the body) or (None, None); the SDK posts text/plain JSON."""
     try:
         body = json.loads(request.body or b"{}")
     except (ValueError, UnicodeDecodeError):
-        body = None
+        return None, None
     claims = decode_client_token(body.get("client_token")) if isinstance(body, dict) else None
     session_id = (claims or {}).get("session_id")
     session = provider.state.session(str(session_id), provider.now()) if session_id else None
     if session is None or session.client_token != body.get("client_token"):
+        return None, None
+    return session, body
+
+
+def sdk_summary(provider: KlarnaProvider, request: Request) -> Response:
+    """What the dialog shows before the shopper decides: the amount the authorization would be for. As in
+    Klarna's own dialog, that is the session's amount as it stands now (a shop that updated the session
+    after its page was drawn shows the new amount here), or the `order_amount` the authorize() call passes,
+    which updates the session. `{client_token, data}` -> `{order_amount, purchase_currency}`; 404 for a
+    session that is gone."""
+    session, body = _sdk_session(provider, request)
+    if session is None:
+        return json_response({"error": "no such session"}, status=404, headers=CORS)
+    data = body.get("data") if isinstance(body.get("data"), dict) else {}
+    amount = data.get("order_amount")
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount < 0:
+        amount = session.data.get("order_amount")
+    return json_response({"order_amount": amount, "purchase_currency": session.data.get("purchase_currency")},
+                         headers=CORS)
+
+
+def sdk_authorize(provider: KlarnaProvider, request: Request) -> Response:
+    """The dialog's decision: `{client_token, approve, data, payment_method_category}` (sent as text/plain)
+    -> the authorize() callback's argument. Always 200: the SDK reports failures inside the answer."""
+    session, body = _sdk_session(provider, request)
+    if session is None:
         return json_response({"approved": False, "show_form": False, "error": {"invalid_fields": []}}, headers=CORS)
     data = body.get("data") if isinstance(body.get("data"), dict) else {}
     try:

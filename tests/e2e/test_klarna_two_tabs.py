@@ -62,3 +62,39 @@ def test_two_tabs_pay_once_and_the_old_widget_places_no_order(page, shop, settin
     assert "but not finished" in first_page and "Nothing was charged" in first_page
     assert "Authorized" in payment_page(merchant, shop, second)
     merchant.context.close()
+
+
+def test_an_old_tab_asks_the_shopper_to_approve_the_total_the_order_has_now(page, shop, settings, emulator):
+    """Probe F F6: the payment page left open in one tab shows the cart as it was; the shopper adds a second mug
+    in another tab and checks out again, which updates the same Klarna session. Approving in the old tab
+    charges the new total, so Klarna's dialog (here the emulator's, as Klarna's own does) says that total
+    before the shopper approves, and the order is paid for exactly that."""
+    settings.PAYMENT_ROUTES = ["klarna_payments"]
+    mug = make_product(name="Enamel mug", price=1850)
+    old_tab = page
+    old_tab.goto(shop.url + mug.get_absolute_url())
+    old_tab.click("#add-to-cart button[type=submit]")
+    old_tab.goto(shop.url + "/checkout/")
+    fill_checkout(old_tab)
+    old_tab.wait_for_url(re.compile(r".*/payments/widget/klarna_payments/.*"))
+    first_total = Order.objects.get().total
+
+    new_tab = old_tab.context.new_page()
+    new_tab.goto(shop.url + mug.get_absolute_url())
+    new_tab.click("#add-to-cart button[type=submit]")
+    new_tab.goto(shop.url + "/checkout/")
+    fill_checkout(new_tab)
+    new_tab.wait_for_url(re.compile(r".*/payments/widget/klarna_payments/.*"))
+    order = Order.objects.get()
+    assert order.total > first_total  # the same order, rewritten for two mugs
+
+    open_dialog(old_tab)
+    shown = f"€{order.total / 100:.2f}"
+    old_tab.wait_for_function("(shown) => document.getElementById('klarna-amount').textContent.includes(shown)",
+                              arg=shown)
+    old_tab.click("#klarna-approve")
+    old_tab.wait_for_url(re.compile(r".*/thanks/$"))
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    [klarna_order] = emulator.control("GET", "/_emulator/klarna/orders")["orders"]
+    assert klarna_order["order_amount"] == order.total

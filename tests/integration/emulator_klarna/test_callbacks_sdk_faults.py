@@ -104,6 +104,34 @@ def test_sdk_authorize_endpoint_approves_declines_and_personas(emulator, receive
     assert sdk_authorize(emulator, "not-a-jwt")["approved"] is False
 
 
+def sdk_summary(emulator, body):
+    response = requests.post(f"{emulator.url}/klarna/sdk/summary", data=json.dumps(body),
+                             headers={"Content-Type": "text/plain;charset=UTF-8"}, timeout=5)
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    return response.status_code, response.json()
+
+
+def test_sdk_summary_shows_the_amount_the_session_holds_when_the_dialog_opens(emulator):
+    """The dialog's amount is the session's as it stands, not what the merchant's page drew: a session the
+    shop updated after the page loaded shows its new amount; authorize() data that sets one shows that."""
+    created = call(emulator, "POST", "/payments/v1/sessions", cart()).json()
+    token, amount = created["client_token"], cart()["order_amount"]
+    assert sdk_summary(emulator, {"client_token": token}) == (
+        200, {"order_amount": amount, "purchase_currency": cart()["purchase_currency"]})
+    # Two totes now (the shop rewrote the order): 200.00 less 5.00, 25 % VAT included.
+    line = {**cart()["order_lines"][0], "quantity": 2, "total_amount": 19500, "total_tax_amount": 3900}
+    updated = call(emulator, "POST", f"/payments/v1/sessions/{created['session_id']}",
+                   {"order_amount": line["total_amount"], "order_tax_amount": line["total_tax_amount"],
+                    "order_lines": [line]})
+    assert updated.status_code == 204, updated.text
+    assert sdk_summary(emulator, {"client_token": token})[1]["order_amount"] == line["total_amount"]
+    assert sdk_summary(emulator, {"client_token": token, "data": {"order_amount": 99}})[1]["order_amount"] == 99
+    assert sdk_summary(emulator, {"client_token": token, "data": {"order_amount": "99"}})[1]["order_amount"] == \
+        line["total_amount"]
+    for hostile in ({"client_token": "not-a-jwt"}, ["a list"], {"client_token": token + "x"}):
+        assert sdk_summary(emulator, hostile)[0] == 404
+
+
 def test_faults_apply_to_klarna_routes_in_klarnas_error_format(emulator):
     emulator.control("POST", "/_emulator/faults", {"method": "POST", "path": "/klarna/payments/v1/sessions",
                                                    "kind": "error", "status": 503})
