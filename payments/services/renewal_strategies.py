@@ -113,13 +113,12 @@ class ShopRun(RenewalStrategy):
         return _charge_now(sub, source=source, message="Payment retried", past_due_only=True)
 
     def cancel(self, sub, *, reason, message, source):
-        if sub.customer_token:
-            try:
-                get_adapter(sub.route).cancel_customer_token(sub.customer_token)
-            except (ProviderError, InvalidReturn) as exc:
-                raise SubscriptionActionError(f"cancelling the token failed: {exc}") from exc
+        # Only the shop charges the token, so the cancel is done once recorded here; the token is given back
+        # after, and only when no other subscription renews on it (probe H F1: one checkout's monthly and
+        # quarterly schedules share its token, and revoking it for one stopped the other).
         subscription_transition(sub.pk, "canceled", source=source, cancel_reason=reason, next_renewal_at=None,
                                 message=f"Cancelled: {CANCEL_REASONS[reason]}. {message}".strip())
+        _release_token(sub, source)
         return Subscription.objects.get(pk=sub.pk)
 
     def reschedule(self, sub, when, *, source):
@@ -163,6 +162,27 @@ def strategy_for(route: str) -> RenewalStrategy:
 
 def routes_renewed_by(renewals: Renewals) -> list[str]:
     return [adapter.key for adapter in all_adapters() if adapter.capabilities.renewals == renewals]
+
+
+def _release_token(sub, source) -> None:
+    """Cancel `sub`'s customer token at the provider unless a subscription not cancelled still renews on it.
+    Two cancels of a token's last subscriptions at once both see the other cancelled (each records its own
+    cancel first), so the token is given back at least once; a second revoke of it changes nothing. A revoke
+    that fails leaves the token unused (nothing charges a cancelled subscription) and says so."""
+    if not sub.customer_token:
+        return
+    if Subscription.objects.filter(route=sub.route, customer_token=sub.customer_token).exclude(
+            status=Subscription.Status.CANCELED).exists():
+        SubscriptionEvent.objects.create(subscription=sub, kind="token", source=source,
+                                         message="Customer token kept: another subscription of the same checkout "
+                                                 "still renews on it")
+        return
+    try:
+        get_adapter(sub.route).cancel_customer_token(sub.customer_token)
+    except (ProviderError, InvalidReturn) as exc:
+        SubscriptionEvent.objects.create(subscription=sub, kind="token", source=source,
+                                         message=(f"The customer token could not be cancelled at the provider "
+                                                  f"({exc}); nothing charges it any more")[:500])
 
 
 def _act(sub, action: str, call, *, source: str, message: str) -> Subscription:

@@ -95,6 +95,27 @@ def test_shopper_cancel_cancels_the_token(klarna, client):
     assert [t["status"] for t in tokens] == ["CANCELLED"]
 
 
+def test_cancelling_one_of_a_checkouts_subscriptions_leaves_the_other_renewing(klarna, client):
+    """Probe H F1: a monthly coffee and a quarterly tea box bought together renew on one customer token.
+    Cancelling the coffee keeps the token for the tea box, which renews; the token is given back with the last."""
+    beans = make_product(name="Coffee Beans", kind="subscription", interval="month", interval_count=1, price=1650)
+    tea = make_product(name="Tea Box", kind="subscription", interval="month", interval_count=3, price=3450)
+    pay_with_klarna(klarna, client, make_order(items=[(beans, 1), (tea, 1)], shipping_fee=0))
+    monthly, quarterly = Subscription.objects.order_by("interval_count")
+    assert monthly.customer_token == quarterly.customer_token
+
+    subscription_cancel(subscription_id=monthly.pk, reason="cancel_recurring", source="shopper")
+    assert [t["status"] for t in klarna.control("GET", "/_emulator/klarna/tokens")["tokens"]] == ["ACTIVE"]
+    assert "another subscription" in monthly.events.filter(kind="token").get().message
+    make_due(quarterly)
+    assert subscription_charge(subscription_id=quarterly.pk) == "paid"
+    quarterly.refresh_from_db()
+    assert quarterly.status == "active" and quarterly.charges.get(billing_cycle=1).attempt.status == Status.AUTHORIZED
+
+    subscription_cancel(subscription_id=quarterly.pk, reason="cancel_recurring", source="shopper")
+    assert [t["status"] for t in klarna.control("GET", "/_emulator/klarna/tokens")["tokens"]] == ["CANCELLED"]
+
+
 def test_retry_on_an_active_subscription_is_refused_and_not_offered(klarna, client, admin_client):
     from django.urls import reverse
 
