@@ -22,7 +22,7 @@ from common.db import bulk_create_with_pks
 from ..models import PaymentAttempt, SubscriptionCharge
 from ..orders import order_book
 from ..states import IN_BETWEEN, SUCCESSFUL
-from .renewals import subscriptions_due
+from .renewals import cycle_withdrawn, subscriptions_due
 
 log = logging.getLogger(__name__)
 BATCH = 200
@@ -77,7 +77,8 @@ def _open_batch(now, batch, after_pk) -> DueRenewals:
         previous = last.get(sub.last_charge_id)
         if not sub.customer_token:
             found.legacy.append(sub.pk)
-        elif previous is None or previous["attempt__status"] in SUCCESSFUL:
+        elif previous is None or previous["attempt__status"] in SUCCESSFUL or \
+                cycle_withdrawn(previous["attempt__status"], previous["billing_cycle"]):
             opening.append((sub, previous["billing_cycle"] + 1 if previous else 1))
         elif previous["attempt__status"] in IN_BETWEEN and previous["billing_cycle"] > 0:
             if previous["updated_at"] <= now - RENEWAL_REQUEUE_AFTER:

@@ -16,6 +16,7 @@ from ..models import Subscription, SubscriptionEvent
 from ..orders import order_book
 from ..providers.registry import all_adapters, get_adapter
 from ..providers.types import ProviderPayment, Renewals
+from ..statuses import IN_BETWEEN
 from ..subscription_states import subscription_transition
 from .dispatch import enqueue_on_commit
 
@@ -122,8 +123,12 @@ class ShopRun(RenewalStrategy):
         return Subscription.objects.get(pk=sub.pk)
 
     def reschedule(self, sub, when, *, source):
-        subscription_transition(sub.pk, sub.status, source=source, next_renewal_at=when,
-                                message=f"Next renewal moved to {when.isoformat()}")
+        message = f"Next renewal moved to {when.isoformat()}"
+        if sub.charges.filter(billing_cycle__gt=0, attempt__status__in=IN_BETWEEN).exists():
+            # A cycle that came due is open (queued or at the provider): it is charged as it was opened, and the
+            # new date is the renewal after it (payments.services.renewals._renewed).
+            message += "; the renewal already due is being charged, and this date is the one after it"
+        subscription_transition(sub.pk, sub.status, source=source, next_renewal_at=when, message=message)
         return Subscription.objects.get(pk=sub.pk)
 
 

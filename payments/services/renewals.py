@@ -76,7 +76,7 @@ def subscription_charge(*, subscription_id, source="renewal", force=False, past_
         if not moved.changed:
             return "paid"  # a charge_renewal task for the same cycle recorded it first: advance once only
         SubscriptionCharge.objects.filter(pk=charge.pk).update(provider_order=payment.provider_reference)
-        renewed = _renewed(charge)  # on from the date read; a date set meanwhile (a reschedule) stands
+        renewed = _renewed(charge, forced=force)  # a date set meanwhile (a reschedule) stands
         voided = subscription_renewed(sub, next_renewal_at=renewed.next_renewal_at, source=source,
                                       message=renewed.message).reason == CANCELLED_MEANWHILE \
             and charged_after_cancel(charge, source)
@@ -257,16 +257,31 @@ def _charge_token(charge, request, source):
     return payment, None
 
 
-def _renewed(charge) -> Renewed:
+def _renewed(charge, *, forced=False) -> Renewed:
     """The subscription's next renewal date one interval on from the date read (payments.subscription_states), or the
     first date of that schedule still ahead when the date read lay further back (a merchant moved it into
-    the past, the shop was down): one charge now, never one per missed cycle on every beat (probe E F9)."""
+    the past, the shop was down): one charge now, never one per missed cycle on every beat (probe E F9).
+
+    A date read that lies ahead on a cycle not `forced` (renew now charges the next cycle early, and moves
+    on from it) was set by the merchant after the cycle was opened, when it was due: the cycle is charged as
+    opened, and the merchant's date is the next renewal, as for a date set while the charge is at the
+    provider (probe D F6, probe H F4)."""
     sub = charge.subscription
     now = timezone.now()
+    if not forced and sub.next_renewal_at and sub.next_renewal_at > now:
+        return Renewed(sub, sub.next_renewal_at, f"Cycle {charge.billing_cycle} paid: order "
+                                                 f"{charge.attempt.order.number}; next renewal as rescheduled")
     when = next_date(sub.next_renewal_at or now, sub.interval, sub.interval_count)
     while when <= now:
         when = next_date(when, sub.interval, sub.interval_count)
     return Renewed(sub, when, f"Cycle {charge.billing_cycle} paid: order {charge.attempt.order.number}")
+
+
+def cycle_withdrawn(status, billing_cycle) -> bool:
+    """Whether a renewal cycle's last try was withdrawn by the shop (the merchant cancelled its authorization):
+    the cycle is over, not a decline to try again. Charging it again would take a new payment on the order
+    the merchant withdrew and make it paid again; the next cycle opens on an order of its own."""
+    return billing_cycle > 0 and status == Status.CANCELLED
 
 
 def _open_charge(subscription_id, *, force=False, past_due_only=False):
@@ -284,6 +299,8 @@ def _open_charge(subscription_id, *, force=False, past_due_only=False):
             # The checkout that started it is not paid (withdrawn by the shop): nothing to renew, and its
             # order is never charged again as a "renewal" (probe E F2).
             return None
+        if unpaid and cycle_withdrawn(last.attempt.status, last.billing_cycle):
+            unpaid = False  # done: the next cycle opens on a new order when it is due (probe H F3)
         if unpaid:
             charge = last  # an unpaid cycle: retry it, never open the next one
         else:

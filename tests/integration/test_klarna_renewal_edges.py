@@ -120,3 +120,59 @@ def test_a_declined_renew_now_is_said_as_declined_not_done(klarna, client, admin
     assert f"Renew now: subscription {sub.provider_id} refused: the charge was declined (" in page
     assert "PAYMENT_METHOD_FAILED" in page and "The subscription is now Past due." in page
     assert "done. The subscription" not in page
+
+
+def test_a_renewal_the_merchant_withdrew_stays_withdrawn_and_the_next_cycle_opens_a_new_order(klarna, client):
+    """Probe H F3: the merchant cancelled renewal 1's authorization; at the next date the beat charged cycle 1
+    again on that withdrawn order, which came back as paid. Cycle 2 opens on an order of its own instead."""
+    from payments.services.order_management import payment_cancel
+    from payments.tasks import charge_due_subscriptions
+
+    sub = subscribe(klarna, client)
+    make_due(sub)
+    charge_due_subscriptions()
+    first = sub.charges.get(billing_cycle=1).attempt
+    assert first.status == Status.AUTHORIZED
+    payment_cancel(attempt_id=first.pk, user="merchant")
+    first.refresh_from_db()
+    assert first.status == Status.CANCELLED and first.order.status == "cancelled"
+
+    make_due(sub)
+    charge_due_subscriptions()
+    sub.refresh_from_db()
+    second = sub.charges.get(billing_cycle=2).attempt
+    assert second.status == Status.AUTHORIZED and second.order_id != first.order_id
+    first.order.refresh_from_db()
+    assert first.order.status == "cancelled"
+    assert list(PaymentAttempt.objects.filter(order=first.order).values_list("status", flat=True)) == ["cancelled"]
+    assert sub.status == "active" and sub.next_renewal_at > timezone.now()
+    assert len(token_orders(klarna)) == 2
+
+
+def test_a_date_moved_ahead_after_the_cycle_opened_is_the_next_renewal(klarna, client):
+    """Probe H F4: the beat opened the due cycle; before its task ran the merchant moved the renewal a week
+    ahead. The cycle is charged as opened (it may already be at Klarna), and the merchant's date is the next
+    renewal, not a month after it. The history says so."""
+    from payments.services.renewal_open import renewals_open_due
+    from payments.services.renewals import renewal_charge
+    from payments.services.subscription_actions import subscription_reschedule
+
+    sub = subscribe(klarna, client)
+    make_due(sub)
+    [charge_id] = renewals_open_due().charges
+    chosen = (timezone.now() + timedelta(days=7)).replace(microsecond=0)
+    subscription_reschedule(subscription_id=sub.pk, when=chosen)
+    assert "being charged" in sub.events.order_by("-pk").first().message
+    assert renewal_charge(charge_id=charge_id) == "paid"
+    sub.refresh_from_db()
+    assert sub.next_renewal_at == chosen
+
+
+def test_renew_now_still_moves_on_from_a_date_ahead(klarna, client):
+    """The rule above is for a cycle that came due; "Renew now" charges the next cycle early and moves the date
+    on by one interval, or the subscriber would pay that cycle twice."""
+    sub = subscribe(klarna, client)
+    before = sub.next_renewal_at
+    assert subscription_charge(subscription_id=sub.pk, force=True) == "paid"
+    sub.refresh_from_db()
+    assert sub.next_renewal_at > before + timedelta(days=27)
