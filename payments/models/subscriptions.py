@@ -94,11 +94,18 @@ class SubscriptionCharge(models.Model):
 
     @property
     def outcome(self):
-        """paid / failed / pending, derived from the payment attempt (the one state machine)."""
-        from ..states import SUCCESSFUL
+        """paid / refunded / not_charged / failed / pending, derived from the payment attempt (the one state
+        machine). not_charged: closed without taking money (the subscriber cancelled first, the charge was
+        undone, the merchant withdrew it, or it lapsed), which is neither waiting nor declined (probe H F7)."""
+        from ..states import SUCCESSFUL, Status
 
-        if self.attempt_id and self.attempt.status in SUCCESSFUL:
+        status = self.attempt.status if self.attempt_id else None
+        if status == Status.REFUNDED:
+            return "refunded"
+        if status in SUCCESSFUL:
             return "paid"
+        if status in (Status.CANCELLED, Status.EXPIRED):
+            return "not_charged"
         if self.failures:
             return "failed"
         return "pending"

@@ -75,7 +75,7 @@ def subscription_confirmed(*, subscription_id, key: str) -> None:
         now += f", next renewal {_when(sub.next_renewal_at)}"
     last = sub.charges.filter(created_at__gte=event.created_at).order_by("-billing_cycle").first()
     if last is not None:
-        now += f"; billing cycle {last.billing_cycle} {last.outcome}"
+        now += f"; billing cycle {last.billing_cycle} {last.outcome.replace('_', ' ')}"
     label = SUBSCRIPTION_ACTIONS.get((event.payload or {}).get("action"), "the action")
     raise AlreadyConfirmed(f"this form was already confirmed at {_when(event.created_at)} ({label}): {now}. "
                            f"Nothing was sent again.")

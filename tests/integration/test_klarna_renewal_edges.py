@@ -176,3 +176,22 @@ def test_renew_now_still_moves_on_from_a_date_ahead(klarna, client):
     assert subscription_charge(subscription_id=sub.pk, force=True) == "paid"
     sub.refresh_from_db()
     assert sub.next_renewal_at > before + timedelta(days=27)
+
+
+def test_a_cycle_closed_without_a_charge_says_not_charged_not_pending(klarna, client):
+    """Probe H F7: a renewal undone because the subscriber cancelled meanwhile showed "Pending" for ever on the
+    subscriber's page and in admin."""
+    from shop.links import subscription_url
+
+    sub = subscribe(klarna, client)
+    make_due(sub)
+    assert subscription_charge(subscription_id=sub.pk) == "paid"
+    charge = sub.charges.get(billing_cycle=1)
+    assert charge.outcome == "paid"
+    PaymentAttempt.objects.filter(pk=charge.attempt_id).update(status=Status.CANCELLED)
+    charge.refresh_from_db()
+    assert charge.outcome == "not_charged"
+    row = [line for line in client.get(subscription_url(sub)).content.decode().splitlines() if "Not charged" in line]
+    assert row and "Pending" not in client.get(subscription_url(sub)).content.decode()
+    PaymentAttempt.objects.filter(pk=charge.attempt_id).update(status=Status.REFUNDED)
+    assert charge.__class__.objects.get(pk=charge.pk).outcome == "refunded"
