@@ -197,6 +197,14 @@ class OrderAdmin(admin.ModelAdmin):
         # Orders come from checkout (with their lines and a payment); an order made here would have neither.
         return False
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "email" in form.changed_data:
+            # The subscriptions this order started mail their subscriber at the corrected address too.
+            from payments.services.subscriptions import subscriptions_readdress
+
+            subscriptions_readdress(order_id=obj.pk, email=obj.email, source="admin")
+
     def has_delete_permission(self, request, obj=None):
         # Once a payment was tried the order is part of the money trail (attempts are PROTECTed anyway).
         if obj is not None and obj.payment_attempts.exists():

@@ -242,3 +242,17 @@ def subscriptions_start(*, attempt, customer_token: str) -> list[Subscription]:
                             "; the provider gave no customer token, so it cannot renew: contact the subscriber"))
         started.append(sub)
     return started
+
+
+def subscriptions_readdress(*, order_id, email: str, source: str = "admin") -> int:
+    """Customer service corrected the email of an order that started subscriptions: their receipts, decline
+    and cancel emails (and the signed links in them) go to the corrected address from now on, not the one
+    typed at checkout (probe H F6). Each subscription's history says so. Returns how many changed."""
+    with transaction.atomic():
+        subs = list(Subscription.objects.select_for_update().filter(order_id=order_id).exclude(email=email))
+        Subscription.objects.filter(pk__in=[sub.pk for sub in subs]).update(email=email, updated_at=timezone.now())
+        SubscriptionEvent.objects.bulk_create(
+            SubscriptionEvent(subscription=sub, kind="contact", source=source,
+                              message=f"Email changed from {sub.email} to {email} (corrected on its order)"[:500])
+            for sub in subs)
+    return len(subs)

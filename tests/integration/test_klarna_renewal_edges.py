@@ -195,3 +195,23 @@ def test_a_cycle_closed_without_a_charge_says_not_charged_not_pending(klarna, cl
     assert row and "Pending" not in client.get(subscription_url(sub)).content.decode()
     PaymentAttempt.objects.filter(pk=charge.attempt_id).update(status=Status.REFUNDED)
     assert charge.__class__.objects.get(pk=charge.pk).outcome == "refunded"
+
+
+def test_an_email_corrected_on_the_order_is_where_the_renewal_receipt_goes(klarna, client, admin_client):
+    """Probe H F6: customer service corrected a typo in the order's email in admin; the renewal receipt (name,
+    address, signed cancel link) still went to the address typed at checkout."""
+    from django.urls import reverse
+
+    from shop.models import EmailNotification
+    from tests.integration.admin_forms import order_change_form
+
+    sub = subscribe(klarna, client)
+    url = reverse("admin:shop_order_change", args=[sub.order_id])
+    assert admin_client.post(url, dict(order_change_form(), email="ada@example.com")).status_code == 302
+    sub.refresh_from_db()
+    assert sub.email == "ada@example.com"
+    assert "corrected on its order" in sub.events.get(kind="contact").message
+    make_due(sub)
+    assert subscription_charge(subscription_id=sub.pk) == "paid"
+    assert list(EmailNotification.objects.filter(kind="renewal_paid").values_list("to", flat=True)) == \
+        ["ada@example.com"]
