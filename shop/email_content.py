@@ -20,6 +20,9 @@ from .selectors import subscription_lines
 
 # Who cancelled, from the source the cancelling service recorded.
 CANCELLED_BY = {"shopper": "at your request", "admin": "by us", "dunning": "because the renewal payments failed"}
+# A person's cancel request (recorded before the provider is called), however its answer went: a provider's
+# webhook may mirror the cancel before the request's answer is back, or after it was lost; the cancel is theirs.
+CANCEL_REQUESTS = ("cancel_requested", "cancel")
 
 
 def _absolute(path: str) -> str:
@@ -111,7 +114,9 @@ def renewal_failed(*, subscription_id, billing_cycle):
 
 def subscription_cancelled(*, subscription_id):
     sub = Subscription.objects.select_related("order").get(pk=subscription_id)
-    last = sub.events.filter(kind__in=["status", "cancel"]).order_by("-created_at", "-pk").first()
+    asked = sub.events.filter(kind__in=CANCEL_REQUESTS, source__in=("shopper", "admin"),
+                              created_at__gte=timezone.now() - timedelta(days=1)).order_by("-created_at", "-pk")
+    last = asked.first() or sub.events.filter(kind__in=["status", "cancel"]).order_by("-created_at", "-pk").first()
     return ("Your subscription is cancelled",
             {**_subscription_context(sub), "reason": CANCEL_REASONS.get(sub.cancel_reason, ""),
              "cancelled_by": CANCELLED_BY.get(last.source if last else "", "by the payment provider")})

@@ -87,6 +87,10 @@ class ProviderRun(RenewalStrategy):
                     message="Payment retry requested")
 
     def cancel(self, sub, *, reason, message, source):
+        # Recorded before the call: the provider's webhook may mirror the cancel, and mail the subscriber, before
+        # this call's answer is back (or after it was lost); the email names who asked (probe H F11).
+        SubscriptionEvent.objects.create(subscription=sub, kind="cancel_requested", source=source,
+                                         message=f"Cancel requested: {CANCEL_REASONS[reason]}")
         return _act(sub, "cancel", lambda a: a.subscription_cancel(sub.provider_id, reason=reason, message=message),
                     source=source, message=f"Cancelled: {CANCEL_REASONS[reason]}. {message}".strip())
 
@@ -197,7 +201,11 @@ def _act(sub, action: str, call, *, source: str, message: str) -> Subscription:
     try:
         info = call(adapter)
     except (ProviderError, InvalidReturn) as exc:
-        if getattr(exc, "retryable", False) and action in CHARGING:
+        done = getattr(exc, "retryable", False) and action == "cancel" and _cancelled_meanwhile(adapter, sub)
+        if done:
+            # The answer was lost, but the provider's subscription is cancelled: the cancel took (probe H F11).
+            info, message = done, f"{message} (the answer was lost; the provider's subscription shows it cancelled)"
+        elif getattr(exc, "retryable", False) and action in CHARGING:
             # The answer was lost, not refused: the provider may have charged. Its subscription says.
             info = _charged_meanwhile(adapter, sub, action)
             if info is None:
@@ -220,6 +228,15 @@ def _act(sub, action: str, call, *, source: str, message: str) -> Subscription:
 
 # Provider actions that charge the subscriber: a lost answer is read back before anything is said.
 CHARGING = ("renew", "retry")
+
+
+def _cancelled_meanwhile(adapter, sub):
+    """The provider's subscription when it shows the cancel a lost answer would have made, else None."""
+    try:
+        info = adapter.fetch_subscription(sub.provider_id)
+    except (ProviderError, InvalidReturn):
+        return None
+    return info if info.status == Subscription.Status.CANCELED else None
 
 
 def _charged_meanwhile(adapter, sub, action):

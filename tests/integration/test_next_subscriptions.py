@@ -223,3 +223,32 @@ def test_renew_now_whose_answer_is_lost_is_read_back_not_called_failed(emulator,
             subscription_renew_now(subscription_id=sub.pk)
         assert sub.events.filter(kind="renew_unknown").count() == 1 and not sub.events.filter(kind="renew_failed")
         assert not sub.charges.filter(billing_cycle=1).exists()
+
+
+@pytest.mark.parametrize("webhooks", [True, False], ids=["webhook-first", "no-webhook"])
+def test_a_subscriber_cancel_whose_answer_is_lost_is_read_back_and_mailed_as_theirs(emulator, client, live_server,
+                                                                                    webhooks):
+    """Probe H F11: 29 Next cancelled, then its answer was lost (503). The page said the subscription could not
+    be changed, and the cancellation email (sent when the webhook mirrored it) said 29 Next had cancelled it.
+    The subscription is read back: cancelled there is the cancel done, and the email says at whose request."""
+    from django.core import mail
+    from django.test import Client
+
+    from shop.models import EmailNotification
+
+    if webhooks:
+        emulator.control("PATCH", "/_emulator/config",
+                         json={"next": {"webhook_target": live_server.url + WEBHOOK_PATH, "webhooks_sync": True}})
+    _, sub = subscribe(emulator, client)
+    emulator.control("POST", "/_emulator/faults", json={
+        "method": "POST", "path": f"/next/api/admin/subscriptions/{sub.provider_id}/cancel/", "kind": "error",
+        "status": 503, "when": "after", "times": 1})
+    subscriber = Client()
+    response = subscriber.post(subscription_url(sub) + "cancel/", {"reason": "cancel_recurring"}, follow=True)
+    assert b"We could not change" not in response.content
+    sub.refresh_from_db()
+    assert sub.status == "canceled"
+    assert sub.events.filter(kind="cancel", source="shopper", message__contains="answer was lost").exists()
+    assert EmailNotification.objects.get(kind="subscription_cancelled").state == "sent"
+    [sent] = [m for m in mail.outbox if m.subject == "Your subscription is cancelled"]
+    assert "at your request" in sent.body
