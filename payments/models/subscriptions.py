@@ -32,6 +32,12 @@ class Subscription(models.Model):
         help_text="What the shop's pages said one renewal costs (minor units): the provider must charge exactly this")
     currency = models.CharField(max_length=3)
     next_renewal_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Stored, not derived: a merchant's reschedule moves it, and nothing else remembers that. Empty only on
+    # rows inserted without it (bulk inserts in tests and benchmarks): schedule_anchor falls back to created_at.
+    renewal_anchor = models.DateTimeField(
+        null=True, blank=True,
+        help_text="Shop-run renewals fall on this moment's local day and time every period (month ends "
+                  "clamped): the start, or the date a merchant last moved the next renewal to")
     cancel_reason = models.CharField(max_length=64, blank=True)
     customer_token = models.CharField(max_length=128, blank=True,
                                       help_text="Provider token charged for renewals (Klarna)")
@@ -55,6 +61,11 @@ class Subscription(models.Model):
     @property
     def is_canceled(self):
         return self.status == self.Status.CANCELED
+
+    @property
+    def schedule_anchor(self):
+        """Where its renewal dates count from (payments.services.renewal_dates)."""
+        return self.renewal_anchor or self.created_at
 
 
 def new_charge_key():
