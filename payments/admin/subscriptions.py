@@ -97,7 +97,7 @@ class SubscriptionAdmin(ReadOnlyAdmin):
     date_hierarchy = "created_at"
     inlines = [ChargeInline, EventInline]
     fields = ("provider_id", "route", "order", "email", "status", "amount_display", "every", "next_renewal_at",
-              "cancel_reason", "past_due_since", "dunning_step", "provider_synced_at", "created_at", "actions_html")
+              "renewal_anchor", "cancel_reason", "past_due_since", "dunning_step", "provider_synced_at", "created_at", "actions_html")
     readonly_fields = fields
 
     @admin.display(description="amount")

@@ -127,12 +127,16 @@ class ShopRun(RenewalStrategy):
         return Subscription.objects.get(pk=sub.pk)
 
     def reschedule(self, sub, when, *, source):
-        message = f"Next renewal moved to {when.isoformat()}"
+        # The new date becomes the anchor: a subscriber who asked to renew on the 15th renews on the 15th
+        # from then on, not once on the 15th and then back on the old day (renewal_dates). Migration 0013
+        # reads this message back: keep it starting with "Next renewal moved to <ISO date>".
+        message = f"Next renewal moved to {when.isoformat()}; later renewals follow from that date"
         if sub.charges.filter(billing_cycle__gt=0, attempt__status__in=IN_BETWEEN).exists():
             # A cycle that came due is open (queued or at the provider): it is charged as it was opened, and the
             # new date is the renewal after it (payments.services.renewals._renewed).
             message += "; the renewal already due is being charged, and this date is the one after it"
-        subscription_transition(sub.pk, sub.status, source=source, next_renewal_at=when, message=message)
+        subscription_transition(sub.pk, sub.status, source=source, next_renewal_at=when, renewal_anchor=when,
+                                message=message)
         return Subscription.objects.get(pk=sub.pk)
 
 

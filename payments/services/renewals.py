@@ -27,9 +27,9 @@ from ..subscription_states import (
     subscriptions_renewed,
 )
 from .payment_start import checkout_request
+from .renewal_dates import renewal_next
 from .renewal_strategies import routes_renewed_by
 from .renewal_voids import charged_after_cancel, renewal_void
-from .subscriptions import next_date
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,7 @@ def subscription_charge(*, subscription_id, source="renewal", force=False, past_
 _CHARGE_READ = ("billing_cycle", "idempotency_key", "failures", "subscription__route",
                 "subscription__provider_id", "subscription__email", "subscription__status",
                 "subscription__interval", "subscription__interval_count", "subscription__next_renewal_at",
+                "subscription__renewal_anchor", "subscription__created_at",
                 "subscription__customer_token", "attempt__kind", "attempt__route", "attempt__reference",
                 "attempt__status", "attempt__provider_reference", "attempt__order")
 
@@ -258,9 +259,11 @@ def _charge_token(charge, request, source):
 
 
 def _renewed(charge, *, forced=False) -> Renewed:
-    """The subscription's next renewal date one interval on from the date read (payments.subscription_states), or the
-    first date of that schedule still ahead when the date read lay further back (a merchant moved it into
-    the past, the shop was down): one charge now, never one per missed cycle on every beat (probe E F9).
+    """The subscription's next renewal date: its schedule's date after the one read (payments.subscription_states
+    compares it), or the first still ahead when the date read lay further back (a merchant moved it into the
+    past, the shop was down): one charge now, never one per missed cycle on every beat (probe E F9). Counted
+    from the subscription's anchor, never from the date read, so month ends and local midnight do not drift
+    (renewal_dates, probe H F2).
 
     A date read that lies ahead on a cycle not `forced` (renew now charges the next cycle early, and moves
     on from it) was set by the merchant after the cycle was opened, when it was due: the cycle is charged as
@@ -271,9 +274,7 @@ def _renewed(charge, *, forced=False) -> Renewed:
     if not forced and sub.next_renewal_at and sub.next_renewal_at > now:
         return Renewed(sub, sub.next_renewal_at, f"Cycle {charge.billing_cycle} paid: order "
                                                  f"{charge.attempt.order.number}; next renewal as rescheduled")
-    when = next_date(sub.next_renewal_at or now, sub.interval, sub.interval_count)
-    while when <= now:
-        when = next_date(when, sub.interval, sub.interval_count)
+    when = renewal_next(sub.schedule_anchor, sub.interval, sub.interval_count, due=sub.next_renewal_at or now, now=now)
     return Renewed(sub, when, f"Cycle {charge.billing_cycle} paid: order {charge.attempt.order.number}")
 
 

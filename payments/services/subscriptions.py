@@ -19,6 +19,7 @@ from ..signals import renewal_failed, renewal_paid, send_on_commit, subscription
 from ..states import SUCCESSFUL, Status, transition
 from ..subscription_states import subscription_transition
 from .dispatch import enqueue_on_commit
+from .renewal_dates import renewal_date
 
 log = logging.getLogger(__name__)
 
@@ -201,24 +202,10 @@ def _status(provider_status: str) -> str:
     return {"captured": Status.CAPTURED, "authorized": Status.AUTHORIZED}[provider_status]
 
 
-def next_date(start, interval: str, count: int):
-    """start + count × interval, months and years by the calendar (31 Jan + 1 month = 28/29 Feb)."""
-    import calendar
-    from datetime import timedelta
-
-    if interval == "day":
-        return start + timedelta(days=count)
-    if interval == "week":
-        return start + timedelta(weeks=count)
-    months = count * (12 if interval == "year" else 1)
-    month_index = start.month - 1 + months
-    year, month = start.year + month_index // 12, month_index % 12 + 1
-    return start.replace(year=year, month=month, day=min(start.day, calendar.monthrange(year, month)[1]))
-
-
 def subscriptions_start(*, attempt, customer_token: str) -> list[Subscription]:
     """Subscriptions the shop itself renews (charged to the customer token), one per schedule among the
-    order's subscription lines. Idempotent on (route, provider_id)."""
+    order's subscription lines, each anchored at this moment: it renews on this local day and time every
+    period (renewal_dates). Idempotent on (route, provider_id)."""
     book = order_book()
     order = book.details(attempt.order_id)
     started = []
@@ -230,8 +217,8 @@ def subscriptions_start(*, attempt, customer_token: str) -> list[Subscription]:
                 route=attempt.route, provider_id=provider_id,
                 defaults=dict(order_id=attempt.order_id, email=order.customer.email, interval=interval,
                               interval_count=count, amount=amount, advertised_amount=amount, currency=order.currency,
-                              next_renewal_at=next_date(now, interval, count), customer_token=customer_token,
-                              provider_synced_at=now))
+                              renewal_anchor=now, next_renewal_at=renewal_date(now, interval, count, 1),
+                              customer_token=customer_token, provider_synced_at=now))
             if created:
                 SubscriptionCharge.objects.create(subscription=sub, billing_cycle=0, amount=order.total,
                                                   currency=order.currency, attempt=attempt,

@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from payments import tasks
 from payments.models import PaymentAttempt, PaymentEvent, Subscription, SubscriptionCharge, SubscriptionEvent
+from payments.services.renewal_dates import renewal_date
 from payments.services.renewals import renewal_charge, renewals_charge
-from payments.services.subscriptions import next_date
 from payments.states import Status, Success, transitions_succeeded
 from payments.statuses import Renewed
 from payments.subscription_states import subscriptions_renewed
@@ -181,17 +181,18 @@ def test_a_chunk_run_twice_records_and_mails_nothing_twice(emulator, client, que
 
 
 def test_each_row_of_a_chunk_gets_its_own_values(emulator, client, queued):
-    """The chunk's UPDATEs write a value per row (common.db.PerRow): each subscriber due at another time
-    moves one interval on from its own date, and each attempt keeps its own Klarna order."""
+    """The chunk's UPDATEs write a value per row (common.db.PerRow): each subscriber, started and due at
+    another time, moves one interval on from its own date, and each attempt keeps its own Klarna order."""
     subscribers(emulator, client, count=5)
     for minutes, sub in enumerate(Subscription.objects.order_by("pk"), start=1):
-        Subscription.objects.filter(pk=sub.pk).update(next_renewal_at=timezone.now() - timedelta(minutes=minutes))
+        when = timezone.now() - timedelta(minutes=minutes)
+        Subscription.objects.filter(pk=sub.pk).update(next_renewal_at=when, renewal_anchor=when)
     due = {sub.pk: sub.next_renewal_at for sub in Subscription.objects.all()}
     tasks.charge_due_subscriptions()
     chunk, = queued["chunks"]
     assert set(renewals_charge(charge_ids=chunk).outcomes.values()) == {"paid"}
     for sub in Subscription.objects.all():
-        assert sub.next_renewal_at == next_date(due[sub.pk], sub.interval, sub.interval_count)
+        assert sub.next_renewal_at == renewal_date(due[sub.pk], sub.interval, sub.interval_count, 1)
     charges = SubscriptionCharge.objects.filter(pk__in=chunk).select_related("attempt")
     assert len({c.attempt.provider_reference for c in charges}) == 5
     assert all(c.provider_order and c.provider_order == c.attempt.provider_reference for c in charges)
