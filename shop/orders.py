@@ -1,4 +1,6 @@
 """Placing an order: the cart becomes an Order with its number before any payment is started."""
+from dataclasses import dataclass
+
 from django.db import transaction
 
 from common.db import bulk_create_with_pks
@@ -92,19 +94,13 @@ def order_add_upsell_line(*, order_id, product_id, name, sku, quantity, unit_pri
 def order_create_renewal(*, initial: Order, billing_cycle: int, amount: int, provider_lines, schedule=None) -> Order:
     """The shop order for one paid renewal: the subscriber's address, the renewed lines, `amount`.
 
-    Lines are the provider's renewal lines at the prices it charged (matched to our catalog by provider
-    product id; `line_total` in minor units); whatever they do not account for is shipping. Falls back
-    to the initial order's subscription lines of `schedule` ((interval, count); all of them when None).
-    Runs inside the caller's transaction.
+    Lines are the provider's renewal lines at the prices it charged (`line_total` in minor units), matched by
+    provider product id to the initial order's lines as sold, else to our catalog; whatever they do not account
+    for is shipping. Falls back to the initial order's subscription lines of `schedule` ((interval, count); all
+    of them when None). Runs inside the caller's transaction.
     """
-    from .models import Product
-
-    ids = [line.get("product_id") for line in provider_lines]
-    by_provider_id = {p.next_product_id: p for p in Product.objects.filter(next_product_id__in=ids)}
-    wanted = [(by_provider_id[line["product_id"]], line["quantity"], line["line_total"])
-              for line in provider_lines if line.get("product_id") in by_provider_id]
-    if not wanted:
-        wanted = _schedule_lines(initial.lines.filter(is_upsell=False).select_related("product"), schedule)
+    sold = list(initial.lines.filter(is_upsell=False))
+    wanted = _provider_lines(provider_lines, sold) or _schedule_lines(sold, schedule)
     order, lines = _renewal(initial, billing_cycle, amount, wanted)
     with transaction.atomic():
         order.save_with_number()
@@ -123,7 +119,7 @@ def orders_create_renewals(renewals) -> list[int]:
     initial_ids = {initial_id for initial_id, *_ in renewals}
     initials = Order.objects.in_bulk(initial_ids)
     lines_of = {}
-    for line in OrderLine.objects.filter(order_id__in=initial_ids, is_upsell=False).select_related("product"):
+    for line in OrderLine.objects.filter(order_id__in=initial_ids, is_upsell=False):
         lines_of.setdefault(line.order_id, []).append(line)
     built = [_renewal(initials[initial_id], cycle, amount,
                       _schedule_lines(lines_of.get(initial_id, []), schedule))
@@ -141,32 +137,76 @@ def orders_create_renewals(renewals) -> list[int]:
     return [order.pk for order in orders]
 
 
-def _schedule_lines(initial_lines, schedule):
-    return [(line.product, line.quantity, line.total) for line in initial_lines
-            if line.interval and line.product is not None
-            and (schedule is None or (line.interval, line.interval_count or 1) == tuple(schedule))]
+@dataclass(frozen=True)
+class _Renewed:
+    """A line a renewal bills, as it was sold: copied from the initial order's line, whose product the catalog
+    may no longer hold (OrderLine.product is SET_NULL). A deleted product renews as before; dropping its line
+    billed the goods as shipping, at the shipping VAT rate (probe H F5)."""
+
+    product_id: int | None
+    sku: str
+    name: str
+    vat_rate_bp: int
+    next_product_id: int | None
+    interval: str
+    interval_count: int | None
+    quantity: int
+    total: int
+
+    @classmethod
+    def of(cls, item, quantity, total, *, product_id):
+        """From an order line or a catalog product (both carry the fields a line is sold with)."""
+        return cls(product_id, item.sku, item.name, item.vat_rate_bp, item.next_product_id, item.interval,
+                   item.interval_count, quantity, total)
 
 
-def _renewal(initial: Order, billing_cycle: int, amount: int, wanted):
-    """An unsaved renewal order of `initial` and its unsaved lines ((product, quantity, line total) each)."""
+def _provider_lines(provider_lines, sold) -> list[_Renewed]:
+    """The provider's renewal lines at the prices it charged, each matched by provider product id to the line
+    sold (copied there, so a product deleted since still matches), else to the catalog product."""
+    from .models import Product
+
+    ids = [line.get("product_id") for line in provider_lines]
+    as_sold = {line.next_product_id: line for line in sold if line.next_product_id is not None and line.interval}
+    in_catalog = {p.next_product_id: p
+                  for p in Product.objects.filter(next_product_id__in=[i for i in ids if i not in as_sold])}
+    wanted = []
+    for line in provider_lines:
+        pid = line.get("product_id")
+        if pid in as_sold:
+            item = as_sold[pid]
+            wanted.append(_Renewed.of(item, line["quantity"], line["line_total"], product_id=item.product_id))
+        elif pid in in_catalog:
+            item = in_catalog[pid]
+            wanted.append(_Renewed.of(item, line["quantity"], line["line_total"], product_id=item.pk))
+    return wanted
+
+
+def _schedule_lines(initial_lines, schedule) -> list[_Renewed]:
+    return [_Renewed.of(line, line.quantity, line.total, product_id=line.product_id) for line in initial_lines
+            if line.interval and (schedule is None or (line.interval, line.interval_count or 1) == tuple(schedule))]
+
+
+def _renewal(initial: Order, billing_cycle: int, amount: int, wanted: list[_Renewed]):
+    """An unsaved renewal order of `initial` and its unsaved lines. What the lines do not account for of
+    `amount` is shipping (a provider may charge it on renewals)."""
     from .pricing import vat_included
 
-    subtotal = min(sum(total for _, _, total in wanted), amount)
+    subtotal = min(sum(item.total for item in wanted), amount)
     shipping = amount - subtotal
     order = Order(
         route=initial.route, currency=initial.currency, subtotal=subtotal, shipping_fee=shipping,
         shipping_vat_rate_bp=initial.shipping_vat_rate_bp if shipping else 0,
-        tax_total=sum(vat_included(total, p.vat_rate_bp) for p, _, total in wanted)
+        tax_total=sum(vat_included(item.total, item.vat_rate_bp) for item in wanted)
         + vat_included(shipping, initial.shipping_vat_rate_bp if shipping else 0),
         total=amount, renewal_of=initial, billing_cycle=billing_cycle,
         **{field: getattr(initial, field) for field in ADDRESS_FIELDS},
     )
-    lines = [OrderLine(product=product, sku=product.sku, name=product.name, quantity=quantity,
-                       unit_price=total // quantity, vat_rate_bp=product.vat_rate_bp,
-                       total=(total // quantity) * quantity, tax=vat_included(total, product.vat_rate_bp),
-                       next_product_id=product.next_product_id, interval=product.interval,
-                       interval_count=product.interval_count)
-             for product, quantity, total in wanted]
+    lines = [OrderLine(product_id=item.product_id, sku=item.sku, name=item.name, quantity=item.quantity,
+                       unit_price=item.total // item.quantity, vat_rate_bp=item.vat_rate_bp,
+                       total=(item.total // item.quantity) * item.quantity, tax=vat_included(item.total, item.vat_rate_bp),
+                       next_product_id=item.next_product_id, interval=item.interval,
+                       interval_count=item.interval_count)
+             for item in wanted]
     return order, lines
 
 
