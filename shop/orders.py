@@ -227,9 +227,17 @@ def order_revise(*, order_id: int, cart: Cart, details: dict, route: str) -> Ord
     return locked
 
 
+# What a route asks the shopper for on top of who they are and where the order goes (MultiSafepay's Klarna:
+# date of birth and title; the request's address): the form clears them for routes that do not ask. They
+# do not make another order: the same cart for the same person switched to or from such a route is the same
+# order, its details brought up to date, or two orders would both be paid (probe G F1).
+ROUTE_DETAILS = ("birthday", "gender", "ip_address")
+
+
 def _same_unpaid_order(number: str, cart: Cart, details: dict) -> Order | None:
     """The unpaid order `number` when it holds exactly what the cart and the form hold now (same products,
-    quantities and prices, same details), else None. An order the shop withdrew is cancelled: not reused."""
+    quantities and prices, same person and addresses, whatever the route asks on top), else None; the
+    route's own details are written onto it. An order the shop withdrew is cancelled: not reused."""
     order = Order.objects.filter(number=number, status__in=[Order.Status.PENDING, Order.Status.PAYMENT_FAILED]).first()
     if order is None:
         return None
@@ -237,9 +245,14 @@ def _same_unpaid_order(number: str, cart: Cart, details: dict) -> Order | None:
     wanted = sorted((line.product.pk, line.quantity, line.product.price) for line in lines)
     has = sorted(order.lines.filter(is_upsell=False).values_list("product_id", "quantity", "unit_price"))
     same_details = all(getattr(order, field) == details[field] for field in ADDRESS_FIELDS
-                       if field in details and field != "ip_address")
+                       if field in details and field not in ROUTE_DETAILS)
     if wanted != has or order.total != totals.total or not same_details:
         return None
+    extras = {field: details[field] for field in ROUTE_DETAILS if field in details}
+    if any(getattr(order, field) != value for field, value in extras.items()):
+        Order.objects.filter(pk=order.pk).update(**extras)
+        for field, value in extras.items():
+            setattr(order, field, value)
     return order
 
 

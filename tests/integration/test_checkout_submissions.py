@@ -94,3 +94,29 @@ def test_a_second_click_while_the_provider_is_slow_follows_the_first(emulator, c
     assert first.status_code == second.status_code == 303
     assert first["Location"] == second["Location"]
     assert Order.objects.count() == 1 and PaymentAttempt.objects.count() == 1
+
+
+def test_the_same_cart_switched_to_a_route_that_asks_more_is_the_same_order(emulator, client, settings):
+    """Probe G F1: tab 1 checked out with 29 Next; tab 2, the same cart and person, chose MultiSafepay, which
+    also asks for the date of birth and title. That made a second order, and both pages were paid (EUR 107.90
+    for one cart). The route's extra details update the same order; the old page paid is undone."""
+    from tests.integration.multisafepay_flow import checkout_form, come_back
+
+    settings.PAYMENT_ROUTES = ["next", "multisafepay"]
+    add(client, make_product(price=1850))
+    tab_1, tab_2 = checkout_page(client), checkout_page(client)
+    first = submit(client, tab_1)
+    second = client.post(reverse("shop:checkout"), {**checkout_form(), **tab_2})
+    assert second.status_code == 303
+    order = Order.objects.get()  # one order, now on MultiSafepay with what it needs
+    assert order.route == "multisafepay" and str(order.birthday) == "1985-04-23" and order.gender == "female"
+    old, new = order.payment_attempts.order_by("pk")
+    assert (old.route, old.status, new.route) == ("next", Status.EXPIRED, "multisafepay")
+
+    come_back(client, emulator, new)
+    done = emulator.complete_checkout(first["Location"], "approve")
+    client.post(urlparse(done["return_url"]).path, {"response": done["response"]})
+    old.refresh_from_db()
+    new.refresh_from_db()
+    assert new.status in SUCCESSFUL and old.duplicate_of_id == new.pk and old.status == Status.REFUNDED
+    assert Order.objects.get().status == Order.Status.PAID
