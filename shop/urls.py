@@ -1,6 +1,9 @@
-from django.urls import path
+from django.urls import path, register_converter
 
+from .converters import RowIdConverter
 from .views import cart, catalog, checkout, favicon, orders, subscriptions, upsells
+
+register_converter(RowIdConverter, "row_id")
 
 app_name = "shop"
 
@@ -18,7 +21,7 @@ urlpatterns = [
     path("orders/<str:token>/status.json", orders.order_status_json, name="order_status_json"),
     path("orders/<str:token>/payment-failed/", orders.order_failed, name="order_failed"),
     path("orders/<str:token>/retry/", orders.order_retry, name="order_retry"),
-    path("orders/<str:token>/upsells/<int:offer_id>/", upsells.upsell_accept_view, name="upsell_accept"),
+    path("orders/<str:token>/upsells/<row_id:offer_id>/", upsells.upsell_accept_view, name="upsell_accept"),
     path("orders/<str:token>/upsells.json", upsells.upsell_status_view, name="upsell_status"),
     path("subscriptions/<str:token>/", subscriptions.subscription_manage, name="subscription_manage"),
     path("subscriptions/<str:token>/cancel/", subscriptions.subscription_cancel_view,

@@ -121,6 +121,24 @@ def test_tampered_link_is_refused(emulator, client, offer):
     assert not Upsell.objects.exists()
 
 
+@pytest.mark.parametrize("offer_id", ["9223372036854775808", "99999999999999999999"])
+def test_an_offer_id_beyond_any_row_id_is_not_found(emulator, client, offer, offer_id):
+    """Probe H F8: an offer id beyond 64 bits was a 500 (OverflowError) on SQLite at the upsell lookup."""
+    order, _, _ = pay(emulator, client)
+    url = accept_url(order, offer).replace(f"/upsells/{offer.pk}/", f"/upsells/{offer_id}/")
+    response = client.post(url, {"terms": shown_terms(client, order, offer)})
+    assert response.status_code == 404
+    assert not Upsell.objects.exists()
+
+
+def test_the_largest_row_id_is_an_offer_no_longer_available(emulator, client, offer):
+    order, _, _ = pay(emulator, client)
+    url = accept_url(order, offer).replace(f"/upsells/{offer.pk}/", "/upsells/9223372036854775807/")
+    response = client.post(url, {"terms": shown_terms(client, order, offer)}, follow=True)
+    assert b"no longer available" in response.content
+    assert not Upsell.objects.exists()
+
+
 def test_someone_elses_order_is_refused(emulator, client, offer, django_user_model):
     from django.test import Client
 
