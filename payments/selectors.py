@@ -70,15 +70,23 @@ def paid_checkout_attempt(order) -> PaymentAttempt | None:
             .order_by("created_at").first())
 
 
-# A paid checkout still standing whole: the statuses an order can take an upsell in.
+# A paid checkout still standing whole: the statuses an order can take an upsell in. A payment with
+# money left to capture stays AUTHORIZED (partly captured too); CAPTURED means nothing is left authorized.
 UPSELL_TAKERS = frozenset({Status.AUTHORIZED, Status.CAPTURED})
+
+
+def upsell_closed_by_capture(attempt) -> bool:
+    """Whether the checkout payment `attempt` was captured in full on a route that adds an upsell to the
+    money still authorized (capabilities.upsell_after_capture False): nothing can be added to it any more."""
+    return attempt.status == Status.CAPTURED and not get_adapter(attempt.route).capabilities.upsell_after_capture
 
 
 def upsell_offers_for(order, *, now=None) -> list:
     """Offers the shopper may accept with one click on this order right now.
 
-    Only after a paid checkout whose route takes upsells and whose provider said the payment can take
-    one, then whatever the shop's offers allow (window, trigger products, not accepted already).
+    Only after a paid checkout whose route takes upsells, whose provider said the payment can take one and
+    which the route can still add to, then whatever the shop's offers allow (window, trigger products, not
+    accepted already).
     """
     now = now or timezone.now()
     attempt = paid_checkout_attempt(order)
@@ -87,7 +95,7 @@ def upsell_offers_for(order, *, now=None) -> list:
         # A refunded or partly refunded order is being unwound, not added to. (An authorization with money
         # left to capture stays authorized however much was refunded: the amount says it.)
         return []
-    if get_adapter(attempt.route).capabilities.upsell == UpsellKind.NONE:
+    if get_adapter(attempt.route).capabilities.upsell == UpsellKind.NONE or upsell_closed_by_capture(attempt):
         return []
     return order_book().upsell_offers(order.pk, now=now)
 

@@ -61,6 +61,10 @@ class Capabilities:
 
     renewals: Renewals = Renewals.NONE
     upsell: UpsellKind = UpsellKind.NONE
+    # An upsell can still be added once the payment is captured in full. True when the provider charges the
+    # upsell on its own (29 Next: a new transaction); False when it adds to money still authorized (Klarna
+    # Payments raises the authorization, which a fully captured order no longer has).
+    upsell_after_capture: bool = False
     operations: frozenset[Operation] = frozenset()
     # A capture may take part of what is left; False when the provider captures only the whole authorization.
     partial_capture: bool = True

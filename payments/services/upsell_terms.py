@@ -26,6 +26,13 @@ class UpsellNotAvailable(PaymentError):
     shopper_message = "This offer is no longer available for your order. Nothing was charged."
 
 
+class UpsellOrderCaptured(UpsellNotAvailable):
+    """The order was charged in full, and its route adds an upsell only to money still authorized."""
+
+    shopper_message = ("Your order has already been charged in full, so extras can no longer be added to it. "
+                       "Nothing was charged.")
+
+
 class UpsellOfferChanged(UpsellNotAvailable):
     """The offer's terms differ from the ones the shopper's page showed (or the page sent none)."""
 

@@ -22,11 +22,11 @@ from ..models import PaymentAttempt, Upsell
 from ..orders import OfferLine, order_book
 from ..providers.registry import get_adapter
 from ..providers.types import UpsellRequest
-from ..selectors import paid_checkout_attempt, upsell_offers_for
+from ..selectors import paid_checkout_attempt, upsell_closed_by_capture, upsell_offers_for
 from ..signals import send_on_commit, upsell_added
 from ..states import SUCCESSFUL, Status, record_event, transition
 from .dispatch import enqueue_on_commit
-from .upsell_terms import UpsellNotAvailable, offer_terms, terms_check
+from .upsell_terms import UpsellNotAvailable, UpsellOrderCaptured, offer_terms, terms_check
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,12 @@ def lease_length() -> timedelta:
 
 @dataclass(frozen=True)
 class ChargeOutcome:
-    state: str  # added / declined / pending / busy
+    state: str  # added / declined / cancelled / pending / busy
     detail: str = ""
+
+
+# The reason an accepted upsell is not charged when its order was captured in full before the charge ran.
+CAPTURED_BEFORE_CHARGE = "The order was charged in full before this extra could be added"
 
 
 def upsell_accept(*, order, offer_id, shown_terms: str) -> tuple[Upsell, bool]:
@@ -49,7 +53,8 @@ def upsell_accept(*, order, offer_id, shown_terms: str) -> tuple[Upsell, bool]:
     `shown_terms` of upsell_terms). Returns (upsell, created).
 
     Locks the order. Idempotent: a second click on the same offer returns the existing upsell and
-    queues nothing new. Raises UpsellNotAvailable when the offer is not open to this order, and
+    queues nothing new. Raises UpsellNotAvailable when the offer is not open to this order (its subclass
+    UpsellOrderCaptured when the order was captured in full on a route that cannot add to it then), and
     UpsellOfferChanged when its terms now differ from the shown ones: nothing is recorded or charged then.
     """
     from ..tasks import charge_upsell
@@ -62,6 +67,8 @@ def upsell_accept(*, order, offer_id, shown_terms: str) -> tuple[Upsell, bool]:
             return existing, False
         offer = next((o for o in upsell_offers_for(order) if str(o.pk) == str(offer_id)), None)
         checkout = paid_checkout_attempt(order)
+        if checkout is not None and upsell_closed_by_capture(checkout):
+            raise UpsellOrderCaptured(f"order {details.number} was captured in full: nothing to add an upsell to")
         if offer is None or checkout is None:
             raise UpsellNotAvailable(f"offer {offer_id} is not open to order {details.number}")
         line: OfferLine = book.offer_line(offer)
@@ -118,6 +125,13 @@ def _charge(upsell) -> ChargeOutcome:
         found = adapter.find_upsell(attempt.provider_reference, upsell.reference)
         if found is not None:
             return _added(upsell, found, "found on the provider's order after an unknown outcome")
+    if _closed_by_capture(upsell):
+        # Captured in full since the click: the provider would only refuse, and the shopper would read
+        # that their payment method was declined.
+        transition(attempt.pk, Status.CANCELLED, source="task", failure_reason=CAPTURED_BEFORE_CHARGE,
+                   message=f"Upsell {upsell.reference} not charged: {CAPTURED_BEFORE_CHARGE.lower()}")
+        return ChargeOutcome("cancelled", CAPTURED_BEFORE_CHARGE)
+    if attempt.status == Status.PENDING:
         record_event(attempt.pk, kind="note", source="task",
                      message="Earlier try left no line at the provider; charging again")
     else:
@@ -137,6 +151,11 @@ def _charge(upsell) -> ChargeOutcome:
                    failure_reason="Declined by the payment provider", payload={"body": getattr(exc, "body", None)})
         return ChargeOutcome("declined", str(exc))
     return _added(upsell, result, "charged")
+
+
+def _closed_by_capture(upsell) -> bool:
+    checkout = paid_checkout_attempt(upsell.order)
+    return checkout is not None and upsell_closed_by_capture(checkout)
 
 
 def _added(upsell, result, how) -> ChargeOutcome:

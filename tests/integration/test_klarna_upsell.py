@@ -85,3 +85,68 @@ def test_after_a_partial_refund_no_upsell_is_offered_or_charged(paid, client, em
     klarna_order = next(o for o in emulator.control("GET", "/_emulator/klarna/orders")["orders"]
                         if o["order_id"] == attempt.provider_reference)
     assert klarna_order["order_amount"] == order.total
+
+
+# --- a fully captured order takes no upsell (probe H F10) ----------------------------------------------
+def klarna_order_of(emulator, attempt) -> dict:
+    return next(o for o in emulator.control("GET", "/_emulator/klarna/orders")["orders"]
+                if o["order_id"] == attempt.provider_reference)
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """Accepted upsells' charges wait in the queue (as for a busy worker) until the test runs them."""
+    from config.celery import app
+
+    # The app reads Django settings under the CELERY_ namespace, so the name is that one.
+    monkeypatch.setitem(app.conf, "CELERY_TASK_ALWAYS_EAGER", False)
+
+
+def test_after_a_full_capture_no_upsell_is_offered_and_a_kept_form_says_why(paid, client, emulator):
+    """Klarna raises the authorization for an upsell, and a fully captured order has none left to raise: the
+    offer was shown anyway, and taking it always ended "Declined by the payment provider"."""
+    from payments.selectors import upsell_offers_for
+    from payments.services.order_management import payment_capture
+    from tests.integration.upsell_flow import shown_terms
+
+    order, attempt, offer = paid
+    terms = shown_terms(client, order, offer)
+    payment_capture(attempt_id=attempt.pk)
+    attempt.refresh_from_db()
+    assert attempt.status == "captured"
+    assert upsell_offers_for(order) == []
+    page = client.get(order_url(order, "shop:order_confirmation"))
+    assert f"accept-offer-{offer.pk}".encode() not in page.content
+    response = accept(client, order, offer, terms=terms)
+    assert response.status_code == 302
+    shown = client.get(response.url).content.decode()
+    assert "already been charged in full" in shown and "declined" not in shown
+    assert not Upsell.objects.exists()
+    assert klarna_order_of(emulator, attempt)["order_amount"] == order.total
+
+
+def test_a_partly_captured_order_still_takes_an_upsell(paid, client, emulator):
+    """Money is still authorized after a partial capture, and Klarna raises a part-captured authorization."""
+    from payments.services.order_management import payment_capture
+
+    order, attempt, offer = paid
+    payment_capture(attempt_id=attempt.pk, amount=1000)
+    assert accept(client, order, offer).status_code == 303
+    assert Upsell.objects.get().state == "added"
+    assert klarna_order_of(emulator, attempt)["order_amount"] == order.total + 1290
+
+
+def test_an_upsell_captured_past_before_its_charge_ran_is_cancelled_not_declined(paid, client, emulator, queued):
+    from payments.services.order_management import payment_capture
+    from payments.services.upsells import upsell_charge
+
+    order, attempt, offer = paid
+    assert accept(client, order, offer).status_code == 303  # its charge is queued
+    payment_capture(attempt_id=attempt.pk)
+    upsell = Upsell.objects.get()
+    assert upsell_charge(upsell_id=upsell.pk).state == "cancelled"
+    upsell.refresh_from_db()
+    assert upsell.state == "cancelled" and "charged in full" in upsell.attempt.failure_reason
+    assert klarna_order_of(emulator, attempt)["order_amount"] == order.total
+    page = client.get(order_url(order, "shop:order_confirmation")).content.decode()
+    assert "This extra was cancelled" in page and "declined" not in page

@@ -55,6 +55,7 @@ class NextAdapter(NextOrderActions, PaymentAdapter):
     capabilities = Capabilities(
         renewals=Renewals.PROVIDER,
         upsell=UpsellKind.ADD_TO_ORDER,
+        upsell_after_capture=True,  # add-line-items charges the upsell as a transaction of its own
         # ordersCaptureCreate / ordersRefundCreate / ordersCancelCreate (order_actions.py); no release or extend
         operations=frozenset({Operation.CAPTURE, Operation.REFUND, Operation.CANCEL}),
         partial_capture=False,
