@@ -93,6 +93,10 @@ def charge_upsell(self, upsell_id):
     if outcome.state == "busy":
         # Another worker holds the lease, or a dead one did: come back when it has run out.
         raise self.retry(countdown=lease_length().total_seconds(), max_retries=MAX_RETRIES + 3)
+    if outcome.state == "waiting" and not self.request.is_eager:
+        # Another upsell of the order is being charged: one provider call, so come back soon. (In eager
+        # mode nothing retries: the reconcile task charges it.)
+        raise self.retry(countdown=_backoff(self.request.retries), max_retries=MAX_RETRIES + 3)
     return outcome.state
 
 

@@ -3,8 +3,9 @@
 accept: the click carries the offer's terms signed into the page (upsell_terms), which must still be the
 offer's terms or nothing is recorded. The Upsell row (unique per order and offer) and its PaymentAttempt
 are created before any provider call; a double click finds the row that is already there. charge: a
-Celery task; it takes a short lease on the upsell so only one worker talks to the provider at a time,
-commits "pending" before the call, and when an earlier try's outcome is unknown (timeout, 5xx, a killed
+Celery task; it takes a short lease on the upsell, granted only while no other upsell of the same order
+holds one, so one worker at a time talks to the provider about an order's upsells; it commits "pending"
+before the call, and when an earlier try's outcome is unknown (timeout, 5xx, a killed
 worker) it reads the provider's order back and looks for our line (tagged with the upsell's reference)
 before calling again.
 A route without an idempotency key for this (29 Next) relies on that read-back to never charge twice.
@@ -40,7 +41,7 @@ def lease_length() -> timedelta:
 
 @dataclass(frozen=True)
 class ChargeOutcome:
-    state: str  # added / declined / cancelled / pending / busy
+    state: str  # added / declined / cancelled / pending / busy / waiting
     detail: str = ""
 
 
@@ -97,22 +98,40 @@ def upsell_charge(*, upsell_id) -> ChargeOutcome:
     """Charge one accepted upsell, at most once. Safe to run any number of times, concurrently too.
 
     Raises ProviderUnavailable when the outcome is unknown (the task retries; the retry reads back
-    first). A decline or refusal marks the upsell's attempt failed and leaves the paid order alone.
+    first). A decline or refusal marks the upsell's attempt failed and leaves the paid order alone. While
+    another upsell of the same order is being charged, charges nothing and returns "waiting" (try again soon).
     """
-    if not _lease(upsell_id):
-        return ChargeOutcome("busy", "another worker holds this upsell")
+    lease = _lease(upsell_id)
+    if lease != "taken":
+        return ChargeOutcome(lease, "another worker holds this upsell" if lease == "busy"
+                             else "another upsell of this order is being charged")
     try:
         return _charge(Upsell.objects.select_related("attempt", "order").get(pk=upsell_id))
     finally:
         Upsell.objects.filter(pk=upsell_id).update(charging_until=None)
 
 
-def _lease(upsell_id) -> bool:
+def _lease(upsell_id) -> str:
+    """Take the upsell's lease, unless any upsell of its order holds one: "taken", "busy" (this upsell's
+    lease is held) or "waiting" (another upsell of the order is being charged).
+
+    One order's upsells are charged one at a time, because a route may add an upsell by rewriting the
+    provider's order as a whole (Klarna Payments reads the order and sends back its lines plus ours): two
+    such rewrites at once would each drop the other's line, yet both be booked as added (probe H F9).
+    The order's row lock makes the check and the take one step; the lease, not the lock, is what is held
+    over the provider call.
+    """
+    order_id = Upsell.objects.values_list("order_id", flat=True).get(pk=upsell_id)
     now = timezone.now()
-    taken = (Upsell.objects.filter(pk=upsell_id)
-             .exclude(charging_until__gt=now)
-             .update(charging_until=now + lease_length()))
-    return taken == 1
+    with transaction.atomic():
+        order_book().lock_status(order_id)
+        holding = Upsell.objects.filter(order_id=order_id, charging_until__gt=now)
+        if holding.filter(pk=upsell_id).exists():
+            return "busy"
+        if holding.exists():
+            return "waiting"
+        Upsell.objects.filter(pk=upsell_id).update(charging_until=now + lease_length())
+    return "taken"
 
 
 def _charge(upsell) -> ChargeOutcome:

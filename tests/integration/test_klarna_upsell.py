@@ -150,3 +150,94 @@ def test_an_upsell_captured_past_before_its_charge_ran_is_cancelled_not_declined
     assert klarna_order_of(emulator, attempt)["order_amount"] == order.total
     page = client.get(order_url(order, "shop:order_confirmation")).content.decode()
     assert "This extra was cancelled" in page and "declined" not in page
+
+
+# --- two upsells of one order charged at the same moment (probe H F9) -----------------------------------
+# Klarna adds an upsell by reading the order and sending back its lines plus ours: two charges doing that
+# at once each drop the other's line, yet both were booked as added (and the order captured short).
+@pytest.fixture
+def two_queued(paid, client, queued):
+    """Two different offers accepted on one order, their charges still queued."""
+    order, attempt, offer = paid
+    other = UpsellOffer.objects.create(name="Tea towel", product=make_product(price=1000), price=1000)
+    for each in (offer, other):
+        assert accept(client, order, each).status_code == 303
+    return order, attempt, list(Upsell.objects.order_by("pk"))
+
+
+def assert_klarna_holds_what_the_shop_booked(emulator, order, attempt):
+    order.refresh_from_db()
+    klarna = klarna_order_of(emulator, attempt)
+    at_klarna = {line["reference"] for line in klarna["order_lines"]}
+    booked = {upsell.reference for upsell in Upsell.objects.filter(order=order) if upsell.state == "added"}
+    assert booked <= at_klarna
+    assert klarna["order_amount"] == order.total
+
+
+def test_an_upsell_charged_while_another_of_its_order_is_in_flight_waits_its_turn(two_queued, emulator,
+                                                                                   monkeypatch):
+    """Deterministic: the second charge runs exactly between the first one's read of the order and its update."""
+    from payments.providers.klarna_payments.client import KlarnaClient
+    from payments.services.upsells import upsell_charge
+
+    order, attempt, (first, second) = two_queued
+    total, read_order, meanwhile = order.total, KlarnaClient.read_order, []
+
+    def read_then_the_other_charges(self, order_id):
+        answer = read_order(self, order_id)
+        if not meanwhile:
+            meanwhile.append(upsell_charge(upsell_id=second.pk).state)
+        return answer
+
+    monkeypatch.setattr(KlarnaClient, "read_order", read_then_the_other_charges)
+    assert upsell_charge(upsell_id=first.pk).state == "added"
+    assert_klarna_holds_what_the_shop_booked(emulator, order, attempt)
+    assert meanwhile == ["waiting"]
+    assert upsell_charge(upsell_id=second.pk).state == "added"  # the task's retry, once the first is done
+    assert_klarna_holds_what_the_shop_booked(emulator, order, attempt)
+    assert order.total == total + 1290 + 1000
+    assert order.lines.filter(is_upsell=True).count() == 2
+
+
+def test_two_upsells_of_one_order_charged_at_the_same_moment_both_reach_klarna(two_queued, emulator, postgres):
+    from payments.services.upsells import upsell_charge
+    from tests.integration.concurrency import at_once
+
+    order, attempt, upsells = two_queued
+    total = order.total
+    # Klarna answering slowly widens the window between reading the order and updating it.
+    emulator.control("POST", "/_emulator/faults", json={"method": "GET", "kind": "latency", "latency_ms": 1000,
+                                                        "path": "/klarna/ordermanagement/v1/orders/", "times": 4})
+    outcomes = at_once(*[lambda upsell=upsell: upsell_charge(upsell_id=upsell.pk).state for upsell in upsells])
+    assert set(outcomes) <= {"added", "waiting"}
+    assert_klarna_holds_what_the_shop_booked(emulator, order, attempt)
+    for upsell, outcome in zip(upsells, outcomes):
+        if outcome == "waiting":
+            assert upsell_charge(upsell_id=upsell.pk).state == "added"  # the task's retry
+    assert_klarna_holds_what_the_shop_booked(emulator, order, attempt)
+    assert order.total == total + 1290 + 1000
+
+
+def test_an_upsell_line_overwritten_at_klarna_is_not_booked_as_added(paid, client, emulator, monkeypatch):
+    """Klarna answers the update 204, but another writer that read the order before us sends its lines right
+    after: the order does not carry the upsell, so the shop must not book it as added."""
+    from payments.providers.klarna_payments.client import KlarnaClient
+
+    order, attempt, offer = paid
+    order_action = KlarnaClient.order_action
+
+    def update_then_overwritten(self, order_id, action, body=None, **kwargs):
+        stale = self.read_order(order_id) if action == "authorization" else None
+        answer = order_action(self, order_id, action, body, **kwargs)
+        if stale:
+            order_action(self, order_id, "authorization", {"order_amount": stale["order_amount"],
+                                                            "order_lines": stale["order_lines"]},
+                         idempotency_key="another-writer", method="PATCH")
+        return answer
+
+    monkeypatch.setattr(KlarnaClient, "order_action", update_then_overwritten)
+    accept(client, order, offer)
+    assert Upsell.objects.get().state == "declined"
+    order.refresh_from_db()
+    assert not order.lines.filter(is_upsell=True).exists()
+    assert_klarna_holds_what_the_shop_booked(emulator, order, attempt)

@@ -279,7 +279,11 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
 
     def add_upsell(self, request: UpsellRequest) -> UpsellResult:
         """PATCH the authorization to the current lines plus ours (reference = the upsell's). Klarna runs
-        a new risk check and may refuse (ProviderRequestError); the key makes a retry act once."""
+        a new risk check and may refuse (ProviderRequestError); the key makes a retry act once.
+
+        The PATCH replaces the order's lines as a whole, so the order is read back afterwards: an update
+        sent at the same time from what it read before ours would have dropped our line, and a 204 alone
+        does not say our line is there. Raises ProviderRequestError when it is not (nothing authorized)."""
         order = self.client.read_order(request.provider_reference)
         lines = list(order.get("order_lines") or [])
         if any(line.get("reference") == request.reference for line in lines):
@@ -291,6 +295,9 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
             "order_amount": int(order.get("order_amount") or 0) + new["total_amount"],
             "order_lines": lines + [new], "description": f"Post-purchase: {request.name}"[:255],
         }, idempotency_key=request.reference, method="PATCH")
+        if self.find_upsell(request.provider_reference, request.reference) is None:
+            raise ProviderRequestError(f"Klarna order {request.provider_reference} does not carry upsell "
+                                       f"{request.reference} after raising its authorization (overwritten)")
         return UpsellResult(provider_reference=request.provider_reference, amount=new["total_amount"],
                             status="authorized", raw={"order_line": new})
 
