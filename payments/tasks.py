@@ -87,7 +87,10 @@ def charge_upsell(self, upsell_id):
     """acks_late + the service's lease and read-back: a worker killed mid-call is harmless."""
     from .services.upsells import lease_length, upsell_charge
 
-    outcome = _retrying(self, lambda: upsell_charge(upsell_id=upsell_id))
+    # Eager mode has no retry to come back with, so the shopper's request itself waits its turn behind
+    # another upsell of the order (one provider call, at most a lease).
+    wait = lease_length().total_seconds() if self.request.is_eager else 0
+    outcome = _retrying(self, lambda: upsell_charge(upsell_id=upsell_id, wait=wait))
     if outcome is None:
         return "pending"
     if outcome.state == "busy":
@@ -95,7 +98,7 @@ def charge_upsell(self, upsell_id):
         raise self.retry(countdown=lease_length().total_seconds(), max_retries=MAX_RETRIES + 3)
     if outcome.state == "waiting" and not self.request.is_eager:
         # Another upsell of the order is being charged: one provider call, so come back soon. (In eager
-        # mode nothing retries: the reconcile task charges it.)
+        # mode, still waiting after a lease: the reconcile task charges it.)
         raise self.retry(countdown=_backoff(self.request.retries), max_retries=MAX_RETRIES + 3)
     return outcome.state
 

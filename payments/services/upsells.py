@@ -11,6 +11,7 @@ before calling again.
 A route without an idempotency key for this (29 Next) relies on that read-back to never charge twice.
 """
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -94,14 +95,23 @@ def upsell_accept(*, order, offer_id, shown_terms: str) -> tuple[Upsell, bool]:
     return upsell, True
 
 
-def upsell_charge(*, upsell_id) -> ChargeOutcome:
+# How often a charge waiting for its order's other upsell looks again (`wait` of upsell_charge).
+WAIT_STEP = 0.25
+
+
+def upsell_charge(*, upsell_id, wait: float = 0) -> ChargeOutcome:
     """Charge one accepted upsell, at most once. Safe to run any number of times, concurrently too.
 
     Raises ProviderUnavailable when the outcome is unknown (the task retries; the retry reads back
     first). A decline or refusal marks the upsell's attempt failed and leaves the paid order alone. While
-    another upsell of the same order is being charged, charges nothing and returns "waiting" (try again soon).
+    another upsell of the same order is being charged, waits up to `wait` seconds for its turn, then charges
+    nothing and returns "waiting" (try again soon).
     """
+    deadline = time.monotonic() + wait
     lease = _lease(upsell_id)
+    while lease == "waiting" and time.monotonic() < deadline:
+        time.sleep(WAIT_STEP)
+        lease = _lease(upsell_id)
     if lease != "taken":
         return ChargeOutcome(lease, "another worker holds this upsell" if lease == "busy"
                              else "another upsell of this order is being charged")

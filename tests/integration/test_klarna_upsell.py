@@ -7,7 +7,7 @@ from shop.links import order_url
 from shop.models import UpsellOffer
 from tests.factories import make_order, make_product
 from tests.integration.klarna_flow import pay_with_klarna
-from tests.integration.upsell_flow import accept
+from tests.integration.upsell_flow import accept, accept_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -216,6 +216,46 @@ def test_two_upsells_of_one_order_charged_at_the_same_moment_both_reach_klarna(t
             assert upsell_charge(upsell_id=upsell.pk).state == "added"  # the task's retry
     assert_klarna_holds_what_the_shop_booked(emulator, order, attempt)
     assert order.total == total + 1290 + 1000
+
+
+def test_two_offers_accepted_at_the_same_moment_both_reach_klarna(paid, client, emulator, postgres):
+    """The probe's own steps: two tabs of one browser accept two offers at once, each request charging its
+    upsell eagerly (`make run`), while Klarna answers reads slowly."""
+    from django.test import Client
+
+    from tests.integration.concurrency import at_once
+    from tests.integration.upsell_flow import shown_terms
+
+    order, attempt, offer = paid
+    other = UpsellOffer.objects.create(name="Tea towel", product=make_product(price=1000), price=1000)
+    total, offers = order.total, (offer, other)
+    forms = [(accept_url(order, each), {"terms": shown_terms(client, order, each)}) for each in offers]
+    emulator.control("POST", "/_emulator/faults", json={"method": "GET", "kind": "latency", "latency_ms": 1000,
+                                                        "path": "/klarna/ordermanagement/v1/orders/", "times": 2})
+    tabs = [Client(), Client()]
+    for tab in tabs:
+        tab.cookies = client.cookies  # one browser, two tabs
+    statuses = at_once(*[lambda tab=tab, form=form: tab.post(*form).status_code for tab, form in zip(tabs, forms)])
+    assert statuses == [303, 303]
+    assert [upsell.state for upsell in Upsell.objects.all()] == ["added", "added"]
+    assert_klarna_holds_what_the_shop_booked(emulator, order, attempt)
+    assert order.total == total + 1290 + 1000
+
+
+def test_in_eager_mode_a_charge_waits_its_turn_instead_of_being_left_for_reconcile(two_queued, emulator):
+    """`make run` runs tasks in the shopper's request, where nothing retries a charge that found another
+    upsell of its order in flight: it waits for its turn (here, a lease about to run out)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from payments.tasks import charge_upsell
+
+    order, attempt, (first, second) = two_queued
+    Upsell.objects.filter(pk=first.pk).update(charging_until=timezone.now() + timedelta(seconds=1))
+    assert charge_upsell.apply(args=[second.pk]).result == "added"
+    assert [upsell.state for upsell in Upsell.objects.order_by("pk")] == ["pending", "added"]
+    assert_klarna_holds_what_the_shop_booked(emulator, order, attempt)
 
 
 def test_an_upsell_line_overwritten_at_klarna_is_not_booked_as_added(paid, client, emulator, monkeypatch):
