@@ -192,6 +192,8 @@ def _sync_order(attempt, from_status) -> bool:
     - a move between waiting statuses (created → pending) changes nothing: starting the attempt already
       made its order wait for it (OrderBook.payment_started), and a paid order stays paid;
     - anything else (failed, cancelled, expired) locks the order and looks at all its attempts.
+    A success never makes a cancelled order paid (OrderBook.mark_paid): once withdrawn, a payment that still
+    arrives (an old provider page) is undone by payment_confirm.
     """
     from .models import PaymentAttempt
     from .orders import OrderPaymentStatus, order_book
@@ -207,7 +209,10 @@ def _sync_order(attempt, from_status) -> bool:
         new = OrderPaymentStatus.PAID
     elif statuses & IN_BETWEEN:
         new = OrderPaymentStatus.PENDING
-    elif statuses == {S.CANCELLED}:
+    elif statuses == {S.CANCELLED} or current == OrderPaymentStatus.CANCELLED or (
+            attempt.status == S.CANCELLED and from_status in SUCCESSFUL):
+        # Every try cancelled, or the payment that paid it cancelled (the merchant withdrew the order), whatever
+        # earlier tries failed: withdrawn stays withdrawn, so no retry or old page can pay it (probe G F8).
         new = OrderPaymentStatus.CANCELLED
     else:
         new = OrderPaymentStatus.PAYMENT_FAILED

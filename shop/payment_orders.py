@@ -71,14 +71,18 @@ class ShopOrderBook(OrderBook):
         paid_at = Coalesce("paid_at", Value(now)) if status == OrderPaymentStatus.PAID else F("paid_at")
         Order.objects.filter(pk=order_id).update(status=status, updated_at=now, paid_at=paid_at)
 
+    # Paid from any status but paid and cancelled: a cancelled order was withdrawn (every later try starts by
+    # making it pending again), and a payment that reaches it anyway is undone, not made its payer.
+    NOT_PAYABLE = (OrderPaymentStatus.PAID, OrderPaymentStatus.CANCELLED)
+
     def mark_paid(self, order_id):
         now = timezone.now()
-        return bool(Order.objects.filter(pk=order_id).exclude(status=OrderPaymentStatus.PAID)
+        return bool(Order.objects.filter(pk=order_id).exclude(status__in=self.NOT_PAYABLE)
                     .update(status=OrderPaymentStatus.PAID, updated_at=now, paid_at=Coalesce("paid_at", Value(now))))
 
     def mark_paid_many(self, order_ids):
         now = timezone.now()
-        return (Order.objects.filter(pk__in=order_ids).exclude(status=OrderPaymentStatus.PAID)
+        return (Order.objects.filter(pk__in=order_ids).exclude(status__in=self.NOT_PAYABLE)
                 .update(status=OrderPaymentStatus.PAID, updated_at=now, paid_at=Coalesce("paid_at", Value(now))))
 
     def upsell_offers(self, order_id, *, now):

@@ -63,11 +63,38 @@ def checkout_duplicate_settle(*, attempt_id) -> bool:
     return True
 
 
-def _undo(attempt) -> None:
+def checkout_withdrawn_settle(*, attempt_id) -> bool:
+    """If the shop had withdrawn this attempt's order (the merchant cancelled the payment that paid it), undo
+    this late payment (an old provider page paid after the withdrawal, probe G F8). Returns True when it was
+    such a payment. Decided under the order's row lock; safe to call again, like checkout_duplicate_settle."""
+    from ..models import PaymentOperation
+    from ..orders import OrderPaymentStatus
+
+    attempt = PaymentAttempt.objects.get(pk=attempt_id)
+    if attempt.kind != PaymentAttempt.Kind.CHECKOUT or attempt.status not in PAYING:
+        return False
+    with transaction.atomic():
+        if order_book().lock_status(attempt.order_id) != OrderPaymentStatus.CANCELLED:
+            return False
+        withdrawn = (PaymentOperation.objects.filter(attempt__order_id=attempt.order_id, kind=PaymentOperation.Kind.CANCEL,
+                                                     result=PaymentOperation.Result.DONE)
+                     .exclude(attempt_id=attempt.pk).values_list("attempt_id", flat=True).first())
+        if withdrawn is None:
+            return False
+        if attempt.duplicate_of_id is None:
+            # Marked like a duplicate (of the payment the merchant cancelled), so reconcile retries a failed undo.
+            PaymentAttempt.objects.filter(pk=attempt.pk).update(duplicate_of_id=withdrawn)
+            record_event(attempt.pk, kind="rejected", source="duplicate",
+                         message="The shop had withdrawn this order: undoing this payment")
+    _undo(attempt, description="Payment for an order the shop had withdrawn")
+    return True
+
+
+def _undo(attempt, *, description="Duplicate payment for an order already paid") -> None:
     from .order_management import OperationRefused, payment_undo
 
     try:
-        undone = payment_undo(attempt, source="duplicate", description="Duplicate payment for an order already paid")
+        undone = payment_undo(attempt, source="duplicate", description=description)
     except (OperationRefused, PaymentError) as exc:
         log.warning("duplicate payment %s not undone yet: %s", attempt.reference, exc)
         record_event(attempt.pk, kind="note", source="duplicate",

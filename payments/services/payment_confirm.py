@@ -119,11 +119,13 @@ def _after_success(attempt, payment, *, paid_the_order: bool):
     paid the order first (then this one is a duplicate, undone)."""
     if attempt.kind != PaymentAttempt.Kind.CHECKOUT:
         return
-    from .duplicates import checkout_duplicate_settle
+    from .duplicates import checkout_duplicate_settle, checkout_withdrawn_settle
     from .renewal_strategies import strategy_for
 
-    # A payment that made the order paid was first by definition; any other asks who was.
-    if not paid_the_order and checkout_duplicate_settle(attempt_id=attempt.pk):
+    # A payment that made the order paid was first by definition; any other asks who was, or whether the
+    # shop had withdrawn the order (then nothing it bought starts).
+    if not paid_the_order and (checkout_withdrawn_settle(attempt_id=attempt.pk)
+                               or checkout_duplicate_settle(attempt_id=attempt.pk)):
         return  # the order's subscriptions belong to the payment that paid it
     strategy_for(attempt.route).started(attempt=attempt, payment=payment)
     send_on_commit(checkout_paid, order_id=attempt.order_id, attempt_id=attempt.pk)

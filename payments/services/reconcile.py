@@ -160,7 +160,7 @@ def _finish_refused(exc) -> bool:
 
 def _undo_duplicates() -> int:
     """Duplicate payments whose undo failed earlier (provider down) are tried again."""
-    from .duplicates import PAYING, checkout_duplicate_settle
+    from .duplicates import PAYING, checkout_duplicate_settle, checkout_withdrawn_settle
 
     pending = PaymentAttempt.objects.filter(duplicate_of__isnull=False, status__in=PAYING).values_list("pk", flat=True)
-    return sum(checkout_duplicate_settle(attempt_id=pk) for pk in pending)
+    return sum(checkout_withdrawn_settle(attempt_id=pk) or checkout_duplicate_settle(attempt_id=pk) for pk in pending)

@@ -130,3 +130,32 @@ def test_the_order_paid_by_the_newer_tab_is_offered_upsells_on_that_payment(emul
     assert first.duplicate_of_id == second.pk and first.status == Status.REFUNDED
     assert paid_checkout_attempt(order) == second
     assert [o.name for o in upsell_offers_for(order)] == ["Add a second mug"]
+
+
+def test_an_order_the_merchant_withdrew_after_a_declined_try_stays_withdrawn(emulator, client, settings):
+    """Probe G F8: the first try was declined, the second paid; the merchant cancelled that payment in admin.
+    The order became "payment failed", not cancelled, so "Try again" (or an old page) paid it once more. Now it
+    is cancelled: a retry is refused, and a payment that still arrives from an old page is undone."""
+    from payments.exceptions import OrderCancelledByShop
+    from payments.services.order_management import payment_cancel
+    from tests.integration.multisafepay_flow import come_back
+
+    settings.PAYMENT_ROUTES = ["next", "multisafepay"]
+    order = make_order(route="multisafepay")
+    declined = payment_start(order=order, route="multisafepay")
+    come_back(client, emulator, declined, "decline")
+    old_page = payment_start(order=order, route="multisafepay")          # a tab left open on this one
+    payer = payment_start(order=order, route="multisafepay")
+    come_back(client, emulator, payer)
+    payer.refresh_from_db()
+    assert payer.status == Status.AUTHORIZED and Order.objects.get(pk=order.pk).status == Order.Status.PAID
+
+    payment_cancel(attempt_id=payer.pk, user="merchant")
+    assert Order.objects.get(pk=order.pk).status == Order.Status.CANCELLED
+    with pytest.raises(OrderCancelledByShop):
+        payment_start(order=order, route="multisafepay")
+
+    come_back(client, emulator, old_page)  # the old tab pays anyway
+    old_page.refresh_from_db()
+    assert old_page.duplicate_of_id == payer.pk and old_page.status == Status.CANCELLED  # voided at MultiSafepay
+    assert Order.objects.get(pk=order.pk).status == Order.Status.CANCELLED
