@@ -101,10 +101,11 @@ class OrderBook(ABC):
         """Store the derived status (and when the order was first paid), under the lock_status lock."""
 
     @abstractmethod
-    def mark_paid(self, order_id: int) -> bool:
+    def mark_paid(self, order_id: int, *, while_attempt: tuple | None = None) -> bool:
         """A payment of the order succeeded: the order is paid (and when it first was is kept). One
         conditional UPDATE in the caller's transaction, which takes the order's row lock; True when the
-        order was not paid before this call."""
+        order was not paid before this call. `while_attempt` (attempt pk, status): only while that attempt
+        still stands in that status (payments.states marks the order before it moves the attempt)."""
 
     def mark_paid_many(self, order_ids: list[int]) -> int:
         """mark_paid() for many orders (the shop: one UPDATE), taking their row locks in the caller's

@@ -53,7 +53,19 @@ def transition(attempt, to_status, *, source, dedupe_key=None, message="", paylo
             return done
         attempt = attempt.pk
     with transaction.atomic():
-        return _locked(PaymentAttempt.objects.select_for_update().get(pk=attempt), change)
+        return _locked(lock_order_then_attempt(attempt), change)
+
+
+# Lock order: an order's row before any of its attempts' rows, everywhere (payment_start, approvals,
+# inbound, order management and this module), so two requests about one order wait for each other instead
+# of deadlocking (probe G F5: PostgreSQL aborted one with a 500). A move between waiting statuses touches
+# only the attempt and needs no order lock.
+def lock_order_then_attempt(attempt_id):
+    from .models import PaymentAttempt
+    from .orders import order_book
+
+    order_book().lock_status(PaymentAttempt.objects.values_list("order_id", flat=True).get(pk=attempt_id))
+    return PaymentAttempt.objects.select_for_update().get(pk=attempt_id)
 
 
 @dataclass(frozen=True)
@@ -100,15 +112,18 @@ def _compare_and_set(attempt, change: _Change) -> TransitionResult | None:
         # A savepoint only where a repeated dedupe key is an answer to catch; without a key any
         # IntegrityError is re-raised below anyway, so the caller's transaction need not survive it.
         with transaction.atomic(savepoint=change.dedupe_key is not None):
+            before = _order_before(attempt, current, change.to_status)
             if not PaymentAttempt.objects.filter(**condition).update(status=change.to_status, updated_at=now,
                                                                      **values):
-                return None
+                # Moved meanwhile: decided on the row read under its lock, in this same transaction (an order
+                # marked paid above is then paid by this attempt's late success, or by the one that moved it).
+                return _locked(lock_order_then_attempt(attempt.pk), change)
             for name, value in values.items():
                 setattr(attempt, name, value)
             attempt.status, attempt.updated_at = change.to_status, now
             _record(attempt, PaymentEvent.Kind.TRANSITION, change.source, current, change.to_status, change.message,
                     change.dedupe_key, change.payload)
-            paid_now = _sync_order(attempt, current)
+            paid_now = _order_after(attempt, current, before)
     except IntegrityError:
         # The event's dedupe key was recorded before: the whole change rolled back.
         fresh = PaymentAttempt.objects.get(pk=attempt.pk)
@@ -138,13 +153,14 @@ def _locked(attempt, change: _Change) -> TransitionResult:
         _record(attempt, PaymentEvent.Kind.IGNORED, change.source, current, to_status,
                 f"{reason}. {change.message}".strip(), change.dedupe_key, change.payload)
         return TransitionResult(attempt, False, reason)
+    before = _order_before(attempt, current, to_status)
     for name, value in values.items():
         setattr(attempt, name, value)
     attempt.status = to_status
     attempt.save(update_fields=["status", "updated_at", *values])
     _record(attempt, PaymentEvent.Kind.TRANSITION, change.source, current, to_status, change.message,
             change.dedupe_key, change.payload)
-    return TransitionResult(attempt, True, order_paid_now=_sync_order(attempt, current))
+    return TransitionResult(attempt, True, order_paid_now=_order_after(attempt, current, before))
 
 
 def record_new_event(attempt, *, kind, source, message="", payload=None):
@@ -180,30 +196,37 @@ def _record(attempt, kind, source, from_status, to_status, message, dedupe_key, 
     )
 
 
-def _sync_order(attempt, from_status) -> bool:
-    """Derive the order's status from its attempts: paid as soon as any attempt succeeded. Returns True
-    when this change made the order paid.
+def _order_before(attempt, from_status, to_status):
+    """The order's part of a move, taken before the attempt's row is written (the lock order above).
 
-    Runs inside the transition's transaction, and every decision is taken under the order's row lock
-    (through the shop's OrderBook), so two attempts finishing at once cannot both decide the order's fate
-    from a stale view:
-    - a success makes the order paid whatever its other attempts say, in one conditional UPDATE (which
-      takes the lock and tells whether the order was paid before);
+    Every decision is taken under the order's row lock (through the shop's OrderBook), so two attempts
+    finishing at once cannot both decide the order's fate from a stale view:
+    - a success makes the order paid whatever its other attempts say, in one conditional UPDATE that takes
+      the lock, tells whether the order was paid before, and applies only while the attempt still stands
+      where it was read (else the compare-and-set fails too and the locked path decides);
     - a move between waiting statuses (created → pending) changes nothing: starting the attempt already
       made its order wait for it (OrderBook.payment_started), and a paid order stays paid;
-    - anything else (failed, cancelled, expired) locks the order and looks at all its attempts.
+    - anything else (failed, cancelled, expired) locks the order; _order_after looks at all its attempts.
     A success never makes a cancelled order paid (OrderBook.mark_paid): once withdrawn, a payment that still
     arrives (an old provider page) is undone by payment_confirm.
     """
+    from .orders import order_book
+
+    if to_status in SUCCESSFUL:
+        return ("paid", order_book().mark_paid(attempt.order_id, while_attempt=(attempt.pk, from_status)))
+    if to_status in IN_BETWEEN and from_status in IN_BETWEEN:
+        return ("nothing", None)
+    return ("locked", order_book().lock_status(attempt.order_id))
+
+
+def _order_after(attempt, from_status, before) -> bool:
     from .models import PaymentAttempt
     from .orders import OrderPaymentStatus, order_book
 
-    book = order_book()
-    if attempt.status in SUCCESSFUL:
-        return book.mark_paid(attempt.order_id)
-    if attempt.status in IN_BETWEEN and from_status in IN_BETWEEN:
-        return False
-    current = book.lock_status(attempt.order_id)
+    kind, value = before
+    if kind != "locked":
+        return kind == "paid" and value
+    current = value
     statuses = set(PaymentAttempt.objects.filter(order_id=attempt.order_id).values_list("status", flat=True))
     if statuses & SUCCESSFUL:
         new = OrderPaymentStatus.PAID
@@ -217,7 +240,7 @@ def _sync_order(attempt, from_status) -> bool:
     else:
         new = OrderPaymentStatus.PAYMENT_FAILED
     if new != current:
-        book.set_payment_status(attempt.order_id, new)
+        order_book().set_payment_status(attempt.order_id, new)
     return False
 
 

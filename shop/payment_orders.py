@@ -3,10 +3,11 @@
 payments never imports the shop; settings.PAYMENTS_ORDER_BOOK names this class. Everything here is the
 shop's knowledge of its own tables (line fields, the 29 Next product id column, upsell offers' windows).
 """
-from django.db.models import F, Q, Value
+from django.db.models import Exists, F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from payments.models import PaymentAttempt
 from payments.orders import OfferLine, OrderBook, OrderDetails, OrderPage, OrderPaymentStatus, RenewalLine
 from payments.providers.types import Address, CheckoutLine, Customer
 
@@ -75,10 +76,14 @@ class ShopOrderBook(OrderBook):
     # making it pending again), and a payment that reaches it anyway is undone, not made its payer.
     NOT_PAYABLE = (OrderPaymentStatus.PAID, OrderPaymentStatus.CANCELLED)
 
-    def mark_paid(self, order_id):
+    def mark_paid(self, order_id, *, while_attempt=None):
         now = timezone.now()
-        return bool(Order.objects.filter(pk=order_id).exclude(status__in=self.NOT_PAYABLE)
-                    .update(status=OrderPaymentStatus.PAID, updated_at=now, paid_at=Coalesce("paid_at", Value(now))))
+        orders = Order.objects.filter(pk=order_id).exclude(status__in=self.NOT_PAYABLE)
+        if while_attempt is not None:
+            attempt_id, status = while_attempt
+            orders = orders.filter(Exists(PaymentAttempt.objects.filter(pk=attempt_id, status=status)))
+        return bool(orders.update(status=OrderPaymentStatus.PAID, updated_at=now,
+                                  paid_at=Coalesce("paid_at", Value(now))))
 
     def mark_paid_many(self, order_ids):
         now = timezone.now()

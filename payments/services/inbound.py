@@ -33,7 +33,7 @@ from ..providers.types import (
     SubscriptionUpdate,
 )
 from ..selectors import newer_checkout_exists
-from ..states import IN_BETWEEN, SUCCESSFUL, Status, record_event, transition
+from ..states import IN_BETWEEN, SUCCESSFUL, Status, lock_order_then_attempt, record_event, transition
 from .approvals import payment_settle
 from .payment_start import REPLACED, RETURN_SALT, checkout_request
 from .subscriptions import subscription_apply_event
@@ -160,7 +160,8 @@ def _apply(delivery):
         # One provider conversation per attempt at a time (the row lock coalesces racing messages), and
         # a payment already settled needs none: a replayed or made-up return must not spend the shop's
         # provider quota.
-        attempt = PaymentAttempt.objects.select_for_update().get(pk=delivery.attempt_id)
+        # The order's row first, then the attempt's: the order in which every path locks them (payments.states).
+        attempt = lock_order_then_attempt(delivery.attempt_id)
         if delivery.channel == Channel.RETURN and attempt.status in SUCCESSFUL:
             return State.IGNORED, "the payment is settled already; the provider was not asked again", attempt
     message = _stored_message(delivery, attempt)

@@ -67,13 +67,30 @@ def payment_start(*, order, route) -> PaymentAttempt:
     reusable = open_session_attempt(order_id=order.pk, route=route)
     if reusable is not None:
         return _update_session(adapter, reusable)
-    for unanswered in unanswered_starts(order.pk):
+    unanswered = unanswered_starts(order.pk)
+    for _ in range(3):
+        _learn_answers(unanswered)
+        attempt, details, unanswered = _open_under_lock(order, adapter, route)
+        if attempt is not None:
+            return payment_send(attempt, details)
+    raise StartAnswerLost("an earlier start of this order is still unanswered")
+
+
+def _learn_answers(unanswered) -> None:
+    for attempt in unanswered:
         # Its start may have charged: learn its answer before another attempt could charge again (a
         # StartAnswerLost again tells the shopper it is still unknown). Declined: the new attempt goes on.
         try:
-            payment_send(unanswered, source="checkout")
+            payment_send(attempt, source="checkout")
         except PaymentDeclined:
             pass
+
+
+def _open_under_lock(order, adapter, route):
+    """Under the order's lock: (the new attempt, the order's details, []) with the open ones superseded, or
+    (None, None, starts) when an open attempt's start may be charging right now (a start that replays, sent
+    by a request that committed it after this one looked: two tabs' "Try again" at the same moment). That
+    one is never superseded: its answer is learned first, under its own key (probe G F4)."""
     book = order_book()
     with transaction.atomic():
         details = book.lock(order.pk)
@@ -83,7 +100,10 @@ def payment_start(*, order, route) -> PaymentAttempt:
             raise OrderCancelledByShop(f"order {details.number} was cancelled by the shop")
         payment_check(adapter, details)
         open_before = list(PaymentAttempt.objects.filter(order_id=order.pk, kind=PaymentAttempt.Kind.CHECKOUT,
-                                                         status__in=IN_BETWEEN).values_list("pk", flat=True))
+                                                         status__in=IN_BETWEEN))
+        in_flight = [a for a in open_before if a.status == Status.CREATED and route_can(a.route, "start_replays")]
+        if in_flight:
+            return None, None, in_flight
         attempt = _open(details, route)
         for older in open_before:
             # A resubmitted checkout supersedes the open one. Expired, not cancelled: if the shopper still
@@ -91,7 +111,7 @@ def payment_start(*, order, route) -> PaymentAttempt:
             transition(older, Status.EXPIRED, source="checkout", failure_reason=REPLACED,
                        message=f"Superseded by {attempt.reference}")
         book.payment_started(order.pk, route)
-    return payment_send(attempt, details)
+    return attempt, details, []
 
 
 def payment_begin(*, details: OrderDetails, route) -> PaymentAttempt:

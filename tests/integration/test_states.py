@@ -62,3 +62,25 @@ def test_all_failed_means_payment_failed():
     transition(new_attempt(order).pk, Status.FAILED, source="test")
     order.refresh_from_db()
     assert order.status == Order.Status.PAYMENT_FAILED
+
+
+@pytest.mark.parametrize("to_status", [Status.AUTHORIZED, Status.FAILED])
+@pytest.mark.parametrize("given", ["instance", "id"])
+def test_a_move_that_touches_the_order_locks_the_order_before_the_attempt(to_status, given):
+    """Probe G F5: payment_start locks the order and then supersedes its open attempts, while a success being
+    recorded updated the attempt first and then the order: PostgreSQL found the cycle and answered one request
+    with a 500. Every path now takes the order's row (its lock, or the UPDATE that marks it paid) before it
+    locks or writes the attempt's."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    attempt = new_attempt()
+    transition(attempt.pk, Status.PENDING, source="test")
+    attempt.refresh_from_db()
+    with CaptureQueriesContext(connection) as queries:
+        transition(attempt if given == "instance" else attempt.pk, to_status, source="test")
+    sqls = [q["sql"] for q in queries.captured_queries]
+    first_order = next(i for i, sql in enumerate(sqls) if '"shop_order"' in sql.split("WHERE")[0])
+    first_attempt = next(i for i, sql in enumerate(sqls) if sql.startswith('UPDATE "payments_paymentattempt"')
+                         or ('FROM "payments_paymentattempt"' in sql and "FOR UPDATE" in sql))
+    assert first_order < first_attempt, sqls

@@ -348,3 +348,27 @@ def test_a_lost_answer_to_the_start_is_learned_by_reconcile(klarna):
     attempt = PaymentAttempt.objects.get()
     assert attempt.status == Status.AUTHORIZED and len(klarna_transactions(klarna)) == 1
     assert payments_reconcile(older_than=0).checked == 0  # settled: not sent again
+
+
+def test_a_start_in_flight_that_another_retry_finds_under_the_lock_is_never_superseded(klarna, monkeypatch):
+    """Probe G F4: two "Try again" at the same moment. The second looked for unanswered starts before the first
+    committed its attempt, then found it under the order's lock, superseded it while its authorize was still
+    on its way, and sent another: Klarna approved the order twice, which the shop cannot undo. Found under the
+    lock, such a start is now sent again under its own key first (Klarna replays it), never superseded."""
+    from payments.exceptions import OrderAlreadyPaid, StartAnswerLost
+    from payments.services import payment_start as starts
+
+    order = make_order(email="anna+approved@example.com")
+    lose_authorize_answers(klarna)  # the first request's authorize: approved at Klarna, its answer still away
+    with pytest.raises(StartAnswerLost):
+        payment_start(order=order, route=ROUTE)
+    klarna.control("DELETE", "/_emulator/faults")
+    in_flight = PaymentAttempt.objects.get()
+    assert in_flight.status == Status.CREATED
+    # The second request looked before the first one's attempt was there.
+    monkeypatch.setattr(starts, "unanswered_starts", lambda order_id: [])
+    with pytest.raises(OrderAlreadyPaid):
+        payment_start(order=order, route=ROUTE)
+    in_flight.refresh_from_db()
+    assert in_flight.status == Status.AUTHORIZED and PaymentAttempt.objects.count() == 1
+    assert len(klarna_transactions(klarna)) == 1
