@@ -1,12 +1,12 @@
 """Refunds as MultiSafepay cart lines (refunds.py), over random carts and amounts (hypothesis), and the
-adapter's pure helpers: street/house number, locale."""
+adapter's pure helpers: the locale (street lines: test_multisafepay_streets.py)."""
 from decimal import Decimal
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from payments.providers.multisafepay.adapter import msp_locale, split_street
+from payments.providers.multisafepay.adapter import msp_locale
 from payments.providers.multisafepay.cart import CartRoundingError, build_cart, rule_amount
 from payments.providers.multisafepay.refunds import (
     RefundNotExpressible,
@@ -65,18 +65,6 @@ def test_a_refund_outside_the_order_is_refused():
     for amount in (0, -5, cart.amount + 1):
         with pytest.raises(RefundNotExpressible):
             refund_lines(items, rates, amount=amount, order_amount=cart.amount)
-
-
-@pytest.mark.parametrize("line, expected", [
-    ("Keizersgracht 1", ("Keizersgracht", "1")),
-    ("Hauptstr. 12a", ("Hauptstr.", "12a")),
-    ("Rue de Rivoli 4 bis", ("Rue de Rivoli", "4 bis")),
-    ("12 High Street", ("High Street", "12")),
-    ("Neherkade 1-3", ("Neherkade", "1-3")),
-    ("Postbus", ("Postbus", "")),
-])
-def test_street_and_house_number_are_split_for_msp(line, expected):
-    assert split_street(line) == expected
 
 
 def _request(country, locale):

@@ -20,7 +20,6 @@ Choices where the docs are silent:
   cancelling twice is accepted and changes nothing; an identical refund within 5 minutes is refused (1034).
 """
 import logging
-import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -62,6 +61,7 @@ from .notifications import ACK_BODY, Notification, NotificationError, parse_noti
 from .refunds import RefundNotExpressible, original_items, refund_lines, tax_rates
 from .signatures import verify
 from .statuses import AUTHORIZATION_DAYS, payment_status
+from .streets import split_street
 
 EURO_COUNTRIES = "AT BE DE ES FI FR IT NL".split()
 MARKETS = frozenset({*((country, "EUR") for country in EURO_COUNTRIES),
@@ -71,18 +71,8 @@ MSP_TIME = ZoneInfo("Europe/Amsterdam")
 MAX_NOTIFICATION_URL = 150  # the spec's maxLength
 GENDERS = {"female": "F", "male": "M"}
 AUTH_HEADER = "Auth"
-# "Keizersgracht 1", "Hauptstr. 12a", "Rue 4 bis": the number last; "12 High Street": the number first.
-NUMBER_LAST = re.compile(r"^(?P<street>.*?\D)[\s,]+(?P<number>\d+\s*[\w\-/]{0,8})$")
-NUMBER_FIRST = re.compile(r"^(?P<number>\d+[\w\-/]{0,8})[\s,]+(?P<street>\D.*)$")
 
 log = logging.getLogger(__name__)
-
-
-def split_street(line: str) -> tuple[str, str]:
-    """(street, house number) of one address line; the number is '' when there is none."""
-    line = " ".join(line.split())
-    match = NUMBER_LAST.match(line) or NUMBER_FIRST.match(line)
-    return (match["street"].strip(" ,"), match["number"]) if match else (line, "")
 
 
 def msp_locale(request: CheckoutRequest) -> str:
@@ -92,9 +82,11 @@ def msp_locale(request: CheckoutRequest) -> str:
 
 
 def _address(address, request: CheckoutRequest) -> dict:
-    street, number = split_street(address.line1)
-    return {"first_name": address.first_name, "last_name": address.last_name, "address1": street,
-            "address2": address.line2, "house_number": number, "zip_code": address.postcode,
+    street = split_street(address.line1)
+    # The floor, door or flat typed on the street line ("Calle Mayor 5, 2º B") goes before the second line.
+    line2 = ", ".join(part for part in (street.extra, address.line2.strip()) if part)
+    return {"first_name": address.first_name, "last_name": address.last_name, "address1": street.street,
+            "address2": line2, "house_number": street.number, "zip_code": address.postcode,
             "city": address.city, "country": address.country, "email": request.customer.email[:64],
             "phone": request.customer.phone[:25]}
 
@@ -148,7 +140,7 @@ class MultiSafepayAdapter(PaymentAdapter):
         number, an order placed without the shopper's IP address (its risk check needs it)."""
         self.cart(request)
         for address in (request.shipping_address, request.billing_address):
-            if address.line1 and not split_street(address.line1)[1]:
+            if address.line1 and not split_street(address.line1).number:
                 raise RouteNotAvailable("multisafepay needs a house number",
                                         shopper_message=f"{self.display_name} needs a house number in the street "
                                                         "address. Please add it with \"Change details\".")
