@@ -8,7 +8,7 @@ from django.utils import timezone
 from .models import PaymentAttempt, PaymentOperation, Upsell
 from .orders import order_book
 from .providers.registry import enabled_routes, get_adapter
-from .providers.types import UpsellKind
+from .providers.types import Address, DetailProblem, UpsellKind
 from .states import SUCCESSFUL, Status
 
 
@@ -42,6 +42,12 @@ def route_choices(*, country: str = "", recurring: bool = False) -> list[RouteCh
             continue  # the route takes no payments in the shop's currency at all
         choices.append(choice)
     return choices
+
+
+def route_detail_problems(route: str, *, shipping: Address, billing: Address) -> list[DetailProblem]:
+    """What the route's provider cannot take of these addresses (PaymentAdapter.detail_problems), for the
+    checkout form to say on the fields before any order is placed."""
+    return get_adapter(route).detail_problems(shipping=shipping, billing=billing)
 
 
 def route_names() -> dict[str, str]:

@@ -11,6 +11,8 @@ from django import forms
 from django.conf import settings
 
 from common.fields import MoneyField, PercentField  # noqa: F401  (used by shop and payments admin)
+from payments.providers.types import Address
+from payments.selectors import route_detail_problems
 
 from .addresses import COUNTRY_NAMES, check_city, check_line2, check_name, check_street, normalise_postcode
 
@@ -143,6 +145,37 @@ def check_customer_fields(form, cleaned):
             form.add_error(name, f"{route.display_name} needs this. Fill it in or choose another payment method.")
 
 
+# The form field holding each detail of the two addresses (payments Address; DetailProblem.address, .field).
+DETAIL_FIELDS = {
+    "shipping": {"first_name": "first_name", "last_name": "last_name", "line1": "shipping_line1",
+                 "line2": "shipping_line2", "city": "shipping_city", "postcode": "shipping_postcode",
+                 "country": "shipping_country"},
+    "billing": {"first_name": "billing_first_name", "last_name": "billing_last_name", "line1": "billing_line1",
+                "line2": "billing_line2", "city": "billing_city", "postcode": "billing_postcode",
+                "country": "billing_country"},
+}
+
+
+def _form_address(cleaned, names) -> Address:
+    return Address(**{field: cleaned.get(name) or "" for field, name in names.items()})
+
+
+def check_route_details(form, cleaned, *, same_billing: bool):
+    """What the chosen route's provider cannot take of the addresses (a one-letter name, a street line in
+    which it finds no house number), said on the field, so the form and the route agree and no order is
+    placed that the route would then refuse (probe G F6, F7)."""
+    route = getattr(form, "routes", {}).get(cleaned.get("route"))
+    if route is None:
+        return
+    shipping = _form_address(cleaned, DETAIL_FIELDS["shipping"])
+    billing = shipping if same_billing else _form_address(cleaned, DETAIL_FIELDS["billing"])
+    for problem in route_detail_problems(route.key, shipping=shipping, billing=billing):
+        # With one address for both, a billing problem is the shipping field's.
+        name = DETAIL_FIELDS["shipping" if same_billing else problem.address][problem.field]
+        if name not in form.errors:
+            form.add_error(name, problem.message)
+
+
 def check_birthday(value):
     """A real date of birth of an adult (Klarna lends only to people of 18 and over)."""
     today = date.today()
@@ -230,6 +263,7 @@ class CheckoutForm(RouteFormMixin, forms.Form):
                 cleaned[name] = ""
             check_address(self, cleaned, "shipping", ("first_name", "last_name"))
             check_route_serves(self, cleaned, cleaned.get("shipping_country"))
+            check_route_details(self, cleaned, same_billing=True)
             return cleaned
         for name in BILLING_REQUIRED:
             if not cleaned.get(name) and name not in self.errors:
@@ -237,6 +271,7 @@ class CheckoutForm(RouteFormMixin, forms.Form):
         check_address(self, cleaned, "shipping", ("first_name", "last_name"))
         check_address(self, cleaned, "billing", ("billing_first_name", "billing_last_name"))
         check_route_serves(self, cleaned, cleaned.get("billing_country"))
+        check_route_details(self, cleaned, same_billing=False)
         return cleaned
 
     def details(self) -> dict:

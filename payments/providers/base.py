@@ -15,8 +15,10 @@ from datetime import datetime
 
 from ..exceptions import OperationNotSupported
 from .types import (
+    Address,
     Capabilities,
     CheckoutRequest,
+    DetailProblem,
     Identity,
     InboundMessage,
     ProviderPayment,
@@ -43,6 +45,13 @@ class PaymentAdapter(ABC):
         """Refuse, before any attempt exists or any call is made, a checkout this route knows its provider
         would refuse (a cart it cannot express, say). Raises RouteNotAvailable whose shopper_message says
         why; pure: calls no provider. `request.reference` and its URLs are still empty here."""
+
+    def detail_problems(self, *, shipping: Address, billing: Address) -> list[DetailProblem]:
+        """The shopper's details this route's provider cannot take (a name too short, a street line without
+        the house number it needs), each on its field, so checkout says so on the form before any order
+        exists; check_checkout refuses the same ones later (an order placed on another route, retried
+        here). Pure: calls no provider. Most routes take whatever the form took: none."""
+        return []
 
     @abstractmethod
     def start_checkout(self, request: CheckoutRequest) -> StartOutcome:

@@ -6,7 +6,11 @@ import json
 
 import pytest
 
+from payments.exceptions import RouteNotAvailable
 from payments.models import PaymentAttempt
+from payments.services.payment_start import payment_start
+from shop.models import Order
+from tests.factories import make_order, make_product
 from tests.integration.multisafepay_flow import creates_sent, latest_attempt, place_order
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,6 +33,11 @@ def reaches_msp_page(response) -> PaymentAttempt:
     return attempt
 
 
+def form_error(response, field) -> str:
+    assert response.status_code == 200 and not Order.objects.exists()
+    return " ".join(response.context["form"].errors.get(field, []))
+
+
 # --- F6: a house number followed by a floor, door or suffix ---------------------------------------------
 @pytest.mark.parametrize("address, street, number, extra", [
     (dict(shipping_country="ES", shipping_line1="Calle Mayor 5, 2º B", shipping_city="Madrid",
@@ -45,3 +54,38 @@ def test_a_house_number_with_a_floor_or_suffix_reaches_msps_page(msp, client, ad
 def test_a_floor_typed_on_the_street_line_goes_before_the_second_line(msp, client):
     reaches_msp_page(place_order(client, shipping_line1="Keizersgracht 12, 2 hoog", shipping_line2="achterhuis"))
     assert sent(msp)["delivery"]["address2"] == "2 hoog, achterhuis"
+
+
+def test_a_street_line_msp_finds_no_house_number_in_is_refused_on_the_form(msp, client):
+    """The shop's own check sees a digit; MultiSafepay's route sees only a flat number: the form says so."""
+    response = place_order(client, shipping_line1="Apartment 4, Keizersgracht")
+    assert "needs the house number in this line" in form_error(response, "shipping_line1")
+    assert not creates_sent(msp)
+    other = place_order(client, quantity=0, route="next", shipping_line1="Apartment 4, Keizersgracht")
+    assert other.status_code == 303, "another route takes the line as it is"
+
+
+def test_a_billing_line_without_a_house_number_is_refused_on_its_field(msp, client):
+    response = place_order(client, billing_same_as_shipping="", billing_first_name="Anna",
+                           billing_last_name="Jansen", billing_line1="Postbus 123", billing_city="Amsterdam",
+                           billing_postcode="1015 CJ", billing_country="NL")
+    assert "needs the house number" in form_error(response, "billing_line1")
+
+
+# --- F7: names within MultiSafepay's 2-25 characters -----------------------------------------------------
+def test_a_one_letter_last_name_is_refused_on_the_form_naming_the_field(msp, client):
+    response = place_order(client, last_name="J")
+    assert "needs at least 2 letters in the last name" in form_error(response, "last_name")
+    assert not creates_sent(msp)
+    other = place_order(client, quantity=0, route="next", last_name="J")
+    assert other.status_code == 303, "another route takes the name as it is"
+
+
+def test_a_one_letter_first_name_placed_on_another_route_is_refused_before_any_call(msp):
+    """An order placed on another route, then tried with MultiSafepay: the failure page names the field."""
+    order = make_order(items=[(make_product(price=1850), 2)], first_name="J")
+    with pytest.raises(RouteNotAvailable) as refused:
+        payment_start(order=order, route="multisafepay")
+    assert "needs at least 2 letters in the first name" in refused.value.shopper_message
+    assert "Change details" in refused.value.shopper_message
+    assert not PaymentAttempt.objects.filter(order=order).exists() and not creates_sent(msp)

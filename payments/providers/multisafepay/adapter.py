@@ -37,10 +37,12 @@ from ...states import Status
 from ..base import PaymentAdapter
 from ..inbound import clean_text, derived_key
 from ..types import (
+    Address,
     Capabilities,
     CheckoutRequest,
     CustomerField,
     Declined,
+    DetailProblem,
     Done,
     Identity,
     InboundAck,
@@ -71,6 +73,10 @@ MSP_TIME = ZoneInfo("Europe/Amsterdam")
 MAX_NOTIFICATION_URL = 150  # the spec's maxLength
 GENDERS = {"female": "F", "male": "M"}
 AUTH_HEADER = "Auth"
+# FirstName.yaml, LastName.yaml: 2-25 characters. A name shorter than 2 cannot be lengthened by us: the
+# checkout form refuses it (detail_problems), naming the field.
+NAME_LENGTHS = (2, 25)
+NAME_FIELDS = {"first_name": "first name", "last_name": "last name"}
 
 log = logging.getLogger(__name__)
 
@@ -135,15 +141,32 @@ class MultiSafepayAdapter(PaymentAdapter):
                                                     "payment method.")
         return cart
 
+    def detail_problems(self, *, shipping: Address, billing: Address) -> list[DetailProblem]:
+        """A name under 2 characters (MultiSafepay's minimum, which we cannot make up) and a street line
+        in which no house number can be told apart (`house_number` is required for Klarna)."""
+        problems = []
+        for role, address in (("shipping", shipping), ("billing", billing)):
+            for field, words in NAME_FIELDS.items():
+                value = getattr(address, field).strip()
+                if value and len(value) < NAME_LENGTHS[0]:
+                    problems.append(DetailProblem(role, field, f"{self.display_name} needs at least "
+                                                               f"{NAME_LENGTHS[0]} letters in the {words}."))
+            if address.line1.strip() and not split_street(address.line1).number:
+                problems.append(DetailProblem(role, "line1", f"{self.display_name} needs the house number in "
+                                                             "this line, e.g. Keizersgracht 1 or 12 High Street."))
+        return problems
+
     def check_checkout(self, request: CheckoutRequest) -> None:
-        """Refuses what MultiSafepay would: a cart its rounding cannot express, an address without a house
-        number, an order placed without the shopper's IP address (its risk check needs it)."""
+        """Refuses what MultiSafepay would: a cart its rounding cannot express, the details detail_problems
+        names (an order placed on another route and retried here), an order placed without the shopper's
+        IP address (its risk check needs it)."""
         self.cart(request)
-        for address in (request.shipping_address, request.billing_address):
-            if address.line1 and not split_street(address.line1).number:
-                raise RouteNotAvailable("multisafepay needs a house number",
-                                        shopper_message=f"{self.display_name} needs a house number in the street "
-                                                        "address. Please add it with \"Change details\".")
+        problems = self.detail_problems(shipping=request.shipping_address, billing=request.billing_address)
+        if problems:
+            first = problems[0]
+            raise RouteNotAvailable(f"multisafepay cannot take the {first.address} {first.field}",
+                                    shopper_message=f"{first.message} Please change it with \"Change details\" "
+                                                    "or choose another payment method.")
         if not request.customer.ip_address:
             raise RouteNotAvailable("multisafepay needs the shopper's IP address",
                                     shopper_message=f"{self.display_name} cannot be used for this order. "
