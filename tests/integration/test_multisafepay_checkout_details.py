@@ -73,6 +73,23 @@ def test_a_billing_line_without_a_house_number_is_refused_on_its_field(msp, clie
 
 
 # --- F7: names within MultiSafepay's 2-25 characters -----------------------------------------------------
+def test_a_first_name_over_25_characters_is_cut_at_a_word_and_reaches_msps_page(msp, client):
+    name = "Maria Fernanda Guadalupe Z"
+    assert len(name) == 26
+    attempt = reaches_msp_page(place_order(client, first_name=name))
+    for part in ("customer", "delivery"):
+        assert sent(msp)[part]["first_name"] == "Maria Fernanda Guadalupe"
+    assert Order.objects.get(pk=attempt.order_id).first_name == name, "the shop keeps the whole name"
+
+
+def test_long_city_and_second_line_are_cut_to_the_spec(msp, client):
+    reaches_msp_page(place_order(client, last_name="Wolfeschlegelsteinhausenbergerdorff",
+                                 shipping_line2="Achterhuis " * 10, shipping_city="Amsterdam " * 6))
+    body = sent(msp)["customer"]
+    assert body["last_name"] == "Wolfeschlegelsteinhausenb"  # one word: cut at 25
+    assert len(body["address2"]) <= 64 and len(body["city"]) <= 50
+
+
 def test_a_one_letter_last_name_is_refused_on_the_form_naming_the_field(msp, client):
     response = place_order(client, last_name="J")
     assert "needs at least 2 letters in the last name" in form_error(response, "last_name")

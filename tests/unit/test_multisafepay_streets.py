@@ -3,6 +3,7 @@ door or flat, kept for `address2`): probe G F6, where "Calle Mayor 5, 2º B" and
 came back without a number and the shopper was told to add one."""
 import pytest
 
+from payments.providers.multisafepay.adapter import cut
 from payments.providers.multisafepay.streets import MAX_NUMBER, Street, split_street
 
 # (line, street, number, extra), by country; number first and last, suffixes, ranges, floors, bis, a/b.
@@ -91,3 +92,13 @@ def test_spaces_are_tidied_and_every_number_fits_msps_field():
     for line, *_ in REAL_WORLD:
         assert len(split_street(line).number) <= MAX_NUMBER
 
+
+@pytest.mark.parametrize("text, limit, expected", [
+    ("Maria Fernanda Guadalupe Z", 25, "Maria Fernanda Guadalupe"),
+    ("Wolfeschlegelsteinhausenbergerdorff", 25, "Wolfeschlegelsteinhausenb"),
+    ("A Wolfeschlegelsteinhausenbergerdorff", 25, "A Wolfeschlegelsteinhause"),
+    ("Anna", 25, "Anna"),
+    ("  Anna   Maria  ", 25, "Anna Maria"),
+])
+def test_names_and_lines_are_cut_to_msps_lengths_at_a_word(text, limit, expected):
+    assert cut(text, limit) == expected

@@ -15,6 +15,9 @@ Choices where the docs are silent:
   lines, refunds.py), cancel before shipping. No extension: MSP's answer does not say the new deadline.
 - An authorisation lapses 28 days after `completed` (statuses.AUTHORIZATION_DAYS); MSP's times carry no
   zone and are Amsterdam time, which errs early if they are UTC.
+- Addresses: one street line is split into `address1`, `house_number` and the floor or door, which goes
+  to `address2` (streets.py); names, street, second line and city are cut to the spec's lengths, a name
+  under 2 characters or a line without a house number is refused on the checkout form (detail_problems).
 - MultiSafepay has no idempotency key: a create whose answer was lost is read back before anything else
   (its link is not in GET, so such an order is cancelled and the shopper tries again); shipping or
   cancelling twice is accepted and changes nothing; an identical refund within 5 minutes is refused (1034).
@@ -73,9 +76,16 @@ MSP_TIME = ZoneInfo("Europe/Amsterdam")
 MAX_NOTIFICATION_URL = 150  # the spec's maxLength
 GENDERS = {"female": "F", "male": "M"}
 AUTH_HEADER = "Auth"
-# FirstName.yaml, LastName.yaml: 2-25 characters. A name shorter than 2 cannot be lengthened by us: the
-# checkout form refuses it (detail_problems), naming the field.
+# The spec's limits on the address fields we send (FirstName.yaml, LastName.yaml: 2-25; Address1.yaml,
+# Address2.yaml: 64; City.yaml: 50). What we do about each (probe G F7), field by field:
+# - a name longer than 25 is cut (at a word where one ends near the limit): the shopper's name is what it
+#   is, they could only shorten it the same way, and Klarna's check still sees the names that fit;
+# - a name shorter than 2 cannot be lengthened: the checkout form refuses it (detail_problems), naming it;
+# - the street, the second line and the city are cut: the shop keeps the whole address for the parcel, and
+#   Klarna's check leans on the postcode and house number, which are never cut.
 NAME_LENGTHS = (2, 25)
+MAX_ADDRESS_LINE = 64
+MAX_CITY = 50
 NAME_FIELDS = {"first_name": "first name", "last_name": "last name"}
 
 log = logging.getLogger(__name__)
@@ -87,13 +97,26 @@ def msp_locale(request: CheckoutRequest) -> str:
     return candidate if candidate in LOCALES else "en_US"
 
 
+def cut(text: str, limit: int) -> str:
+    """`text` within `limit` characters, ending at a word when one ends in the second half of the limit
+    ("Maria Fernanda Guadalupe Z" → "Maria Fernanda Guadalupe"), so no half word is sent; one long word
+    is cut where the limit falls ("A Wolfeschlegelsteinhausen…" must not become "A")."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    at_word = text[:limit + 1].rfind(" ")
+    return (text[:at_word] if at_word > limit // 2 else text[:limit]).rstrip(" ,")
+
+
 def _address(address, request: CheckoutRequest) -> dict:
     street = split_street(address.line1)
     # The floor, door or flat typed on the street line ("Calle Mayor 5, 2º B") goes before the second line.
     line2 = ", ".join(part for part in (street.extra, address.line2.strip()) if part)
-    return {"first_name": address.first_name, "last_name": address.last_name, "address1": street.street,
-            "address2": line2, "house_number": street.number, "zip_code": address.postcode,
-            "city": address.city, "country": address.country, "email": request.customer.email[:64],
+    return {"first_name": cut(address.first_name, NAME_LENGTHS[1]),
+            "last_name": cut(address.last_name, NAME_LENGTHS[1]),
+            "address1": cut(street.street, MAX_ADDRESS_LINE), "address2": cut(line2, MAX_ADDRESS_LINE),
+            "house_number": street.number, "zip_code": address.postcode, "city": cut(address.city, MAX_CITY),
+            "country": address.country, "email": request.customer.email[:64],
             "phone": request.customer.phone[:25]}
 
 
