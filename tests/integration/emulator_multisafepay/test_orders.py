@@ -109,6 +109,36 @@ def test_invalid_orders_are_refused_with_multisafepays_code(emulator, body, code
     assert emulator.control("GET", "/_emulator/multisafepay/orders")["orders"] == []
 
 
+def _with(part: str, **fields) -> dict:
+    body = order_body()
+    return order_body(**{part: {**body[part], **fields}})
+
+
+# The spec's address limits (FirstName.yaml, LastName.yaml 2-25; Address1/Address2.yaml 64; City.yaml 50;
+# HouseNumber.yaml 10 for the customer, Apartment.yaml 9 for the delivery): probe G F7.
+@pytest.mark.parametrize("body, field", [
+    (_with("customer", first_name="M" * 26), "customer.first_name"),
+    (_with("customer", first_name="J"), "customer.first_name"),
+    (_with("delivery", last_name="J"), "delivery.last_name"),
+    (_with("delivery", last_name="L" * 26), "delivery.last_name"),
+    (_with("customer", address1="a" * 65), "customer.address1"),
+    (_with("customer", address2="a" * 65), "customer.address2"),
+    (_with("customer", city="c" * 51), "customer.city"),
+    (_with("delivery", city="c" * 51), "delivery.city"),
+    (_with("customer", house_number="1" * 11), "customer.house_number"),
+    (_with("delivery", house_number="1" * 10), "delivery.house_number"),
+])
+def test_address_fields_outside_the_specs_limits_are_refused(emulator, body, field):
+    assert error(call(emulator, "POST", "/orders", body)) == (400, 1000, f"Invalid {field}")
+
+
+def test_address_fields_at_the_specs_limits_are_taken(emulator):
+    body = _with("customer", first_name="M" * 25, last_name="Li", address2="a" * 64, city="c" * 50,
+                 house_number="1" * 10)
+    body["delivery"].update(first_name="Al", last_name="L" * 25, city="c" * 50, house_number="1" * 9)
+    assert create(emulator, customer=body["customer"], delivery=body["delivery"])["order_id"] == "SO-1001-1"
+
+
 def test_strings_for_numbers_are_accepted_as_in_msps_own_examples(emulator):
     body = order_body(amount="4195")
     body["checkout_options"]["tax_tables"]["default"]["shipping_taxed"] = "false"
