@@ -93,10 +93,18 @@ def payment_confirm(*, attempt_id=None, attempt=None, payment: ProviderPayment, 
     result = transition(attempt, target, source=source, dedupe_key=dedupe_key, payload=payment.raw,
                         provider_reference=payment.provider_reference, fields=learned,
                         message=f"Provider order {payment.provider_reference} is {payment.status}")
-    if target in SUCCESSFUL:
-        if learned and not result.changed:
-            PaymentAttempt.objects.filter(pk=attempt.pk).update(**learned)
-        _after_success(result.attempt, payment, paid_the_order=result.order_paid_now)
+    if target not in SUCCESSFUL:
+        return result
+    if not result.changed and result.attempt.status != target:
+        # The table refused the move (cancelled → captured: the merchant voided the authorization and the
+        # provider reports it shipped later). transition() recorded the refusal in the timeline; the payment
+        # keeps its books and nothing a success begins is begun (probe G F2: a cancelled payment showed
+        # 53.95 captured).
+        return result
+    if learned and not result.changed:
+        # The same success reported again: save what it taught, while the attempt still stands in it.
+        PaymentAttempt.objects.filter(pk=attempt.pk, status=target).update(**learned)
+    _after_success(result.attempt, payment, paid_the_order=result.order_paid_now)
     return result
 
 
