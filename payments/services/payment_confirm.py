@@ -5,6 +5,9 @@ been checked against what we asked for: our reference, currency, amount and line
 """
 from collections import Counter
 
+from django.db.models import F, PositiveIntegerField, Value
+from django.db.models.functions import Greatest
+
 from ..exceptions import ReturnMismatch
 from ..models import PaymentAttempt
 from ..orders import order_book
@@ -77,7 +80,7 @@ def payment_confirm(*, attempt_id=None, attempt=None, payment: ProviderPayment, 
         record_event(attempt.pk, kind="rejected", source=source, message=message, payload=payment.raw,
                      dedupe_key=f"{dedupe_key}:rejected" if dedupe_key else None)
         raise ReturnMismatch(message)
-    target = APPLICABLE.get(payment.status)
+    target = _target(payment)
     if target is None:
         # Still undecided (e.g. Klarna fraud review): remember which provider payment to ask about.
         if payment.provider_reference and not attempt.provider_reference:
@@ -102,14 +105,30 @@ def payment_confirm(*, attempt_id=None, attempt=None, payment: ProviderPayment, 
         # 53.95 captured).
         return result
     if learned and not result.changed:
-        # The same success reported again: save what it taught, while the attempt still stands in it.
-        PaymentAttempt.objects.filter(pk=attempt.pk, status=target).update(**learned)
+        _learn_again(attempt.pk, target, learned)
     _after_success(result.attempt, payment, paid_the_order=result.order_paid_now)
     return result
 
 
+def _target(payment) -> Status | None:
+    """Our status for the provider's word. A route whose order stays "captured" after refunds and reports
+    them only in its figures (Klarna's order management) moves on by those figures, as an admin refund
+    does (operation_outcomes._settle): partly or fully refunded once nothing is left to capture."""
+    target = APPLICABLE.get(payment.status)
+    if target == Status.CAPTURED and payment.refunded and not payment.remaining:
+        captured = payment.captured or payment.amount
+        target = Status.REFUNDED if payment.refunded >= captured else Status.PARTIALLY_REFUNDED
+    return target
+
+
+# Money figures only ever grow on our books: a read-back older than what the shop booked meanwhile (its own
+# refund, settled by operation_outcomes) must not lower them.
+GROWING = ("captured_amount", "refunded_amount")
+
+
 def _learned(attempt, payment) -> dict:
-    """What the provider allows next (upsells, the authorization's end), saved with the success."""
+    """What the provider allows next (upsells, the authorization's end) and what it says was captured and
+    refunded, saved with the success."""
     learned = {}
     if payment.supports_upsell and not attempt.provider_supports_upsell:
         learned["provider_supports_upsell"] = True
@@ -119,7 +138,35 @@ def _learned(attempt, payment) -> dict:
         # Captured by the provider itself (a pay-now gateway): all of it is captured, so all of it can be
         # refunded; our own captures keep counting from there.
         learned["captured_amount"] = attempt.amount
+    if attempt.kind != PaymentAttempt.Kind.UPSELL:
+        for name, value in _provider_figures(attempt, payment).items():
+            learned[name] = max(value, learned.get(name, 0))
     return learned
+
+
+def _provider_figures(attempt, payment) -> dict:
+    """The provider order's captured and refunded totals, where the route reports them and they say more
+    than our books: refunds made at the provider (its dashboard) are booked like the shop's
+    own (operation_outcomes books the read-back's totals on the same fields). Totals, not increments: a
+    refund the shop made is already in the provider's total, so it is never counted twice; and the
+    larger of the two, so a stale read-back never books less than the shop's own refunds did. Booked on
+    the order's checkout (or renewal) payment, as operation_outcomes books them; an upsell's provider
+    order is its checkout's."""
+    figures = {}
+    if payment.captured is not None and payment.captured > attempt.captured_amount:
+        figures["captured_amount"] = payment.captured
+    if payment.refunded is not None and payment.refunded > attempt.refunded_amount:
+        figures["refunded_amount"] = payment.refunded
+    return figures
+
+
+def _learn_again(attempt_id, status, learned) -> None:
+    """The same success reported again (a notification after a refund at the provider, a repeated
+    read-back): save what it taught, while the attempt still stands in that status and without lowering
+    a figure booked meanwhile, in one UPDATE."""
+    values = {name: Greatest(F(name), Value(value), output_field=PositiveIntegerField()) if name in GROWING
+              else value for name, value in learned.items()}
+    PaymentAttempt.objects.filter(pk=attempt_id, status=status).update(**values)
 
 
 def _after_success(attempt, payment, *, paid_the_order: bool):
