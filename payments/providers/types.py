@@ -238,8 +238,13 @@ class ProviderPayment:
     # for capture, refund, cancel and release come from.
     order_total: int | None = None
     captured: int | None = None
+    # Given back to the shopper out of `captured`: refunds (the shop's and any made at the provider), or all
+    # of it when the shopper's bank charged the payment back (then `charged_back`).
     refunded: int | None = None
     remaining: int | None = None  # authorized, not yet captured or released
+    # The shopper's bank took the money back (a chargeback): not a refund the merchant made, and nothing is
+    # left to refund. The route reports `refunded` as the whole captured amount then.
+    charged_back: bool = False
     authorization_expires_at: datetime | None = None
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 

@@ -8,6 +8,8 @@ from collections import Counter
 from django.db.models import F, PositiveIntegerField, Value
 from django.db.models.functions import Greatest
 
+from common.money import format_minor
+
 from ..exceptions import ReturnMismatch
 from ..models import PaymentAttempt
 from ..orders import order_book
@@ -106,6 +108,8 @@ def payment_confirm(*, attempt_id=None, attempt=None, payment: ProviderPayment, 
         return result
     if learned and not result.changed:
         _learn_again(attempt.pk, target, learned)
+    if payment.charged_back:
+        _note_chargeback(attempt, payment, source=source)
     _after_success(result.attempt, payment, paid_the_order=result.order_paid_now)
     return result
 
@@ -146,7 +150,7 @@ def _learned(attempt, payment) -> dict:
 
 def _provider_figures(attempt, payment) -> dict:
     """The provider order's captured and refunded totals, where the route reports them and they say more
-    than our books: refunds made at the provider (its dashboard) are booked like the shop's
+    than our books: refunds made at the provider (its dashboard, a chargeback) are booked like the shop's
     own (operation_outcomes books the read-back's totals on the same fields). Totals, not increments: a
     refund the shop made is already in the provider's total, so it is never counted twice; and the
     larger of the two, so a stale read-back never books less than the shop's own refunds did. Booked on
@@ -167,6 +171,15 @@ def _learn_again(attempt_id, status, learned) -> None:
     values = {name: Greatest(F(name), Value(value), output_field=PositiveIntegerField()) if name in GROWING
               else value for name, value in learned.items()}
     PaymentAttempt.objects.filter(pk=attempt_id, status=status).update(**values)
+
+
+def _note_chargeback(attempt, payment, *, source) -> None:
+    """A chargeback is not a refund the merchant made: the shopper's bank took the money back. The route
+    reports it as the whole captured amount refunded (so it is booked as taken back, counts as no revenue
+    and offers nothing more to refund); the timeline says who took it, once."""
+    record_event(attempt.pk, kind="note", source=source, dedupe_key=f"chargeback:{payment.provider_reference}"[:120],
+                 message=f"Charged back by the shopper's bank: {format_minor(payment.refunded or 0, attempt.currency)} "
+                         "taken back. Not a refund the shop made; nothing is left to refund.")
 
 
 def _after_success(attempt, payment, *, paid_the_order: bool):

@@ -1,7 +1,8 @@
 """What the provider reports about a payment after the shop's part is done (probe G F2, F3): a success the
-state machine refuses changes nothing on the payment, and refunds made at the provider (its dashboard) are
-booked as the shop's own refunds are, once."""
+state machine refuses changes nothing on the payment, and refunds made at the provider (its dashboard) or
+taken back by the shopper's bank (a chargeback) are booked as the shop's own refunds are, once."""
 import pytest
+from django.urls import reverse
 
 from payments.models import PaymentAttempt, PaymentEvent
 from payments.providers.registry import get_adapter
@@ -13,6 +14,7 @@ from payments.states import Status
 from shop.models import Order
 from tests.factories import make_order
 from tests.integration.multisafepay_flow import decide, msp_orders, notification
+from tests.integration.test_dashboard import card
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -136,6 +138,32 @@ def test_a_read_back_never_books_less_than_the_shops_own_refunds(db):
     payment_confirm(attempt_id=attempt.pk, payment=read_back(4000), source="test")
     attempt.refresh_from_db()
     assert attempt.refunded_amount == 4000 and attempt.status == Status.PARTIALLY_REFUNDED
+
+
+def test_a_chargeback_books_the_whole_payment_as_taken_back_and_offers_no_refund(emulator, client, shipped,
+                                                                                 admin_client):
+    """Probe G F3: a chargeback left the payment refunded with 0 refunded, counted as revenue, and admin
+    offered a refund MultiSafepay refused (1034)."""
+    force(emulator, shipped, "chargedback", "chargedback")
+    notify(client, shipped)
+    assert shipped.status == Status.REFUNDED
+    assert shipped.refunded_amount == shipped.captured_amount == 5495
+    assert shipped.events.filter(kind="note", message__startswith="Charged back by the shopper's bank").count() == 1
+
+    assert om.operations_allowed(shipped) == []
+    with pytest.raises(om.OperationRefused):
+        om.payment_refund(attempt_id=shipped.pk, amount=100)
+    sent = emulator.control("GET", "/_emulator/requests?provider=multisafepay")["requests"]
+    assert not [r for r in sent if r["path"].endswith("/refunds")]  # refused by the shop, not by MSP
+
+    notify(client, shipped)  # told again: one note, the same books
+    assert shipped.refunded_amount == 5495
+    assert shipped.events.filter(kind="note", message__startswith="Charged back").count() == 1
+
+    html = admin_client.get(reverse("admin:index")).content.decode()
+    assert card(html, "Orders paid")[0] == "1"
+    assert card(html, "Revenue net of refunds (EUR)")[0] == "€\u00a00.00"
+    assert card(html, "Refunded (EUR)")[0] == "€\u00a054.95"
 
 
 def test_a_refund_made_at_klarna_is_booked_from_its_read_back(emulator, client):

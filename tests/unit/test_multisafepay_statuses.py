@@ -27,3 +27,25 @@ from payments.states import Status
 ])
 def test_status_table(status, financial, expected):
     assert payment_status(status, financial) == expected
+
+
+@pytest.mark.parametrize("status, refunded", [("chargedback", 0), ("chargeback", 2000)])
+def test_a_chargeback_reads_back_as_all_of_it_taken_back_by_the_bank(status, refunded):
+    """MultiSafepay leaves `amount_refunded` as it was on a chargeback; the shop reports all of the captured
+    amount as given back, and the chargeback as such (probe G F3)."""
+    from payments.providers.multisafepay.adapter import MultiSafepayAdapter
+
+    order = {"order_id": "pa_1", "amount": 5395, "amount_refunded": refunded, "currency": "EUR",
+             "status": status, "financial_status": "chargedback"}
+    payment = MultiSafepayAdapter.to_payment(order, "pa_1")
+    assert payment.status == Status.REFUNDED and payment.charged_back
+    assert payment.captured == payment.refunded == 5395 and payment.remaining == 0
+
+
+def test_a_refund_reads_back_as_refunded_not_charged_back():
+    from payments.providers.multisafepay.adapter import MultiSafepayAdapter
+
+    order = {"order_id": "pa_1", "amount": 5395, "amount_refunded": 2000, "currency": "EUR",
+             "status": "partial_refunded", "financial_status": "completed"}
+    payment = MultiSafepayAdapter.to_payment(order, "pa_1")
+    assert payment.refunded == 2000 and not payment.charged_back

@@ -65,7 +65,7 @@ from .client import INVALID_ORDER_ID, MultiSafepayClient, is_declined
 from .notifications import ACK_BODY, Notification, NotificationError, parse_notification
 from .refunds import RefundNotExpressible, original_items, refund_lines, tax_rates
 from .signatures import verify
-from .statuses import AUTHORIZATION_DAYS, payment_status
+from .statuses import AUTHORIZATION_DAYS, is_chargeback, payment_status
 from .streets import split_street
 
 EURO_COUNTRIES = "AT BE DE ES FI FR IT NL".split()
@@ -326,6 +326,14 @@ class MultiSafepayAdapter(PaymentAdapter):
         status = payment_status(str(order.get("status") or ""), str(order.get("financial_status") or ""))
         amount, refunded = _int(order["amount"]), _int(order.get("amount_refunded")) or 0
         captured = amount if status in (Status.CAPTURED, Status.PARTIALLY_REFUNDED, Status.REFUNDED) else 0
+        charged_back = is_chargeback(str(order.get("status") or ""))
+        if charged_back:
+            # A chargeback leaves `amount_refunded` as it was (0 without refunds), yet the shopper's bank took
+            # all of it back and MultiSafepay refuses any further refund (1034). Our choice: report all of the
+            # captured amount as given back, so the shop books refunded_amount = captured (no revenue, nothing
+            # left to refund in admin) with `charged_back` set, which the timeline names as the bank's doing,
+            # not a refund the merchant made (our statuses have no chargeback of their own).
+            refunded = captured
         expires = None
         if status == Status.AUTHORIZED and order.get("completed"):
             try:
@@ -337,7 +345,7 @@ class MultiSafepayAdapter(PaymentAdapter):
             provider_reference=clean_text(order.get("order_id") or order_id, limit=64),
             status=str(status or Status.PENDING), amount=amount, currency=str(order.get("currency") or ""),
             reference=clean_text(order.get("order_id") or "", limit=64), order_total=amount, captured=captured,
-            refunded=refunded, remaining=amount if status == Status.AUTHORIZED else 0,
+            refunded=refunded, remaining=amount if status == Status.AUTHORIZED else 0, charged_back=charged_back,
             authorization_expires_at=expires, raw=order,
         )
 

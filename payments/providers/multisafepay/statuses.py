@@ -6,7 +6,8 @@ order `completed` with funds `uncleared` means authorised and not yet captured; 
 - `uncleared` as the ORDER status (manual review) is still pending: neither paid nor failed.
 - `void` (cancelled after authorisation) and `cancelled` are both our CANCELLED.
 - `chargedback` (SDK spelling) and `chargeback` (spec enum) are REFUNDED: our states have no chargeback
-  and the money has gone back to the shopper; admin sees the raw status in the event ledger.
+  and the money has gone back to the shopper. The adapter reports it as a chargeback of the whole captured
+  amount (ProviderPayment.charged_back), which the timeline names as the bank's, not the merchant's, doing.
 - `reserved` (a refund waiting for balance) and unknown values map to None: nothing changes until a
   status that says what happened arrives.
 An authorised Klarna order expires if not shipped within AUTHORIZATION_DAYS of authorisation.
@@ -36,3 +37,8 @@ def payment_status(status: str, financial_status: str = "") -> Status | None:
     if status == "completed":
         return Status.CAPTURED if financial_status == "completed" else Status.AUTHORIZED
     return ORDER_STATUSES.get(status)
+
+
+def is_chargeback(status: str) -> bool:
+    """MultiSafepay's order status says the shopper's bank took the payment back."""
+    return (status or "").lower() in ("chargedback", "chargeback")
