@@ -159,3 +159,30 @@ def test_an_order_the_merchant_withdrew_after_a_declined_try_stays_withdrawn(emu
     old_page.refresh_from_db()
     assert old_page.duplicate_of_id == payer.pk and old_page.status == Status.CANCELLED  # voided at MultiSafepay
     assert Order.objects.get(pk=order.pk).status == Order.Status.CANCELLED
+
+
+def test_a_duplicate_partly_refunded_at_29_next_meanwhile_is_refunded_only_the_rest(emulator, client):
+    """The undo of a duplicate failed (29 Next refused the refund for now); meanwhile the merchant refunded
+    part of it in 29 Next's dashboard, and no webhook told the shop. The undo tried again refunds what 29
+    Next still holds, not the whole payment from our books (which 29 Next would refuse forever)."""
+    from payments.providers.registry import get_adapter
+    from payments.services.duplicates import checkout_duplicate_settle
+
+    order = make_order()
+    first = payment_start(order=order, route="next")
+    second = payment_start(order=order, route="next")
+    done = emulator.complete_checkout(second.redirect_url, "approve")
+    client.post(urlparse(done["return_url"]).path, {"response": done["response"]})
+    first_done = emulator.complete_checkout(first.redirect_url, "approve")
+    emulator.control("POST", "/_emulator/faults", json={  # no more orders are created: this is the refund
+        "method": "POST", "path": "/next/api/admin/orders/", "kind": "error", "status": 400, "times": 1})
+    client.post(urlparse(first_done["return_url"]).path, {"response": first_done["response"]})
+    first.refresh_from_db()
+    assert first.duplicate_of_id == second.pk and first.status == Status.CAPTURED and first.refunded_amount == 0
+
+    get_adapter("next").refund(first.provider_reference, amount=1000, key="dashboard-refund")  # at 29 Next
+    assert checkout_duplicate_settle(attempt_id=first.pk)  # reconcile's retry
+    first.refresh_from_db()
+    assert first.status == Status.REFUNDED and first.refunded_amount == first.amount
+    assert next_order(emulator, first.provider_reference)["payment_status"] == "refunded"
+    assert first.operations.get(kind="refund", result="done").amount == first.amount - 1000
