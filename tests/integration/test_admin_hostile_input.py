@@ -126,3 +126,12 @@ def test_admin_sign_in_attempts_are_limited_per_client(client, settings):
     assert [g.status_code for g in guesses] == [200, 200, 200, 429]
     assert "Too many sign-in attempts" in guesses[-1].content.decode() and int(guesses[-1]["Retry-After"]) > 0
     assert client.get("/admin/login/").status_code == 200  # the page itself still shows
+
+
+@pytest.mark.parametrize("url", ["/admin/payments/paymentattempt/{}/operation/capture/",
+                                 "/admin/payments/subscription/{}/action/cancel/"])
+@pytest.mark.parametrize("pk", ["99999999999999999999", "9223372036854775808"])
+def test_an_admin_action_on_an_id_beyond_any_row_is_a_404(admin_client, url, pk):
+    """Like the shopper's upsell URL (probe H F8): an id past 64 bits was an OverflowError, a 500, on SQLite."""
+    assert admin_client.get(url.format(pk)).status_code == 404
+    assert admin_client.post(url.format(pk), {}).status_code == 404
