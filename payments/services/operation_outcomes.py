@@ -83,6 +83,12 @@ def _stop_withdrawn_subscriptions(attempt, *, source) -> None:
                          message=f"Subscription {sub.provider_id} not stopped ({exc}): stop it from its page"[:500])
 
 
+def provider_order_book(order: ProviderOrder, *, source, message) -> None:
+    """Book a provider order as the provider reports it (`order`, read back), with no action of ours: a
+    refund made at the provider that no notification brought (the duplicate to undo was given back there)."""
+    _settle(order, source=source, message=message, after=order)
+
+
 def operation_finish(order: ProviderOrder, op, answer, *, source, after: ProviderOrder | None = None):
     """What a done operation changes on our side, whether the provider answered (`answer`: its capture or
     refund id, the new expiry) or its order was read back later (`after`): books, statuses, the timeline,

@@ -20,7 +20,7 @@ from ..providers.registry import get_adapter
 from ..providers.types import Operation
 from ..states import SUCCESSFUL, Status, record_event
 from .confirmations import operation_confirmed
-from .operation_outcomes import in_flight_for, operation_finish, operation_settle
+from .operation_outcomes import in_flight_for, operation_finish, operation_settle, provider_order_book
 from .provider_orders import ProviderOrder, provider_order
 
 Kind = PaymentOperation.Kind
@@ -235,6 +235,12 @@ def payment_undo(attempt, *, source, description) -> bool:
     # which the provider would refuse on every retry.
     order = provider_order(attempt)
     refundable = order.captured - order.refunded
+    if refundable <= 0 and order.from_provider:
+        # Already given back at the provider (its dashboard), with no notification: nothing is left to undo,
+        # so the books say so, instead of "cannot undo" and a read on every reconcile run.
+        provider_order_book(order, source=source, message="Nothing left to give back: the provider's order was "
+                                                          "refunded there already")
+        return True
     if refundable <= 0:
         return False
     payment_refund(attempt_id=attempt.pk, amount=refundable, source=source, user="shop", description=description)

@@ -186,3 +186,30 @@ def test_a_duplicate_partly_refunded_at_29_next_meanwhile_is_refunded_only_the_r
     assert first.status == Status.REFUNDED and first.refunded_amount == first.amount
     assert next_order(emulator, first.provider_reference)["payment_status"] == "refunded"
     assert first.operations.get(kind="refund", result="done").amount == first.amount - 1000
+
+
+def test_a_duplicate_refunded_in_full_at_29_next_meanwhile_is_booked_not_called_undoable(emulator, client):
+    """The same, refunded in full in 29 Next's dashboard: the retry found nothing left to refund and said the
+    route "cannot undo the payment from the shop", and reconcile read the order again on every run. The
+    books now take 29 Next's word: refunded, nothing more to do."""
+    from payments.providers.registry import get_adapter
+    from payments.services.duplicates import checkout_duplicate_settle
+
+    order = make_order()
+    first = payment_start(order=order, route="next")
+    second = payment_start(order=order, route="next")
+    done = emulator.complete_checkout(second.redirect_url, "approve")
+    client.post(urlparse(done["return_url"]).path, {"response": done["response"]})
+    first_done = emulator.complete_checkout(first.redirect_url, "approve")
+    emulator.control("POST", "/_emulator/faults", json={
+        "method": "POST", "path": "/next/api/admin/orders/", "kind": "error", "status": 400, "times": 1})
+    client.post(urlparse(first_done["return_url"]).path, {"response": first_done["response"]})
+    first.refresh_from_db()
+    assert first.duplicate_of_id == second.pk and first.status == Status.CAPTURED
+
+    get_adapter("next").refund(first.provider_reference, amount=first.amount, key="dashboard-refund")
+    assert checkout_duplicate_settle(attempt_id=first.pk)
+    first.refresh_from_db()
+    assert first.status == Status.REFUNDED and first.refunded_amount == first.amount
+    assert not first.events.filter(message__contains="cannot undo").exists()
+    assert not first.operations.filter(kind="refund", result="done").exists()  # 29 Next had given it all back
