@@ -96,6 +96,11 @@ class OrderBook(ABC):
         """Lock the order row in the caller's transaction and return its status. payments.states takes
         this lock before deriving the status, so two attempts finishing at once decide one after the other."""
 
+    def lock_many(self, order_ids: list[int]) -> None:
+        """lock_status() for many orders, in pk order (the shop: one SELECT … FOR UPDATE)."""
+        for order_id in sorted(order_ids):
+            self.lock_status(order_id)
+
     @abstractmethod
     def set_payment_status(self, order_id: int, status: OrderPaymentStatus) -> None:
         """Store the derived status (and when the order was first paid), under the lock_status lock."""

@@ -7,7 +7,7 @@ same provider event (same dedupe_key) or asking for the status the attempt alrea
 is what makes return POSTs, webhooks and reconcile safe to repeat and to race each other. The statuses and
 their transition tables are defined in payments/statuses.py; this module is the one that applies them.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
@@ -115,9 +115,8 @@ def _compare_and_set(attempt, change: _Change) -> TransitionResult | None:
             before = _order_before(attempt, current, change.to_status)
             if not PaymentAttempt.objects.filter(**condition).update(status=change.to_status, updated_at=now,
                                                                      **values):
-                # Moved meanwhile: decided on the row read under its lock, in this same transaction (an order
-                # marked paid above is then paid by this attempt's late success, or by the one that moved it).
-                return _locked(lock_order_then_attempt(attempt.pk), change)
+                # Moved meanwhile: decided on the row read under its lock, in this same transaction.
+                return _after_a_lost_race(attempt, change, before)
             for name, value in values.items():
                 setattr(attempt, name, value)
             attempt.status, attempt.updated_at = change.to_status, now
@@ -131,6 +130,27 @@ def _compare_and_set(attempt, change: _Change) -> TransitionResult | None:
             raise
         return TransitionResult(fresh, False, "already applied")
     return TransitionResult(attempt, True, order_paid_now=paid_now)
+
+
+def _after_a_lost_race(attempt, change: _Change, before) -> TransitionResult:
+    """The compare-and-set found the attempt moved since it was read: the locked path decides. The order
+    may have been marked paid just before (its UPDATE checks the attempt's status as of its snapshot, which
+    PostgreSQL does not read again after waiting for the order's lock). If this attempt then succeeds, that
+    marking was its own; if not (a cancel got there first), the order's status is derived again from its
+    attempts, so an order is never left paid with no payment (review of stop 28)."""
+    result = _locked(lock_order_then_attempt(attempt.pk), change)
+    if before != ("paid", True):
+        return result
+    if result.changed and result.attempt.status in SUCCESSFUL:
+        return replace(result, order_paid_now=True)
+    _order_after(result.attempt, result.attempt.status, ("locked", _paid()))
+    return result
+
+
+def _paid():
+    from .orders import OrderPaymentStatus
+
+    return OrderPaymentStatus.PAID
 
 
 def _locked(attempt, change: _Change) -> TransitionResult:
@@ -228,15 +248,16 @@ def _order_after(attempt, from_status, before) -> bool:
         return kind == "paid" and value
     current = value
     statuses = set(PaymentAttempt.objects.filter(order_id=attempt.order_id).values_list("status", flat=True))
+    withdrawn = current == OrderPaymentStatus.CANCELLED or (attempt.status == S.CANCELLED and from_status in SUCCESSFUL)
     if statuses & SUCCESSFUL:
         new = OrderPaymentStatus.PAID
+    elif withdrawn or statuses == {S.CANCELLED}:
+        # Every try cancelled, or the payment that paid it cancelled (the merchant withdrew the order), whatever
+        # other tries failed or are still open: withdrawn stays withdrawn, so no retry, open try or old page
+        # can pay it (probe G F8; a try still open then is refused or undone: approvals, checkout_withdrawn_settle).
+        new = OrderPaymentStatus.CANCELLED
     elif statuses & IN_BETWEEN:
         new = OrderPaymentStatus.PENDING
-    elif statuses == {S.CANCELLED} or current == OrderPaymentStatus.CANCELLED or (
-            attempt.status == S.CANCELLED and from_status in SUCCESSFUL):
-        # Every try cancelled, or the payment that paid it cancelled (the merchant withdrew the order), whatever
-        # earlier tries failed: withdrawn stays withdrawn, so no retry or old page can pay it (probe G F8).
-        new = OrderPaymentStatus.CANCELLED
     else:
         new = OrderPaymentStatus.PAYMENT_FAILED
     if new != current:
@@ -252,8 +273,8 @@ def _order_after(attempt, from_status, before) -> bool:
 def transitions_succeeded(successes: list[Success], *, source) -> list[Success]:
     """Record many provider-confirmed successes; returns those that changed their attempt (in order).
 
-    In the caller's transaction: locks the attempts (SELECT … FOR UPDATE, in pk order so two batches
-    holding the same attempts never deadlock), then only those still in the status the caller read move,
+    In the caller's transaction: locks the orders, then the attempts (SELECT … FOR UPDATE, in pk order so two
+    batches holding the same rows never deadlock), then only those still in the status the caller read move,
     in one UPDATE, with their PaymentEvents in one INSERT and their orders marked paid in one UPDATE. An
     attempt somebody moved meanwhile (a duplicate task, the reconcile) goes through transition()'s locked
     path, which decides exactly as it does for one attempt: nothing twice. A single success is
@@ -270,6 +291,9 @@ def transitions_succeeded(successes: list[Success], *, source) -> list[Success]:
     # No savepoint (two statements fewer): nothing here catches an error and carries on, so an error
     # rolls back the caller's whole transaction, as it should.
     with transaction.atomic(savepoint=False):
+        # The orders first, then the attempts, as every single transition locks them (lock_order_then_attempt):
+        # the batch and a duplicate task, the reconcile or a merchant's cancel wait for each other, never deadlock.
+        order_book().lock_many([s.attempt.order_id for s in successes])
         current = {pk: (status, reference) for pk, status, reference in PaymentAttempt.objects.select_for_update()
                    .filter(pk__in=[s.attempt.pk for s in successes]).order_by("pk")
                    .values_list("pk", "status", "provider_reference")}

@@ -67,6 +67,9 @@ class ShopOrderBook(OrderBook):
     def lock_status(self, order_id):
         return OrderPaymentStatus(Order.objects.select_for_update().values_list("status", flat=True).get(pk=order_id))
 
+    def lock_many(self, order_ids):
+        list(Order.objects.select_for_update().filter(pk__in=order_ids).order_by("pk").values_list("pk", flat=True))
+
     def set_payment_status(self, order_id, status):
         now = timezone.now()
         paid_at = Coalesce("paid_at", Value(now)) if status == OrderPaymentStatus.PAID else F("paid_at")

@@ -187,8 +187,14 @@ def _after_success(attempt, payment, *, paid_the_order: bool):
     paid the order first (then this one is a duplicate, undone)."""
     if attempt.kind != PaymentAttempt.Kind.CHECKOUT:
         return
-    from .duplicates import checkout_duplicate_settle, checkout_withdrawn_settle
+    from .duplicates import PAYING, checkout_duplicate_settle, checkout_withdrawn_settle
     from .renewal_strategies import strategy_for
+
+    if not paid_the_order and attempt.status not in PAYING:
+        # A refund or an undo reported again (a read-back of a refunded duplicate): nothing begins. Only a
+        # payment that pays, or paid, the order starts what the order bought (review of stop 28: a second
+        # subscription on a refunded duplicate's token).
+        return
 
     # A payment that made the order paid was first by definition; any other asks who was, or whether the
     # shop had withdrawn the order (then nothing it bought starts).
