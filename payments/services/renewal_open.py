@@ -22,7 +22,7 @@ from common.db import bulk_create_with_pks
 from ..models import PaymentAttempt, SubscriptionCharge
 from ..orders import order_book
 from ..states import IN_BETWEEN, SUCCESSFUL
-from .renewals import cycle_withdrawn, subscriptions_due
+from .renewals import subscriptions_due
 
 log = logging.getLogger(__name__)
 BATCH = 200
@@ -77,14 +77,15 @@ def _open_batch(now, batch, after_pk) -> DueRenewals:
         previous = last.get(sub.last_charge_id)
         if not sub.customer_token:
             found.legacy.append(sub.pk)
-        elif previous is None or previous["attempt__status"] in SUCCESSFUL or \
-                cycle_withdrawn(previous["attempt__status"], previous["billing_cycle"]):
+        elif previous is None or previous["attempt__status"] in SUCCESSFUL:
             opening.append((sub, previous["billing_cycle"] + 1 if previous else 1))
         elif previous["attempt__status"] in IN_BETWEEN and previous["billing_cycle"] > 0:
             if previous["updated_at"] <= now - RENEWAL_REQUEUE_AFTER:
                 found.charges.append(previous["pk"])  # open, and its task is long overdue
         else:
-            found.legacy.append(sub.pk)  # the cycle's last try failed (or its checkout): a new attempt
+            # The cycle's last try failed or was cancelled (or its checkout): the one-by-one path tries it again,
+            # or opens the next cycle when the merchant withdrew it (renewals.cycle_withdrawn).
+            found.legacy.append(sub.pk)
     if opening:
         found.charges.extend(_open(opening))
     return found

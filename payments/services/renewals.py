@@ -278,11 +278,16 @@ def _renewed(charge, *, forced=False) -> Renewed:
     return Renewed(sub, when, f"Cycle {charge.billing_cycle} paid: order {charge.attempt.order.number}")
 
 
-def cycle_withdrawn(status, billing_cycle) -> bool:
-    """Whether a renewal cycle's last try was withdrawn by the shop (the merchant cancelled its authorization):
-    the cycle is over, not a decline to try again. Charging it again would take a new payment on the order
-    the merchant withdrew and make it paid again; the next cycle opens on an order of its own."""
-    return billing_cycle > 0 and status == Status.CANCELLED
+def cycle_withdrawn(charge) -> bool:
+    """Whether a renewal cycle's last try was withdrawn by the shop (the merchant cancelled its authorization,
+    a cancel operation done on it): the cycle is over, not a decline to try again. Charging it again would
+    take a new payment on the order the merchant withdrew and make it paid again; the next cycle opens on an
+    order of its own. A try the provider cancelled is not withdrawn: its cycle is tried again."""
+    from ..models import PaymentOperation
+
+    return (charge.billing_cycle > 0 and charge.attempt_id is not None and charge.attempt.status == Status.CANCELLED
+            and PaymentOperation.objects.filter(attempt_id=charge.attempt_id, kind=PaymentOperation.Kind.CANCEL,
+                                                result=PaymentOperation.Result.DONE).exists())
 
 
 def _open_charge(subscription_id, *, force=False, past_due_only=False):
@@ -300,7 +305,7 @@ def _open_charge(subscription_id, *, force=False, past_due_only=False):
             # The checkout that started it is not paid (withdrawn by the shop): nothing to renew, and its
             # order is never charged again as a "renewal" (probe E F2).
             return None
-        if unpaid and cycle_withdrawn(last.attempt.status, last.billing_cycle):
+        if unpaid and cycle_withdrawn(last):
             unpaid = False  # done: the next cycle opens on a new order when it is due (probe H F3)
         if unpaid:
             charge = last  # an unpaid cycle: retry it, never open the next one

@@ -215,3 +215,18 @@ def test_an_email_corrected_on_the_order_is_where_the_renewal_receipt_goes(klarn
     assert subscription_charge(subscription_id=sub.pk) == "paid"
     assert list(EmailNotification.objects.filter(kind="renewal_paid").values_list("to", flat=True)) == \
         ["ada@example.com"]
+
+
+def test_a_renewal_cancelled_by_the_provider_not_the_merchant_is_charged_again(klarna, client):
+    """The rule above is for the merchant's withdrawal (a cancel operation done in admin). A renewal Klarna
+    itself cancelled leaves its period unpaid: the next run charges that cycle again, it is not skipped."""
+    sub = subscribe(klarna, client)
+    make_due(sub)
+    assert subscription_charge(subscription_id=sub.pk) == "paid"
+    first = sub.charges.get(billing_cycle=1)
+    PaymentAttempt.objects.filter(pk=first.attempt_id).update(status=Status.CANCELLED)  # Klarna's own cancel
+    make_due(sub)
+    assert subscription_charge(subscription_id=sub.pk) == "paid"
+    assert not sub.charges.filter(billing_cycle=2).exists()
+    first.refresh_from_db()
+    assert first.attempt.status == Status.AUTHORIZED  # the same cycle, on a new try
