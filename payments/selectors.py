@@ -84,7 +84,10 @@ UPSELL_TAKERS = frozenset({Status.AUTHORIZED, Status.CAPTURED})
 def upsell_closed_by_capture(attempt) -> bool:
     """Whether the checkout payment `attempt` was captured in full on a route that adds an upsell to the
     money still authorized (capabilities.upsell_after_capture False): nothing can be added to it any more."""
-    return attempt.status == Status.CAPTURED and not get_adapter(attempt.route).capabilities.upsell_after_capture
+    # By the figures, not only the status: captured in full and then partly refunded is partially_refunded,
+    # and just as closed to an upsell.
+    captured_in_full = attempt.status == Status.CAPTURED or attempt.captured_amount >= attempt.amount > 0
+    return captured_in_full and not get_adapter(attempt.route).capabilities.upsell_after_capture
 
 
 def upsell_offers_for(order, *, now=None) -> list:

@@ -18,6 +18,9 @@ MAX_RETRIES = 6
 # busy cores) gave shop CPU per charge and wall: 16 → 5.3–7.3 ms, 5.8–7.5 s; 20 → 6.0 ms, 6.7 s;
 # 25 → 4.9–6.5 ms, 6.2–7.1 s; 40 → 5.4 ms, 7.0 s. Within this machine's noise; 25 the least CPU.
 RENEWAL_CHUNK = 25
+# How long an eager upsell charge (make run: no worker) waits in the shopper's request for another upsell of its
+# order to finish: its own provider call still has to fit in the web worker's 30 s timeout.
+EAGER_UPSELL_WAIT = 8
 # How long one subscription-sweep task reads pages before it queues the rest (see sweep_subscriptions).
 SWEEP_TASK_SECONDS = 60
 
@@ -89,7 +92,9 @@ def charge_upsell(self, upsell_id):
 
     # Eager mode has no retry to come back with, so the shopper's request itself waits its turn behind
     # another upsell of the order (one provider call, at most a lease).
-    wait = lease_length().total_seconds() if self.request.is_eager else 0
+    # At most EAGER_UPSELL_WAIT: the shopper's request must end well inside the web worker's timeout (an upsell
+    # still waiting then is "being added" and the reconcile task charges it).
+    wait = min(lease_length().total_seconds(), EAGER_UPSELL_WAIT) if self.request.is_eager else 0
     outcome = _retrying(self, lambda: upsell_charge(upsell_id=upsell_id, wait=wait))
     if outcome is None:
         return "pending"

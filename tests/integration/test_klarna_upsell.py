@@ -125,6 +125,25 @@ def test_after_a_full_capture_no_upsell_is_offered_and_a_kept_form_says_why(paid
     assert klarna_order_of(emulator, attempt)["order_amount"] == order.total
 
 
+def test_closed_to_upsells_is_decided_by_what_was_captured_not_the_status_alone(paid, client, emulator):
+    """Captured in full by the figures while the status still says authorized (a capture booked from the
+    provider's figures before its status), or captured and then partly refunded: Klarna has no authorization
+    left to raise either way (review of stop 28)."""
+    from payments.models import PaymentAttempt
+    from payments.selectors import upsell_offers_for
+    from payments.services.order_management import payment_capture, payment_refund
+
+    order, attempt, offer = paid
+    assert upsell_offers_for(order)
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(captured_amount=attempt.amount)
+    assert upsell_offers_for(order) == []
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(captured_amount=0)
+    payment_capture(attempt_id=attempt.pk)
+    payment_refund(attempt_id=attempt.pk, amount=100)
+    attempt.refresh_from_db()
+    assert attempt.status == "partially_refunded" and upsell_offers_for(order) == []
+
+
 def test_a_partly_captured_order_still_takes_an_upsell(paid, client, emulator):
     """Money is still authorized after a partial capture, and Klarna raises a part-captured authorization."""
     from payments.services.order_management import payment_capture
