@@ -41,6 +41,14 @@ REAL_WORLD = [
     ("Meir 50/2", "Meir", "50/2", ""),
     # Spain
     ("Calle Mayor 5, 2º B", "Calle Mayor", "5", "2º B"),
+    # The floor and door after a comma with no ordinal mark, as often typed (review of stop 28: "3 B" was
+    # taken for the house number), and in Catalonia and Portugal.
+    ("Calle Mayor 5, 3 B", "Calle Mayor", "5", "3 B"),
+    ("Calle Mayor 5, 3 izq", "Calle Mayor", "5", "3 izq"),
+    ("Avenida 5 de Octubre 7, 3 izq", "Avenida 5 de Octubre", "7", "3 izq"),
+    ("Carrer de Balmes 150, 3r 2a", "Carrer de Balmes", "150", "3r 2a"),
+    ("Gran Via 12, 4t 1a", "Gran Via", "12", "4t 1a"),
+    ("Rua Augusta 10, 2 Esq", "Rua Augusta", "10", "2 Esq"),
     ("Calle Mayor 5 2º B", "Calle Mayor", "5", "2º B"),
     ("Calle Mayor, 5, 2º B", "Calle Mayor", "5", "2º B"),
     ("Calle Mayor, 5", "Calle Mayor", "5", ""),

@@ -60,7 +60,7 @@ def split_street(line: str) -> Street:
     flat or building ("Flat 3, 12 High Street"), or is followed by a floor or door ("Calle Mayor 5, 2º B")."""
     line = " ".join(line.split())
     tokens = _tokens(line)
-    for attempt in (_number_last, _number_first, _number_then_unit):
+    for attempt in (_number_before_floor, _number_last, _number_first, _number_then_unit):
         found = attempt(line, tokens)
         if found is not None and found.number:
             return _fitted(found)
@@ -108,6 +108,23 @@ def _street_before(line: str, tokens: list[_Token], index: int) -> str:
     while words and _word(words[-1]) in NUMBER_MARKERS:
         words = words[:-1]
     return line[:words[-1].end].strip(" ,") if words else ""
+
+
+def _number_before_floor(line: str, tokens: list[_Token]) -> Street | None:
+    """"Calle Mayor 5, 3 B", "Carrer de Balmes 150, 3r 2a", "Rua Augusta 10, 2 Esq", "Keizersgracht 1, 2 hoog":
+    a street and its number, then after a comma a part that starts with digits, is the floor and door (as
+    Spain, Catalonia, Portugal and Italy write them, often with no ordinal mark), never a second house
+    number. Not after a flat or building ("Flat 3, 12 High Street")."""
+    comma = next((i for i, token in enumerate(tokens) if token.after_comma), None)
+    if comma is None or comma < 2 or not tokens[comma].text[0].isdigit() or _word(tokens[0]) in UNIT_WORDS:
+        return None
+    for index in range(comma - 1, 0, -1):
+        if _house_number_at(tokens, index) and _suffixes_from(tokens, index) == comma:
+            street = _street_before(line, tokens, index)
+            if _has_letters(street):
+                return Street(street, line[tokens[index].start:tokens[comma - 1].end], line[tokens[comma].start:])
+            return None
+    return None
 
 
 def _number_last(line: str, tokens: list[_Token]) -> Street | None:
