@@ -236,8 +236,8 @@ ROUTE_DETAILS = ("birthday", "gender", "ip_address")
 
 def _same_unpaid_order(number: str, cart: Cart, details: dict) -> Order | None:
     """The unpaid order `number` when it holds exactly what the cart and the form hold now (same products,
-    quantities and prices, same person and addresses, whatever the route asks on top), else None; the
-    route's own details are written onto it. An order the shop withdrew is cancelled: not reused."""
+    quantities and prices, same person and addresses, whatever the route asks on top), else None. An order
+    the shop withdrew is cancelled: not reused."""
     order = Order.objects.filter(number=number, status__in=[Order.Status.PENDING, Order.Status.PAYMENT_FAILED]).first()
     if order is None:
         return None
@@ -248,6 +248,11 @@ def _same_unpaid_order(number: str, cart: Cart, details: dict) -> Order | None:
                        if field in details and field not in ROUTE_DETAILS)
     if wanted != has or order.total != totals.total or not same_details:
         return None
+    return order
+
+
+def _with_route_details(order: Order, details: dict) -> Order:
+    """The order with what the newly chosen route asks for on top (ROUTE_DETAILS) written onto it."""
     extras = {field: details[field] for field in ROUTE_DETAILS if field in details}
     if any(getattr(order, field) != value for field, value in extras.items()):
         Order.objects.filter(pk=order.pk).update(**extras)
@@ -275,6 +280,8 @@ def checkout_submit(*, cart: Cart, details: dict, route: str, previous_number: s
         again = order_revise(order_id=previous_id, cart=cart, details=details, route=route)
     elif previous_number:
         again = _same_unpaid_order(previous_number, cart, details)
+        if again is not None:
+            again = _with_route_details(again, details)
     if again is not None:
         # The shopper's previous unpaid order, rewritten, or submitted again unchanged (a second tab, the back
         # button): a new attempt on it supersedes the open one, and a page still paid in an old tab is undone
