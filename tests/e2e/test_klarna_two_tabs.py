@@ -21,15 +21,20 @@ def open_dialog(tab):
     tab.wait_for_selector("#klarna-approve")
 
 
+def to_the_widget(tab, shop, product):
+    """Add `product` to the tab's cart and check out: the tab ends on our Klarna widget page."""
+    tab.goto(shop.url + product.get_absolute_url())
+    tab.click("#add-to-cart button[type=submit]")
+    tab.goto(shop.url + "/checkout/")
+    fill_checkout(tab)
+    tab.wait_for_url(re.compile(r".*/payments/widget/klarna_payments/.*"))
+
+
 def test_two_tabs_pay_once_and_the_old_widget_places_no_order(page, shop, settings, emulator):
     settings.PAYMENT_ROUTES = ["klarna_payments"]
     mug = make_product(name="Enamel mug", price=1850)
     tab_1 = page
-    tab_1.goto(shop.url + mug.get_absolute_url())
-    tab_1.click("#add-to-cart button[type=submit]")
-    tab_1.goto(shop.url + "/checkout/")
-    fill_checkout(tab_1)
-    tab_1.wait_for_url(re.compile(r".*/payments/widget/klarna_payments/.*"))
+    to_the_widget(tab_1, shop, mug)
     tab_2 = tab_1.context.new_page()  # the same shopper (cookies) opens the payment page again
     tab_2.goto(tab_1.url)
 
@@ -72,19 +77,11 @@ def test_an_old_tab_asks_the_shopper_to_approve_the_total_the_order_has_now(page
     settings.PAYMENT_ROUTES = ["klarna_payments"]
     mug = make_product(name="Enamel mug", price=1850)
     old_tab = page
-    old_tab.goto(shop.url + mug.get_absolute_url())
-    old_tab.click("#add-to-cart button[type=submit]")
-    old_tab.goto(shop.url + "/checkout/")
-    fill_checkout(old_tab)
-    old_tab.wait_for_url(re.compile(r".*/payments/widget/klarna_payments/.*"))
+    to_the_widget(old_tab, shop, mug)
     first_total = Order.objects.get().total
 
     new_tab = old_tab.context.new_page()
-    new_tab.goto(shop.url + mug.get_absolute_url())
-    new_tab.click("#add-to-cart button[type=submit]")
-    new_tab.goto(shop.url + "/checkout/")
-    fill_checkout(new_tab)
-    new_tab.wait_for_url(re.compile(r".*/payments/widget/klarna_payments/.*"))
+    to_the_widget(new_tab, shop, mug)
     order = Order.objects.get()
     assert order.total > first_total  # the same order, rewritten for two mugs
 

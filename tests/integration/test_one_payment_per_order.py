@@ -161,13 +161,9 @@ def test_an_order_the_merchant_withdrew_after_a_declined_try_stays_withdrawn(emu
     assert Order.objects.get(pk=order.pk).status == Order.Status.CANCELLED
 
 
-def test_a_duplicate_partly_refunded_at_29_next_meanwhile_is_refunded_only_the_rest(emulator, client):
-    """The undo of a duplicate failed (29 Next refused the refund for now); meanwhile the merchant refunded
-    part of it in 29 Next's dashboard, and no webhook told the shop. The undo tried again refunds what 29
-    Next still holds, not the whole payment from our books (which 29 Next would refuse forever)."""
-    from payments.providers.registry import get_adapter
-    from payments.services.duplicates import checkout_duplicate_settle
-
+def a_duplicate_whose_undo_failed(emulator, client):
+    """Two 29 Next pages of one order, both paid: the newer pays the order, the older is a duplicate whose
+    refund 29 Next refused for now. Returns (the duplicate, the payer)."""
     order = make_order()
     first = payment_start(order=order, route="next")
     second = payment_start(order=order, route="next")
@@ -179,6 +175,17 @@ def test_a_duplicate_partly_refunded_at_29_next_meanwhile_is_refunded_only_the_r
     client.post(urlparse(first_done["return_url"]).path, {"response": first_done["response"]})
     first.refresh_from_db()
     assert first.duplicate_of_id == second.pk and first.status == Status.CAPTURED and first.refunded_amount == 0
+    return first, second
+
+
+def test_a_duplicate_partly_refunded_at_29_next_meanwhile_is_refunded_only_the_rest(emulator, client):
+    """The undo of a duplicate failed (29 Next refused the refund for now); meanwhile the merchant refunded
+    part of it in 29 Next's dashboard, and no webhook told the shop. The undo tried again refunds what 29
+    Next still holds, not the whole payment from our books (which 29 Next would refuse forever)."""
+    from payments.providers.registry import get_adapter
+    from payments.services.duplicates import checkout_duplicate_settle
+
+    first, second = a_duplicate_whose_undo_failed(emulator, client)
 
     get_adapter("next").refund(first.provider_reference, amount=1000, key="dashboard-refund")  # at 29 Next
     assert checkout_duplicate_settle(attempt_id=first.pk)  # reconcile's retry
@@ -195,17 +202,7 @@ def test_a_duplicate_refunded_in_full_at_29_next_meanwhile_is_booked_not_called_
     from payments.providers.registry import get_adapter
     from payments.services.duplicates import checkout_duplicate_settle
 
-    order = make_order()
-    first = payment_start(order=order, route="next")
-    second = payment_start(order=order, route="next")
-    done = emulator.complete_checkout(second.redirect_url, "approve")
-    client.post(urlparse(done["return_url"]).path, {"response": done["response"]})
-    first_done = emulator.complete_checkout(first.redirect_url, "approve")
-    emulator.control("POST", "/_emulator/faults", json={
-        "method": "POST", "path": "/next/api/admin/orders/", "kind": "error", "status": 400, "times": 1})
-    client.post(urlparse(first_done["return_url"]).path, {"response": first_done["response"]})
-    first.refresh_from_db()
-    assert first.duplicate_of_id == second.pk and first.status == Status.CAPTURED
+    first, second = a_duplicate_whose_undo_failed(emulator, client)
 
     get_adapter("next").refund(first.provider_reference, amount=first.amount, key="dashboard-refund")
     assert checkout_duplicate_settle(attempt_id=first.pk)
