@@ -96,6 +96,12 @@ class OrderBook(ABC):
         """Lock the order row in the caller's transaction and return its status. payments.states takes
         this lock before deriving the status, so two attempts finishing at once decide one after the other."""
 
+    def lock_status_of_attempt(self, attempt_id) -> OrderPaymentStatus:
+        """lock_status() of the order a payment attempt belongs to (the shop: one statement)."""
+        from .models import PaymentAttempt
+
+        return self.lock_status(PaymentAttempt.objects.values_list("order_id", flat=True).get(pk=attempt_id))
+
     def lock_many(self, order_ids: list[int]) -> None:
         """lock_status() for many orders, in pk order (the shop: one SELECT … FOR UPDATE)."""
         for order_id in sorted(order_ids):

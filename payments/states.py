@@ -53,7 +53,7 @@ def transition(attempt, to_status, *, source, dedupe_key=None, message="", paylo
             return done
         attempt = attempt.pk
     with transaction.atomic():
-        return _locked(lock_order_then_attempt(attempt), change)
+        return _locked(*_lock_both(attempt), change)
 
 
 # Lock order: an order's row before any of its attempts' rows, everywhere (payment_start, approvals,
@@ -61,11 +61,18 @@ def transition(attempt, to_status, *, source, dedupe_key=None, message="", paylo
 # of deadlocking (probe G F5: PostgreSQL aborted one with a 500). A move between waiting statuses touches
 # only the attempt and needs no order lock.
 def lock_order_then_attempt(attempt_id):
+    """The attempt, read under its row lock, taken after its order's (two statements)."""
+    return _lock_both(attempt_id)[0]
+
+
+def _lock_both(attempt_id):
+    """(the attempt locked, its order's status as locked): the order found through the attempt in the same
+    statement that locks it, so the locked path reads the order once."""
     from .models import PaymentAttempt
     from .orders import order_book
 
-    order_book().lock_status(PaymentAttempt.objects.values_list("order_id", flat=True).get(pk=attempt_id))
-    return PaymentAttempt.objects.select_for_update().get(pk=attempt_id)
+    order_status = order_book().lock_status_of_attempt(attempt_id)
+    return PaymentAttempt.objects.select_for_update().get(pk=attempt_id), order_status
 
 
 @dataclass(frozen=True)
@@ -138,7 +145,7 @@ def _after_a_lost_race(attempt, change: _Change, before) -> TransitionResult:
     PostgreSQL does not read again after waiting for the order's lock). If this attempt then succeeds, that
     marking was its own; if not (a cancel got there first), the order's status is derived again from its
     attempts, so an order is never left paid with no payment (review of stop 28)."""
-    result = _locked(lock_order_then_attempt(attempt.pk), change)
+    result = _locked(*_lock_both(attempt.pk), change)
     if before != ("paid", True):
         return result
     if result.changed and result.attempt.status in SUCCESSFUL:
@@ -153,7 +160,7 @@ def _paid():
     return OrderPaymentStatus.PAID
 
 
-def _locked(attempt, change: _Change) -> TransitionResult:
+def _locked(attempt, order_status, change: _Change) -> TransitionResult:
     """The change decided on the attempt read under select_for_update, in the caller's transaction."""
     from .models import PaymentEvent
 
@@ -173,7 +180,7 @@ def _locked(attempt, change: _Change) -> TransitionResult:
         _record(attempt, PaymentEvent.Kind.IGNORED, change.source, current, to_status,
                 f"{reason}. {change.message}".strip(), change.dedupe_key, change.payload)
         return TransitionResult(attempt, False, reason)
-    before = _order_before(attempt, current, to_status)
+    before = _order_before(attempt, current, to_status, order_status=order_status)
     for name, value in values.items():
         setattr(attempt, name, value)
     attempt.status = to_status
@@ -216,7 +223,7 @@ def _record(attempt, kind, source, from_status, to_status, message, dedupe_key, 
     )
 
 
-def _order_before(attempt, from_status, to_status):
+def _order_before(attempt, from_status, to_status, *, order_status=None):
     """The order's part of a move, taken before the attempt's row is written (the lock order above).
 
     Every decision is taken under the order's row lock (through the shop's OrderBook), so two attempts
@@ -236,7 +243,8 @@ def _order_before(attempt, from_status, to_status):
         return ("paid", order_book().mark_paid(attempt.order_id, while_attempt=(attempt.pk, from_status)))
     if to_status in IN_BETWEEN and from_status in IN_BETWEEN:
         return ("nothing", None)
-    return ("locked", order_book().lock_status(attempt.order_id))
+    # `order_status`: the locked path read it under the lock it already holds; not read twice.
+    return ("locked", order_status if order_status is not None else order_book().lock_status(attempt.order_id))
 
 
 def _order_after(attempt, from_status, before) -> bool:

@@ -3,7 +3,7 @@
 payments never imports the shop; settings.PAYMENTS_ORDER_BOOK names this class. Everything here is the
 shop's knowledge of its own tables (line fields, the 29 Next product id column, upsell offers' windows).
 """
-from django.db.models import Exists, F, Q, Value
+from django.db.models import Exists, F, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -66,6 +66,11 @@ class ShopOrderBook(OrderBook):
 
     def lock_status(self, order_id):
         return OrderPaymentStatus(Order.objects.select_for_update().values_list("status", flat=True).get(pk=order_id))
+
+    def lock_status_of_attempt(self, attempt_id):
+        of_attempt = PaymentAttempt.objects.filter(pk=attempt_id).values("order_id")[:1]
+        return OrderPaymentStatus(Order.objects.select_for_update().filter(pk=Subquery(of_attempt))
+                                  .values_list("status", flat=True).get())
 
     def lock_many(self, order_ids):
         list(Order.objects.select_for_update().filter(pk__in=order_ids).order_by("pk").values_list("pk", flat=True))

@@ -82,5 +82,16 @@ def test_a_move_that_touches_the_order_locks_the_order_before_the_attempt(to_sta
     sqls = [q["sql"] for q in queries.captured_queries]
     first_order = next(i for i, sql in enumerate(sqls) if '"shop_order"' in sql.split("WHERE")[0])
     first_attempt = next(i for i, sql in enumerate(sqls) if sql.startswith('UPDATE "payments_paymentattempt"')
-                         or ('FROM "payments_paymentattempt"' in sql and "FOR UPDATE" in sql))
+                         or ('FROM "payments_paymentattempt"' in sql.split("WHERE")[0] and "FOR UPDATE" in sql))
     assert first_order < first_attempt, sqls
+
+
+def test_a_locked_move_reads_its_order_once(django_assert_max_num_queries):
+    """transition() given an id (webhooks stored first, admin operations, reconcile): the order is found
+    through the attempt in the statement that locks it, and not locked a second time (review of stop 28:
+    ten statements, two of them the order's lock and a read to find it). Savepoint and release included."""
+    attempt = new_attempt()
+    transition(attempt.pk, Status.PENDING, source="test")
+    with django_assert_max_num_queries(8):
+        transition(attempt.pk, Status.FAILED, source="webhook")
+    assert Order.objects.get(pk=attempt.order_id).status == Order.Status.PAYMENT_FAILED
