@@ -58,8 +58,16 @@ def route_names() -> dict[str, str]:
 def cancelled_by_shop(order_id) -> bool:
     """Whether the merchant cancelled a payment of this order at its provider (admin's "Cancel
     authorization"): the shop withdrew the order, so it takes no new payment."""
-    return PaymentOperation.objects.filter(attempt__order_id=order_id, kind=PaymentOperation.Kind.CANCEL,
-                                           result=PaymentOperation.Result.DONE).exists()
+    return withdrawn_payment_of(order_id) is not None
+
+
+def withdrawn_payment_of(order_id, *, besides=None) -> int | None:
+    """The id of an order's payment the merchant cancelled at its provider (other than `besides`), or None."""
+    cancels = PaymentOperation.objects.filter(attempt__order_id=order_id, kind=PaymentOperation.Kind.CANCEL,
+                                              result=PaymentOperation.Result.DONE)
+    if besides is not None:
+        cancels = cancels.exclude(attempt_id=besides)
+    return cancels.values_list("attempt_id", flat=True).first()
 
 
 def newer_checkout_exists(attempt) -> bool:

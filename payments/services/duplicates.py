@@ -38,12 +38,9 @@ def checkout_duplicate_settle(*, attempt_id) -> bool:
     each attempt only ever undoes itself. Safe to call again (reconcile does, after a provider outage):
     the undo operations are keyed rows, and an undone attempt is no longer paying.
     """
-    attempt = PaymentAttempt.objects.get(pk=attempt_id)
-    if attempt.kind != PaymentAttempt.Kind.CHECKOUT or attempt.status not in PAYING:
-        return False
-    others = PaymentAttempt.objects.filter(order_id=attempt.order_id, kind=PaymentAttempt.Kind.CHECKOUT,
-                                           status__in=PAYING).exclude(pk=attempt.pk)
-    if not others.exists():
+    attempt = _paying_checkout(attempt_id)
+    if attempt is None or not PaymentAttempt.objects.filter(
+            order_id=attempt.order_id, kind=PaymentAttempt.Kind.CHECKOUT, status__in=PAYING).exclude(pk=attempt.pk).exists():
         # Safe without the lock: this attempt's success is committed, so any other payment committing
         # later sees it and settles itself.
         return False
@@ -52,13 +49,10 @@ def checkout_duplicate_settle(*, attempt_id) -> bool:
         first = payer_of(attempt.order_id)
         if first is None or first.pk == attempt.pk:
             return False
-        if attempt.duplicate_of_id is None:
-            PaymentAttempt.objects.filter(pk=attempt.pk).update(duplicate_of=first)
+        if _marked(attempt, first.pk, why=f"The order was already paid by {first.reference}: undoing this payment"):
             record_event(first.pk, kind="note", source="duplicate",
                          message=f"A second payment ({attempt.reference}) arrived for this already paid order; "
                                  "it is undone at the provider")
-            record_event(attempt.pk, kind="rejected", source="duplicate",
-                         message=f"The order was already paid by {first.reference}: undoing this payment")
     _undo(attempt)
     return True
 
@@ -67,26 +61,37 @@ def checkout_withdrawn_settle(*, attempt_id) -> bool:
     """If the shop had withdrawn this attempt's order (the merchant cancelled the payment that paid it), undo
     this late payment (an old provider page paid after the withdrawal, probe G F8). Returns True when it was
     such a payment. Decided under the order's row lock; safe to call again, like checkout_duplicate_settle."""
-    from ..models import PaymentOperation
     from ..orders import OrderPaymentStatus
+    from ..selectors import withdrawn_payment_of
 
-    attempt = PaymentAttempt.objects.get(pk=attempt_id)
-    if attempt.kind != PaymentAttempt.Kind.CHECKOUT or attempt.status not in PAYING:
+    attempt = _paying_checkout(attempt_id)
+    if attempt is None:
         return False
     with transaction.atomic():
         if order_book().lock_status(attempt.order_id) != OrderPaymentStatus.CANCELLED:
             return False
-        withdrawn = (PaymentOperation.objects.filter(attempt__order_id=attempt.order_id, kind=PaymentOperation.Kind.CANCEL,
-                                                     result=PaymentOperation.Result.DONE)
-                     .exclude(attempt_id=attempt.pk).values_list("attempt_id", flat=True).first())
+        withdrawn = withdrawn_payment_of(attempt.order_id, besides=attempt.pk)
         if withdrawn is None:
             return False
-        if attempt.duplicate_of_id is None:
-            # Marked like a duplicate (of the payment the merchant cancelled), so reconcile retries a failed undo.
-            PaymentAttempt.objects.filter(pk=attempt.pk).update(duplicate_of_id=withdrawn)
-            record_event(attempt.pk, kind="rejected", source="duplicate",
-                         message="The shop had withdrawn this order: undoing this payment")
+        # Marked like a duplicate (of the payment the merchant cancelled), so reconcile retries a failed undo.
+        _marked(attempt, withdrawn, why="The shop had withdrawn this order: undoing this payment")
     _undo(attempt, description="Payment for an order the shop had withdrawn")
+    return True
+
+
+def _paying_checkout(attempt_id) -> PaymentAttempt | None:
+    """The attempt when it is a checkout payment that still pays (only such a one is ever undone here)."""
+    attempt = PaymentAttempt.objects.get(pk=attempt_id)
+    return attempt if attempt.kind == PaymentAttempt.Kind.CHECKOUT and attempt.status in PAYING else None
+
+
+def _marked(attempt, standing_id, *, why) -> bool:
+    """Mark `attempt` as standing behind payment `standing_id`, with `why` in its timeline, once; True the
+    first time."""
+    if attempt.duplicate_of_id is not None:
+        return False
+    PaymentAttempt.objects.filter(pk=attempt.pk).update(duplicate_of_id=standing_id)
+    record_event(attempt.pk, kind="rejected", source="duplicate", message=why)
     return True
 
 
