@@ -205,23 +205,20 @@ def _act(sub, action: str, call, *, source: str, message: str) -> Subscription:
     try:
         info = call(adapter)
     except (ProviderError, InvalidReturn) as exc:
-        done = getattr(exc, "retryable", False) and action == "cancel" and _cancelled_meanwhile(adapter, sub)
-        if done:
-            # The answer was lost, but the provider's subscription is cancelled: the cancel took (probe H F11).
-            info, message = done, f"{message} (the answer was lost; the provider's subscription shows it cancelled)"
-        elif getattr(exc, "retryable", False) and action in CHARGING:
-            # The answer was lost, not refused: the provider may have charged. Its subscription says.
-            info = _charged_meanwhile(adapter, sub, action)
-            if info is None:
-                SubscriptionEvent.objects.create(
-                    subscription=sub, kind=f"{action}_unknown", source=source,
-                    message=f"{message}: outcome unknown ({exc}); the provider's subscription shows no new charge "
-                            f"yet. Check it before trying again: a second {action} may charge again."[:500])
-                raise SubscriptionActionError(
-                    f"{action} of subscription {sub.provider_id}: the provider's answer was lost ({exc}) and its "
-                    f"subscription shows no new charge yet; wait for its webhook or check the subscription "
-                    f"before trying again") from exc
+        lost = getattr(exc, "retryable", False) and action in READ_BACK
+        info = _done_meanwhile(adapter, sub, action) if lost else None
+        if info is not None:
             message = f"{message} (the answer was lost; the provider's subscription shows it done)"
+        elif lost and action in CHARGING:
+            # The provider may have charged and the subscription does not show it yet: never "failed".
+            SubscriptionEvent.objects.create(
+                subscription=sub, kind=f"{action}_unknown", source=source,
+                message=f"{message}: outcome unknown ({exc}); the provider's subscription shows no new charge "
+                        f"yet. Check it before trying again: a second {action} may charge again."[:500])
+            raise SubscriptionActionError(
+                f"{action} of subscription {sub.provider_id}: the provider's answer was lost ({exc}) and its "
+                f"subscription shows no new charge yet; wait for its webhook or check the subscription "
+                f"before trying again") from exc
         else:
             SubscriptionEvent.objects.create(subscription=sub, kind=f"{action}_failed", source=source,
                                              message=f"{message}: {exc}"[:500])
@@ -230,28 +227,24 @@ def _act(sub, action: str, call, *, source: str, message: str) -> Subscription:
     return subscription_sync(subscription=sub, info=info, source=source)
 
 
-# Provider actions that charge the subscriber: a lost answer is read back before anything is said.
+# Provider actions whose lost answer is read back before anything is said: those that charge the subscriber,
+# and a cancel (probe H F11: the subscriber was told it had failed, and it had not).
 CHARGING = ("renew", "retry")
+READ_BACK = (*CHARGING, "cancel")
 
 
-def _cancelled_meanwhile(adapter, sub):
-    """The provider's subscription when it shows the cancel a lost answer would have made, else None."""
-    try:
-        info = adapter.fetch_subscription(sub.provider_id)
-    except (ProviderError, InvalidReturn):
-        return None
-    return info if info.status == Subscription.Status.CANCELED else None
-
-
-def _charged_meanwhile(adapter, sub, action):
-    """The provider's subscription when it shows the charge a lost `action` answer would have made (a
-    cycle our books do not have yet; for a retry, the subscription active again), else None."""
+def _done_meanwhile(adapter, sub, action):
+    """The provider's subscription when it shows what a lost `action` answer would have done, else None: a
+    cancel, the subscription cancelled; a renew or retry, a cycle our books do not have yet (for a retry,
+    also the subscription active again)."""
     from django.db.models import Max
 
     try:
         info = adapter.fetch_subscription(sub.provider_id)
     except (ProviderError, InvalidReturn):
         return None
+    if action == "cancel":
+        return info if info.status == Subscription.Status.CANCELED else None
     ours = sub.charges.aggregate(last=Max("billing_cycle"))["last"] or 0
     theirs = max((cycle for _, cycle in info.orders), default=0)
     if theirs > ours or (action == "retry" and info.status == Subscription.Status.ACTIVE):
