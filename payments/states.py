@@ -146,11 +146,11 @@ def _after_a_lost_race(attempt, change: _Change, before) -> TransitionResult:
     marking was its own; if not (a cancel got there first), the order's status is derived again from its
     attempts, so an order is never left paid with no payment (review of stop 28)."""
     result = _locked(*_lock_both(attempt.pk), change)
-    if before != ("paid", True):
+    if not before.paid_now:
         return result
     if result.changed and result.attempt.status in SUCCESSFUL:
         return replace(result, order_paid_now=True)
-    _order_after(result.attempt, result.attempt.status, ("locked", _paid()))
+    _order_after(result.attempt, result.attempt.status, _OrderSide(locked_status=_paid()))
     return result
 
 
@@ -223,7 +223,16 @@ def _record(attempt, kind, source, from_status, to_status, message, dedupe_key, 
     )
 
 
-def _order_before(attempt, from_status, to_status, *, order_status=None):
+@dataclass(frozen=True)
+class _OrderSide:
+    """What _order_before did to the order: marked it paid (`paid_now`: it was not paid before), locked it
+    (`locked_status`: its status as locked, for _order_after to derive the new one), or nothing."""
+
+    paid_now: bool = False
+    locked_status: object = None
+
+
+def _order_before(attempt, from_status, to_status, *, order_status=None) -> _OrderSide:
     """The order's part of a move, taken before the attempt's row is written (the lock order above).
 
     Every decision is taken under the order's row lock (through the shop's OrderBook), so two attempts
@@ -240,21 +249,21 @@ def _order_before(attempt, from_status, to_status, *, order_status=None):
     from .orders import order_book
 
     if to_status in SUCCESSFUL:
-        return ("paid", order_book().mark_paid(attempt.order_id, while_attempt=(attempt.pk, from_status)))
+        return _OrderSide(paid_now=order_book().mark_paid(attempt.order_id, while_attempt=(attempt.pk, from_status)))
     if to_status in IN_BETWEEN and from_status in IN_BETWEEN:
-        return ("nothing", None)
+        return _OrderSide()
     # `order_status`: the locked path read it under the lock it already holds; not read twice.
-    return ("locked", order_status if order_status is not None else order_book().lock_status(attempt.order_id))
+    return _OrderSide(locked_status=order_status if order_status is not None
+                      else order_book().lock_status(attempt.order_id))
 
 
-def _order_after(attempt, from_status, before) -> bool:
+def _order_after(attempt, from_status, before: _OrderSide) -> bool:
     from .models import PaymentAttempt
     from .orders import OrderPaymentStatus, order_book
 
-    kind, value = before
-    if kind != "locked":
-        return kind == "paid" and value
-    current = value
+    if before.locked_status is None:
+        return before.paid_now
+    current = before.locked_status
     statuses = set(PaymentAttempt.objects.filter(order_id=attempt.order_id).values_list("status", flat=True))
     withdrawn = current == OrderPaymentStatus.CANCELLED or (attempt.status == S.CANCELLED and from_status in SUCCESSFUL)
     if statuses & SUCCESSFUL:
