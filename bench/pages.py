@@ -9,7 +9,8 @@ product page and a cart holding one product, with --clients keep-alive clients f
 prints each figure with its ratio to the bare response measured in the same run (the goal: the same
 figures at 10 and 10,000 products, bar the tiles a full page adds).
 
-Needs PostgreSQL: database `wt_perf_pages` (dropped and created; --database).
+Needs PostgreSQL (database `wt_perf_pages`, dropped and created; --database) and Redis: the cache, as compose
+gives it, in a db the bench empties (--redis).
 Usage: python bench/pages.py [--clients 8] [--seconds 4]
 """
 import argparse
@@ -24,6 +25,7 @@ import threading
 import time
 from pathlib import Path
 
+import redis
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,8 +44,8 @@ def compose_web_command(port: int, app: str = "config.wsgi:application") -> list
     return [str(Path(sys.executable).with_name(command[0])), *command[1:]]
 
 
-def production_env(port: int, database_url: str, static_root: Path, emulator_url: str) -> dict:
-    return {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8",
+def production_env(port: int, database_url: str, static_root: Path, emulator_url: str, cache_url: str) -> dict:
+    return {"CACHE_URL": cache_url, "PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8",
             "ENV_FILE": "", "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "127.0.0.1",
             "SHOP_BASE_URL": f"http://127.0.0.1:{port}", "EMULATOR_URL": emulator_url,
             "DATABASE_URL": database_url, "NEXT_API_TOKEN": "emulator-token", "NEXT_WEBHOOK_SECRET": "x",
@@ -124,9 +126,10 @@ def cart_with_one(shop_url: str, slug: str):
     return prepare
 
 
-def fill_catalog(database_url: str, total: int) -> str:
+def fill_catalog(database_url: str, cache_url: str, total: int) -> str:
     """Active products up to `total` (bulk), returns the slug of one of them for the product page."""
-    os.environ.update(DATABASE_URL=database_url, DEBUG="1", ENV_FILE="", DJANGO_SETTINGS_MODULE="config.settings")
+    os.environ.update(DATABASE_URL=database_url, CACHE_URL=cache_url, DEBUG="1", ENV_FILE="",
+                      DJANGO_SETTINGS_MODULE="config.settings")
     import django
 
     django.setup()
@@ -138,6 +141,9 @@ def fill_catalog(database_url: str, total: int) -> str:
               if f.attname not in ("id", "slug", "sku", "name", "created_at")}
     Product.objects.bulk_create([Product(**fields, name=f"Bench item {n:05d}", slug=f"bench-item-{n}",
                                          sku=f"BENCH-{n}") for n in range(have, total)], batch_size=2000)
+    from shop.selectors import forget_catalog_count
+
+    forget_catalog_count()  # bulk_create sends no signal: the pager's cached size is forgotten by hand
     from django.db import connection
 
     with connection.cursor() as cursor:  # fresh statistics, as autovacuum would give a live shop
@@ -154,12 +160,16 @@ def main():
                         help="catalog sizes; 24 is one full catalog page, what 10,000 shows too")
     parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES", ADMIN_URL))
     parser.add_argument("--database", default=os.environ.get("BENCH_PAGES_DATABASE", "wt_perf_pages"))
+    parser.add_argument("--redis", default=os.environ.get("BENCH_PAGES_REDIS", "redis://127.0.0.1:6379/11"),
+                        help="a Redis db the bench may empty (the shop's cache and sessions)")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="wt-perf-pages-"))
     database_url = prepare_database(args.postgres, args.database)
+    redis.Redis.from_url(args.redis).flushdb()
+    cache_url = "rediscache://" + args.redis.split("://", 1)[1]
     shop_port, bare_port = free_port(), free_port()
-    env = production_env(shop_port, database_url, tmp / "static", "http://127.0.0.1:9")
+    env = production_env(shop_port, database_url, tmp / "static", "http://127.0.0.1:9", cache_url)
     log = open(tmp / "setup.log", "ab")
     for command, extra in (([sys.executable, "manage.py", "migrate", "--noinput"], {}),
                            ([sys.executable, "manage.py", "collectstatic", "--noinput"],
@@ -173,7 +183,7 @@ def main():
         print(f"gunicorn as docker-compose runs it (DEBUG=0, collectstatic, 3 workers), PostgreSQL, "
               f"{args.clients} keep-alive clients x {args.seconds:.0f} s per figure, {os.cpu_count()} CPU cores")
         for total in (int(size) for size in args.sizes.split(",")):
-            slug = fill_catalog(database_url, total)
+            slug = fill_catalog(database_url, cache_url, total)
             bare_rps = throughput(bare_url + "/", clients=args.clients, seconds=args.seconds)
             print(f"products {total:>6}: bare WSGI response (no database) {bare_rps:7.1f} req/s")
             for name, path, prepare in (("catalog", "/", None), ("product", f"/p/{slug}/", None),

@@ -138,3 +138,59 @@ def test_bad_page_numbers_show_a_page_not_an_error(client):
 def test_a_small_catalog_has_no_pager(client, mug, beans):
     html = client.get(reverse("shop:catalog")).content.decode()
     assert "Fjord Enamel Mug" in html and 'class="pager"' not in html
+
+
+# --- The catalog's size, kept in the cache (its COUNT reads every product) ----------------------------
+
+def _catalog_queries(client, page=1):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        html = client.get(reverse("shop:catalog"), {"page": page}).content.decode()
+    return html, [q["sql"] for q in queries.captured_queries]
+
+
+def test_the_catalog_counts_its_products_once_not_on_every_page(client):
+    from shop.selectors import CATALOG_PAGE_SIZE
+
+    for i in range(CATALOG_PAGE_SIZE + 1):
+        make_product(name=f"Thing {i:03d}")
+    html, sql = _catalog_queries(client)
+    assert "Page 1 of 2" in html and sum("COUNT(" in q for q in sql) == 1
+    for page in (1, 2):
+        html, sql = _catalog_queries(client, page)
+        assert f"Page {page} of 2" in html
+        assert not any("COUNT(" in q for q in sql), sql
+
+
+def test_the_catalog_size_follows_every_product_saved_or_deleted(client, admin_client):
+    from shop.models import Product
+    from shop.selectors import CATALOG_PAGE_SIZE
+
+    things = [make_product(name=f"Thing {i:03d}") for i in range(CATALOG_PAGE_SIZE)]
+    assert 'class="pager"' not in _catalog_queries(client)[0]
+    extra = make_product(name="One more")  # a new product: two pages
+    assert "Page 1 of 2" in _catalog_queries(client)[0]
+    extra.is_active = False  # taken off sale in admin: one page again
+    extra.save()
+    assert 'class="pager"' not in _catalog_queries(client)[0]
+    make_product(name="Another")
+    assert "Page 1 of 2" in _catalog_queries(client)[0]
+    # Deleted from the admin's list (the bulk "delete selected" action).
+    response = admin_client.post(reverse("admin:shop_product_changelist"),
+                                 {"action": "delete_selected", "_selected_action": [things[0].pk], "post": "yes"})
+    assert response.status_code == 302 and not Product.objects.filter(pk=things[0].pk).exists()
+    assert 'class="pager"' not in _catalog_queries(client)[0]
+
+
+def test_a_bulk_write_that_sends_no_signal_forgets_the_size_itself(client):
+    from shop.models import Product
+    from shop.selectors import CATALOG_PAGE_SIZE, forget_catalog_count
+
+    for i in range(CATALOG_PAGE_SIZE + 1):
+        make_product(name=f"Thing {i:03d}")
+    assert "Page 1 of 2" in _catalog_queries(client)[0]
+    Product.objects.filter(name="Thing 000").update(is_active=False)
+    forget_catalog_count()
+    assert 'class="pager"' not in _catalog_queries(client)[0]
