@@ -11,6 +11,8 @@ Services call `strategy_for(route)` and never ask which route they hold.
 from abc import ABC, abstractmethod
 from datetime import datetime
 
+from django.db import transaction
+
 from ..exceptions import InvalidReturn, OperationNotSupported, PaymentError, ProviderError
 from ..models import Subscription, SubscriptionEvent
 from ..orders import order_book
@@ -120,10 +122,16 @@ class ShopRun(RenewalStrategy):
     def cancel(self, sub, *, reason, message, source):
         # Only the shop charges the token, so the cancel is done once recorded here; the token is given back
         # after, and only when no other subscription renews on it (probe H F1: one checkout's monthly and
-        # quarterly schedules share its token, and revoking it for one stopped the other).
-        subscription_transition(sub.pk, "canceled", source=source, cancel_reason=reason, next_renewal_at=None,
-                                message=f"Cancelled: {CANCEL_REASONS[reason]}. {message}".strip())
-        _release_token(sub, source)
+        # quarterly schedules share its token, and revoking it for one stopped the other). The cancel and the
+        # decision are made under the locks of every subscription on the token, so cancels of its last two
+        # subscriptions take turns and the later one sees the earlier one (_token_unused).
+        with transaction.atomic():
+            _lock_token(sub)
+            subscription_transition(sub.pk, "canceled", source=source, cancel_reason=reason, next_renewal_at=None,
+                                    message=f"Cancelled: {CANCEL_REASONS[reason]}. {message}".strip())
+            release = _token_unused(sub, source)
+        if release:
+            _release_token(sub, source)
         return Subscription.objects.get(pk=sub.pk)
 
     def reschedule(self, sub, when, *, source):
@@ -177,19 +185,36 @@ def routes_renewed_by(renewals: Renewals) -> list[str]:
     return [adapter.key for adapter in all_adapters() if adapter.capabilities.renewals == renewals]
 
 
-def _release_token(sub, source) -> None:
-    """Cancel `sub`'s customer token at the provider unless a subscription not cancelled still renews on it.
-    Two cancels of a token's last subscriptions at once both see the other cancelled (each records its own
-    cancel first), so the token is given back at least once; a second revoke of it changes nothing. A revoke
-    that fails leaves the token unused (nothing charges a cancelled subscription) and says so."""
+def _lock_token(sub) -> None:
+    """Lock every subscription that renews on `sub`'s customer token, in pk order (the order every path that
+    locks several subscriptions takes), in the caller's transaction: two cancels of subscriptions sharing a
+    token take turns, whatever transaction their callers run in (each saw the other still active, and
+    neither gave the token back)."""
+    if sub.customer_token:
+        list(Subscription.objects.select_for_update().filter(route=sub.route, customer_token=sub.customer_token)
+             .order_by("pk").values_list("pk", flat=True))
+
+
+def _token_unused(sub, source) -> bool:
+    """Whether `sub` (just cancelled) was the last subscription renewing on its customer token; when another
+    still does, says so in `sub`'s history. Read under _lock_token's locks, so of two racing cancels the later
+    one sees the earlier one's and answers True."""
     if not sub.customer_token:
-        return
+        return False
     if Subscription.objects.filter(route=sub.route, customer_token=sub.customer_token).exclude(
             status=Subscription.Status.CANCELED).exists():
         SubscriptionEvent.objects.create(subscription=sub, kind="token", source=source,
                                          message="Customer token kept: another subscription of the same checkout "
                                                  "still renews on it")
-        return
+        return False
+    return True
+
+
+def _release_token(sub, source) -> None:
+    """Cancel `sub`'s customer token at the provider, once _token_unused said no subscription renews on it
+    any more (outside the locks when the caller runs in none: nothing holds them over a provider call). A
+    second revoke of it changes nothing. A revoke that fails leaves the token unused (nothing charges a
+    cancelled subscription) and says so."""
     try:
         get_adapter(sub.route).cancel_customer_token(sub.customer_token)
     except (ProviderError, InvalidReturn) as exc:
