@@ -1,6 +1,6 @@
 """Order management from the payment's admin page: capture (with tracking), refund, cancel, release,
 extend; and a filter for authorizations about to lapse."""
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 
 from django import forms
@@ -21,6 +21,7 @@ from ..services.order_management import (
     payment_refund,
     payment_release_remaining,
 )
+from ..services.provider_orders import provider_order
 from .actions import action_page
 from .confirmations import PAYMENT_STATEMENTS
 
@@ -106,6 +107,15 @@ def outcome_message(op) -> str:
     return "done."
 
 
+def authorization_expiry(attempt, order) -> datetime | None:
+    """When the payment's authorization lapses, only while some of it is still held (neither captured nor
+    cancelled nor released): once nothing is left to capture, the expiry of an authorization means nothing
+    (a shipped MultiSafepay order kept saying when its authorization would expire)."""
+    if order is None or order.remaining <= 0:
+        return None
+    return attempt.authorization_expires_at
+
+
 def operation_urls(model_admin):
     return [path("<int:pk>/operation/<str:name>/", model_admin.admin_site.admin_view(
         lambda request, pk, name: operation_view(model_admin, request, pk, name)),
@@ -118,8 +128,9 @@ def operation_view(model_admin, request, pk, name):
         return redirect(reverse("admin:payments_paymentattempt_changelist"))
     attempt = get_object_or_404(PaymentAttempt, pk=pk)
     title, form_class, run = OPERATIONS[name]
+    order = provider_order(attempt) if attempt.kind != PaymentAttempt.Kind.UPSELL else None
     # A stale page or a hand-typed URL: the action is not open to this payment now; nothing runs.
-    refusal = (None if name in {op.value for op in operations_allowed(attempt)}
+    refusal = (None if order is not None and name in {op.value for op in operations_allowed(attempt, order)}
                else f"{title} is not possible for this payment now.")
 
     def act(data, key):
@@ -128,6 +139,7 @@ def operation_view(model_admin, request, pk, name):
     statement = PAYMENT_STATEMENTS.get(name)
     return action_page(model_admin, request, attempt, title=f"{title}: payment {attempt.reference}",
                        form_class=partial(form_class, currency=attempt.currency), run=act,
-                       template="admin/payments/paymentattempt/operation.html", context={"attempt": attempt},
+                       template="admin/payments/paymentattempt/operation.html", context={
+                           "attempt": attempt, "authorization_expires_at": authorization_expiry(attempt, order)},
                        statement=partial(statement, attempt) if statement else None, refusal=refusal,
                        replayed=lambda key: operation_confirmed(attempt_id=attempt.pk, key=key))

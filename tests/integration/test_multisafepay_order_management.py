@@ -185,3 +185,21 @@ def test_a_refund_whose_order_cannot_be_read_is_refused_as_not_sent(emulator, pa
     emulator.control("DELETE", "/_emulator/faults")
     assert paid.operations.get(kind="refund").result == "refused"
     assert msp(emulator, paid)["amount_refunded"] == 0
+
+
+def test_the_operation_page_shows_the_authorization_expiry_only_while_some_is_left_to_capture(
+        emulator, paid, admin_client):
+    """A MultiSafepay payment shipped (captured in full) still said "Authorization expires …" on its refund
+    page: nothing is left to capture, so that expiry means nothing any more."""
+    def page(name):
+        url = reverse("admin:payments_paymentattempt_operation", args=[paid.pk, name])
+        response = admin_client.get(url)
+        assert response.status_code == 200
+        return response.content.decode()
+
+    assert paid.authorization_expires_at is not None
+    assert "Authorization expires" in page("capture")
+    om.payment_capture(attempt_id=paid.pk)
+    paid.refresh_from_db()
+    assert paid.status == Status.CAPTURED and paid.authorization_expires_at is not None
+    assert "Authorization expires" not in page("refund")
