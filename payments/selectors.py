@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import models
 from django.utils import timezone
 
 from .models import PaymentAttempt, PaymentOperation, Upsell
@@ -125,3 +126,26 @@ def stuck_upsells(*, older_than: int):
     """Upsells whose charge has not reached an outcome: the reconcile task reads them back."""
     cutoff = timezone.now() - timedelta(seconds=older_than)
     return Upsell.objects.filter(attempt__status__in=["created", "pending"], created_at__lte=cutoff)
+
+
+# The merchant's operations that change what is authorized on the provider's order; an upsell raises that
+# authorization (Klarna Payments reads the order and sends it back with one more line), so the two take turns.
+AUTHORIZATION_CHANGES = (PaymentOperation.Kind.CAPTURE, PaymentOperation.Kind.CANCEL, PaymentOperation.Kind.RELEASE)
+
+
+def upsell_in_flight(attempt) -> bool:
+    """Whether an upsell is being added to `attempt`'s provider order now: a worker holds its lease (its call
+    to the provider may be under way), or its charge reached the provider with the outcome not known yet."""
+    return Upsell.objects.filter(order_id=attempt.order_id, attempt__route=attempt.route,
+                                 attempt__provider_reference=attempt.provider_reference).filter(
+        models.Q(charging_until__gt=timezone.now()) | models.Q(attempt__status=Status.PENDING)).exists()
+
+
+def authorization_change_running(order_id) -> bool:
+    """Whether a merchant's capture, cancel or release of a payment of the order is being sent to the
+    provider now (its claimed operation row, payments.services.order_management._begin, not yet answered)."""
+    from .services.operation_outcomes import in_flight_for
+
+    return PaymentOperation.objects.filter(
+        attempt__order_id=order_id, kind__in=AUTHORIZATION_CHANGES, result=PaymentOperation.Result.PENDING,
+        error="", created_at__gte=timezone.now() - in_flight_for()).exists()

@@ -16,8 +16,10 @@ from django.utils import timezone
 
 from ..exceptions import OperationNotSupported, PaymentError, ProviderError
 from ..models import PaymentAttempt, PaymentOperation
+from ..orders import order_book
 from ..providers.registry import get_adapter
 from ..providers.types import Operation
+from ..selectors import AUTHORIZATION_CHANGES, upsell_in_flight
 from ..states import SUCCESSFUL, Status, record_event
 from .confirmations import operation_confirmed
 from .operation_outcomes import in_flight_for, operation_finish, operation_settle, provider_order_book
@@ -50,15 +52,17 @@ def operations_allowed(attempt, order: ProviderOrder | None = None) -> list[Oper
 def _begin(attempt_id, kind, *, amount=None, details=None, user="", confirmation=""):
     """Claim the action on the attempt's provider order, then check its limits on a fresh provider read.
 
-    Under the attempt's row lock: a form already confirmed (`confirmation`, payments.services.confirmations)
-    raises AlreadyConfirmed; another operation still running on this payment refuses this one; the same
-    action whose outcome stayed unknown is returned to run again under its own key; otherwise the
-    PaymentOperation row is created and committed: the claim. Only then is the provider read and the
-    limits checked (the row is deleted if they refuse). Reading under the lock would not do: the lock is
-    released before the action is sent, so a second request could still read the provider before the
-    first one's action lands there; and it would hold a database lock across an HTTP call. The claim
-    serializes operations on one payment without either: while it runs, no other operation starts, so
-    the read it checks against is the provider's order as the action will find it.
+    Under the order's and the attempt's row locks: a form already confirmed (`confirmation`,
+    payments.services.confirmations) raises AlreadyConfirmed; another operation still running on this payment
+    refuses this one, and so does an upsell being added to its order for a capture, cancel or release
+    (selectors.upsell_in_flight); the same action whose outcome stayed unknown is returned to run again
+    under its own key; otherwise the PaymentOperation row is created and committed: the claim. Only then is
+    the provider read and the limits checked (the row is deleted if they refuse). Reading under the lock
+    would not do: the lock is released before the action is sent, so a second request could still read the
+    provider before the first one's action lands there; and it would hold a database lock across an HTTP
+    call. The claim serializes operations on one payment without either: while it runs, no other operation
+    (nor an upsell's charge of its order, upsells._lease) starts, so the read it checks against is the
+    provider's order as the action will find it.
     """
     attempt = PaymentAttempt.objects.get(pk=attempt_id)
     if Operation(kind) not in get_adapter(attempt.route).capabilities.operations:
@@ -70,6 +74,10 @@ def _begin(attempt_id, kind, *, amount=None, details=None, user="", confirmation
         raise OperationRefused("this payment has no provider order to act on")
     since = timezone.now() - in_flight_for()
     with transaction.atomic():
+        # The order's lock first (the state machine's order: order, then attempt). An upsell's charge takes it
+        # to start (upsells._lease), so an upsell raising the authorization and a capture, cancel or release
+        # of it never run at once: each sees the other's claim.
+        order_book().lock_status_of_attempt(attempt_id)
         attempt = PaymentAttempt.objects.select_for_update().get(pk=attempt_id)
         operation_confirmed(attempt_id=attempt_id, key=confirmation)
         waiting = attempt.operations.filter(result=PaymentOperation.Result.PENDING)
@@ -78,6 +86,11 @@ def _begin(attempt_id, kind, *, amount=None, details=None, user="", confirmation
             raise OperationRefused(f"a {running.get_kind_display().lower()} of this payment is still running "
                                    f"(started {timezone.localtime(running.created_at):%H:%M:%S}): look again in a "
                                    f"moment")
+        if kind in AUTHORIZATION_CHANGES and upsell_in_flight(attempt):
+            # Klarna would refuse the upsell once the order is captured or cancelled (and the shopper and the
+            # merchant be told "declined"), or this would take an upsell the books do not hold yet.
+            raise OperationRefused("an extra the shopper accepted is being added to this order right now; "
+                                   "nothing was done: try again in a moment, once it is on the order")
         # The same action whose outcome stayed unknown (a provider error was recorded, or its request died
         # without an answer) runs again under its own key: Klarna replays it, 29 Next's adapter finds it on
         # the order; a second row would act twice.

@@ -24,7 +24,12 @@ from ..models import PaymentAttempt, Upsell
 from ..orders import OfferLine, order_book
 from ..providers.registry import get_adapter
 from ..providers.types import UpsellRequest
-from ..selectors import paid_checkout_attempt, upsell_closed_by_capture, upsell_offers_for
+from ..selectors import (
+    authorization_change_running,
+    paid_checkout_attempt,
+    upsell_closed_by_capture,
+    upsell_offers_for,
+)
 from ..signals import send_on_commit, upsell_added
 from ..states import SUCCESSFUL, Status, record_event, transition
 from .dispatch import enqueue_on_commit
@@ -104,8 +109,9 @@ def upsell_charge(*, upsell_id, wait: float = 0) -> ChargeOutcome:
 
     Raises ProviderUnavailable when the outcome is unknown (the task retries; the retry reads back
     first). A decline or refusal marks the upsell's attempt failed and leaves the paid order alone. While
-    another upsell of the same order is being charged, waits up to `wait` seconds for its turn, then charges
-    nothing and returns "waiting" (try again soon).
+    another upsell of the same order is being charged (or the merchant's capture, cancel or release of its
+    payment is being sent), waits up to `wait` seconds for its turn, then charges nothing and returns
+    "waiting" (try again soon).
     """
     deadline = time.monotonic() + wait
     lease = _lease(upsell_id)
@@ -114,7 +120,7 @@ def upsell_charge(*, upsell_id, wait: float = 0) -> ChargeOutcome:
         lease = _lease(upsell_id)
     if lease != "taken":
         return ChargeOutcome(lease, "another worker holds this upsell" if lease == "busy"
-                             else "another upsell of this order is being charged")
+                             else "another upsell of this order, or a capture of it, is under way")
     try:
         return _charge(Upsell.objects.select_related("attempt", "order").get(pk=upsell_id))
     finally:
@@ -123,7 +129,13 @@ def upsell_charge(*, upsell_id, wait: float = 0) -> ChargeOutcome:
 
 def _lease(upsell_id) -> str:
     """Take the upsell's lease, unless any upsell of its order holds one: "taken", "busy" (this upsell's
-    lease is held) or "waiting" (another upsell of the order is being charged).
+    lease is held) or "waiting" (another upsell of the order is being charged, or the merchant is capturing,
+    cancelling or releasing its payment).
+
+    The merchant's capture, cancel or release of the order's payment being sent (its operation claimed) is
+    waited for as well: the upsell would raise an authorization that is being captured or cancelled (Klarna
+    refuses it, and everyone was told "declined"); after it, a capture in full cancels the upsell instead
+    (_closed_by_capture). order_management._begin checks the other way round under the same lock.
 
     One order's upsells are charged one at a time, because a route may add an upsell by rewriting the
     provider's order as a whole (Klarna Payments reads the order and sends back its lines plus ours): two
@@ -138,7 +150,7 @@ def _lease(upsell_id) -> str:
         holding = Upsell.objects.filter(order_id=order_id, charging_until__gt=now)
         if holding.filter(pk=upsell_id).exists():
             return "busy"
-        if holding.exists():
+        if holding.exists() or authorization_change_running(order_id):
             return "waiting"
         Upsell.objects.filter(pk=upsell_id).update(charging_until=now + lease_length())
     return "taken"

@@ -300,3 +300,85 @@ def test_an_upsell_line_overwritten_at_klarna_is_not_booked_as_added(paid, clien
     order.refresh_from_db()
     assert not order.lines.filter(is_upsell=True).exists()
     assert_klarna_holds_what_the_shop_booked(emulator, order, attempt)
+
+
+# --- a capture and an upsell of one order at the same moment --------------------------------------------
+# Klarna adds an upsell by raising the authorization, which it refuses once the order is captured: a full
+# capture clicked while an upsell was being charged captured the order as it was, and the upsell was then
+# refused and booked "Declined by the payment provider", which nobody had done.
+def capture_from_admin(admin_client, attempt) -> str:
+    """The merchant's "Capture" (everything left) from the payment's page: the messages the page then shows."""
+    import re
+
+    from django.urls import reverse
+
+    from tests.integration.admin_forms import confirm
+
+    url = reverse("admin:payments_paymentattempt_operation", args=[attempt.pk, "capture"])
+    page = confirm(admin_client, url, {"amount": "", "tracking_number": "", "carrier": ""}, follow=True)
+    return " ".join(re.findall(r'<li class="(?:success|error|warning|info)">(.*?)</li>', page.content.decode(), re.S))
+
+
+def test_a_capture_clicked_while_an_upsell_is_being_added_says_so_and_does_nothing(paid, client, emulator, queued,
+                                                                                    admin_client, monkeypatch):
+    from payments.models import PaymentOperation
+    from payments.providers.klarna_payments.client import KlarnaClient
+    from payments.services.upsells import upsell_charge
+
+    order, attempt, offer = paid
+    assert accept(client, order, offer).status_code == 303
+    upsell = Upsell.objects.get()
+    read_order, said = KlarnaClient.read_order, []
+
+    def read_then_the_merchant_captures(self, order_id):
+        answer = read_order(self, order_id)
+        if not said:  # the upsell's charge has read the order and is about to raise its authorization
+            said.append(None)
+            said.append(capture_from_admin(admin_client, attempt))
+        return answer
+
+    monkeypatch.setattr(KlarnaClient, "read_order", read_then_the_merchant_captures)
+    assert upsell_charge(upsell_id=upsell.pk).state == "added"
+    monkeypatch.undo()
+    assert "being added to this order" in said[1] and "try again in a moment" in said[1], said
+    assert "declined" not in said[1].lower() and not said[1].endswith(": done.")
+    assert not PaymentOperation.objects.exists()
+    assert klarna_order_of(emulator, attempt)["captured_amount"] == 0
+    assert_klarna_holds_what_the_shop_booked(emulator, order, attempt)
+
+    # A moment later the same click captures the order with its upsell, and the books say so.
+    assert capture_from_admin(admin_client, attempt).endswith(": done.")
+    assert klarna_order_of(emulator, attempt)["captured_amount"] == order.total
+    upsell.refresh_from_db()
+    attempt.refresh_from_db()
+    assert attempt.status == "captured" and upsell.attempt.status == "captured"
+
+
+def test_an_upsell_charged_while_a_capture_is_being_sent_waits_for_it(paid, client, emulator, queued,
+                                                                      admin_client, monkeypatch):
+    """The other way round: the upsell's worker starts while the merchant's capture is at Klarna. It waits,
+    and once the order is captured in full it is cancelled with the true reason, not declined."""
+    from payments.providers.klarna_payments.client import KlarnaClient
+    from payments.services.upsells import CAPTURED_BEFORE_CHARGE, upsell_charge
+
+    order, attempt, offer = paid
+    assert accept(client, order, offer).status_code == 303
+    upsell = Upsell.objects.get()
+    order_action, meanwhile = KlarnaClient.order_action, []
+
+    def the_upsell_charges_then_capture(self, order_id, action, body=None, **kwargs):
+        if action == "captures" and not meanwhile:
+            meanwhile.append(upsell_charge(upsell_id=upsell.pk).state)
+        return order_action(self, order_id, action, body, **kwargs)
+
+    monkeypatch.setattr(KlarnaClient, "order_action", the_upsell_charges_then_capture)
+    assert capture_from_admin(admin_client, attempt).endswith(": done.")
+    monkeypatch.undo()
+    assert meanwhile == ["waiting"]
+    assert upsell_charge(upsell_id=upsell.pk).state == "cancelled"  # the task's retry
+    upsell.refresh_from_db()
+    attempt.refresh_from_db()
+    assert upsell.attempt.failure_reason == CAPTURED_BEFORE_CHARGE
+    assert attempt.status == "captured" and attempt.captured_amount == order.total
+    klarna = klarna_order_of(emulator, attempt)
+    assert klarna["status"] == "CAPTURED" and klarna["captured_amount"] == klarna["order_amount"] == order.total
