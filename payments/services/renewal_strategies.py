@@ -126,7 +126,7 @@ class ShopRun(RenewalStrategy):
         # decision are made under the locks of every subscription on the token, so cancels of its last two
         # subscriptions take turns and the later one sees the earlier one (_token_unused).
         with transaction.atomic():
-            _lock_token(sub)
+            token_lock(sub)
             subscription_transition(sub.pk, "canceled", source=source, cancel_reason=reason, next_renewal_at=None,
                                     message=f"Cancelled: {CANCEL_REASONS[reason]}. {message}".strip())
             release = _token_unused(sub, source)
@@ -185,7 +185,7 @@ def routes_renewed_by(renewals: Renewals) -> list[str]:
     return [adapter.key for adapter in all_adapters() if adapter.capabilities.renewals == renewals]
 
 
-def _lock_token(sub) -> None:
+def token_lock(sub) -> None:
     """Lock every subscription that renews on `sub`'s customer token, in pk order (the order every path that
     locks several subscriptions takes), in the caller's transaction: two cancels of subscriptions sharing a
     token take turns, whatever transaction their callers run in (each saw the other still active, and
@@ -197,7 +197,7 @@ def _lock_token(sub) -> None:
 
 def _token_unused(sub, source) -> bool:
     """Whether `sub` (just cancelled) was the last subscription renewing on its customer token; when another
-    still does, says so in `sub`'s history. Read under _lock_token's locks, so of two racing cancels the later
+    still does, says so in `sub`'s history. Read under token_lock's locks, so of two racing cancels the later
     one sees the earlier one's and answers True."""
     if not sub.customer_token:
         return False

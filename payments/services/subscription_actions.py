@@ -12,7 +12,7 @@ from ..providers.registry import get_adapter
 from ..providers.types import Renewals
 from ..signals import send_on_commit, subscription_cancelled
 from .confirmations import subscription_confirm, subscription_confirmed
-from .renewal_strategies import CANCEL_REASONS, SubscriptionActionError, routes_renewed_by, strategy_for
+from .renewal_strategies import CANCEL_REASONS, SubscriptionActionError, routes_renewed_by, strategy_for, token_lock
 from .subscription_sweep import subscription_targets, subscriptions_apply_page, subscriptions_sweep
 
 log = logging.getLogger(__name__)
@@ -34,8 +34,14 @@ def _confirmed(subscription_id, action, *, confirmation, source, status=None) ->
     """The subscription as read under its row lock, where the merchant's confirmation form (its one-time
     key, payments.services.confirmations) is recorded before any provider call. Raises AlreadyConfirmed
     when that form was already acted on, so a double click charges once; SubscriptionActionError when
-    the action needs another `status`. The lock is released before the provider is called."""
+    the action needs another `status`. The lock is released before the provider is called.
+
+    A cancel locks every subscription on the same customer token first (pk order, as the cancel itself does,
+    renewal_strategies.token_lock): a caller whose transaction keeps this lock (operation_settle's) would
+    otherwise hold its own row while waiting for a sibling's, and two such cancels of one token deadlock."""
     with transaction.atomic():
+        if action == "cancel":
+            token_lock(Subscription.objects.get(pk=subscription_id))
         sub = Subscription.objects.select_for_update().get(pk=subscription_id)
         subscription_confirmed(subscription_id=sub.pk, key=confirmation)
         if status is not None and sub.status != status:
