@@ -49,7 +49,7 @@ def operations_allowed(attempt, order: ProviderOrder | None = None) -> list[Oper
     return [op for op in Operation if op in offered and possible[op]]
 
 
-def _begin(attempt_id, kind, *, amount=None, details=None, user="", confirmation=""):
+def _begin(attempt_id, kind, *, amount=None, details=None, user="", confirmation="", whole=False):
     """Claim the action on the attempt's provider order, then check its limits on a fresh provider read.
 
     Under the order's and the attempt's row locks: a form already confirmed (`confirmation`,
@@ -105,14 +105,16 @@ def _begin(attempt_id, kind, *, amount=None, details=None, user="", confirmation
         return provider_order(attempt), unknown
     try:
         order = provider_order(attempt)
-        _check(order, kind, amount)
+        _check(order, kind, amount, whole=whole)
     except BaseException:
         op.delete()  # never sent: the claim goes, and the same form may be confirmed again
         raise
     return order, op
 
 
-def _check(order: ProviderOrder, kind, amount):
+def _check(order: ProviderOrder, kind, amount, *, whole=False):
+    """Raises OperationRefused unless the action fits the order as read under the claim. `whole`: a capture of
+    everything left, whose `amount` was read before the claim."""
     allowed = operations_allowed(order.head, order)
     caps = get_adapter(order.head.route).capabilities
     if kind != Kind.REFUND and order.remaining == 0:
@@ -121,6 +123,12 @@ def _check(order: ProviderOrder, kind, amount):
                 else "the authorization is already cancelled (or expired)")
         verb = {Kind.CAPTURE: "captured", Kind.CANCEL: "cancelled", Kind.RELEASE: "released"}.get(kind, "extended")
         raise OperationRefused(f"nothing is left to be {verb}: {done}")
+    if kind == Kind.CAPTURE and whole and amount != order.remaining:
+        # An upsell was added to the order in between: capturing the old figure would leave it uncaptured,
+        # and the new one is not what the merchant was shown.
+        raise OperationRefused(f"the order changed meanwhile: {order.money(order.remaining)} is now left to "
+                               f"capture, not {order.money(amount or 0)} (an extra the shopper accepted was "
+                               f"probably added to it); nothing was captured: capture again to take it all")
     if kind == Kind.CAPTURE and not caps.partial_capture and amount != order.remaining:
         raise OperationRefused(f"{get_adapter(order.head.route).display_name} captures the whole order at once "
                                f"({order.money(order.remaining)}), not {order.money(amount or 0)}")
@@ -193,12 +201,13 @@ def _done(order, op, answer, *, source) -> PaymentOperation:
 
 def payment_capture(*, attempt_id, amount=None, tracking_number="", carrier="", source="admin", user="",
                     confirmation=""):
-    if not amount:
+    whole = not amount
+    if whole:
         # Everything left, as the provider says now; _begin checks it again on a read under its claim.
         amount = provider_order(PaymentAttempt.objects.get(pk=attempt_id)).remaining
     shipping = [{"tracking_number": tracking_number, "shipping_company": carrier}] if tracking_number else None
     order, op = _begin(attempt_id, Kind.CAPTURE, amount=amount, user=user, confirmation=confirmation,
-                       details={"tracking_number": tracking_number, "carrier": carrier})
+                       details={"tracking_number": tracking_number, "carrier": carrier}, whole=whole)
     capture_id = _run(order, op, lambda a: a.capture(order.head.provider_reference, amount=amount,
                                                      key=op.idempotency_key, shipping_info=shipping), source=source)
     return _done(order, op, capture_id, source=source)

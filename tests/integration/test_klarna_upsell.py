@@ -382,3 +382,40 @@ def test_an_upsell_charged_while_a_capture_is_being_sent_waits_for_it(paid, clie
     assert attempt.status == "captured" and attempt.captured_amount == order.total
     klarna = klarna_order_of(emulator, attempt)
     assert klarna["status"] == "CAPTURED" and klarna["captured_amount"] == klarna["order_amount"] == order.total
+
+
+def test_a_capture_of_everything_left_that_an_upsell_outran_captures_nothing_and_says_why(
+        paid, client, emulator, queued, monkeypatch):
+    """"Capture everything left" read the order, an upsell was added, and only then was the capture claimed:
+    it captured the old figure, leaving the extra uncaptured, and said "done"."""
+    from payments.models import PaymentOperation
+    from payments.providers.klarna_payments.client import KlarnaClient
+    from payments.services.order_management import OperationRefused, payment_capture
+    from payments.services.upsells import upsell_charge
+
+    order, attempt, offer = paid
+    assert accept(client, order, offer).status_code == 303
+    upsell = Upsell.objects.get()
+    read_order, meanwhile = KlarnaClient.read_order, []
+
+    def read_then_the_upsell_lands(self, order_id):
+        answer = read_order(self, order_id)
+        if not meanwhile:  # the capture's first read: everything left, before its claim
+            meanwhile.append(None)
+            meanwhile.append(upsell_charge(upsell_id=upsell.pk).state)
+        return answer
+
+    monkeypatch.setattr(KlarnaClient, "read_order", read_then_the_upsell_lands)
+    with pytest.raises(OperationRefused, match="changed meanwhile") as refused:
+        payment_capture(attempt_id=attempt.pk)
+    monkeypatch.undo()
+    assert "nothing was captured" in str(refused.value)
+    assert meanwhile == [None, "added"]
+    assert klarna_order_of(emulator, attempt)["captured_amount"] == 0 and not PaymentOperation.objects.exists()
+
+    payment_capture(attempt_id=attempt.pk)  # the merchant's next click takes it all
+    order.refresh_from_db()
+    attempt.refresh_from_db()
+    upsell.attempt.refresh_from_db()
+    assert klarna_order_of(emulator, attempt)["captured_amount"] == order.total == attempt.captured_amount
+    assert (attempt.status, upsell.attempt.status) == ("captured", "captured")
