@@ -8,6 +8,7 @@ from django.utils.html import format_html
 
 from ..exceptions import AlreadyConfirmed, PaymentError
 from ..services.confirmations import confirmation_key, new_confirmation_key
+from .confirmations import Stated
 
 # Posted by the confirmation step; an action that moves money runs only on a POST that carries it.
 CONFIRMED = "confirmed"
@@ -68,11 +69,26 @@ def action_page(model_admin, request, obj, *, title, form_class, run, template, 
         if runs:  # a form we never issued (a page from before keys, a script): nothing runs, confirm again
             messages.warning(request, "Nothing was done yet: confirm this form (again) to run it.")
         confirming, stated = statement is not None, statement(form.cleaned_data) if statement else None
+        if isinstance(stated, Stated):
+            form = _carrying(form_class, request.POST, form, stated.carried)
     elif statement is not None and not form.fields:
         confirming, stated = True, statement({})
+    if isinstance(stated, Stated):
+        stated = stated.text
     return TemplateResponse(request, template, {
         **model_admin.admin_site.each_context(request), "title": title, "form": form, "opts": obj._meta,
         "confirming": confirming, "statement": stated, "moves_money": statement is not None,
         "confirmed_name": CONFIRMED, "confirmation_name": CONFIRMATION, "confirmation_key": new_confirmation_key(),
         **context,
     })
+
+
+def _carrying(form_class, data, form, carried):
+    """The form bound again with the values the statement fixed (Stated.carried), as the merchant would have
+    typed them, so the confirmation page carries them hidden and the confirmed POST runs exactly them."""
+    data = data.copy()
+    for name, value in carried.items():
+        data[name] = form.fields[name].prepare_value(value)
+    bound = form_class(data)
+    bound.is_valid()
+    return bound

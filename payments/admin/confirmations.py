@@ -5,7 +5,20 @@ Pure functions of the payment (or subscription) and the merchant's cleaned form 
 provider and change nothing, so the page can be shown, abandoned or reloaded freely. Payment amounts
 are the provider's order as a whole, read back; the provider still has the last word when it runs.
 """
+from dataclasses import dataclass, field
+
 from common.money import format_minor
+
+
+@dataclass(frozen=True)
+class Stated:
+    """A statement that also fills in what the merchant left empty with what it states (`carried`, cleaned
+    values by field name): an empty capture amount becomes the amount read back, so the confirmed form
+    captures what the merchant read, not whatever is left when it runs (an upsell may have raised the
+    order meanwhile: that stays authorized for a later capture, or the route refuses a partial one)."""
+
+    text: str
+    carried: dict = field(default_factory=dict)
 
 
 def _money(amount, obj):
@@ -21,9 +34,9 @@ def _order(attempt):
 def capture(attempt, data):
     order = _order(attempt)
     amount = data.get("amount") or order.remaining
-    return (f"Capture {order.money(amount)} of provider order {attempt.provider_reference}: the shopper is "
-            f"charged {order.money(amount)} now ({order.money(order.remaining)} is authorized and not yet "
-            f"captured).")
+    return Stated(f"Capture {order.money(amount)} of provider order {attempt.provider_reference}: the shopper "
+                  f"is charged {order.money(amount)} now ({order.money(order.remaining)} is authorized and not "
+                  f"yet captured).", {"amount": amount})
 
 
 def refund(attempt, data):

@@ -419,3 +419,36 @@ def test_a_capture_of_everything_left_that_an_upsell_outran_captures_nothing_and
     upsell.attempt.refresh_from_db()
     assert klarna_order_of(emulator, attempt)["captured_amount"] == order.total == attempt.captured_amount
     assert (attempt.status, upsell.attempt.status) == ("captured", "captured")
+
+
+def test_a_confirmed_capture_takes_the_amount_its_page_stated_not_an_upsell_added_since(paid, client, emulator,
+                                                                                         queued, admin_client):
+    """The merchant left the amount empty ("everything left") and read "Capture € X" on the confirmation page;
+    an upsell was added before they confirmed. The confirmed form captured X plus the upsell, a figure the
+    merchant never saw. It captures X now; the upsell stays authorized for its own capture."""
+    import re
+
+    from django.urls import reverse
+
+    from common.money import format_minor
+    from payments.services.upsells import upsell_charge
+    from tests.integration.admin_forms import confirmation_key
+
+    order, attempt, offer = paid
+    url = reverse("admin:payments_paymentattempt_operation", args=[attempt.pk, "capture"])
+    opened = admin_client.get(url)
+    statement = admin_client.post(url, {"amount": "", "tracking_number": "", "carrier": "",
+                                        "confirmation": confirmation_key(opened)}).content.decode()
+    stated = attempt.amount
+    assert f"Capture {format_minor(stated, 'EUR')} of provider order" in statement
+    hidden = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', statement))
+
+    assert accept(client, order, offer).status_code == 303  # the shopper takes the offer meanwhile
+    assert upsell_charge(upsell_id=Upsell.objects.get().pk).state == "added"
+    assert klarna_order_of(emulator, attempt)["order_amount"] == stated + 1290
+
+    admin_client.post(url, hidden)  # the merchant confirms the page they read
+    klarna = klarna_order_of(emulator, attempt)
+    assert klarna["captured_amount"] == stated  # not stated + 1290
+    attempt.refresh_from_db()
+    assert attempt.captured_amount == stated
