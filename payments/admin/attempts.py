@@ -4,6 +4,8 @@ import json
 
 from django.contrib import admin, messages
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from common.money import format_minor
@@ -125,7 +127,7 @@ class PaymentAttemptAdmin(ReadOnlyAdmin):
     list_select_related = ("order",)
     inlines = [PaymentEventInline, PaymentOperationInline]
     readonly_fields = ("reference", "order_link", "kind", "route", "status", "amount_display", "currency",
-                       "captured_display", "refunded_display", "authorization_expires_at", "provider_reference",
+                       "captured_display", "refunded_display", "authorization_expiry", "provider_reference",
                        "redirect_url", "failure_reason", "duplicate_of", "created_at", "updated_at", "operations_html")
     fields = readonly_fields
 
@@ -164,6 +166,14 @@ class PaymentAttemptAdmin(ReadOnlyAdmin):
     @admin.display(description="refunded", ordering="refunded_amount")
     def refunded_display(self, obj):
         return format_minor(obj.refunded_amount, obj.currency)
+
+    @admin.display(description="authorization expires")
+    def authorization_expiry(self, obj):
+        # Only while some of it is held: a payment stays Authorized while money is left to capture, and once
+        # nothing is (captured in full, cancelled, released), its expiry means nothing (as on the operation page).
+        if obj.status != "authorized" or obj.authorization_expires_at is None:
+            return "—"
+        return date_format(timezone.localtime(obj.authorization_expires_at), "DATETIME_FORMAT")
 
 
 @admin.register(WebhookDelivery)

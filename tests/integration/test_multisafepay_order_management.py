@@ -203,3 +203,23 @@ def test_the_operation_page_shows_the_authorization_expiry_only_while_some_is_le
     paid.refresh_from_db()
     assert paid.status == Status.CAPTURED and paid.authorization_expires_at is not None
     assert "Authorization expires" not in page("refund")
+
+
+def test_the_payment_page_shows_the_authorization_expiry_only_while_the_payment_is_authorized(
+        emulator, paid, admin_client):
+    """The same on the payment's own page: its "authorization expires" field read the stored date whatever
+    the payment's status."""
+    from django.utils import timezone
+    from django.utils.formats import date_format
+
+    def expiry_row():
+        html = admin_client.get(reverse("admin:payments_paymentattempt_change", args=[paid.pk])).content.decode()
+        start = html.index("field-authorization_expiry")
+        return html[start:html.index("</div>", html.index("readonly", start))]
+
+    shown = date_format(timezone.localtime(paid.authorization_expires_at), "DATETIME_FORMAT")
+    assert shown in expiry_row()
+    om.payment_capture(attempt_id=paid.pk)
+    paid.refresh_from_db()
+    assert paid.status == Status.CAPTURED and paid.authorization_expires_at is not None
+    assert shown not in expiry_row() and "—" in expiry_row()
