@@ -47,6 +47,12 @@ app.conf.beat_schedule = {
         "task": "payments.tasks.charge_due_subscriptions",
         "schedule": crontab(minute="*/10"),
     },
+    # Customer tokens the provider could not be reached for at checkout, asked for again while the checkout's
+    # authorization lives (an hour for Klarna).
+    "issue-customer-tokens": {
+        "task": "payments.tasks.issue_customer_tokens",
+        "schedule": crontab(minute="*/5"),
+    },
     # Retry past-due subscriptions on the dunning schedule, then cancel them.
     "dunning": {
         "task": "payments.tasks.run_dunning",

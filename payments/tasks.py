@@ -79,6 +79,13 @@ def reconcile_stuck_payments():
 
 
 @shared_task(acks_late=True)
+def issue_customer_tokens():
+    from .services.customer_tokens import subscriptions_issue_tokens
+
+    return subscriptions_issue_tokens()
+
+
+@shared_task(acks_late=True)
 def reapply_webhook(delivery_id):
     from .services.inbound import inbound_apply
 

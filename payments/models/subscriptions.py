@@ -41,6 +41,12 @@ class Subscription(models.Model):
     cancel_reason = models.CharField(max_length=64, blank=True)
     customer_token = models.CharField(max_length=128, blank=True,
                                       help_text="Provider token charged for renewals (Klarna)")
+    # The provider could not be reached for the token at checkout: what it can still be turned into one with
+    # (Klarna Payments: the authorization, for its 60 minutes) and until when. payments.services.customer_tokens
+    # asks again, then empties both.
+    token_grant = models.CharField(max_length=255, blank=True, help_text="Asked again for the customer token "
+                                   "with this until it is issued or refused (provider unreachable at checkout)")
+    token_grant_until = models.DateTimeField(null=True, blank=True)
     past_due_since = models.DateTimeField(null=True, blank=True)
     dunning_step = models.PositiveSmallIntegerField(default=0, help_text="Retries made since past due")
     provider_synced_at = models.DateTimeField(null=True, blank=True)

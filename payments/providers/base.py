@@ -117,6 +117,12 @@ class PaymentAdapter(ABC):
         first answer. Raises TokenRevoked when the token is gone, PaymentDeclined when refused."""
         raise self._unsupported("charge recurring payments")
 
+    def issue_customer_token(self, grant: str, request: CheckoutRequest) -> str:
+        """The customer token a payment's `token_grant` stands for, asked for again under the key of the first
+        ask (so a token the provider made, whose answer was lost, comes back instead of a second one). Raises
+        ProviderUnavailable to be asked later, ProviderRequestError when it will never be issued."""
+        raise self._unsupported("issue a customer token later")
+
     def cancel_customer_token(self, token: str) -> None:
         """Stop a stored customer token (Renewals.SHOP). A token the provider no longer knows counts as
         cancelled (no error)."""

@@ -234,6 +234,10 @@ class ProviderPayment:
     # (provider_product_id, quantity, line total in minor units) of non-upsell lines, as charged.
     line_totals: tuple[tuple[int, int, int], ...] = ()
     customer_token: str = ""  # a token for merchant-initiated renewals, when the payment created one
+    # Creating that token failed for a moment (the provider unreachable): what the route can still turn into
+    # one (adapter.issue_customer_token) and until when. The shop asks again (payments.services.customer_tokens).
+    token_grant: str = ""
+    token_grant_until: datetime | None = None
     # The provider's order as a whole (upsells included), when the route reports it: what admin's limits
     # for capture, refund, cancel and release come from.
     order_total: int | None = None

@@ -108,7 +108,8 @@ class ShopRun(RenewalStrategy):
         from .subscriptions import subscriptions_start
 
         if order_book().subscription_schedules(attempt.order_id):
-            subscriptions_start(attempt=attempt, customer_token=payment.customer_token)
+            subscriptions_start(attempt=attempt, customer_token=payment.customer_token,
+                                token_grant=payment.token_grant, token_grant_until=payment.token_grant_until)
 
     def renew_now(self, sub, *, source):
         return _charge_now(sub, source=source, message="Renewal charged now")

@@ -202,10 +202,12 @@ def _status(provider_status: str) -> str:
     return {"captured": Status.CAPTURED, "authorized": Status.AUTHORIZED}[provider_status]
 
 
-def subscriptions_start(*, attempt, customer_token: str) -> list[Subscription]:
+def subscriptions_start(*, attempt, customer_token: str, token_grant: str = "",
+                        token_grant_until=None) -> list[Subscription]:
     """Subscriptions the shop itself renews (charged to the customer token), one per schedule among the
     order's subscription lines, each anchored at this moment: it renews on this local day and time every
-    period (renewal_dates). Idempotent on (route, provider_id)."""
+    period (renewal_dates). Idempotent on (route, provider_id). Without a token but with a `token_grant`, the
+    token is asked for again later (customer_tokens)."""
     book = order_book()
     order = book.details(attempt.order_id)
     started = []
@@ -218,17 +220,26 @@ def subscriptions_start(*, attempt, customer_token: str) -> list[Subscription]:
                 defaults=dict(order_id=attempt.order_id, email=order.customer.email, interval=interval,
                               interval_count=count, amount=amount, advertised_amount=amount, currency=order.currency,
                               renewal_anchor=now, next_renewal_at=renewal_date(now, interval, count, 1),
-                              customer_token=customer_token, provider_synced_at=now))
+                              customer_token=customer_token, provider_synced_at=now,
+                              token_grant="" if customer_token else token_grant,
+                              token_grant_until=None if customer_token or not token_grant else token_grant_until))
             if created:
                 SubscriptionCharge.objects.create(subscription=sub, billing_cycle=0, amount=order.total,
                                                   currency=order.currency, attempt=attempt,
                                                   provider_order=attempt.provider_reference)
                 SubscriptionEvent.objects.create(
                     subscription=sub, kind="created", source="checkout",
-                    message=f"Started by order {order.number}" + ("" if customer_token else
-                            "; the provider gave no customer token, so it cannot renew: contact the subscriber"))
+                    message=f"Started by order {order.number}" + _token_note(customer_token, token_grant))
         started.append(sub)
     return started
+
+
+def _token_note(customer_token, token_grant) -> str:
+    if customer_token:
+        return ""
+    if token_grant:
+        return "; the provider could not be reached for its customer token: the shop asks again for an hour"
+    return "; the provider gave no customer token, so it cannot renew: contact the subscriber"
 
 
 def subscriptions_readdress(*, order_id, email: str, source: str = "admin") -> int:

@@ -33,7 +33,7 @@ def test_one_hour_runs_each_job_as_often_as_beat_would():
         for name in scheduler.tick(start + timedelta(minutes=minute)):
             runs[name] = runs.get(name, 0) + 1
     assert runs == {"reconcile-stuck-payments": 12, "reconcile-upsells": 12, "send-pending-emails": 12,
-                    "charge-due-subscriptions": 6, "check-due-subscriptions": 4, "dunning": 1,
+                    "issue-customer-tokens": 12, "charge-due-subscriptions": 6, "check-due-subscriptions": 4, "dunning": 1,
                     "reconcile-subscriptions": 1, "align-subscription-prices": 4}
 
 
@@ -42,7 +42,7 @@ def test_a_late_tick_catches_up_each_job_once():
     scheduler = Scheduler(app, start=start)
     ran = scheduler.tick(start + timedelta(minutes=20))  # 10:01 .. 10:20 in one go (a slow task)
     assert sorted(ran) == ["align-subscription-prices", "charge-due-subscriptions", "check-due-subscriptions", "dunning",
-                           "reconcile-stuck-payments", "reconcile-subscriptions", "reconcile-upsells",
+                           "issue-customer-tokens", "reconcile-stuck-payments", "reconcile-subscriptions", "reconcile-upsells",
                            "send-pending-emails"]
     assert scheduler.tick(start + timedelta(minutes=21)) == []  # 10:21 matches nothing
 

@@ -20,6 +20,7 @@ from ...exceptions import (
     ProviderAuthError,
     ProviderError,
     ProviderRequestError,
+    ProviderUnavailable,
     ReturnMismatch,
     TokenRevoked,
 )
@@ -45,6 +46,7 @@ from ..types import (
 from .client import KlarnaClient
 from .order_lines import Item, OrderLinesError, items_from_checkout, klarna_amounts, order_line
 from .wire import (
+    AUTHORIZATION_LIFETIME,
     FRAUD_STATUS,
     MARKETS,
     OM_STATUS,
@@ -184,9 +186,18 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
         order = self.client.create_order(authorization_token, body, idempotency_key=request.reference)
         if not isinstance(order, dict) or not order.get("order_id"):
             raise InvalidReturn("Klarna create-order answer without an order_id")
-        token = ""
+        token, grant = "", ""
         if intent_for(request) != "buy":
-            token = self.customer_token(authorization_token, request)
+            # The same authorization serves the order and the token (buy_and_tokenize). A failure here must
+            # not undo the placed order. Klarna unreachable: the shop asks again with the authorization while
+            # it lives (token_grant); refused: the subscription is flagged for the merchant (no token, no
+            # renewals).
+            try:
+                token = self.issue_customer_token(authorization_token, request)
+            except ProviderUnavailable:
+                grant = authorization_token
+            except (ProviderError, InvalidReturn):
+                pass
         try:
             expires = self.authorization_expiry(str(order["order_id"]))
         except ProviderError:
@@ -196,22 +207,22 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
             status=FRAUD_STATUS.get(str(order.get("fraud_status")), "pending"),
             amount=body["order_amount"], currency=request.currency, reference=request.reference,
             supports_upsell=True, customer_token=token, authorization_expires_at=expires, raw=order,
+            token_grant=grant, token_grant_until=timezone.now() + AUTHORIZATION_LIFETIME if grant else None,
         )
 
-    def customer_token(self, authorization_token: str, request: CheckoutRequest) -> str:
-        """The token renewals are charged to. The same authorization serves the order and the token
-        (buy_and_tokenize). A failure here must not undo the placed order: the subscription is then
-        flagged for the merchant instead (no token, no renewals)."""
-        try:
-            answer = self.client.create_customer_token(authorization_token, {
-                "description": f"Subscription from order {request.order_number}"[:255],
-                "intended_use": "SUBSCRIPTION", "locale": request.locale,
-                "purchase_country": request.billing_address.country, "purchase_currency": request.currency,
-                "billing_address": address_body(request.billing_address, request),
-            }, idempotency_key=f"{request.reference}-token")
-        except ProviderError:
-            return ""
-        return str((answer or {}).get("token_id") or "")
+    def issue_customer_token(self, grant: str, request: CheckoutRequest) -> str:
+        """The token renewals are charged to, made from the authorization token (`grant`), under one key per
+        checkout: asked again, Klarna answers with the token it made rather than refusing a second one."""
+        answer = self.client.create_customer_token(grant, {
+            "description": f"Subscription from order {request.order_number}"[:255],
+            "intended_use": "SUBSCRIPTION", "locale": request.locale,
+            "purchase_country": request.billing_address.country, "purchase_currency": request.currency,
+            "billing_address": address_body(request.billing_address, request),
+        }, idempotency_key=f"{request.reference}-token")
+        token = (answer or {}).get("token_id") if isinstance(answer, dict) else None
+        if not isinstance(token, str) or not token:
+            raise InvalidReturn("Klarna's customer-token answer has no token_id")
+        return token
 
     def _session_authorized(self, session_id: str, authorization_token: str) -> bool:
         """Whether `authorization_token` is the current authorization of our session (Klarna's read

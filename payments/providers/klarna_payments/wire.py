@@ -19,6 +19,10 @@ MARKETS = frozenset({*((country, "EUR") for country in EURO_COUNTRIES), ("US", "
                      ("HU", "HUF"), ("RO", "RON"), ("AU", "AUD"), ("NZ", "NZD"), ("CA", "CAD"), ("MX", "MXN")})
 # Payment sessions live 48 hours; an hour of margin so the shopper never meets the edge.
 SESSION_LIFETIME = timedelta(hours=47)
+# An authorization token places its order and makes its customer token within 60 minutes of the approval.
+# Counted from the order's placement, a little after the approval: asking past the real end is harmless
+# (Klarna refuses, and the shop stops asking).
+AUTHORIZATION_LIFETIME = timedelta(minutes=60)
 OM_STATUS = {"AUTHORIZED": "authorized", "PART_CAPTURED": "captured", "CAPTURED": "captured",
              "CANCELLED": "cancelled", "EXPIRED": "expired", "CLOSED": "captured"}
 
