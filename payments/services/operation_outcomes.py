@@ -14,7 +14,7 @@ from django.utils import timezone
 from ..exceptions import PaymentError
 from ..models import PaymentAttempt, PaymentOperation
 from ..signals import refund_issued, send_on_commit
-from ..states import Status, record_event, transition
+from ..states import Status, lock_order_then_attempt, record_event, transition
 from .provider_orders import ProviderOrder, provider_order
 
 Kind = PaymentOperation.Kind
@@ -39,6 +39,11 @@ def _settle(before: ProviderOrder, *, source, message, captured=0, refunded=0, c
                               before.refunded + refunded, remaining, False)
     head = before.head
     with transaction.atomic():
+        # The order's row, then the attempt's, before anything is written: the order in which every path locks
+        # them (payments.states). Written first, the amounts locked the attempt before the transitions below
+        # locked the order, and a notification of this very operation, locking the order and then the attempt,
+        # deadlocked with it (probe I I9).
+        lock_order_then_attempt(head.pk)
         PaymentAttempt.objects.filter(pk=head.pk).update(captured_amount=after.captured,
                                                          refunded_amount=after.refunded, updated_at=timezone.now())
         record_event(head.pk, kind="note", source=source, message=message[:500])

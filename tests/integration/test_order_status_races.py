@@ -135,3 +135,41 @@ def test_a_refunded_duplicate_read_back_again_begins_nothing():
     assert list(Subscription.objects.filter(order=order).values_list("customer_token", flat=True)) == [
         f"tok-{payer.pk}"]
     assert PaymentAttempt.objects.get(pk=payer.pk).status in SUCCESSFUL
+
+
+def test_booking_a_merchants_operation_locks_the_order_before_the_attempt(emulator, client, postgres, monkeypatch):
+    """Probe I I9: booking a capture locked the attempt (its amounts' UPDATE) and only then the order (the
+    transition); MultiSafepay's notification of that capture, arriving meanwhile, locks the order and then the
+    attempt. PostgreSQL then killed one of them with "deadlock detected": a 500 on the provider's
+    notification, or on the merchant's capture after the money moved. Pinned to that interleaving: the
+    notification takes the order's lock while the booking holds the attempt's."""
+    from payments.services import operation_outcomes
+    from payments.services.order_management import payment_capture
+    from tests.integration.klarna_flow import pay_with_klarna
+
+    attempt = pay_with_klarna(emulator, client)
+    booking_holds_the_attempt, notification_holds_the_order = threading.Event(), threading.Event()
+    record = operation_outcomes.record_event
+
+    def record_after_the_notification_took_the_order(*args, **kwargs):
+        booking_holds_the_attempt.set()
+        notification_holds_the_order.wait(3)  # never set when the booking holds the order first
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(operation_outcomes, "record_event", record_after_the_notification_took_the_order)
+
+    def notification():
+        booking_holds_the_attempt.wait(10)
+        with transaction.atomic():  # what inbound._apply does for a notification (lock_order_then_attempt)
+            order_book().lock_status_of_attempt(attempt.pk)
+            notification_holds_the_order.set()
+            return PaymentAttempt.objects.select_for_update().get(pk=attempt.pk).status
+
+    results = {}
+    threads = [in_thread(lambda: payment_capture(attempt_id=attempt.pk), results, "capture"),
+               in_thread(notification, results, "notification")]
+    for thread in threads:
+        thread.join(30)
+    assert not any(isinstance(value, BaseException) for value in results.values()), results
+    attempt.refresh_from_db()
+    assert attempt.status == Status.CAPTURED and attempt.captured_amount == attempt.amount
