@@ -133,19 +133,27 @@ def stuck_upsells(*, older_than: int):
 AUTHORIZATION_CHANGES = (PaymentOperation.Kind.CAPTURE, PaymentOperation.Kind.CANCEL, PaymentOperation.Kind.RELEASE)
 
 
+# An upsell whose charge reached the provider with no outcome known (PENDING) holds the merchant's capture,
+# cancel and release back this long after its last change; then its read-back has failed long enough that
+# waiting helps nobody (the reconcile keeps asking), and the merchant acts on the provider's order as read.
+UPSELL_OUTCOME_WAIT = timedelta(minutes=10)
+
+
 def upsell_in_flight(attempt) -> bool:
     """Whether an upsell is being added to `attempt`'s provider order now: a worker holds its lease (its call
-    to the provider may be under way), or its charge reached the provider with the outcome not known yet."""
+    to the provider may be under way), or its charge reached the provider lately with the outcome not known
+    yet (UPSELL_OUTCOME_WAIT)."""
+    now = timezone.now()
     return Upsell.objects.filter(order_id=attempt.order_id, attempt__route=attempt.route,
                                  attempt__provider_reference=attempt.provider_reference).filter(
-        models.Q(charging_until__gt=timezone.now()) | models.Q(attempt__status=Status.PENDING)).exists()
+        models.Q(charging_until__gt=now)
+        | models.Q(attempt__status=Status.PENDING, attempt__updated_at__gt=now - UPSELL_OUTCOME_WAIT)).exists()
 
 
 def authorization_change_running(order_id) -> bool:
-    """Whether a merchant's capture, cancel or release of a payment of the order is being sent to the
-    provider now (its claimed operation row, payments.services.order_management._begin, not yet answered)."""
-    from .services.operation_outcomes import in_flight_for
-
+    """Whether a merchant's capture, cancel or release of a payment of the order is not settled yet: being
+    sent (its claimed operation row, payments.services.order_management._begin), answered but not yet booked,
+    or with its answer lost until the reconcile settles it from the provider's order. An upsell waits for
+    all of these: the authorization it would raise may be captured or cancelled already (review of stop 29)."""
     return PaymentOperation.objects.filter(
-        attempt__order_id=order_id, kind__in=AUTHORIZATION_CHANGES, result=PaymentOperation.Result.PENDING,
-        error="", created_at__gte=timezone.now() - in_flight_for()).exists()
+        attempt__order_id=order_id, kind__in=AUTHORIZATION_CHANGES, result=PaymentOperation.Result.PENDING).exists()

@@ -182,27 +182,36 @@ def _run(order, op, call, *, source):
         PaymentOperation.objects.filter(pk=op.pk).update(result=PaymentOperation.Result.REFUSED, error=str(exc)[:500])
         record_event(head.pk, kind="rejected", source=source, message=f"{op.get_kind_display()} refused: {exc}")
         raise OperationRefused(reason) from exc
-    PaymentOperation.objects.filter(pk=op.pk).update(result=PaymentOperation.Result.DONE,
-                                                     provider_id=str(result or "")[:64] if isinstance(result, str) else "")
     return result
 
 
 def _done(order, op, answer, *, source) -> PaymentOperation:
     """The end of every operation: settle what the provider answered, or read its order back when the
-    answer was lost (the operation's result then says whether that settled it)."""
+    answer was lost (the operation's result then says whether that settled it).
+
+    An answered operation becomes DONE in the transaction that books it, after the provider's order is read
+    back: until then it is still PENDING, so an upsell of the order waits for it (selectors.
+    authorization_change_running) instead of raising an authorization Klarna has just captured and being told
+    "declined" (review of stop 29)."""
     if answer is SETTLED:
         return op
     if answer is UNKNOWN:
         return operation_settle(operation_id=op.pk, source=source)
-    operation_finish(order, op, answer, source=source)
+    after = provider_order(order.head)
+    with transaction.atomic():
+        PaymentOperation.objects.filter(pk=op.pk).update(
+            result=PaymentOperation.Result.DONE, provider_id=str(answer or "")[:64] if isinstance(answer, str) else "")
+        operation_finish(order, op, answer, source=source, after=after)
     op.refresh_from_db()
     return op
 
 
-def payment_capture(*, attempt_id, amount=None, tracking_number="", carrier="", source="admin", user="",
-                    confirmation=""):
-    whole = not amount
-    if whole:
+def payment_capture(*, attempt_id, amount=None, everything=False, tracking_number="", carrier="", source="admin",
+                    user="", confirmation=""):
+    """Capture `amount`, or everything left when it is empty. `everything` with an amount: everything left, which
+    the merchant was shown to be `amount` (admin's confirmation page); refused if the order changed since."""
+    whole = everything or not amount
+    if not amount:
         # Everything left, as the provider says now; _begin checks it again on a read under its claim.
         amount = provider_order(PaymentAttempt.objects.get(pk=attempt_id)).remaining
     shipping = [{"tracking_number": tracking_number, "shipping_company": carrier}] if tracking_number else None
