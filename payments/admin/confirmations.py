@@ -13,9 +13,9 @@ from common.money import format_minor
 @dataclass(frozen=True)
 class Stated:
     """A statement that also fills in what the merchant left empty with what it states (`carried`, cleaned
-    values by field name): an empty capture amount becomes the amount read back, so the confirmed form
-    captures what the merchant read, not whatever is left when it runs (an upsell may have raised the
-    order meanwhile: that stays authorized for a later capture, or the route refuses a partial one)."""
+    values by field name): an empty capture amount becomes "everything left, which is € X", so the confirmed
+    form captures the figure the merchant read, or nothing when an upsell raised the order meanwhile (the
+    merchant is told the new figure and confirms again)."""
 
     text: str
     carried: dict = field(default_factory=dict)
@@ -36,7 +36,7 @@ def capture(attempt, data):
     amount = data.get("amount") or order.remaining
     return Stated(f"Capture {order.money(amount)} of provider order {attempt.provider_reference}: the shopper "
                   f"is charged {order.money(amount)} now ({order.money(order.remaining)} is authorized and not "
-                  f"yet captured).", {"amount": amount})
+                  f"yet captured).", {} if data.get("amount") else {"amount": amount, "everything": True})
 
 
 def refund(attempt, data):

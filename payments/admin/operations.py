@@ -42,6 +42,9 @@ class CaptureForm(OperationForm):
                         help_text="e.g. 12.90; empty captures everything left")
     tracking_number = forms.CharField(required=False, max_length=100)
     carrier = forms.CharField(required=False, max_length=100)
+    # Set by the confirmation page when the amount was left empty: the amount it carries is "everything left"
+    # as stated, and the capture is refused if that changed before the merchant confirmed.
+    everything = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 
 class RefundForm(OperationForm):
@@ -56,8 +59,8 @@ class ConfirmForm(OperationForm):
 # name: (label, form, run(attempt, cleaned data, user, the form's one-time confirmation key))
 OPERATIONS = {
     "capture": ("Capture", CaptureForm, lambda a, d, u, k: payment_capture(
-        attempt_id=a.pk, amount=d["amount"], tracking_number=d["tracking_number"], carrier=d["carrier"], user=u,
-        confirmation=k)),
+        attempt_id=a.pk, amount=d["amount"], everything=d["everything"], tracking_number=d["tracking_number"],
+        carrier=d["carrier"], user=u, confirmation=k)),
     "refund": ("Refund", RefundForm, lambda a, d, u, k: payment_refund(
         attempt_id=a.pk, amount=d["amount"], description=d["description"], user=u, confirmation=k)),
     "cancel": ("Cancel authorization", ConfirmForm,
