@@ -132,7 +132,9 @@ class ShopRun(RenewalStrategy):
                                     message=f"Cancelled: {CANCEL_REASONS[reason]}. {message}".strip())
             release = _token_unused(sub, source)
         if release:
-            _release_token(sub, source)
+            # After commit: a cancel run inside a caller's transaction (operation_settle's) that then rolls back
+            # leaves the subscriptions active, and must not leave them on a token already revoked at Klarna.
+            transaction.on_commit(lambda: _release_token(sub, source))
         return Subscription.objects.get(pk=sub.pk)
 
     def reschedule(self, sub, when, *, source):
