@@ -347,3 +347,23 @@ def test_a_subscription_without_a_customer_token_stops_once_and_says_so(klarna, 
     assert sub.charges.get(billing_cycle=1).attempt.status == Status.CANCELLED
     assert EmailNotification.objects.filter(kind="subscription_cancelled").count() == 1
     assert not token_orders(klarna)
+
+
+def test_a_cancel_rolled_back_by_its_callers_transaction_leaves_the_token_live(klarna, client):
+    """Review of stop 29: the token was revoked at Klarna inside the caller's transaction; when that rolled back,
+    the subscription came back active on a dead token. It is given back only once the cancel commits."""
+    from django.db import transaction
+
+    sub = subscribe(klarna, client)
+
+    def token_status():
+        return next(t["status"] for t in klarna.control("GET", "/_emulator/klarna/tokens")["tokens"]
+                    if t["token_id"] == sub.customer_token)
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        subscription_cancel(subscription_id=sub.pk, reason="cancel_recurring", source="admin")
+        raise RuntimeError("the caller's transaction fails after the cancel")
+    sub.refresh_from_db()
+    assert sub.status == "active" and token_status() == "ACTIVE"
+    subscription_cancel(subscription_id=sub.pk, reason="cancel_recurring", source="admin")
+    assert token_status() == "CANCELLED"
