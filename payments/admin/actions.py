@@ -52,10 +52,16 @@ def action_page(model_admin, request, obj, *, title, form_class, run, template, 
         messages.error(request, refusal)
         return redirect(change_url)
     form = form_class(request.POST if request.method == "POST" else None)
+    # A form whose fields are all hidden (what its statement carried: the renewal date a "Renew now" page was
+    # for) has no inputs: it states on its first page and runs from it.
+    inputs = [field for field in form if not field.is_hidden]
     confirming = False
     stated = None
+    if request.method == "POST" and not inputs and not form.is_valid():
+        messages.error(request, f"{title}: this page is out of date; nothing was done. Open it again.")
+        return redirect(change_url)
     if request.method == "POST" and form.is_valid():
-        runs = statement is None or not form.fields or request.POST.get(CONFIRMED) == "1"
+        runs = statement is None or not inputs or request.POST.get(CONFIRMED) == "1"
         if runs and key:
             try:
                 done = run(form.cleaned_data, key)
@@ -71,8 +77,10 @@ def action_page(model_admin, request, obj, *, title, form_class, run, template, 
         confirming, stated = statement is not None, statement(form.cleaned_data) if statement else None
         if isinstance(stated, Stated):
             form = _carrying(form_class, request.POST, form, stated.carried)
-    elif statement is not None and not form.fields:
+    elif statement is not None and not inputs:
         confirming, stated = True, statement({})
+        if isinstance(stated, Stated):
+            form = form_class(initial=stated.carried)
     if isinstance(stated, Stated):
         stated = stated.text
     return TemplateResponse(request, template, {

@@ -7,6 +7,9 @@ are the provider's order as a whole, read back; the provider still has the last 
 """
 from dataclasses import dataclass, field
 
+from django.utils import timezone
+from django.utils.formats import date_format
+
 from common.money import format_minor
 
 
@@ -60,8 +63,12 @@ def release(attempt, data):
 
 
 def renew(subscription, data):
-    return (f"Charge {_money(subscription.amount, subscription)} for subscription {subscription.provider_id} "
-            f"now, ahead of its next renewal date.")
+    due = subscription.next_renewal_at
+    when = f" ({date_format(timezone.localtime(due), 'DATETIME_FORMAT')})" if due else ""
+    # The page renews the period due then, once: a second page for it, confirmed after the first renewed it,
+    # is refused (subscription_renew_now), not charged for the period after.
+    return Stated(f"Charge {_money(subscription.amount, subscription)} for subscription {subscription.provider_id} "
+                  f"now, ahead of its next renewal date{when}.", {"due": due.isoformat()} if due else {})
 
 
 def retry(subscription, data):

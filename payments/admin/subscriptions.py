@@ -1,5 +1,7 @@
 """Subscriptions in admin: the mirror (read-only) plus the merchant's actions, each on its own
 confirmation page: renew now, retry a past-due payment, cancel with a reason, move the next renewal."""
+from datetime import datetime
+
 from django import forms
 from django.contrib import admin, messages
 from django.shortcuts import get_object_or_404, redirect
@@ -41,10 +43,28 @@ class ConfirmForm(forms.Form):
     pass
 
 
+class RenewForm(forms.Form):
+    """Renew now, for the renewal date its page stated (carried hidden: confirmations.renew)."""
+
+    due = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
+
+    def clean_due(self):
+        text = self.cleaned_data["due"]
+        if not text:
+            return None
+        try:
+            due = datetime.fromisoformat(text)
+        except ValueError:
+            raise forms.ValidationError("not a date") from None
+        if due.tzinfo is None:
+            raise forms.ValidationError("not a date with its time zone")
+        return due
+
+
 # action: (label, form, run(subscription, cleaned data, the form's one-time confirmation key))
 ACTIONS = {
-    "renew": ("Renew now", ConfirmForm,
-              lambda sub, data, key: subscription_renew_now(subscription_id=sub.pk, confirmation=key)),
+    "renew": ("Renew now", RenewForm,
+              lambda sub, data, key: subscription_renew_now(subscription_id=sub.pk, confirmation=key, due=data["due"])),
     "retry": ("Retry the past-due payment", ConfirmForm,
               lambda sub, data, key: subscription_retry(subscription_id=sub.pk, confirmation=key)),
     "cancel": ("Cancel subscription", CancelForm,

@@ -81,7 +81,7 @@ def subscription_confirmed(*, subscription_id, key: str) -> None:
                            f"Nothing was sent again.")
 
 
-def subscription_confirm(sub: Subscription, action: str, *, key: str, source: str) -> None:
+def subscription_confirm(sub: Subscription, action: str, *, key: str, source: str, details: dict | None = None) -> None:
     """Record that the form with `key` asked for `action`, before any provider call. Call it holding
     the subscription's row lock, after subscription_confirmed: the unique (subscription, dedupe_key)
     constraint is the backstop should two submissions still meet. Raises AlreadyConfirmed then."""
@@ -90,7 +90,7 @@ def subscription_confirm(sub: Subscription, action: str, *, key: str, source: st
     try:
         with transaction.atomic():
             SubscriptionEvent.objects.create(subscription=sub, kind="confirmed", source=source,
-                                             dedupe_key=_dedupe(key), payload={"action": action},
+                                             dedupe_key=_dedupe(key), payload={"action": action, **(details or {})},
                                              message=f"{SUBSCRIPTION_ACTIONS.get(action, action)} confirmed")
     except IntegrityError:
         subscription_confirmed(subscription_id=sub.pk, key=key)

@@ -30,7 +30,7 @@ def subscription_actions_allowed(sub: Subscription) -> list[str]:
     return [action for action, ok in allowed.items() if ok]
 
 
-def _confirmed(subscription_id, action, *, confirmation, source, status=None) -> Subscription:
+def _confirmed(subscription_id, action, *, confirmation, source, status=None, due=None) -> Subscription:
     """The subscription as read under its row lock, where the merchant's confirmation form (its one-time
     key, payments.services.confirmations) is recorded before any provider call. Raises AlreadyConfirmed
     when that form was already acted on, so a double click charges once; SubscriptionActionError when
@@ -48,15 +48,38 @@ def _confirmed(subscription_id, action, *, confirmation, source, status=None) ->
             needs = {Subscription.Status.ACTIVE: "only an active subscription can be renewed now",
                      Subscription.Status.PAST_DUE: "only a past-due subscription can be retried"}[status]
             raise SubscriptionActionError(f"{needs} (this one is {sub.status})")
-        subscription_confirm(sub, action, key=confirmation, source=source)
+        if due is not None:
+            _still_due(sub, action, due)
+        subscription_confirm(sub, action, key=confirmation, source=source,
+                             details={"due": due.isoformat()} if due is not None else None)
     return sub
 
 
-def subscription_renew_now(*, subscription_id, source="admin", confirmation="") -> Subscription:
+def _still_due(sub, action, due) -> None:
+    """Refuse a renewal confirmed for a period that is no longer the next one, or that another page's renewal
+    confirmed a moment ago (its charge may still be at the provider; a renewal that failed can be asked
+    again from a fresh page once in_flight_for has passed)."""
+    from .operation_outcomes import in_flight_for
+
+    if sub.next_renewal_at != due:
+        now_due = timezone.localtime(sub.next_renewal_at).strftime("%d %b %Y %H:%M") if sub.next_renewal_at else "none"
+        raise SubscriptionActionError(
+            f"this page was for the renewal due {timezone.localtime(due):%d %b %Y %H:%M}, and the next one is now "
+            f"due {now_due} (renewed, retried or moved since the page was shown): nothing was charged")
+    if sub.events.filter(kind="confirmed", payload__action=action, payload__due=due.isoformat(),
+                         created_at__gte=timezone.now() - in_flight_for()).exists():
+        raise SubscriptionActionError("a renewal of this same period was confirmed from another page a moment ago "
+                                      "and may still be under way: nothing was charged; see the history")
+
+
+def subscription_renew_now(*, subscription_id, source="admin", confirmation="", due=None) -> Subscription:
     """Renew now: the provider's own renewal, or our charge on the stored token (strategy_for). Once per
-    confirmation form (_confirmed)."""
+    confirmation form (_confirmed), and, given `due` (the next renewal date the merchant's page showed), once
+    per period: refused when the subscription no longer renews next on `due` (a page from before a renewal,
+    retry or reschedule: probe I I1, two tabs renewed two periods), or while another page's renewal of the
+    same period is under way."""
     sub = _confirmed(subscription_id, "renew", confirmation=confirmation, source=source,
-                     status=Subscription.Status.ACTIVE)
+                     status=Subscription.Status.ACTIVE, due=due)
     return strategy_for(sub.route).renew_now(sub, source=source)
 
 

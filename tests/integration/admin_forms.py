@@ -12,9 +12,24 @@ def confirmation_key(page) -> str:
     return found.group(1) if found else ""
 
 
+_HIDDEN = re.compile(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"')
+
+
+def hidden_fields(page) -> dict:
+    """The hidden inputs of the action's form on a rendered page (what a statement carried, its key)."""
+    html = page if isinstance(page, str) else page.content.decode()
+    key = html.find('name="confirmation"')
+    if key < 0:
+        return {}
+    form = html[html.rfind("<form", 0, key):html.find("</form>", key)]
+    return {name: value for name, value in _HIDDEN.findall(form) if name != "csrfmiddlewaretoken"}
+
+
 def confirmed_form(client, url, data=None) -> dict:
-    """The POST data of the action's form, confirmed: `data` plus the key of a freshly opened page."""
-    return {**(data or {}), "confirmed": "1", "confirmation": confirmation_key(client.get(url))}
+    """The POST data of the action's form, confirmed: what a freshly opened page carries hidden (its key, and on
+    a form without inputs what its statement fixed), then `data`."""
+    page = client.get(url)
+    return {**hidden_fields(page), **(data or {}), "confirmed": "1", "confirmation": confirmation_key(page)}
 
 
 def confirm(client, url, data=None, **kwargs):

@@ -367,3 +367,45 @@ def test_a_cancel_rolled_back_by_its_callers_transaction_leaves_the_token_live(k
     assert sub.status == "active" and token_status() == "ACTIVE"
     subscription_cancel(subscription_id=sub.pk, reason="cancel_recurring", source="admin")
     assert token_status() == "CANCELLED"
+
+
+def test_renew_now_from_two_pages_of_the_same_period_renews_it_once(klarna, client, admin_client):
+    """Probe I I1: two "Renew now" pages both said "ahead of its next renewal date (3 January)"; confirmed one
+    after the other, they charged that period and the one after, and the date jumped two months."""
+    from django.urls import reverse
+
+    from tests.integration.admin_forms import confirmed_form
+
+    sub = subscribe(klarna, client)
+    due = sub.next_renewal_at
+    url = reverse("admin:payments_subscription_action", args=[sub.pk, "renew"])
+    first_tab, second_tab = confirmed_form(admin_client, url), confirmed_form(admin_client, url)
+    assert first_tab["due"] == second_tab["due"] == due.isoformat()
+    assert "done." in admin_client.post(url, first_tab, follow=True).content.decode()
+    refused = admin_client.post(url, second_tab, follow=True).content.decode()
+    assert "refused: this page was for the renewal due" in refused and "nothing was charged" in refused
+    sub.refresh_from_db()
+    assert len(token_orders(klarna)) == 1 and sub.charges.count() == 2
+    assert sub.next_renewal_at == renewal_date(sub.schedule_anchor, sub.interval, sub.interval_count, 2)
+    # A page opened now is for the next period, and renews it.
+    assert "done." in admin_client.post(url, confirmed_form(admin_client, url), follow=True).content.decode()
+    assert len(token_orders(klarna)) == 2 and sub.charges.count() == 3
+
+
+def test_renew_now_of_a_period_another_page_is_still_renewing_is_refused(klarna, client, admin_client):
+    """The first page's charge never got its answer (Klarna unreachable): the period may be charged, so the
+    second page of the same period charges nothing while that is unknown."""
+    from django.urls import reverse
+
+    from tests.integration.admin_forms import confirmed_form
+
+    sub = subscribe(klarna, client)
+    url = reverse("admin:payments_subscription_action", args=[sub.pk, "renew"])
+    first_tab, second_tab = confirmed_form(admin_client, url), confirmed_form(admin_client, url)
+    klarna.control("POST", "/_emulator/faults", json={"method": "POST", "path": "/klarna/customer-token/",
+                                                      "kind": "error", "status": 503, "times": 20})
+    assert "refused" in admin_client.post(url, first_tab, follow=True).content.decode()
+    klarna.control("DELETE", "/_emulator/faults")
+    refused = admin_client.post(url, second_tab, follow=True).content.decode()
+    assert "under way" in refused and "nothing was charged" in refused
+    assert len([r for r in token_orders(klarna) if r["status"] == 200]) == 0

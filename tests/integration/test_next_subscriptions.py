@@ -252,3 +252,17 @@ def test_a_subscriber_cancel_whose_answer_is_lost_is_read_back_and_mailed_as_the
     assert EmailNotification.objects.get(kind="subscription_cancelled").state == "sent"
     [sent] = [m for m in mail.outbox if m.subject == "Your subscription is cancelled"]
     assert "at your request" in sent.body
+
+
+def test_renew_now_from_two_pages_of_the_same_period_renews_it_once(hooked, client, admin_client):
+    """Probe I I1: two "Renew now" pages of one period, confirmed one after the other, asked 29 Next (which
+    has no idempotency key) for two renewals: two periods charged."""
+    from tests.integration.admin_forms import confirmed_form
+
+    order, sub = subscribe(hooked, client)
+    url = reverse("admin:payments_subscription_action", args=[sub.pk, "renew"])
+    first_tab, second_tab = confirmed_form(admin_client, url), confirmed_form(admin_client, url)
+    assert "done." in admin_client.post(url, first_tab, follow=True).content.decode()
+    refused = admin_client.post(url, second_tab, follow=True).content.decode()
+    assert "refused" in refused and "nothing was charged" in refused
+    assert len(provider_requests(hooked, "POST", "/renew/")) == 1
