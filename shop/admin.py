@@ -12,12 +12,12 @@ from django.utils.html import format_html
 from payments.models import PaymentAttempt
 
 from .forms import MoneyField, PercentField, check_address
-from .models import EmailNotification, Order, OrderLine, Product, UpsellOffer
+from .models import EmailNotification, Order, OrderLine, Product, UpsellOffer, currency_refusal
 from .pricing import format_interval, format_minor, format_percent
 
 
 class ProductAdminForm(forms.ModelForm):
-    price = MoneyField(label="Price", help_text="VAT included, in the product's currency, e.g. 19.90")
+    price = MoneyField(label="Price", help_text="VAT included, in the shop's currency, e.g. 19.90")
     vat_rate_bp = PercentField(label="VAT rate (%)", help_text="e.g. 21 or 5.5")
 
     class Meta:
@@ -26,15 +26,22 @@ class ProductAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # The price is read in the currency chosen on this same form when one was posted, else the product's.
-        posted = (self.data.get(self.add_prefix("currency")) or "").strip().upper() if self.is_bound else ""
-        self.fields["price"].currency = posted or self.instance.currency or settings.SHOP_CURRENCY
+        # Checkout charges every price in the shop's currency, so that is the only one a price is read in.
+        self.fields["price"].currency = settings.SHOP_CURRENCY
+        self.fields["currency"].initial = settings.SHOP_CURRENCY
+        self.fields["currency"].help_text = f"The shop sells in {settings.SHOP_CURRENCY} only."
+
+    def clean_currency(self):
+        currency = (self.cleaned_data.get("currency") or "").strip().upper()
+        if currency != settings.SHOP_CURRENCY:
+            raise forms.ValidationError(currency_refusal(currency))
+        return currency
 
 
 class UpsellOfferAdminForm(forms.ModelForm):
     # A free extra would send a zero charge to the provider: an offer costs at least one minor unit.
     price = MoneyField(label="Offer price", min_minor=1,
-                       help_text="VAT included, in the product's currency, e.g. 19.90")
+                       help_text="VAT included, in the shop's currency, e.g. 19.90")
 
     class Meta:
         model = UpsellOffer
@@ -42,8 +49,6 @@ class UpsellOfferAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # The price is read in the currency of the product chosen on this same form when one was posted,
-        # else of the offer's product, else the shop's.
         key = self.add_prefix("product")
         posted = str(self.data.get(key) or "") if self.is_bound else ""
         if posted and not (posted.isascii() and posted.isdigit() and int(posted) < 2**63):
@@ -51,11 +56,17 @@ class UpsellOfferAdminForm(forms.ModelForm):
             # out-of-range id turns into a 500 on SQLite: such an id becomes an empty choice instead.
             self.data = self.data.copy()
             self.data[key] = ""
-            posted = ""
-        product = Product.objects.filter(pk=int(posted)).first() if posted else None
-        if product is None and self.instance.product_id:
-            product = self.instance.product
-        self.fields["price"].currency = product.currency if product else settings.SHOP_CURRENCY
+        # The offer is charged on the order, in the shop's currency: the price is read in it.
+        self.fields["price"].currency = settings.SHOP_CURRENCY
+
+    def clean_product(self):
+        product = self.cleaned_data.get("product")
+        if product is not None and product.currency != settings.SHOP_CURRENCY:
+            # A row from before products were held to the shop's currency: not for sale (shop.selectors).
+            raise forms.ValidationError(
+                f"{product.name} is priced in {product.currency}, and the shop sells in "
+                f"{settings.SHOP_CURRENCY} only: set its currency to {settings.SHOP_CURRENCY} first.")
+        return product
 
 
 class OrderAdminForm(forms.ModelForm):
@@ -239,7 +250,7 @@ class UpsellOfferAdmin(admin.ModelAdmin):
 
     @admin.display(description="Price", ordering="price")
     def price_display(self, obj):
-        return format_minor(obj.price, obj.product.currency)
+        return format_minor(obj.price, settings.SHOP_CURRENCY)  # charged on the order, in its currency
 
 
 @admin.register(EmailNotification)

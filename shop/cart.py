@@ -9,6 +9,7 @@ from django.conf import settings
 
 from .models import Product
 from .pricing import vat_included
+from .selectors import products_for_sale
 
 SESSION_KEY = "cart"
 MAX_QUANTITY = 99
@@ -99,9 +100,10 @@ class Cart:
         every change through it forgets the copy)."""
         if self._lines is None:
             # No ORDER BY: the lines keep the cart's order, so the catalog's sort would be work for nothing.
-            products = Product.objects.filter(pk__in=self._items.keys(), is_active=True).order_by()
+            products = products_for_sale().filter(pk__in=self._items.keys()).order_by()
             by_id = {str(p.pk): p for p in products}
-            # A product withdrawn from sale since it was added silently leaves the cart.
+            # A product withdrawn from sale since it was added (or priced in a currency the shop does not
+            # charge) silently leaves the cart.
             self._lines = [CartLine(by_id[k], q) for k, q in self._items.items() if k in by_id]
         return list(self._lines)
 
@@ -137,6 +139,6 @@ class Cart:
     @staticmethod
     def _product(product_id):
         try:
-            return Product.objects.get(pk=int(product_id), is_active=True)
+            return products_for_sale().get(pk=int(product_id))
         except (TypeError, ValueError, Product.DoesNotExist):
             raise CartError("That product is not available.") from None

@@ -5,6 +5,8 @@ the VAT amount contained in its total, so totals never need recomputing from a c
 """
 import secrets
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import IntegrityError, models, transaction
 from django.urls import reverse
@@ -61,6 +63,28 @@ class Product(models.Model):
     @property
     def is_subscription(self):
         return self.kind == self.Kind.SUBSCRIPTION
+
+    def clean_fields(self, exclude=None):
+        """Refuses a currency other than the shop's: the cart and every route charge SHOP_CURRENCY, so a
+        price in another one would be shown in it and charged as that many minor units of the shop's.
+        (A check constraint cannot name a setting.) Checked here rather than in clean(), so that a form
+        without the currency field (admin's list, which takes such a row off sale) is not refused for it."""
+        errors = {}
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        if (not exclude or "currency" not in exclude) and "currency" not in errors \
+                and self.currency != settings.SHOP_CURRENCY:
+            errors["currency"] = [currency_refusal(self.currency)]
+        if errors:
+            raise ValidationError(errors)
+
+
+def currency_refusal(currency: str) -> str:
+    return (f"The shop sells in {settings.SHOP_CURRENCY} only: checkout charges every price in "
+            f"{settings.SHOP_CURRENCY}, so a price in {currency or 'no currency'} would be charged as "
+            f"{settings.SHOP_CURRENCY}. Enter {settings.SHOP_CURRENCY}.")
 
 
 class Order(models.Model):

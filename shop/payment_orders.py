@@ -3,6 +3,7 @@
 payments never imports the shop; settings.PAYMENTS_ORDER_BOOK names this class. Everything here is the
 shop's knowledge of its own tables (line fields, the 29 Next product id column, upsell offers' windows).
 """
+from django.conf import settings
 from django.db.models import Exists, F, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -102,7 +103,10 @@ class ShopOrderBook(OrderBook):
         order = Order.objects.get(pk=order_id)
         bought = set(order.lines.filter(is_upsell=False).values_list("product_id", flat=True))
         taken = set(order.upsells.values_list("offer_id", flat=True))
-        offers = (UpsellOffer.objects.filter(is_active=True, product__is_active=True)
+        # Only a product the shop sells (shop.selectors.products_for_sale): one priced in another currency
+        # would be charged on this order as that many minor units of the order's.
+        offers = (UpsellOffer.objects.filter(is_active=True, product__is_active=True,
+                                             product__currency=settings.SHOP_CURRENCY)
                   .filter(Q(starts_at__isnull=True) | Q(starts_at__lte=now))
                   .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
                   .exclude(pk__in=taken).select_related("product").prefetch_related("trigger_products"))

@@ -1,4 +1,5 @@
 """Reads for the storefront pages: what the views show, fetched in as few queries as the page needs."""
+from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db import transaction
@@ -10,7 +11,10 @@ from .models import Order, OrderLine, Product
 
 
 def products_for_sale():
-    return Product.objects.filter(is_active=True)
+    """Active products priced in the shop's currency. Checkout charges SHOP_CURRENCY whatever a product says,
+    so one stored with another (before Product.clean_fields refused it) is not sold: it would be shown as
+    '$ 10.00' and charged EUR 10.00."""
+    return Product.objects.filter(is_active=True, currency=settings.SHOP_CURRENCY)
 
 
 # Products per catalog page: a page costs one LIMIT query (on the catalog's index) and renders this many

@@ -204,19 +204,66 @@ def test_subscription_renew_now_states_the_charge_first(merchant):
     assert "Charge €\u00a016.50 for subscription sub-9 now" in html and "every 3 months" in html
 
 
-def test_upsell_offer_price_is_read_in_the_chosen_products_currency(merchant):
-    from shop.models import UpsellOffer
+def test_an_upsell_offer_is_only_for_a_product_sold_in_the_shops_currency(merchant):
+    """Probe I I5: the order an offer is added to is charged in the shop's currency, so the offer's price is
+    read in it, and a product priced in another currency (a row from before products were held to it) is
+    refused rather than charged as that many cents of EUR."""
+    from shop.models import Product, UpsellOffer
     from tests.factories import make_product
 
-    yen = make_product(price=1500, currency="JPY")
-    data = {"name": "Chopsticks", "product": yen.pk, "price": "1500.50", "pitch": "", "is_active": "on"}
+    yen = make_product(price=1500)
+    Product.objects.filter(pk=yen.pk).update(currency="JPY")  # as stored before the shop refused it
+    data = {"name": "Chopsticks", "product": yen.pk, "price": "15.00", "pitch": "", "is_active": "on"}
     response = merchant.post(reverse("admin:shop_upselloffer_add"), data)
-    assert "JPY amounts have no decimals." in response.content.decode()
-    assert merchant.post(reverse("admin:shop_upselloffer_add"), dict(data, price="1,500")).status_code == 302
+    assert response.status_code == 200 and not UpsellOffer.objects.exists()
+    assert "priced in JPY" in response.content.decode() and "EUR" in response.content.decode()
+
+    mug = make_product(price=1850)
+    assert merchant.post(reverse("admin:shop_upselloffer_add"), dict(data, product=mug.pk)).status_code == 302
     assert UpsellOffer.objects.get().price == 1500
     for junk_product in ("9" * 30, "abc", "-1"):  # a forged product id is a form error, not a 500
         response = merchant.post(reverse("admin:shop_upselloffer_add"), dict(data, product=junk_product))
         assert response.status_code == 200 and "This field is required" in response.content.decode()
+
+
+def test_a_product_is_priced_only_in_the_shops_currency(merchant):
+    """Probe I I5: checkout charges every price in SHOP_CURRENCY, so a product typed in with another
+    currency would be shown as '$ 10.00' and charged EUR 10.00: the form and the model refuse it."""
+    from django.core.exceptions import ValidationError
+
+    from shop.models import Product
+
+    data = {"name": "Mug", "slug": "mug", "sku": "MUG-1", "description": "", "kind": "physical",
+            "is_active": "on", "hue": "200", "price": "10.00", "currency": "USD", "vat_rate_bp": "21",
+            "interval": "", "interval_count": "", "next_product_id": ""}
+    for currency in ("USD", "JPY", "e$"):
+        response = merchant.post(reverse("admin:shop_product_add"), dict(data, currency=currency))
+        assert response.status_code == 200, currency
+        errors = response.context["adminform"].form.errors
+        assert list(errors) == ["currency"] and "The shop sells in EUR only" in errors["currency"][0], errors
+    assert not Product.objects.exists()
+
+    assert merchant.post(reverse("admin:shop_product_add"), dict(data, currency=" eur ")).status_code == 302
+    product = Product.objects.get(sku="MUG-1")
+    assert (product.price, product.currency) == (1000, "EUR")
+
+    product.currency = "USD"
+    with pytest.raises(ValidationError) as refused:
+        product.full_clean()
+    assert list(refused.value.message_dict) == ["currency"]
+
+
+def test_a_product_priced_in_another_currency_before_can_still_be_withdrawn(merchant):
+    """A row stored before the check can be taken off sale from the list; editing it asks for the currency."""
+    from shop.models import Product
+    from tests.factories import make_product
+
+    old = make_product(price=1000)
+    Product.objects.filter(pk=old.pk).update(currency="USD")
+    listing = {"form-TOTAL_FORMS": "1", "form-INITIAL_FORMS": "1", "form-0-id": str(old.pk), "_save": "Save"}
+    assert merchant.post(reverse("admin:shop_product_changelist"), listing).status_code == 302
+    old.refresh_from_db()
+    assert not old.is_active and old.currency == "USD"
 
 
 def test_order_address_corrections_are_checked_like_checkout(merchant):

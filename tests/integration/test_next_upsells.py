@@ -434,3 +434,16 @@ def test_a_same_price_upsell_added_after_the_capture_is_booked_captured_and_the_
     assert first.attempt.amount == second.attempt.amount == 1290
     order.refresh_from_db()
     assert sorted(order.lines.filter(is_upsell=True).values_list("product__name", flat=True)) == ["Mug", "Tea towel"]
+
+
+def test_an_offer_of_a_product_priced_in_another_currency_is_not_offered_or_charged(emulator, client, offer):
+    """Probe I I5: the order is charged in the shop's currency; an offer whose product is priced in another
+    (a row from before products were held to it) is not for sale, so neither shown nor added."""
+    from shop.models import Product
+
+    order, _, _ = pay(emulator, client)
+    Product.objects.filter(pk=offer.product_id).update(currency="USD")
+    page = client.get(order_url(order, "shop:order_confirmation"))
+    assert f"accept-offer-{offer.pk}".encode() not in page.content
+    accept(client, order, offer)
+    assert not Upsell.objects.exists() and not provider_requests(emulator, "POST", "add-line-items")

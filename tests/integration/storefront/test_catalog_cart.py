@@ -194,3 +194,34 @@ def test_a_bulk_write_that_sends_no_signal_forgets_the_size_itself(client):
     Product.objects.filter(name="Thing 000").update(is_active=False)
     forget_catalog_count()
     assert 'class="pager"' not in _catalog_queries(client)[0]
+
+
+# --- Products priced in another currency than the shop charges ----------------------------------------
+
+def test_a_product_priced_in_another_currency_is_not_for_sale(client, mug):
+    """Probe I I5: a product stored with another currency (before the shop refused one) showed as '$ 10.00'
+    and was charged EUR 10.00. It is not sold at all: off the catalog, no page, refused by the cart, and
+    gone from a cart that held it, so no page shows a price the shop would not charge."""
+    from shop.models import Product
+    from shop.selectors import forget_catalog_count
+
+    dollars, yen = make_product(name="Dollar mug", price=1000), make_product(name="Yen mug", price=1000)
+    add(client, dollars)  # in the cart while it still looked for sale
+    client.get(reverse("shop:cart"))  # (its "Added ..." message shown)
+    Product.objects.filter(pk=dollars.pk).update(currency="USD")
+    Product.objects.filter(pk=yen.pk).update(currency="JPY")
+    forget_catalog_count()
+
+    html = client.get(reverse("shop:catalog")).content.decode()
+    assert "Fjord Enamel Mug" in html and "Dollar mug" not in html and "Yen mug" not in html
+    assert "$" not in html and "JPY" not in html
+    assert client.get(reverse("shop:product", args=[yen.slug])).status_code == 404
+
+    refused = client.post(reverse("shop:cart_add"), {"product_id": yen.pk, "quantity": 1}, follow=True)
+    assert "That product is not available." in refused.content.decode()
+    add(client, mug)
+    cart = client.get(reverse("shop:cart")).content.decode()
+    assert "Dollar mug" not in cart and "$" not in cart
+    assert "€\u00a023.45" in cart  # the mug and shipping only: 18.50 + 4.95
+    checkout = client.get(reverse("shop:checkout")).content.decode()
+    assert "Dollar mug" not in checkout and "Place order and pay €\u00a023.45" in checkout
