@@ -61,6 +61,11 @@ class UpsellOfferAdminForm(forms.ModelForm):
 
     def clean_product(self):
         product = self.cleaned_data.get("product")
+        if product is not None and product.is_subscription:
+            # An upsell adds a one-off line to the paid order: a subscription would be sold once, never renewed.
+            raise forms.ValidationError(
+                f"{product.name} is a subscription, and an upsell adds a one-off line to the paid order, so it "
+                "would be sold once and never renewed: choose a physical product.")
         if product is not None and product.currency != settings.SHOP_CURRENCY:
             # A row from before products were held to the shop's currency: not for sale (shop.selectors).
             raise forms.ValidationError(

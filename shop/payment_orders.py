@@ -13,7 +13,7 @@ from payments.orders import OfferLine, OrderBook, OrderDetails, OrderPage, Order
 from payments.providers.types import Address, CheckoutLine, Customer
 
 from .links import order_url
-from .models import Order, OrderLine, UpsellOffer
+from .models import Order, OrderLine, Product, UpsellOffer
 from .orders import order_add_upsell_line, order_create_renewal, orders_create_renewals
 
 PAGES = {OrderPage.STATUS: "shop:order_status", OrderPage.CONFIRMATION: "shop:order_confirmation",
@@ -104,9 +104,11 @@ class ShopOrderBook(OrderBook):
         bought = set(order.lines.filter(is_upsell=False).values_list("product_id", flat=True))
         taken = set(order.upsells.values_list("offer_id", flat=True))
         # Only a product the shop sells (shop.selectors.products_for_sale): one priced in another currency
-        # would be charged on this order as that many minor units of the order's.
+        # would be charged on this order as that many minor units of the order's. Never a subscription: an
+        # upsell adds a one-off line, so it would be sold once and no subscription would start.
         offers = (UpsellOffer.objects.filter(is_active=True, product__is_active=True,
                                              product__currency=settings.SHOP_CURRENCY)
+                  .exclude(product__kind=Product.Kind.SUBSCRIPTION)
                   .filter(Q(starts_at__isnull=True) | Q(starts_at__lte=now))
                   .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
                   .exclude(pk__in=taken).select_related("product").prefetch_related("trigger_products"))

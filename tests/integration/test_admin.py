@@ -226,6 +226,22 @@ def test_an_upsell_offer_is_only_for_a_product_sold_in_the_shops_currency(mercha
         assert response.status_code == 200 and "This field is required" in response.content.decode()
 
 
+def test_an_upsell_offer_is_never_for_a_subscription(merchant):
+    """Probe I I6: an upsell adds a one-off line to the paid order; a subscription chosen as the offer's
+    product was sold once as a plain line and no subscription started. The form refuses it."""
+    from shop.models import UpsellOffer
+    from tests.factories import make_product
+
+    club = make_product(name="Club", price=4900, kind="subscription", interval="year", interval_count=1)
+    data = {"name": "Join the club", "product": club.pk, "price": "39.00", "pitch": "", "is_active": "on"}
+    response = merchant.post(reverse("admin:shop_upselloffer_add"), data)
+    assert response.status_code == 200 and not UpsellOffer.objects.exists()
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == ["product"] and "Club is a subscription" in errors["product"][0], errors
+    mug = make_product(name="Mug")
+    assert merchant.post(reverse("admin:shop_upselloffer_add"), dict(data, product=mug.pk)).status_code == 302
+
+
 def test_a_product_is_priced_only_in_the_shops_currency(merchant):
     """Probe I I5: checkout charges every price in SHOP_CURRENCY, so a product typed in with another
     currency would be shown as '$ 10.00' and charged EUR 10.00: the form and the model refuse it."""

@@ -447,3 +447,17 @@ def test_an_offer_of_a_product_priced_in_another_currency_is_not_offered_or_char
     assert f"accept-offer-{offer.pk}".encode() not in page.content
     accept(client, order, offer)
     assert not Upsell.objects.exists() and not provider_requests(emulator, "POST", "add-line-items")
+
+
+def test_an_offer_of_a_subscription_is_not_offered_or_charged(emulator, client, offer):
+    """Probe I I6: an upsell adds a one-off line, so an offer whose product is a subscription (saved before
+    the offer form refused one) would sell it once as a plain line with no subscription: never shown or added."""
+    from shop.models import Product
+
+    order, _, _ = pay(emulator, client)
+    Product.objects.filter(pk=offer.product_id).update(kind="subscription", interval="month", interval_count=1)
+    page = client.get(order_url(order, "shop:order_confirmation"))
+    assert f"accept-offer-{offer.pk}".encode() not in page.content
+    accept(client, order, offer)
+    assert not Upsell.objects.exists() and not provider_requests(emulator, "POST", "add-line-items")
+    assert not order.lines.filter(is_upsell=True).exists()
