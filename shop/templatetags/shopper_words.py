@@ -2,7 +2,8 @@
 
 Admin keeps the precise payment vocabulary (authorized, captured, ...); to a shopper an authorized Klarna
 payment and a captured one are both simply paid, and backing out at Klarna is their own cancellation,
-not a failure.
+not a failure. A payment the merchant cancelled in admin (the shop withdrew the order,
+payments.selectors.withdrawn_payment_of) is the shop's cancellation, not theirs.
 """
 from django import template
 
@@ -16,6 +17,7 @@ ATTEMPT_WORDS = {
 ORDER_WORDS = {"pending": "Awaiting payment", "paid": "Paid", "payment_failed": "Payment declined",
                "cancelled": "Cancelled by you"}
 REVIEW = "Awaiting Klarna's review"
+WITHDRAWN = "Cancelled by the shop"
 
 
 def in_review(attempt) -> bool:
@@ -24,16 +26,22 @@ def in_review(attempt) -> bool:
 
 
 @register.filter
-def attempt_words(attempt) -> str:
-    """`{{ attempt|attempt_words }}` → 'Paid', 'Declined', "Awaiting Klarna's review"."""
+def attempt_words(attempt, withdrawn_id=None) -> str:
+    """`{{ attempt|attempt_words }}` → 'Paid', 'Declined', "Awaiting Klarna's review";
+    `{{ attempt|attempt_words:withdrawn_id }}` names the payment the merchant cancelled as the shop's doing."""
     if in_review(attempt):
         return REVIEW
+    if attempt.status == "cancelled" and withdrawn_id is not None and attempt.pk == withdrawn_id:
+        return WITHDRAWN
     return ATTEMPT_WORDS.get(attempt.status, attempt.get_status_display())
 
 
 @register.simple_tag
-def order_words(order, attempts=()) -> str:
-    """`{% order_words order attempts %}`: the order's status, or the review when a payment is in one."""
+def order_words(order, attempts=(), withdrawn=False) -> str:
+    """`{% order_words order attempts withdrawn=... %}`: the order's status, or the review when a payment is
+    in one; a cancelled order the shop withdrew is the shop's cancellation."""
     if order.status == "pending" and any(in_review(a) for a in attempts):
         return REVIEW
+    if order.status == "cancelled" and withdrawn:
+        return WITHDRAWN
     return ORDER_WORDS.get(order.status, order.get_status_display())

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from payments.selectors import cancelled_by_shop, route_names, upsells_of
+from payments.selectors import cancelled_by_shop, route_names, upsells_of, withdrawn_payment_of
 from payments.services.upsell_terms import upsell_offers_shown
 
 from .. import selectors
@@ -63,13 +63,18 @@ def order_status(request, token):
     _settle_cart(request, order)
     # A route the merchant has since disabled still shows by its key rather than disappearing.
     names = route_names()
+    # Withdrawn by the shop (admin cancelled its payment): said as the shop's doing, with no way to pay, as
+    # the failure page says it (and payment_start refuses it).
+    withdrawn_id = withdrawn_payment_of(order.pk) if order.status == Order.Status.CANCELLED else None
     return render(request, "shop/order_status.html", {
         "order": order,
         "subscriptions": [(sub, subscription_url(sub)) for sub in order.subscriptions.all()],
         "attempts": [(attempt, names.get(attempt.route, attempt.route))
                      for attempt in order.payment_attempts.all()],
         "attempt_rows": list(order.payment_attempts.all()),
-        "pay_url": None if order.is_paid else order_url(order, "shop:order_failed"),
+        "withdrawn": withdrawn_id is not None,
+        "withdrawn_id": withdrawn_id,
+        "pay_url": None if order.is_paid or withdrawn_id is not None else order_url(order, "shop:order_failed"),
     })
 
 

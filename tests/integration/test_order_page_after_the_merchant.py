@@ -1,0 +1,67 @@
+"""The shopper's order page after the merchant acted on its payment in admin (probe I I7, I8): it says what
+the shop did (withdrew the order, refunded the payment), never what the shopper did not do."""
+import re
+
+import pytest
+
+from payments.services import order_management as om
+from payments.services.payment_start import payment_start
+from payments.states import Status
+from shop.links import order_url
+from tests.factories import make_order
+from tests.integration.klarna_flow import pay_with_klarna
+from tests.integration.multisafepay_flow import come_back
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def pay_klarna_payments(emulator, client):
+    attempt = pay_with_klarna(emulator, client)
+    assert attempt.status == Status.AUTHORIZED
+    return attempt
+
+
+def pay_multisafepay(emulator, client):
+    attempt = payment_start(order=make_order(route="multisafepay"), route="multisafepay")
+    assert "/thanks/" in come_back(client, emulator, attempt, "approve")["Location"]
+    attempt.refresh_from_db()
+    assert attempt.status == Status.AUTHORIZED
+    return attempt
+
+
+PAY = {"klarna_payments": pay_klarna_payments, "multisafepay": pay_multisafepay}
+
+
+def status_of(html) -> str:
+    return re.search(r'id="order-status">([^<]*)<', html).group(1)
+
+
+@pytest.mark.parametrize("route", sorted(PAY))
+def test_an_order_the_merchant_withdrew_says_the_shop_cancelled_it_and_offers_no_payment(emulator, client, route):
+    """I7: after admin's "Cancel authorization" the page said "Cancelled by you", "You cancelled the payment
+    at Klarna" and offered "Pay for this order", which led to a page saying the shop cancelled it."""
+    attempt = PAY[route](emulator, client)
+    om.payment_cancel(attempt_id=attempt.pk)
+    order = attempt.order
+    order.refresh_from_db()
+    assert order.status == "cancelled"
+
+    html = client.get(order_url(order)).content.decode()
+    assert status_of(html) == "Cancelled by the shop"
+    assert "We cancelled this order, so it can no longer be paid, and nothing is charged for it." in html
+    assert "Cancelled by you" not in html and "You cancelled" not in html
+    assert 'id="pay-order"' not in html and order_url(order, "shop:order_failed") not in html
+    failed = client.get(order_url(order, "shop:order_failed")).content.decode()
+    assert "We cancelled this order, so it can no longer be paid" in failed  # the same story on both pages
+
+
+def test_a_payment_the_shopper_cancelled_still_says_so_and_can_be_paid(emulator, client):
+    """The shopper's own cancellation keeps its words and its way to pay."""
+    order = make_order(route="multisafepay")
+    attempt = payment_start(order=order, route="multisafepay")
+    come_back(client, emulator, attempt, "cancel")
+    attempt.refresh_from_db()
+    assert attempt.status == Status.CANCELLED
+    html = client.get(order_url(order)).content.decode()
+    assert status_of(html) == "Cancelled by you" and "You cancelled the payment" in html
+    assert 'id="pay-order"' in html and "We cancelled this order" not in html
