@@ -1,4 +1,6 @@
 """Reads for the storefront pages: what the views show, fetched in as few queries as the page needs."""
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
@@ -83,3 +85,24 @@ def payment_in_progress(order) -> bool:
     from payments.states import IN_BETWEEN
 
     return order.payment_attempts.filter(status__in=IN_BETWEEN).exists()
+
+
+@dataclass(frozen=True)
+class OrderRefund:
+    """What the merchant refunded of an order's payments (minor units), for the shopper's order page."""
+
+    amount: int
+    in_full: bool
+
+
+def order_refund(order) -> OrderRefund | None:
+    """The refund of the payments that paid `order` (from its attempts, prefetched by order_for_token's
+    with_attempts), or None when nothing was refunded. In full when every such payment is refunded. A
+    duplicate payment undone by a refund is not one that paid the order, so it does not count."""
+    from payments.states import SUCCESSFUL, Status
+
+    paying = [a for a in order.payment_attempts.all() if a.status in SUCCESSFUL and a.duplicate_of_id is None]
+    refunded = sum(a.refunded_amount for a in paying)
+    if not refunded:
+        return None
+    return OrderRefund(amount=refunded, in_full=all(a.status == Status.REFUNDED for a in paying))

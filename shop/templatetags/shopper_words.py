@@ -37,11 +37,14 @@ def attempt_words(attempt, withdrawn_id=None) -> str:
 
 
 @register.simple_tag
-def order_words(order, attempts=(), withdrawn=False) -> str:
-    """`{% order_words order attempts withdrawn=... %}`: the order's status, or the review when a payment is
-    in one; a cancelled order the shop withdrew is the shop's cancellation."""
+def order_words(order, attempts=(), withdrawn=False, refund=None) -> str:
+    """`{% order_words order attempts withdrawn=... refund=... %}`: the order's status, or the review when a
+    payment is in one; a cancelled order the shop withdrew is the shop's cancellation; a paid order whose
+    payment was refunded (shop.selectors.order_refund) is refunded, in full or in part."""
     if order.status == "pending" and any(in_review(a) for a in attempts):
         return REVIEW
+    if order.status == "paid" and refund is not None:
+        return ATTEMPT_WORDS["refunded" if refund.in_full else "partially_refunded"]
     if order.status == "cancelled" and withdrawn:
         return WITHDRAWN
     return ORDER_WORDS.get(order.status, order.get_status_display())

@@ -73,6 +73,7 @@ def order_status(request, token):
                      for attempt in order.payment_attempts.all()],
         "attempt_rows": list(order.payment_attempts.all()),
         "withdrawn": withdrawn_id is not None,
+        "refund": selectors.order_refund(order) if order.is_paid else None,
         "withdrawn_id": withdrawn_id,
         "pay_url": None if order.is_paid or withdrawn_id is not None else order_url(order, "shop:order_failed"),
     })

@@ -65,3 +65,35 @@ def test_a_payment_the_shopper_cancelled_still_says_so_and_can_be_paid(emulator,
     html = client.get(order_url(order)).content.decode()
     assert status_of(html) == "Cancelled by you" and "You cancelled the payment" in html
     assert 'id="pay-order"' in html and "We cancelled this order" not in html
+
+
+@pytest.mark.parametrize("route", sorted(PAY))
+def test_a_refunded_order_says_it_was_refunded_in_full(emulator, client, route):
+    """I8: a fully refunded order's page read "Paid — Your payment was received ... We will send a
+    confirmation"; only the payments table said "Refunded"."""
+    attempt = PAY[route](emulator, client)
+    om.payment_capture(attempt_id=attempt.pk)
+    om.payment_refund(attempt_id=attempt.pk, amount=attempt.amount)
+    attempt.refresh_from_db()
+    assert attempt.status == Status.REFUNDED
+
+    html = client.get(order_url(attempt.order)).content.decode()
+    assert status_of(html) == "Refunded"
+    assert f"Your payment of €\u00a0{attempt.amount / 100:.2f} was refunded in full." in html
+    assert "Your payment was received" not in html and "We will send a confirmation" not in html
+    assert 'id="pay-order"' not in html
+
+
+@pytest.mark.parametrize("route", sorted(PAY))
+def test_a_partly_refunded_order_says_how_much_was_refunded(emulator, client, route):
+    attempt = PAY[route](emulator, client)
+    om.payment_capture(attempt_id=attempt.pk)
+    om.payment_refund(attempt_id=attempt.pk, amount=1290)
+    attempt.refresh_from_db()
+    assert attempt.status == Status.PARTIALLY_REFUNDED
+
+    html = client.get(order_url(attempt.order)).content.decode()
+    assert status_of(html) == "Partly refunded"
+    assert "Your payment was received on" in html
+    assert "€\u00a012.90 of it was refunded to you" in html
+    assert "We will send a confirmation" not in html and 'id="pay-order"' not in html
