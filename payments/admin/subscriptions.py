@@ -163,7 +163,7 @@ class SubscriptionAdmin(ReadOnlyAdmin):
                 # reason, never as a green "done" (probe E F8).
                 reason = (after.charges.order_by("-billing_cycle").values_list("last_failure", flat=True).first()
                           or "see the subscription's history")
-                raise SubscriptionActionError(f"the charge was declined ({reason}). The subscription is now "
+                raise SubscriptionActionError(f"the charge was not taken ({reason}). The subscription is now "
                                               f"{after.get_status_display()}.")
             return f"done. The subscription is now {after.get_status_display()}."
 

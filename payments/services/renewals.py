@@ -250,8 +250,10 @@ def _charge_token(charge, request, source):
             sub.customer_token, request, idempotency_key=f"{charge.idempotency_key}-{charge.failures}")
     except ProviderUnavailable:
         raise
-    except ProviderRequestError as exc:  # PaymentDeclined, TokenRevoked, or a request the provider refused
+    except PaymentDeclined as exc:  # TokenRevoked too
         return None, _declined(charge, exc, source)
+    except ProviderRequestError as exc:  # the provider refused the shop's own request
+        return None, _refused(charge, exc, source)
     if payment.status not in ("authorized", "captured"):
         return None, _declined(charge, PaymentDeclined(f"the provider reports the renewal as {payment.status}"),
                                source)
@@ -330,6 +332,26 @@ def _open_charge(subscription_id, *, force=False, past_due_only=False):
             charge.attempt = attempt
             charge.save(update_fields=["attempt", "updated_at"])
         return SubscriptionCharge.objects.select_related("subscription", "attempt__order").get(pk=charge.pk)
+
+
+def _refused(charge, exc, source) -> str:
+    """The provider refused the shop's request itself (a field it cannot take, the shop's credentials), not the
+    subscriber's payment (probe I I2: a street too long for Klarna was "declined", and the subscriber mailed to
+    check their card). The cycle's try failed and the subscription waits past due, so the beat does not send the
+    same request again every run; no email goes to the subscriber; the history tells the merchant what to
+    correct before "Retry" (or dunning) asks again."""
+    sub, attempt = charge.subscription, charge.attempt
+    with transaction.atomic():
+        transition(attempt.pk, Status.FAILED, source=source, message=str(exc)[:500],
+                   failure_reason="Renewal refused by the provider: the shop's request (see the history)")
+        SubscriptionCharge.objects.filter(pk=charge.pk).update(failures=charge.failures + 1,
+                                                               last_failure=str(exc)[:255])
+        subscription_transition(sub.pk, "past_due", source=source,
+                                message=f"Cycle {charge.billing_cycle} not charged: the provider refused the shop's "
+                                        f"request ({exc}). Nothing is wrong with the subscriber's payment: correct "
+                                        f"the order's details, then retry.")
+    log.warning("renewal of %s refused by the provider: %s", sub.provider_id, exc)
+    return "refused"
 
 
 def _declined(charge, exc, source) -> str:

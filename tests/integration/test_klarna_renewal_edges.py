@@ -117,7 +117,7 @@ def test_a_declined_renew_now_is_said_as_declined_not_done(klarna, client, admin
                    json={"charge": "decline", "times": 1})
     page = confirm(admin_client, reverse("admin:payments_subscription_action", args=[sub.pk, "renew"]),
                    follow=True).content.decode()
-    assert f"Renew now: subscription {sub.provider_id} refused: the charge was declined (" in page
+    assert f"Renew now: subscription {sub.provider_id} refused: the charge was not taken (" in page
     assert "PAYMENT_METHOD_FAILED" in page and "The subscription is now Past due." in page
     assert "done. The subscription" not in page
 

@@ -17,7 +17,6 @@ from django.utils import timezone
 from ...exceptions import (
     InvalidReturn,
     PaymentDeclined,
-    ProviderAuthError,
     ProviderError,
     ProviderRequestError,
     ProviderUnavailable,
@@ -255,10 +254,16 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
                 "shipping_address": address_body(request.shipping_address, request), "auto_capture": False,
             }, idempotency_key=idempotency_key)
         except ProviderRequestError as exc:
-            # Klarna answers a suspended or cancelled token with 403 + TOKEN_*: that is the token, not us.
-            if exc.code not in TOKEN_GONE and isinstance(exc, ProviderAuthError):
+            # Klarna answers a suspended or cancelled token with 403 + TOKEN_*: that is the token, not us. A 403
+            # otherwise (PAYMENT_METHOD_FAILED) is the subscriber's payment declined (Klarna's wrong credentials
+            # are a 401). Anything else (a 400 BAD_VALUE for a field Klarna cannot take, a 401) is the shop's
+            # request, raised as it is: never a decline the subscriber is told about (probe I I2).
+            if exc.code in TOKEN_GONE:
+                kind = TokenRevoked
+            elif exc.http_status == 403:
+                kind = PaymentDeclined
+            else:
                 raise
-            kind = TokenRevoked if exc.code in TOKEN_GONE else PaymentDeclined
             raise kind(str(exc.args[0]) if exc.args else "refused", status=exc.http_status, code=exc.code,
                        correlation_id=exc.correlation_id, body=exc.body) from exc
         if not isinstance(order, dict) or not order.get("order_id"):
