@@ -19,6 +19,31 @@ from urllib.parse import parse_qs, urlsplit
 
 log = logging.getLogger("emulator")
 
+# Deeper request JSON is refused as unparsable. Why a limit at all: json.loads raises RecursionError (not
+# ValueError) past about a thousand levels, and a document just below that still overflows the recursive
+# code that reads it afterwards (schema validation, copies); no provider body comes near 100 levels.
+MAX_JSON_DEPTH = 100
+
+
+def parse_json(body: bytes | str, **options: Any) -> Any:
+    """A request body's JSON, as `json.loads(body, **options)`; anything that cannot be parsed raises
+    ValueError (invalid JSON, invalid UTF-8, nesting beyond MAX_JSON_DEPTH), so every caller's `except
+    ValueError` turns it into its provider's 400 instead of a crash."""
+    try:
+        data = json.loads(body, **options)
+    except RecursionError:
+        raise ValueError(f"Maximum nesting depth of {MAX_JSON_DEPTH} exceeded") from None
+    stack = [(data, 1)]
+    while stack:  # iterative: the check itself must not recurse
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > MAX_JSON_DEPTH:
+                    raise ValueError(f"Maximum nesting depth of {MAX_JSON_DEPTH} exceeded")
+                stack.append((child, depth + 1))
+    return data
+
 
 class HTTPError(Exception):
     """Raised by handlers to answer with an error body; the dispatcher turns it into a Response."""
@@ -105,7 +130,7 @@ class Request:
         if ctype not in ("", "application/json") and not ctype.endswith("+json"):
             raise HTTPError(415, {"detail": f'Unsupported media type "{ctype}" in request.'})
         try:
-            return json.loads(self.body)
+            return parse_json(self.body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise HTTPError(400, {"detail": f"JSON parse error - {exc}"}) from None
 
@@ -114,7 +139,7 @@ class Request:
         if not self.body.strip():
             return {}
         try:
-            data = json.loads(self.body)  # whatever the Content-Type: curl users forget to set it
+            data = parse_json(self.body)  # whatever the Content-Type: curl users forget to set it
         except (ValueError, UnicodeDecodeError) as exc:
             raise HTTPError(400, {"detail": f"JSON parse error - {exc}"}) from None
         if not isinstance(data, dict):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
-from ..server import Response
+from ..server import Response, parse_json
 
 TTL = timedelta(hours=24)
 IDEMPOTENCY_HEADER = "Klarna-Idempotency-Key"
@@ -35,7 +35,7 @@ class Stored:
 def fingerprint(body: bytes) -> str:
     """The body's meaning, not its bytes: key order and whitespace of a re-serialised retry don't matter."""
     try:
-        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+        canonical = json.dumps(parse_json(body), sort_keys=True, separators=(",", ":")).encode()
     except (ValueError, UnicodeDecodeError):
         canonical = body.strip()
     return hashlib.sha256(canonical).hexdigest()

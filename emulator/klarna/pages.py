@@ -7,11 +7,10 @@ widget. Everything here is cross-origin from the shop, hence `Access-Control-All
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..routes import register_routes
-from ..server import Request, Response, json_response
+from ..server import Request, Response, json_response, parse_json
 from .authorizations import SessionUnavailable, authorize_session
 from .provider import BASE, KlarnaProvider
 from .state import decode_client_token
@@ -46,7 +45,7 @@ def badge(provider: KlarnaProvider, request: Request) -> Response:
 def _sdk_session(provider: KlarnaProvider, request: Request):
     """(the session the body's client token names, the body) or (None, None); the SDK posts text/plain JSON."""
     try:
-        body = json.loads(request.body or b"{}")
+        body = parse_json(request.body or b"{}")
     except (ValueError, UnicodeDecodeError):
         return None, None
     claims = decode_client_token(body.get("client_token")) if isinstance(body, dict) else None

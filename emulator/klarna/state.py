@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..scenarios import ScenarioQueue
+from ..server import parse_json
 
 SESSION_LIFETIME = timedelta(hours=48)
 AUTHORIZATION_LIFETIME = timedelta(minutes=60)
@@ -128,7 +129,7 @@ def client_token(session_id: str, base_url: str, data: dict) -> str:
 def decode_client_token(token: Any) -> dict | None:
     try:
         payload = str(token).split(".")[1]
-        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return parse_json(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (IndexError, ValueError, UnicodeDecodeError):
         return None
 

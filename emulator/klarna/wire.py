@@ -7,13 +7,12 @@ answer; everything around it is decided here, once.
 """
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..server import Request, Response, json_response
+from ..server import Request, Response, json_response, parse_json
 from .idempotency import answer_once
 
 if TYPE_CHECKING:
@@ -81,7 +80,7 @@ def json_body(request: Request) -> dict:
     if not request.body.strip():
         return {}
     try:
-        data = json.loads(request.body)
+        data = parse_json(request.body)
     except (ValueError, UnicodeDecodeError):
         raise KlarnaError(400, "BAD_REQUEST", "Invalid JSON in request body") from None
     if not isinstance(data, dict):

@@ -33,6 +33,7 @@ def register(provider: "KlarnaGlobalProvider") -> None:
 
 
 def create_key(provider, request: Request) -> Response:
+    json_body(request)  # no fields, but a body that is not a JSON object is still refused
     with provider.state.lock:
         if len(provider.state.signing_keys) >= MAX_SIGNING_KEYS:
             raise invalid(("signing_key", f"at most {MAX_SIGNING_KEYS} signing keys per account"))

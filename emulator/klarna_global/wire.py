@@ -9,13 +9,12 @@ provider"), its one option being "this operation honours `Klarna-Idempotency-Key
 """
 from __future__ import annotations
 
-import json
 import uuid
 from typing import TYPE_CHECKING, Callable
 from urllib.parse import unquote
 
 from ..klarna.idempotency import answer_once
-from ..server import Request, Response, json_response
+from ..server import Request, Response, json_response, parse_json
 
 if TYPE_CHECKING:
     from .provider import KlarnaGlobalProvider
@@ -68,7 +67,7 @@ def json_body(request: Request) -> dict:
     if not request.body.strip():
         return {}
     try:
-        data = json.loads(request.body)
+        data = parse_json(request.body)
     except (ValueError, UnicodeDecodeError):
         raise invalid(("body", "not valid JSON")) from None
     if not isinstance(data, dict):

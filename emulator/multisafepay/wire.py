@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..server import Request, Response, json_response
+from ..server import Request, Response, json_response, parse_json
 
 if TYPE_CHECKING:
     from .provider import MultiSafepayProvider
@@ -74,7 +74,7 @@ def json_body(request: Request, **options: Any) -> Any:
     if not request.body.strip():
         return {}
     try:
-        data = json.loads(request.body, **options)
+        data = parse_json(request.body, **options)
     except (ValueError, UnicodeDecodeError):
         raise MSPError(400, 1000, "Invalid JSON in request body") from None
     if not isinstance(data, dict):
