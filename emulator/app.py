@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from .clock import Clock
 from .config import Config
 from .faults import Faults
-from .server import HTTPError, MethodNotAllowed, Request, Response, Router, json_response
+from .server import HTTPError, MethodNotAllowed, NotFound, Request, Response, Router, json_response
 from .webhooks import WebhookDispatcher
 
 log = logging.getLogger("emulator")
@@ -32,7 +32,8 @@ class Provider(Protocol):
 
     Optional hooks, looked up with getattr: `finish_response(request, response)` gives every answer on the
     provider's routes its headers and error shape (fault and crash answers included);
-    `method_not_allowed(request, allowed)` answers a verb one of its API paths does not serve."""
+    `method_not_allowed(request, allowed)` answers a verb one of its API paths does not serve;
+    `not_found(request)` answers a path under its `path_prefix` that no route serves, in its error shape."""
 
     name: str
     spec_loaded: bool
@@ -128,6 +129,8 @@ class Emulator:
                 self.faults.sleep(answer_at - time.monotonic())
             else:
                 response = self._call(request)
+        except NotFound as exc:  # no route: the provider whose prefix it is answers its own 404
+            response = self._not_found(request, exc)
         except MethodNotAllowed as exc:  # a provider's path: its envelope and error shape, then the log
             route = request.route = exc.route
             response = self._method_not_allowed(request, exc)
@@ -139,6 +142,16 @@ class Emulator:
                 response = finish(request, response)
             self.requests.add(request, response, route.provider, started)
         return response
+
+    def _not_found(self, request: Request, exc: NotFound) -> Response:
+        """A path no route serves: the 404 of the provider under whose `path_prefix` it lies (a client
+        that mistypes a Klarna path meets Klarna's error body), else DRF's `{"detail": "Not found."}`."""
+        for provider in self.providers.values():
+            prefix = getattr(provider, "path_prefix", None)
+            hook = getattr(provider, "not_found", None)
+            if prefix and hook is not None and (request.path == prefix or request.path.startswith(prefix + "/")):
+                return hook(request)
+        return exc.response()
 
     def _method_not_allowed(self, request: Request, exc: MethodNotAllowed) -> Response:
         """405 with `Allow`; a provider with `method_not_allowed(request, allowed)` answers it its own way

@@ -189,6 +189,14 @@ class MethodNotAllowed(HTTPError):
         self.allowed = allowed
 
 
+class NotFound(HTTPError):
+    """No route serves the path: DRF's 404 unless the provider whose prefix it is answers in its own shape
+    (the app asks the providers' `not_found` hooks)."""
+
+    def __init__(self) -> None:
+        super().__init__(404, {"detail": "Not found."})
+
+
 class Router:
     """Maps (method, path) to handlers; `<name>` in a pattern captures one path segment."""
 
@@ -213,7 +221,7 @@ class Router:
             same_path.append(route)
         if same_path:
             raise MethodNotAllowed(method, sorted({r.method for r in same_path}), same_path[0])
-        raise HTTPError(404, {"detail": "Not found."})
+        raise NotFound()
 
 
 class _RequestHandler(BaseHTTPRequestHandler):

@@ -20,7 +20,7 @@ from ..webhooks import Outbound
 from .idempotency import IdempotencyStore
 from .schemas import FALLBACKS, amend
 from .state import KlarnaState
-from .wire import finish_foreign_response
+from .wire import finish_foreign_response, not_found_response
 
 SPEC_FILES = {
     "payments": "klarna/payments-v1.openapi.yaml",
@@ -35,6 +35,7 @@ AUTHORIZATION_DAYS = 28  # OM: default authorization lifetime of an order
 
 
 class KlarnaProvider:
+    path_prefix = BASE  # an unknown path under it answers Klarna's 404 (not_found)
     name = "klarna"
 
     def __init__(self, app: Emulator, env: Mapping[str, str] = os.environ) -> None:
@@ -121,3 +122,6 @@ class KlarnaProvider:
         """Called by the app on every Klarna answer, including fault and crash answers the handlers never
         saw: those get the correlation header and Klarna's error body instead of the generic one."""
         return finish_foreign_response(request, response)
+
+    def not_found(self, request: Request) -> Response:
+        return not_found_response(request)

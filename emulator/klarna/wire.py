@@ -117,6 +117,11 @@ def error_fields(errors: Any, prefix: str = "") -> list[str]:
     return [prefix or "body"]
 
 
+def not_found_response(request: Request) -> Response:
+    """A path under `/klarna/` that no route serves: Klarna's 404 body with a fresh correlation id."""
+    return error_response(404, "NOT_FOUND", ["Resource not found"], str(uuid.uuid4()))
+
+
 # --- answers the handlers never produced (faults, crashes) ---------------------------------------
 _FOREIGN_CODES = {405: "METHOD_NOT_ALLOWED", 429: "TOO_MANY_REQUESTS", 500: "INTERNAL_SERVER_ERROR", 502: "TEMPORARILY_UNAVAILABLE",
                   503: "TEMPORARILY_UNAVAILABLE", 504: "TEMPORARILY_UNAVAILABLE"}

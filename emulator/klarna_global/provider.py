@@ -17,7 +17,7 @@ from ..klarna.provider import DEFAULT_API_KEYS, KlarnaProvider
 from ..server import Request, Response
 from ..webhooks import Outbound
 from .state import GlobalState
-from .wire import BASE, finish_response
+from .wire import BASE, finish_response, not_found_response
 
 PARTNER_ACCOUNT_ID = "krn:partner:global:account:test:EMULATOR"
 SIGNING_KEY = "emulator-klarna-signing-key"
@@ -28,6 +28,7 @@ SESSION_TOKEN_SECONDS = 3600  # the network session token is valid for one hour 
 
 class KlarnaGlobalProvider:
     name = "klarna_global"
+    path_prefix = BASE  # an unknown path under it answers the v2 404 (not_found)
     spec_loaded = False  # there is no official OpenAPI document for v2 (reference: gaps)
 
     def __init__(self, app: Emulator, env: Mapping[str, str] = os.environ) -> None:
@@ -69,3 +70,6 @@ class KlarnaGlobalProvider:
     def finish_response(self, request: Request, response: Response) -> Response:
         """Fault and crash answers in the v2 error body, with a correlation id (called by the app)."""
         return finish_response(request, response)
+
+    def not_found(self, request: Request) -> Response:
+        return not_found_response(request)

@@ -104,6 +104,11 @@ def endpoint(provider: "KlarnaGlobalProvider", handler: Callable, idempotent: bo
     return guarded
 
 
+def not_found_response(request: Request) -> Response:
+    """A path under `/klarna-global/` that no route serves: the v2 RESOURCE_NOT_FOUND body."""
+    return error_response(404, "RESOURCE_NOT_FOUND", "Resource not found", str(uuid.uuid4()))
+
+
 def finish_response(request: Request, response: Response) -> Response:
     """Fault and crash answers get a correlation id and the v2 error body."""
     if CORRELATION_HEADER in response.headers:

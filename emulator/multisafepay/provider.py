@@ -17,13 +17,14 @@ from ..schema import Validator
 from ..server import Request, Response
 from .schemas import load_request_schemas
 from .state import MultiSafepayState
-from .wire import finish_response
+from .wire import finish_response, not_found_response
 
 DEFAULT_API_KEYS = "msp-emulator-api-key"
 
 
 class MultiSafepayProvider:
     name = "multisafepay"
+    path_prefix = "/multisafepay"  # API and payment pages: an unknown path under it answers MSP's 404
 
     def __init__(self, app: Emulator, env: Mapping[str, str] = os.environ) -> None:
         self.app = app
@@ -62,3 +63,6 @@ class MultiSafepayProvider:
     def finish_response(self, request: Request, response: Response) -> Response:
         """Faults from the control API and emulator crashes answer in MultiSafepay's error envelope."""
         return finish_response(request, response)
+
+    def not_found(self, request: Request) -> Response:
+        return not_found_response(request)

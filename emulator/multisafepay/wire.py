@@ -82,6 +82,12 @@ def json_body(request: Request, **options: Any) -> Any:
     return data
 
 
+def not_found_response(request: Request) -> Response:
+    """A path under `/multisafepay/` that no route serves: the error envelope, code 1000 (MSP's "not
+    found" code, as its PATCH of an unknown order answers)."""
+    return error_response(404, 1000, "Not found")
+
+
 def finish_response(request: Request, response: Response) -> Response:
     """Faults from the control API and emulator crashes answer in MultiSafepay's error envelope (5xx:
     9999 Unknown error; 429: 1000 Too many requests, `Retry-After` kept); answers already in it pass."""
