@@ -60,23 +60,45 @@ def _render(hook: Webhook) -> dict:
             "signing_key_id": hook.signing_key_id, "status": hook.status}
 
 
+STATUSES = ("ENABLED", "DISABLED")
+EVENT_VERSIONS = ("v2",)  # the only version whose events the emulator sends
+
+
+def _problems(provider, body: dict, *, partial: bool) -> list[tuple[str, str]]:
+    """(parameter, reason) for every field of a webhook body that is missing (unless `partial`, as a PATCH
+    is) or of the wrong JSON type or value. Types are checked before values are looked up, so a list or an
+    object where a string belongs is a 400 naming the field, never a crash."""
+    problems = []
+    if not partial or "url" in body:
+        url = body.get("url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            problems.append(("url", "must be an http(s) URL"))
+    if not partial or "event_types" in body:
+        types = body.get("event_types")
+        if not isinstance(types, list) or not types or not all(isinstance(t, str) and t for t in types):
+            problems.append(("event_types", "must be a non-empty list of event types"))
+    if not partial or "signing_key_id" in body:
+        key_id = body.get("signing_key_id")
+        if not isinstance(key_id, str):
+            problems.append(("signing_key_id", "must be a signing key id (a string)"))
+        elif key_id not in provider.state.signing_keys:
+            problems.append(("signing_key_id", "unknown signing key"))
+    if "status" in body and not (isinstance(body["status"], str) and body["status"] in STATUSES):
+        problems.append(("status", "must be ENABLED or DISABLED"))
+    if "event_version" in body and not (isinstance(body["event_version"], str)
+                                        and body["event_version"] in EVENT_VERSIONS):
+        problems.append(("event_version", "must be v2"))
+    return problems
+
+
 def create_webhook(provider, request: Request) -> Response:
     body = json_body(request)
-    problems = []
-    if not str(body.get("url") or "").startswith(("http://", "https://")):
-        problems.append(("url", "must be an http(s) URL"))
-    types = body.get("event_types")
-    if not isinstance(types, list) or not types or not all(isinstance(t, str) and t for t in types):
-        problems.append(("event_types", "must be a non-empty list of event types"))
-    if body.get("signing_key_id") not in provider.state.signing_keys:
-        problems.append(("signing_key_id", "unknown signing key"))
-    if body.get("status", "ENABLED") not in ("ENABLED", "DISABLED"):
-        problems.append(("status", "must be ENABLED or DISABLED"))
-    if problems:
-        raise invalid(*problems)
-    hook = Webhook(f"krn:partner:global:notification:webhook:{uuid.uuid4()}", body["url"], list(types),
-                   body["signing_key_id"], body.get("status", "ENABLED"))
     with provider.state.lock:
+        problems = _problems(provider, body, partial=False)
+        if problems:
+            raise invalid(*problems)
+        hook = Webhook(f"krn:partner:global:notification:webhook:{uuid.uuid4()}", body["url"],
+                       list(body["event_types"]), body["signing_key_id"], body.get("status", "ENABLED"))
         provider.state.webhooks[hook.id] = hook
     return json_response(_render(hook), 201)
 
