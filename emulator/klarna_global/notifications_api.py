@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from ..routes import register_routes
 from ..server import Request, Response, json_response
+from . import events
 from .state import Webhook
 from .wire import BASE, endpoint, invalid, json_body, not_found, param
 
@@ -27,8 +28,11 @@ def register(provider: "KlarnaGlobalProvider") -> None:
         ("GET", "/v2/notification/signing-keys/<key_id>", read_key, False),
         ("DELETE", "/v2/notification/signing-keys/<key_id>", delete_key, False),
         ("POST", "/v2/notification/webhooks", create_webhook, True),
+        ("GET", "/v2/notification/webhooks", list_webhooks, False),
         ("GET", "/v2/notification/webhooks/<webhook_id>", read_webhook, False),
+        ("PATCH", "/v2/notification/webhooks/<webhook_id>", update_webhook, True),
         ("DELETE", "/v2/notification/webhooks/<webhook_id>", delete_webhook, False),
+        ("POST", "/v2/notification/webhooks/<webhook_id>/simulate", simulate_webhook, True),
     ], wrap=endpoint)
 
 
@@ -103,14 +107,63 @@ def create_webhook(provider, request: Request) -> Response:
     return json_response(_render(hook), 201)
 
 
-def read_webhook(provider, request: Request) -> Response:
+def list_webhooks(provider, request: Request) -> Response:
+    """Every webhook of the account, oldest first (`{"webhooks": [...]}`; one page: at most a few exist)."""
+    with provider.state.lock:
+        return json_response({"webhooks": [_render(hook) for hook in provider.state.webhooks.values()]})
+
+
+def _webhook(provider, request: Request) -> Webhook:
     hook = provider.state.webhooks.get(param(request, "webhook_id"))
     if hook is None:
         raise not_found("Webhook")
-    return json_response(_render(hook))
+    return hook
+
+
+def read_webhook(provider, request: Request) -> Response:
+    with provider.state.lock:
+        return json_response(_render(_webhook(provider, request)))
+
+
+def update_webhook(provider, request: Request) -> Response:
+    """PATCH: any of url, event_types, signing_key_id, status, event_version, each checked as on create;
+    all or nothing. Answers the updated webhook."""
+    body = json_body(request)
+    with provider.state.lock:
+        hook = _webhook(provider, request)
+        problems = _problems(provider, body, partial=True)
+        if problems:
+            raise invalid(*problems)
+        hook.url = body.get("url", hook.url)
+        hook.event_types = list(body.get("event_types", hook.event_types))
+        hook.signing_key_id = body.get("signing_key_id", hook.signing_key_id)
+        hook.status = body.get("status", hook.status)
+        return json_response(_render(hook))
+
+
+def simulate_webhook(provider, request: Request) -> Response:
+    """Send one test notification of `event_type` (a v2 payment request event) to this webhook's URL,
+    signed with its key as real events are, whatever its status and subscribed types (the point is to
+    test the receiver). Answers 204; the delivery is the shared sender's (GET /_emulator/webhooks)."""
+    body = json_body(request)
+    with provider.state.lock:
+        hook = _webhook(provider, request)
+        problems = []
+        event_type = body.get("event_type")
+        if not isinstance(event_type, str) or event_type not in events.EVENT_TYPES:
+            problems.append(("event_type", "must be one of " + ", ".join(events.EVENT_TYPES)))
+        if "event_version" in body and not (isinstance(body["event_version"], str)
+                                            and body["event_version"] in EVENT_VERSIONS):
+            problems.append(("event_version", "must be v2"))
+        if problems:
+            raise invalid(*problems)
+        outbound = events.simulated(provider, hook, provider.state.signing_keys[hook.signing_key_id], event_type)
+    provider.send([outbound])
+    return Response(204, b"", {})
 
 
 def delete_webhook(provider, request: Request) -> Response:
-    if provider.state.webhooks.pop(param(request, "webhook_id"), None) is None:
-        raise not_found("Webhook")
+    with provider.state.lock:
+        if provider.state.webhooks.pop(param(request, "webhook_id"), None) is None:
+            raise not_found("Webhook")
     return Response(204, b"", {})

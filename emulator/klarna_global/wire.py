@@ -22,9 +22,9 @@ if TYPE_CHECKING:
 BASE = "/klarna-global"  # every route of the provider, API and journey page alike
 CORRELATION_HEADER = "Klarna-Correlation-Id"
 TYPES = {400: "INPUT_ERROR", 401: "ACCESS_ERROR", 403: "ACCESS_ERROR", 404: "RESOURCE_ERROR",
-         409: "RESOURCE_ERROR", 415: "INPUT_ERROR", 429: "ACCESS_ERROR"}
-CODES = {401: "UNAUTHORIZED", 403: "OPERATION_FORBIDDEN", 404: "RESOURCE_NOT_FOUND", 409: "RESOURCE_CONFLICT",
-         429: "RATE_LIMITED", 500: "INTERNAL_ERROR", 502: "INTERNAL_ERROR", 503: "INTERNAL_ERROR",
+         405: "INPUT_ERROR", 409: "RESOURCE_ERROR", 415: "INPUT_ERROR", 429: "ACCESS_ERROR"}
+CODES = {401: "UNAUTHORIZED", 403: "OPERATION_FORBIDDEN", 404: "RESOURCE_NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
+         409: "RESOURCE_CONFLICT", 429: "RATE_LIMITED", 500: "INTERNAL_ERROR", 502: "INTERNAL_ERROR", 503: "INTERNAL_ERROR",
          504: "INTERNAL_ERROR"}
 
 
@@ -118,7 +118,10 @@ def finish_response(request: Request, response: Response) -> Response:
     if response.status < 400 or route is None or route.kind != "api":
         response.headers[CORRELATION_HEADER] = correlation_id
         return response
-    retry_after = {k: v for k, v in response.headers.items() if k.lower() == "retry-after"}
-    return error_response(response.status, CODES.get(response.status, "INTERNAL_ERROR"),
-                          "Temporary error" if response.status >= 500 else "Error", correlation_id,
-                          headers=retry_after)
+    kept = {k: v for k, v in response.headers.items() if k.lower() in ("retry-after", "allow")}
+    if response.status == 405:  # a verb the path does not serve (the router's answer): a client error
+        message = f"Method {request.method} is not allowed on this resource"
+    else:
+        message = "Temporary error" if response.status >= 500 else "Error"
+    return error_response(response.status, CODES.get(response.status, "INTERNAL_ERROR"), message, correlation_id,
+                          headers=kept)
