@@ -14,7 +14,7 @@ from ..routes import register_routes
 from ..server import Request, Response, json_response
 from . import events
 from .state import Webhook
-from .wire import BASE, endpoint, invalid, json_body, not_found, param
+from .wire import BASE, V2Error, endpoint, invalid, json_body, not_found, param
 
 if TYPE_CHECKING:
     from .provider import KlarnaGlobalProvider
@@ -54,8 +54,19 @@ def read_key(provider, request: Request) -> Response:
 
 
 def delete_key(provider, request: Request) -> Response:
-    if provider.state.signing_keys.pop(param(request, "key_id"), None) is None:
-        raise not_found("Signing key")
+    """204; 409 while a webhook still names the key. Klarna publishes no spec for this API and its docs do
+    not say what deleting a key in use does; refusing keeps every webhook able to sign (rotate by pointing
+    the webhooks at a new key first, then deleting the old one), where deleting would leave a webhook that
+    silently receives nothing."""
+    key_id = param(request, "key_id")
+    with provider.state.lock:
+        if key_id not in provider.state.signing_keys:
+            raise not_found("Signing key")
+        users = [hook.id for hook in provider.state.webhooks.values() if hook.signing_key_id == key_id]
+        if users:
+            raise V2Error(409, "RESOURCE_CONFLICT", "Signing key is used by webhook " + ", ".join(users)
+                          + "; point it at another signing key or delete it first")
+        del provider.state.signing_keys[key_id]
     return Response(204, b"", {})
 
 

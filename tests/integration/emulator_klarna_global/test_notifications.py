@@ -139,3 +139,20 @@ def test_a_verb_a_path_does_not_serve_is_a_405_in_the_v2_body(emulator, hook, me
     assert body["error_id"] and method in body["error_message"]
     assert answer.headers["Allow"] == allowed
     assert answer.headers["Klarna-Correlation-Id"]
+
+
+def test_a_signing_key_a_webhook_signs_with_cannot_be_deleted(emulator, receiver, key, hook):
+    key_path = f"/v2/notification/signing-keys/{quote(key['signing_key_id'], safe='')}"
+    refused = call(emulator, "DELETE", key_path)
+    assert refused.status_code == 409, refused.text
+    assert (refused.json()["error_type"], refused.json()["error_code"]) == ("RESOURCE_ERROR", "RESOURCE_CONFLICT")
+    assert hook["webhook_id"] in refused.json()["error_message"]
+    assert call(emulator, "GET", key_path).status_code == 200  # still there, still signing
+    stepped_up(emulator)
+    assert len(receiver.deliveries) == 1
+
+    other = call(emulator, "POST", "/v2/notification/signing-keys", {}).json()
+    moved = call(emulator, "PATCH", hook_path(hook), {"signing_key_id": other["signing_key_id"]})
+    assert moved.status_code == 200 and moved.json()["signing_key_id"] == other["signing_key_id"]
+    assert call(emulator, "DELETE", key_path).status_code == 204  # no webhook names it any more
+    assert call(emulator, "GET", key_path).status_code == 404
