@@ -39,6 +39,8 @@ def problems(body: dict) -> list[tuple[str, str]]:
     if not isinstance(purchase, dict):
         found.append(("supplementary_purchase_data", "must be an object"))
     else:
+        if purchase.get("customer") is not None and not isinstance(purchase["customer"], dict):
+            found.append(("supplementary_purchase_data.customer", "must be an object"))
         found.extend(_line_problems(purchase.get("line_items"), amount))
     step_up = body.get("step_up_config")
     if step_up is not None:
@@ -82,8 +84,10 @@ def check(body: dict) -> None:
 
 def persona(body: dict) -> str:
     """APPROVED, DECLINED or STEP_UP_REQUIRED for a customer-present first call."""
-    customer = (body.get("supplementary_purchase_data") or {}).get("customer") or {}
-    local = str(customer.get("email") or "").split("@")[0].lower()
+    purchase = body.get("supplementary_purchase_data")
+    customer = (purchase.get("customer") if isinstance(purchase, dict) else None) or {}
+    email = customer.get("email") if isinstance(customer, dict) else None
+    local = str(email or "").split("@")[0].lower()
     if "+denied" in local:
         return "DECLINED"
     if "+approved" in local:

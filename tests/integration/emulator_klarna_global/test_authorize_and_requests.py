@@ -78,6 +78,12 @@ def test_missing_key_and_foreign_account_answer_in_the_v2_error_body(emulator):
     (lambda b: b["request_payment_transaction"].update(amount=11900), "supplementary_purchase_data.line_items"),
     (lambda b: b["step_up_config"]["customer_interaction_config"].update(method="POPUP"),
      "step_up_config.customer_interaction_config.method"),
+    # a customer that is not an object was a 500 (the persona check called .get on it)
+    (lambda b: b["supplementary_purchase_data"].update(customer="anna@example.com"),
+     "supplementary_purchase_data.customer"),
+    (lambda b: b["supplementary_purchase_data"].update(customer=[{"email": "a@example.com"}]),
+     "supplementary_purchase_data.customer"),
+    (lambda b: b["supplementary_purchase_data"].update(customer=True), "supplementary_purchase_data.customer"),
 ])
 def test_validation_errors_name_each_parameter(emulator, change, parameter):
     body = copy.deepcopy(BODY)
