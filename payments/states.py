@@ -329,6 +329,10 @@ def transitions_succeeded(successes: list[Success], *, source) -> list[Success]:
             if references:
                 columns["provider_reference"] = per_row(list(references.items()), models.CharField(),
                                                          default=models.F("provider_reference"))
+            expiries = [(s.attempt.pk, s.authorization_expires_at) for s in fast if s.authorization_expires_at]
+            if expiries:  # in the same UPDATE: no statement more
+                columns["authorization_expires_at"] = per_row(expiries, models.DateTimeField(),
+                                                               default=models.F("authorization_expires_at"))
             PaymentAttempt.objects.filter(pk__in=[s.attempt.pk for s in fast]).update(updated_at=now, **columns)
             events = []
             for success in fast:
@@ -346,6 +350,7 @@ def transitions_succeeded(successes: list[Success], *, source) -> list[Success]:
 
 
 def _one(success: Success, source, *, locked=False) -> TransitionResult:
+    expiry = success.authorization_expires_at
     return transition(success.attempt.pk if locked else success.attempt, success.to_status, source=source,
                       provider_reference=success.provider_reference, payload=success.payload,
-                      message=success.message)
+                      message=success.message, fields={"authorization_expires_at": expiry} if expiry else None)

@@ -78,6 +78,7 @@ class Success:
     provider_reference: str
     payload: object
     message: str
+    authorization_expires_at: object = None  # when the provider lets an uncaptured authorization lapse
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,8 @@ def subscription_charge(*, subscription_id, source="renewal", force=False, past_
     with transaction.atomic():
         moved = transition(attempt.pk, Status(payment.status), source=source,
                            provider_reference=payment.provider_reference, payload=payment.raw,
-                           message=f"Renewal {charge.billing_cycle} charged to the customer token")
+                           message=f"Renewal {charge.billing_cycle} charged to the customer token",
+                           fields=_expiry(payment))
         if not moved.changed:
             return "paid"  # a charge_renewal task for the same cycle recorded it first: advance once only
         SubscriptionCharge.objects.filter(pk=charge.pk).update(provider_order=payment.provider_reference)
@@ -172,6 +173,12 @@ def renewals_charge(*, charge_ids, source="renewal") -> RenewalBatch:
     return batch
 
 
+def _expiry(payment) -> dict | None:
+    """A renewal only authorized lapses uncaptured at its expiry: kept, so the expiring filter and the
+    dashboard warn before it does (probe I I4)."""
+    return {"authorization_expires_at": payment.authorization_expires_at} if payment.authorization_expires_at else None
+
+
 def _status_now(subscription_id) -> str:
     """A subscription's status as committed now: one read by primary key, written out because a batch makes
     it before every later charge. With the ORM's query instead, `bench/renewals.py --shop-run --n 10000`
@@ -214,7 +221,8 @@ def _record_paid(paid, source) -> list[int]:
     with transaction.atomic():
         moved = {success.attempt.pk for success in transitions_succeeded(
             [Success(charge.attempt, Status(payment.status), payment.provider_reference, payment.raw,
-                     f"Renewal {charge.billing_cycle} charged to the customer token") for charge, payment in paid],
+                     f"Renewal {charge.billing_cycle} charged to the customer token",
+                     payment.authorization_expires_at) for charge, payment in paid],
             source=source)}
         paid = [(charge, payment) for charge, payment in paid if charge.attempt.pk in moved]
         if not paid:

@@ -438,3 +438,18 @@ def test_a_renewal_klarna_refuses_for_the_shops_own_request_is_not_a_decline(kla
     assert sub.status == "past_due" and told == []
     assert "the shop's request" in charge.attempt.failure_reason and "BAD_VALUE" in charge.last_failure
     assert "Nothing is wrong with the subscriber's payment" in sub.events.filter(kind="status").last().message
+
+
+def test_a_renewal_only_authorized_keeps_when_its_authorization_lapses(klarna, client):
+    """Probe I I4: renewals are only authorized, but had no expiry: the expiring filter and the dashboard never
+    warned, and Klarna let them lapse uncaptured. Their expiry is Klarna's, counted from the renewal."""
+    from django.utils.dateparse import parse_datetime
+
+    sub = subscribe(klarna, client)
+    make_due(sub)
+    assert subscription_charge(subscription_id=sub.pk) == "paid"
+    attempt = sub.charges.get(billing_cycle=1).attempt
+    klarna_order = next(o for o in klarna.control("GET", "/_emulator/klarna/orders")["orders"]
+                        if o["order_id"] == attempt.provider_reference)
+    assert attempt.status == Status.AUTHORIZED and attempt.authorization_expires_at is not None
+    assert abs((attempt.authorization_expires_at - parse_datetime(klarna_order["expires_at"])).total_seconds()) < 60

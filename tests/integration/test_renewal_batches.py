@@ -197,6 +197,9 @@ def test_each_row_of_a_chunk_gets_its_own_values(emulator, client, queued):
     assert len({c.attempt.provider_reference for c in charges}) == 5
     assert all(c.provider_order and c.provider_order == c.attempt.provider_reference for c in charges)
     assert {c.attempt.status for c in charges} == {Status.AUTHORIZED}
+    # Only authorized: each keeps when Klarna lets it lapse (probe I I4), in the same UPDATE.
+    soon, late = timezone.now() + timedelta(days=27), timezone.now() + timedelta(days=29)
+    assert all(soon < c.attempt.authorization_expires_at < late for c in charges)
 
 
 def test_a_subscription_cancelled_between_open_and_charge_is_left_alone(emulator, client, queued):

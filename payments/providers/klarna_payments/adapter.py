@@ -49,6 +49,7 @@ from .wire import (
     FRAUD_STATUS,
     MARKETS,
     OM_STATUS,
+    ORDER_AUTHORIZATION_LIFETIME,
     SESSION_LIFETIME,
     TOKEN_GONE,
     address_body,
@@ -275,6 +276,8 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
             status=FRAUD_STATUS.get(str(order.get("fraud_status")), "pending"),
             amount=amounts.order_amount, currency=request.currency, reference=request.reference,
             supports_upsell=False, raw=order,
+            # Authorized only (auto_capture off): it lapses uncaptured after the order's lifetime (probe I I4).
+            authorization_expires_at=timezone.now() + ORDER_AUTHORIZATION_LIFETIME,
         )
 
     def cancel_customer_token(self, token: str) -> None:

@@ -23,6 +23,11 @@ SESSION_LIFETIME = timedelta(hours=47)
 # Counted from the order's placement, a little after the approval: asking past the real end is harmless
 # (Klarna refuses, and the shop stops asking).
 AUTHORIZATION_LIFETIME = timedelta(minutes=60)
+# An order's authorization lapses uncaptured after Klarna's default of 28 days (the merchant's agreement may
+# set another). A renewal's token order answers with no expiry, and reading the order back for it would cost
+# one more call per renewal: its expiry is counted from the answer with this; the payment's operation page
+# reads the order's own.
+ORDER_AUTHORIZATION_LIFETIME = timedelta(days=28)
 OM_STATUS = {"AUTHORIZED": "authorized", "PART_CAPTURED": "captured", "CAPTURED": "captured",
              "CANCELLED": "cancelled", "EXPIRED": "expired", "CLOSED": "captured"}
 
