@@ -14,6 +14,7 @@ from ..models import PaymentAttempt, PaymentEvent, PaymentOperation, WebhookDeli
 from ..providers.registry import get_adapter
 from ..providers.types import Operation
 from ..services.inbound import inbound_apply
+from ..services.operation_outcomes import provider_figures_book
 from ..services.order_management import operations_allowed, provider_order
 from .actions import action_links
 from .operations import OPERATIONS, ExpiringFilter, operation_urls
@@ -133,6 +134,15 @@ class PaymentAttemptAdmin(ReadOnlyAdmin):
 
     def get_urls(self):
         return operation_urls(self) + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # What was captured or refunded in the provider's own dashboard is booked before the page shows the
+        # figures (probe I I8).
+        pk = int(object_id) if str(object_id).isdigit() and len(str(object_id)) < 19 else None
+        attempt = PaymentAttempt.objects.filter(pk=pk).first() if pk else None
+        if attempt is not None:
+            provider_figures_book(attempt, source="admin")
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="order management")
     def operations_html(self, obj):

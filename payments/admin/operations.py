@@ -13,6 +13,7 @@ from common.fields import MoneyField
 
 from ..models import PaymentAttempt, PaymentOperation
 from ..services.confirmations import operation_confirmed
+from ..services.operation_outcomes import provider_figures_book
 from ..services.order_management import (
     operations_allowed,
     payment_cancel,
@@ -130,6 +131,8 @@ def operation_view(model_admin, request, pk, name):
         messages.error(request, "That action is not available.")
         return redirect(reverse("admin:payments_paymentattempt_changelist"))
     attempt = get_object_or_404(PaymentAttempt, pk=pk)
+    if request.method == "GET" and provider_figures_book(attempt, source="admin"):
+        attempt.refresh_from_db()  # captured or refunded in the provider's dashboard: the figures shown below
     title, form_class, run = OPERATIONS[name]
     order = provider_order(attempt) if attempt.kind != PaymentAttempt.Kind.UPSELL else None
     # A stale page or a hand-typed URL: the action is not open to this payment now; nothing runs.

@@ -221,3 +221,25 @@ def operations_reconcile(*, now=None, older_than=None, limit=200) -> int:
         conclude = created_at <= now - timedelta(seconds=older_than)
         settled += operation_settle(operation_id=pk, conclude=conclude).result != PaymentOperation.Result.PENDING
     return settled
+
+
+def provider_figures_book(attempt, *, source="provider") -> bool:
+    """Book what the provider's order shows beyond our books: a capture or refund the merchant made in the
+    provider's own dashboard, which no notification reports (Klarna Payments sends none for them: probe I I8,
+    admin said "captured € 0.00" on the page whose confirmation read "€ 1.00 captured"). Run when admin shows
+    the payment, from the read it makes anyway. Nothing while an operation of ours is under way on it (that one
+    books its own effect); never lowers the books (provider_order_book). Returns whether it booked."""
+    if attempt.kind == PaymentAttempt.Kind.UPSELL or attempt.status not in (Status.AUTHORIZED, Status.CAPTURED,
+                                                                             Status.PARTIALLY_REFUNDED):
+        return False
+    if PaymentOperation.objects.filter(attempt__order_id=attempt.order_id,
+                                       result=PaymentOperation.Result.PENDING).exists():
+        return False
+    order = provider_order(attempt)
+    head = order.head
+    if not order.from_provider or (order.captured <= head.captured_amount and order.refunded <= head.refunded_amount):
+        return False
+    provider_order_book(order, source=source, message=(
+        f"Booked from the provider's order: {order.money(order.captured)} captured and {order.money(order.refunded)} "
+        f"refunded in all, done at the provider (its dashboard) and reported by no message"))
+    return True

@@ -295,3 +295,29 @@ def test_a_lost_refund_is_not_credited_with_a_later_refunds_effect(emulator, cli
     lost.refresh_from_db()
     attempt.refresh_from_db()
     assert lost.result == "refused" and attempt.refunded_amount == 300
+
+
+def test_a_capture_and_refund_made_in_klarnas_dashboard_are_booked_when_admin_shows_the_payment(
+        authorized, emulator, admin_client):
+    """Probe I I8: Klarna sends no notification for a capture or refund made in its merchant portal; admin showed
+    "captured € 0.00, refunded € 0.00" on the page whose own confirmation read "€ 1.00 captured, € 0.50 refunded"."""
+    import uuid
+
+    from django.urls import reverse
+
+    from payments.providers.registry import get_adapter
+
+    client = get_adapter("klarna_payments").client
+    oid = authorized.provider_reference
+    client.order_action(oid, "captures", {"captured_amount": 100}, idempotency_key=str(uuid.uuid4()))
+    client.order_action(oid, "refunds", {"refunded_amount": 50}, idempotency_key=str(uuid.uuid4()))
+
+    page = admin_client.get(reverse("admin:payments_paymentattempt_change", args=[authorized.pk])).content.decode()
+    authorized.refresh_from_db()
+    assert authorized.captured_amount == 100 and authorized.refunded_amount == 50
+    assert authorized.status == "authorized"  # the rest can still be captured
+    assert "€\u00a01.00" in page and "€\u00a00.50" in page
+    assert "done at the provider" in authorized.events.last().message
+    admin_client.get(reverse("admin:payments_paymentattempt_change", args=[authorized.pk]))
+    assert authorized.events.filter(message__contains="done at the provider").count() == 1  # booked once
+    assert admin_client.get("/admin/payments/paymentattempt/99999999999999999999999/change/").status_code in (302, 404)
