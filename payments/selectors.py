@@ -45,10 +45,10 @@ def route_choices(*, country: str = "", recurring: bool = False) -> list[RouteCh
     return choices
 
 
-def route_detail_problems(route: str, *, shipping: Address, billing: Address) -> list[DetailProblem]:
-    """What the route's provider cannot take of these addresses (PaymentAdapter.detail_problems), for the
-    checkout form to say on the fields before any order is placed."""
-    return get_adapter(route).detail_problems(shipping=shipping, billing=billing)
+def route_detail_problems(route: str, *, shipping: Address, billing: Address, email: str = "") -> list[DetailProblem]:
+    """What the route's provider cannot take of these addresses and e-mail (PaymentAdapter.detail_problems),
+    for the checkout form to say on the fields before any order is placed."""
+    return get_adapter(route).detail_problems(shipping=shipping, billing=billing, email=email)
 
 
 def route_names() -> dict[str, str]:

@@ -153,6 +153,7 @@ DETAIL_FIELDS = {
     "billing": {"first_name": "billing_first_name", "last_name": "billing_last_name", "line1": "billing_line1",
                 "line2": "billing_line2", "city": "billing_city", "postcode": "billing_postcode",
                 "country": "billing_country"},
+    "customer": {"email": "email"},
 }
 
 
@@ -161,17 +162,19 @@ def _form_address(cleaned, names) -> Address:
 
 
 def check_route_details(form, cleaned, *, same_billing: bool):
-    """What the chosen route's provider cannot take of the addresses (a one-letter name, a street line in
-    which it finds no house number), said on the field, so the form and the route agree and no order is
-    placed that the route would then refuse (probe G F6, F7)."""
+    """What the chosen route's provider cannot take of the addresses and e-mail (a one-letter name, a street
+    line in which it finds no house number, a line longer than its spec allows), said on the field, so the
+    form and the route agree and no order is placed that the route would then refuse (probe G F6, F7; I I5)."""
     route = getattr(form, "routes", {}).get(cleaned.get("route"))
     if route is None:
         return
     shipping = _form_address(cleaned, DETAIL_FIELDS["shipping"])
     billing = shipping if same_billing else _form_address(cleaned, DETAIL_FIELDS["billing"])
-    for problem in route_detail_problems(route.key, shipping=shipping, billing=billing):
+    for problem in route_detail_problems(route.key, shipping=shipping, billing=billing,
+                                         email=cleaned.get("email") or ""):
         # With one address for both, a billing problem is the shipping field's.
-        name = DETAIL_FIELDS["shipping" if same_billing else problem.address][problem.field]
+        where = "shipping" if same_billing and problem.address == "billing" else problem.address
+        name = DETAIL_FIELDS[where][problem.field]
         if name not in form.errors:
             form.add_error(name, problem.message)
 

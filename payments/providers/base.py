@@ -13,7 +13,7 @@ InvalidReturn (the provider or a message said something we cannot read).
 from abc import ABC, abstractmethod
 from datetime import datetime
 
-from ..exceptions import OperationNotSupported
+from ..exceptions import OperationNotSupported, RouteNotAvailable
 from .types import (
     Address,
     Capabilities,
@@ -44,14 +44,28 @@ class PaymentAdapter(ABC):
     def check_checkout(self, request: CheckoutRequest) -> None:
         """Refuse, before any attempt exists or any call is made, a checkout this route knows its provider
         would refuse (a cart it cannot express, say). Raises RouteNotAvailable whose shopper_message says
-        why; pure: calls no provider. `request.reference` and its URLs are still empty here."""
+        why; pure: calls no provider. `request.reference` and its URLs are still empty here. By default it
+        refuses what detail_problems names (an order placed on another route, retried here)."""
+        self.refuse_detail_problems(request)
 
-    def detail_problems(self, *, shipping: Address, billing: Address) -> list[DetailProblem]:
+    def detail_problems(self, *, shipping: Address, billing: Address, email: str = "") -> list[DetailProblem]:
         """The shopper's details this route's provider cannot take (a name too short, a street line without
-        the house number it needs), each on its field, so checkout says so on the form before any order
-        exists; check_checkout refuses the same ones later (an order placed on another route, retried
-        here). Pure: calls no provider. Most routes take whatever the form took: none."""
+        the house number it needs, a line or an e-mail longer than its spec allows), each on its field, so
+        checkout says so on the form before any order exists; check_checkout refuses the same ones later
+        (an order placed on another route, retried here). Pure: calls no provider. Most routes take
+        whatever the form took: none."""
         return []
+
+    def refuse_detail_problems(self, request: CheckoutRequest) -> None:
+        """Raise RouteNotAvailable naming the first of the order's details detail_problems names, with the
+        words the checkout form shows on its field; nothing when there is none."""
+        problems = self.detail_problems(shipping=request.shipping_address, billing=request.billing_address,
+                                        email=request.customer.email)
+        if problems:
+            first = problems[0]
+            raise RouteNotAvailable(f"{self.key} cannot take the {first.address} {first.field}",
+                                    shopper_message=f"{first.message} Please change it with \"Change details\" "
+                                                    "or choose another payment method.")
 
     @abstractmethod
     def start_checkout(self, request: CheckoutRequest) -> StartOutcome:

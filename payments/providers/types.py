@@ -118,8 +118,8 @@ class DetailProblem:
     """A detail of one of the shopper's addresses the route's provider cannot take (adapters'
     detail_problems): said on the checkout form, on the field, before any order is placed."""
 
-    address: str  # "shipping" or "billing"
-    field: str    # the Address field: "first_name", "last_name", "line1", "line2", "city", "postcode"
+    address: str  # "shipping" or "billing"; "customer" for the shopper's own details (field "email")
+    field: str    # the Address field: "first_name", "last_name", "line1", "line2", "city", "postcode"; "email"
     message: str  # for the shopper, naming the route and the detail
 
 

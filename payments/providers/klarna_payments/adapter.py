@@ -27,8 +27,10 @@ from ..base import PaymentAdapter
 from ..inbound import derived_key
 from ..types import (
     APPROVED,
+    Address,
     Capabilities,
     CheckoutRequest,
+    DetailProblem,
     Identity,
     InboundMessage,
     Operation,
@@ -45,9 +47,11 @@ from ..types import (
 from .client import KlarnaClient
 from .order_lines import Item, OrderLinesError, items_from_checkout, klarna_amounts, order_line
 from .wire import (
+    ADDRESS_LIMITS,
     AUTHORIZATION_LIFETIME,
     FRAUD_STATUS,
     MARKETS,
+    MAX_EMAIL,
     OM_STATUS,
     ORDER_AUTHORIZATION_LIFETIME,
     SESSION_LIFETIME,
@@ -113,6 +117,22 @@ class KlarnaPaymentsAdapter(PaymentAdapter):
         }
 
     # --- checkout ---------------------------------------------------------------------------------
+    def detail_problems(self, *, shipping: Address, billing: Address, email: str = "") -> list[DetailProblem]:
+        """Each detail longer than the spec lets Klarna take (wire.ADDRESS_LIMITS, MAX_EMAIL): said on the
+        form, since Klarna would refuse the order only after the shopper approved it in the widget."""
+        problems = []
+        for role, address in (("shipping", shipping), ("billing", billing)):
+            for field, limit in ADDRESS_LIMITS.items():
+                value = getattr(address, field).strip()
+                if len(value) > limit:
+                    problems.append(DetailProblem(role, field, self._too_long(limit, len(value))))
+        if len(email.strip()) > MAX_EMAIL:
+            problems.append(DetailProblem("customer", "email", self._too_long(MAX_EMAIL, len(email.strip()))))
+        return problems
+
+    def _too_long(self, limit: int, length: int) -> str:
+        return f"{self.display_name} takes at most {limit} characters here (this has {length}). Please shorten it."
+
     def start_checkout(self, request: CheckoutRequest) -> Widget:
         session = self.client.create_session(self.session_body(request))
         if not isinstance(session, dict) or not session.get("client_token"):

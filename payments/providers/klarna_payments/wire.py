@@ -30,6 +30,13 @@ AUTHORIZATION_LIFETIME = timedelta(minutes=60)
 ORDER_AUTHORIZATION_LIFETIME = timedelta(days=28)
 OM_STATUS = {"AUTHORIZED": "authorized", "PART_CAPTURED": "captured", "CAPTURED": "captured",
              "CANCELLED": "cancelled", "EXPIRED": "expired", "CLOSED": "captured"}
+# The spec's limits on what address_body sends (payments v1 `address`: given_name, family_name, street_address,
+# street_address2, city, email 99 characters; postal_code 10), by the shop's Address field. Klarna refuses a
+# longer one (400 BAD_VALUE) only when the order is placed, after the shopper approved in the widget, so the
+# checkout form refuses it first (the adapter's detail_problems): a street cut short could lose its house
+# number, an e-mail cannot be cut at all.
+ADDRESS_LIMITS = {"first_name": 99, "last_name": 99, "line1": 99, "line2": 99, "city": 99, "postcode": 10}
+MAX_EMAIL = 99
 
 
 def intent_for(request: CheckoutRequest) -> str:

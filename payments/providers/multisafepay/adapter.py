@@ -164,7 +164,7 @@ class MultiSafepayAdapter(PaymentAdapter):
                                                     "payment method.")
         return cart
 
-    def detail_problems(self, *, shipping: Address, billing: Address) -> list[DetailProblem]:
+    def detail_problems(self, *, shipping: Address, billing: Address, email: str = "") -> list[DetailProblem]:
         """A name under 2 characters (MultiSafepay's minimum, which we cannot make up) and a street line
         in which no house number can be told apart (`house_number` is required for Klarna)."""
         problems = []
@@ -184,12 +184,7 @@ class MultiSafepayAdapter(PaymentAdapter):
         names (an order placed on another route and retried here), an order placed without the shopper's
         IP address (its risk check needs it)."""
         self.cart(request)
-        problems = self.detail_problems(shipping=request.shipping_address, billing=request.billing_address)
-        if problems:
-            first = problems[0]
-            raise RouteNotAvailable(f"multisafepay cannot take the {first.address} {first.field}",
-                                    shopper_message=f"{first.message} Please change it with \"Change details\" "
-                                                    "or choose another payment method.")
+        self.refuse_detail_problems(request)
         if not request.customer.ip_address:
             raise RouteNotAvailable("multisafepay needs the shopper's IP address",
                                     shopper_message=f"{self.display_name} cannot be used for this order. "
