@@ -103,3 +103,20 @@ def test_a_one_letter_first_name_placed_on_another_route_is_refused_before_any_c
     assert "needs at least 2 letters in the first name" in refused.value.shopper_message
     assert "Change details" in refused.value.shopper_message
     assert not PaymentAttempt.objects.filter(order=order).exists() and not creates_sent(msp)
+
+
+# --- probe I I5: an e-mail over the spec's 64 characters (Customer.yaml, GatewayInfoBNPL.yaml) ---------------
+def test_an_email_over_64_characters_is_refused_on_its_field_and_another_route_takes_it(msp, client):
+    email = "anna.maria.jansen-van-der-berg@a-rather-long-mail-domain.example.com"
+    assert len(email) == 68
+    response = place_order(client, email=email)
+    assert "takes an e-mail address of at most 64 characters" in form_error(response, "email")
+    assert not creates_sent(msp)
+    assert place_order(client, quantity=0, route="next", email=email).status_code == 303
+
+
+def test_an_email_of_64_characters_reaches_msps_page(msp, client):
+    email = "anna.maria.jansen-van-der-berg@a-rather-long-mail-domain.example"
+    assert len(email) == 64
+    reaches_msp_page(place_order(client, email=email))
+    assert sent(msp)["customer"]["email"] == email

@@ -17,7 +17,8 @@ Choices where the docs are silent:
   zone and are Amsterdam time, which errs early if they are UTC.
 - Addresses: one street line is split into `address1`, `house_number` and the floor or door, which goes
   to `address2` (streets.py); names, street, second line and city are cut to the spec's lengths, a name
-  under 2 characters or a line without a house number is refused on the checkout form (detail_problems).
+  under 2 characters, a line without a house number or an e-mail over 64 characters is refused on the
+  checkout form (detail_problems).
 - MultiSafepay has no idempotency key: a create whose answer was lost is read back before anything else
   (its link is not in GET, so such an order is cancelled and the shopper tries again); shipping or
   cancelling twice is accepted and changes nothing; an identical refund within 5 minutes is refused (1034).
@@ -86,6 +87,9 @@ AUTH_HEADER = "Auth"
 NAME_LENGTHS = (2, 25)
 MAX_ADDRESS_LINE = 64
 MAX_CITY = 50
+# Customer.yaml, GatewayInfoBNPL.yaml: `email` maxLength 64. An e-mail cannot be cut (it would be another
+# address, or none): a longer one is refused on the checkout form (detail_problems).
+MAX_EMAIL = 64
 NAME_FIELDS = {"first_name": "first name", "last_name": "last name"}
 
 log = logging.getLogger(__name__)
@@ -116,7 +120,7 @@ def _address(address, request: CheckoutRequest) -> dict:
             "last_name": cut(address.last_name, NAME_LENGTHS[1]),
             "address1": cut(street.street, MAX_ADDRESS_LINE), "address2": cut(line2, MAX_ADDRESS_LINE),
             "house_number": street.number, "zip_code": address.postcode, "city": cut(address.city, MAX_CITY),
-            "country": address.country, "email": request.customer.email[:64],
+            "country": address.country, "email": request.customer.email[:MAX_EMAIL],
             "phone": request.customer.phone[:25]}
 
 
@@ -165,9 +169,14 @@ class MultiSafepayAdapter(PaymentAdapter):
         return cart
 
     def detail_problems(self, *, shipping: Address, billing: Address, email: str = "") -> list[DetailProblem]:
-        """A name under 2 characters (MultiSafepay's minimum, which we cannot make up) and a street line
-        in which no house number can be told apart (`house_number` is required for Klarna)."""
+        """A name under 2 characters (MultiSafepay's minimum, which we cannot make up), a street line in
+        which no house number can be told apart (`house_number` is required for Klarna) and an e-mail over
+        the spec's 64 characters."""
         problems = []
+        if len(email.strip()) > MAX_EMAIL:
+            problems.append(DetailProblem("customer", "email", f"{self.display_name} takes an e-mail address of "
+                                                               f"at most {MAX_EMAIL} characters (this has "
+                                                               f"{len(email.strip())}). Please use a shorter one."))
         for role, address in (("shipping", shipping), ("billing", billing)):
             for field, words in NAME_FIELDS.items():
                 value = getattr(address, field).strip()
@@ -192,7 +201,7 @@ class MultiSafepayAdapter(PaymentAdapter):
 
     def order_body(self, request: CheckoutRequest) -> dict:
         cart, customer = self.cart(request), request.customer
-        gateway_info = {"phone": customer.phone[:25], "email": customer.email[:64]}
+        gateway_info = {"phone": customer.phone[:25], "email": customer.email[:MAX_EMAIL]}
         if customer.birthday:
             gateway_info["birthday"] = customer.birthday.isoformat()
         if customer.gender in GENDERS:
