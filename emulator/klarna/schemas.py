@@ -42,8 +42,13 @@ def amend(api: str, components: dict) -> dict:
 # --- fallbacks (only the fields the emulator reads, with the spec's types and bounds) ----------
 _INT = {"type": "integer"}
 _STR = {"type": "string"}
+_TEXT99 = {"type": "string", "maxLength": 99}
+# The spec's `address` bounds: Klarna refuses a longer street or name (BAD_VALUE) when the order is placed.
 _ADDRESS = {"type": "object", "additionalProperties": True, "properties": {
-    "email": _STR, "country": {"type": "string", "pattern": "^[A-Za-z]{2,2}$"}, "postal_code": {
+    **{field: _TEXT99 for field in ("attention", "city", "email", "family_name", "given_name", "organization_name",
+                                    "region", "street_address", "street_address2")},
+    "phone": {"type": "string", "minLength": 5, "maxLength": 99}, "title": {"type": "string", "maxLength": 20},
+    "country": {"type": "string", "pattern": "^[A-Za-z]{2,2}$"}, "postal_code": {
         "type": "string", "maxLength": 10}}}
 _SUBSCRIPTION = {"type": "object", "required": ["name", "interval", "interval_count"], "properties": {
     "name": {"type": "string", "minLength": 1, "maxLength": 255},

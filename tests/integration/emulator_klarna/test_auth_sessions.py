@@ -181,3 +181,15 @@ def test_unrouted_methods_answer_405_in_klarnas_error_shape(emulator):
     body = refused.json()
     assert (body["error_code"], body["correlation_id"]) == ("METHOD_NOT_ALLOWED",
                                                              refused.headers["Klarna-Correlation-Id"])
+
+
+def test_without_the_specs_the_address_limits_still_hold(tmp_path):
+    """Probe I I5: the hand-written fallback keeps the spec's `address` bounds (99 characters, postcode 10),
+    so the emulator refuses what Klarna refuses even without the reference folder."""
+    with EmulatorProcess().start(env={"EMULATOR_SPEC_DIR": str(tmp_path), "EMULATOR_CLOCK_TICK_SECONDS": "0",
+                                      "EMULATOR_REQUEST_LOG_FILE": ""}) as bare:
+        address = {"street_address": "Drottninggatan " + "x" * 84 + " 1", "country": "SE"}
+        refused = call(bare, "POST", "/payments/v1/sessions", cart(shipping_address=address))
+        assert error(refused)[2] == ["Bad value: shipping_address.street_address"]
+        address["street_address"] = address["street_address"][:97] + " 1"
+        assert call(bare, "POST", "/payments/v1/sessions", cart(shipping_address=address)).status_code == 200

@@ -157,3 +157,26 @@ def test_idempotency_keys_last_24_hours_on_the_emulator_clock(emulator):
     assert call(emulator, "POST", "/payments/v1/sessions", cart(), headers=key).json()["session_id"] == first
     emulator.advance_clock(seconds=24 * 3600 + 1)
     assert call(emulator, "POST", "/payments/v1/sessions", cart(), headers=key).json()["session_id"] != first
+
+
+# Probe I I5: the spec's `address` limits (payments-v1 `address`: 99 characters, postal_code 10, title 20).
+ADDRESS = {"given_name": "Sam", "family_name": "Andersson", "email": "customer@email.se",
+           "street_address": "Drottninggatan 1", "street_address2": "", "postal_code": "11151",
+           "city": "Stockholm", "country": "SE"}
+OVER = {"given_name": "G" * 100, "family_name": "F" * 100, "street_address": "Drottninggatan " + "x" * 84 + " 1",
+        "street_address2": "y" * 100, "city": "c" * 100, "email": "e" * 88 + "@email.se.com", "postal_code": "1" * 11}
+
+
+def test_create_order_refuses_address_fields_over_the_specs_limits(emulator):
+    token = authorized(emulator)
+    for field, value in OVER.items():
+        assert len(value) == (11 if field == "postal_code" else 101 if field == "email" else 100) or \
+            field == "street_address" and len(value) == 101
+        address = {**ADDRESS, field: value}
+        refused = call(emulator, "POST", order_path(token), cart(billing_address=address, shipping_address=address))
+        assert error(refused) == (400, "BAD_VALUE", [f"Bad value: billing_address.{field}",
+                                                     f"Bad value: shipping_address.{field}"]), field
+    at_limit = {**ADDRESS, "street_address": "Drottninggatan " + "x" * 82 + " 1", "city": "c" * 99}
+    assert len(at_limit["street_address"]) == 99
+    placed = call(emulator, "POST", order_path(token), cart(billing_address=at_limit, shipping_address=at_limit))
+    assert placed.status_code == 200, placed.text
