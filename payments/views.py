@@ -107,6 +107,10 @@ def payment_return(request, route, token):
     if result.state == "shown" or (request.method == "GET" and result.attempt.status in IN_BETWEEN):
         # Nothing decided yet (or a GET that only shows): the shopper sees where the order stands.
         return redirect(_page_url(attempt, OrderPage.STATUS))
+    if result.refused_after_approval:
+        messages.error(request, f"{get_adapter(route).display_name} did not accept the order with these details, so "
+                                "nothing was charged. Please check your address and e-mail with \"Change details\", "
+                                "or choose another payment method.")
     if result.replaced:
         # An old tab: the order's page (paid, or still to pay with the newer try) says the rest.
         messages.info(request, "You started a newer payment for this order, so this one was not taken.")

@@ -17,19 +17,23 @@ import logging
 
 from django.db import transaction
 
-from ..exceptions import PaymentError, ReturnMismatch
+from ..exceptions import PaymentDeclined, PaymentError, ProviderAuthError, ProviderRequestError, ReturnMismatch
 from ..models import PaymentAttempt
 from ..orders import OrderPaymentStatus, order_book
 from ..providers.registry import get_adapter
 from ..providers.types import APPROVED, ProviderPayment
 from ..selectors import cancelled_by_shop, newer_checkout_exists
-from ..states import IN_BETWEEN, SUCCESSFUL, Status, record_event
+from ..states import IN_BETWEEN, SUCCESSFUL, Status, record_event, transition
 from .payment_confirm import payment_confirm, payment_mismatches
 from .payment_start import REPLACED, checkout_request
 
 log = logging.getLogger(__name__)
 # Closed by the shop's own timeout or a decline while the shopper could still approve at the provider.
 LATE_APPROVAL = frozenset({Status.FAILED, Status.EXPIRED})
+# An approval the provider refused to finish for good (probe I I5: Klarna refuses to place an order whose
+# street is longer than it takes, 400 BAD_VALUE, every time): the shopper approved, nothing was charged,
+# and only other details or another payment method can help.
+APPROVAL_REFUSED = "Refused by the provider after the shopper's approval"
 
 
 def payment_settle(*, attempt, payment: ProviderPayment, source: str, dedupe_key=None, request=None):
@@ -81,6 +85,27 @@ def payment_settle(*, attempt, payment: ProviderPayment, source: str, dedupe_key
                             "Nothing was charged."):
         _release(adapter, attempt, payment)
     return None
+
+
+def approval_refused(*, attempt, error, source: str, dedupe_key=None):
+    """Fail `attempt` when the provider refused to finish its approval for good: `error`, raised by
+    payment_settle's finishing call, is a 400 (the order's own body is invalid: the same body is refused
+    every time) or a decline. Returns the TransitionResult, or None when the refusal is not final and the
+    attempt waits as it is: anything but a 4xx; one about the shop's credentials (ProviderAuthError,
+    401/403; Klarna's 403 also answers an authorization that placed its order already, which reconcile
+    finds from the closed session and places again under the attempt's key); one about the approval the
+    message named (404 unknown or expired, 409 made for another cart or attempt), which a message can
+    carry from another tab or a stale page while the shopper can still approve again on this attempt.
+    Locks the attempt (transition); idempotent: failing a failed attempt changes nothing.
+
+    The attempt still takes a later approval (LATE_APPROVAL) while it is its order's newest checkout."""
+    if not isinstance(error, ProviderRequestError) or isinstance(error, ProviderAuthError):
+        return None
+    if error.http_status != 400 and not isinstance(error, PaymentDeclined):
+        return None
+    return transition(attempt.pk, Status.FAILED, source=source, failure_reason=APPROVAL_REFUSED,
+                      dedupe_key=f"{dedupe_key}:refused"[:120] if dedupe_key else None,
+                      message=f"Approved, but the provider refused to finish it; nothing was charged: {error}"[:500])
 
 
 def _not_chargeable(attempt, order_status) -> str | None:

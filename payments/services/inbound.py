@@ -34,7 +34,7 @@ from ..providers.types import (
 )
 from ..selectors import newer_checkout_exists
 from ..states import IN_BETWEEN, SUCCESSFUL, Status, lock_order_then_attempt, record_event, transition
-from .approvals import payment_settle
+from .approvals import APPROVAL_REFUSED, approval_refused, payment_settle
 from .payment_start import REPLACED, RETURN_SALT, checkout_request
 from .subscriptions import subscription_apply_event
 
@@ -64,6 +64,13 @@ class InboundResult:
         if self.attempt is None or self.attempt.status in SUCCESSFUL | IN_BETWEEN:
             return False
         return self.attempt.failure_reason == REPLACED or newer_checkout_exists(self.attempt)
+
+    @property
+    def refused_after_approval(self) -> bool:
+        """The shopper approved, but the provider refused to finish the payment for good (approvals.
+        approval_refused): nothing was charged, and other details or another method are the way on."""
+        return self.attempt is not None and self.attempt.status == Status.FAILED and \
+            self.attempt.failure_reason == APPROVAL_REFUSED
 
     @property
     def confirming(self) -> bool:
@@ -267,6 +274,13 @@ def _apply_payment(adapter, payment, attempt, *, source, dedupe, request):
                                 request=request if attempt is not None else None)
     except ReturnMismatch as exc:
         return State.MISMATCH, str(exc), target
+    except ProviderError as exc:
+        # Finishing the approval was refused. For good (a body the provider refuses every time): the attempt
+        # fails now, with a page the shopper can act on, rather than "still confirming" until it expires.
+        refused = approval_refused(attempt=target, error=exc, source=source, dedupe_key=dedupe)
+        if refused is None:
+            raise
+        return State.APPLIED, str(exc), refused.attempt
     if result is None:
         # Nothing changed here, but another message may have settled the attempt meanwhile (a webhook that
         # finished it while this return waited for its lock): answer with the attempt as it is now.

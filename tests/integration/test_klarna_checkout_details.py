@@ -82,3 +82,27 @@ def test_a_long_street_placed_on_another_route_is_refused_before_any_call(klarna
     assert "at most 99 characters" in refused.value.shopper_message
     assert "Change details" in refused.value.shopper_message
     assert not PaymentAttempt.objects.filter(order=order).exists() and not sessions_created(klarna)
+
+
+def test_an_order_klarna_refuses_after_the_approval_fails_the_attempt_and_offers_a_retry(klarna, client):
+    """An order whose street was stored before the form knew Klarna's limits (or changed since): the shopper
+    approves in the widget, Klarna refuses to place the order (400 BAD_VALUE street_address), every time.
+    The attempt fails at once with a page that says what to do, instead of 'still confirming' for 48 hours."""
+    from payments.services.reconcile import payments_reconcile
+    from payments.states import Status
+    from tests.integration.klarna_flow import authorization, authorize, post_token
+
+    order = make_order(items=[(make_product(price=1850), 2)], route="klarna_payments")
+    attempt = payment_start(order=order, route="klarna_payments")
+    Order.objects.filter(pk=order.pk).update(shipping_line1=LONG_STREET)
+    token = authorize(klarna, attempt)
+    response = post_token(client, attempt, token)
+    assert response.status_code == 303 and "/payment-failed/" in response["Location"], response.get("Location")
+    attempt.refresh_from_db()
+    assert attempt.status == Status.FAILED
+    assert "BAD_VALUE" in attempt.events.order_by("-pk").first().message
+    assert authorization(klarna, token)["cancelled"], "the approval is given back"
+    page = client.get(response["Location"]).content.decode()
+    assert "still confirming" not in page and "Try again" in page and "Change details" in page
+    assert "Klarna did not accept the order with these details, so nothing was charged" in page
+    assert payments_reconcile(older_than=0).checked == 0, "settled: not asked about again"
