@@ -123,10 +123,18 @@ def subscription_cancelled(*, subscription_id):
 
 
 def refund_issued(*, operation_id):
-    op = PaymentOperation.objects.select_related("attempt__order").get(pk=operation_id)
-    order = op.attempt.order
-    return (f"Refund for order {order.number}",
-            {**_order_context(order), "refund": format_minor(op.amount or 0, order.currency)})
+    """A refund; when it undid a second payment of an order another payment keeps paid (the attempt's
+    `duplicate_of`, payments.services.duplicates), it says so: the order is not refunded and still ships."""
+    op = PaymentOperation.objects.select_related("attempt__order", "attempt__duplicate_of").get(pk=operation_id)
+    order, attempt = op.attempt.order, op.attempt
+    context = {**_order_context(order), "refund": format_minor(op.amount or 0, order.currency)}
+    kept = attempt.duplicate_of
+    if kept is None or not order.is_paid:
+        return f"Refund for order {order.number}", context
+    # "Paid with" names the payment that pays the order, not the one returned (the order's last route).
+    return (f"Your second payment for order {order.number} was returned",
+            {**context, "duplicate": True, "payment_method": _method(kept.route),
+             "returned_method": _method(attempt.route)})
 
 
 CONTENT = {"order_confirmation": order_confirmation, "upsell_added": upsell_added, "renewal_paid": renewal_paid,

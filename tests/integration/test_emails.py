@@ -194,3 +194,30 @@ def test_worker_retries_back_off_within_bounds():
     assert [_backoff(n) for n in range(MAX_RETRIES + 1)] == [30, 60, 120, 240, 480, 900, 900]
     assert send_email.max_retries == MAX_RETRIES
     assert issubclass(ConnectionRefusedError, TRANSIENT) and issubclass(smtplib.SMTPServerDisconnected, TRANSIENT)
+
+
+def test_a_duplicate_payment_refunded_says_the_order_stays_paid_by_the_other(emulator, client, smtp):
+    """Probe I I13: the shopper paid one order twice (an old 29 Next page, then Klarna); the 29 Next payment
+    is undone as a duplicate (refunded: its store captures at once). Its mail says that this second payment
+    was returned and the order stays paid by the other, not "We refunded ... for order ..." as if the order
+    itself were refunded."""
+    from payments.services.payment_start import payment_start
+    from payments.states import Status
+    from tests.integration.klarna_flow import authorize, post_token
+
+    order = make_order(email="dup@example.com")
+    old_page = payment_start(order=order, route="next")
+    klarna = payment_start(order=order, route="klarna_payments")
+    assert post_token(client, klarna, authorize(emulator, klarna)).status_code == 303
+    done = emulator.complete_checkout(old_page.redirect_url, "approve")  # the old tab pays too
+    client.post(urlparse(done["return_url"]).path, {"response": done["response"]})
+    old_page.refresh_from_db()
+    assert old_page.status == Status.REFUNDED and old_page.duplicate_of_id == klarna.pk
+    [returned] = [m for m in smtp.to("dup@example.com") if "Order " not in m["Subject"]]
+    assert returned["Subject"] == f"Your second payment for order {order.number} was returned"
+    for body in (smtp.text(returned), smtp.html(returned)):
+        body = " ".join(re.sub(r"<[^>]+>", "", body).split())
+        assert "Your refund is on its way" not in body and "We refunded" not in body
+        assert "paid twice" in body
+        assert "We returned your payment with Klarna (via 29 Next) of € 54.95" in body
+        assert "stays paid by your payment with Klarna and ships as usual" in body
