@@ -106,3 +106,27 @@ def test_an_order_klarna_refuses_after_the_approval_fails_the_attempt_and_offers
     assert "still confirming" not in page and "Try again" in page and "Change details" in page
     assert "Klarna did not accept the order with these details, so nothing was charged" in page
     assert payments_reconcile(older_than=0).checked == 0, "settled: not asked about again"
+
+
+def test_klarnas_callback_refused_first_then_the_browser_gets_the_retry_page(klarna, client):
+    """Klarna's authorization callback may deliver the token before the browser: the refusal fails the
+    attempt once, and the browser's POST of the same token is answered from it, with the same page."""
+    import json
+    from urllib.parse import urlparse
+
+    from payments.services.payment_start import return_url
+    from payments.states import Status
+    from tests.integration.klarna_flow import authorize, post_token
+
+    order = make_order(items=[(make_product(price=1850), 2)], route="klarna_payments")
+    attempt = payment_start(order=order, route="klarna_payments")
+    Order.objects.filter(pk=order.pk).update(shipping_line2="y" * 110)
+    token = authorize(klarna, attempt)
+    body = json.dumps({"authorization_token": token, "session_id": attempt.provider_session})
+    answer = client.post(urlparse(return_url(attempt)).path, body, content_type="application/json")
+    assert answer.status_code == 200 and answer.json() == {"status": "failed"}
+    response = post_token(client, attempt, token)
+    assert response.status_code == 303 and "/payment-failed/" in response["Location"]
+    assert "did not accept the order with these details" in client.get(response["Location"]).content.decode()
+    attempt.refresh_from_db()
+    assert attempt.status == Status.FAILED and attempt.events.filter(to_status=Status.FAILED).count() == 1
