@@ -330,7 +330,11 @@ def transitions_succeeded(successes: list[Success], *, source) -> list[Success]:
                 columns["provider_reference"] = per_row(list(references.items()), models.CharField(),
                                                          default=models.F("provider_reference"))
             expiries = [(s.attempt.pk, s.authorization_expires_at) for s in fast if s.authorization_expires_at]
-            if expiries:  # in the same UPDATE: no statement more
+            if expiries and len(expiries) == len(fast):
+                # One value for the batch, the earliest (they differ by the milliseconds between the provider's
+                # answers): a CASE per row costs the ORM about a millisecond a row to build.
+                columns["authorization_expires_at"] = min(expiry for _, expiry in expiries)
+            elif expiries:  # in the same UPDATE either way: no statement more
                 columns["authorization_expires_at"] = per_row(expiries, models.DateTimeField(),
                                                                default=models.F("authorization_expires_at"))
             PaymentAttempt.objects.filter(pk__in=[s.attempt.pk for s in fast]).update(updated_at=now, **columns)
