@@ -18,15 +18,20 @@ from tests.integration.klarna_flow import ROUTE, authorization, authorize, post_
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def token_answers(emulator, token, status, *, when="before", times=20):
+    """Klarna answers `status` to the next `times` asks for the customer token of authorization `token`."""
+    emulator.control("POST", "/_emulator/faults", json={
+        "method": "POST", "path": f"/klarna/payments/v1/authorizations/{token}/customer-token", "kind": "error",
+        "status": status, "when": when, "times": times})
+
+
 def subscribe_with_klarna_unreachable(emulator, client, *, when="before", status=503):
     """Checkout of a subscription, Klarna answering `status` to every ask for the customer token (`when`:
     "before" it made one, or "after", the answer lost). Returns the subscription and the authorization token."""
     beans = make_product(kind="subscription", interval="month", interval_count=1, price=1650, vat_rate_bp=900)
     attempt = payment_start(order=make_order(items=[(beans, 1)], shipping_fee=0), route=ROUTE)
     token = authorize(emulator, attempt)
-    emulator.control("POST", "/_emulator/faults", json={
-        "method": "POST", "path": f"/klarna/payments/v1/authorizations/{token}/customer-token", "kind": "error",
-        "status": status, "when": when, "times": 20})
+    token_answers(emulator, token, status, when=when)
     assert post_token(client, attempt, token).status_code == 303
     emulator.control("DELETE", "/_emulator/faults")
     attempt.refresh_from_db()
@@ -61,9 +66,7 @@ def test_a_token_klarna_could_not_be_reached_for_is_issued_on_the_next_run_and_r
 
 def test_klarna_still_unreachable_keeps_the_grant_for_the_next_run(emulator, client):
     sub, token = subscribe_with_klarna_unreachable(emulator, client)
-    emulator.control("POST", "/_emulator/faults", json={
-        "method": "POST", "path": f"/klarna/payments/v1/authorizations/{token}/customer-token", "kind": "error",
-        "status": 503, "times": 20})
+    token_answers(emulator, token, 503)
     assert subscriptions_issue_tokens() == {"issued": 0, "given_up": 0}
     sub.refresh_from_db()
     assert sub.customer_token == "" and sub.token_grant == token and not sub.events.filter(kind="token").exists()
@@ -81,9 +84,7 @@ def test_a_grant_past_the_authorizations_hour_is_given_up_and_the_merchant_told(
 
 def test_a_token_klarna_refuses_is_given_up_at_once(emulator, client):
     sub, token = subscribe_with_klarna_unreachable(emulator, client)
-    emulator.control("POST", "/_emulator/faults", json={
-        "method": "POST", "path": f"/klarna/payments/v1/authorizations/{token}/customer-token", "kind": "error",
-        "status": 403, "times": 1})
+    token_answers(emulator, token, 403, times=1)
     assert subscriptions_issue_tokens() == {"issued": 0, "given_up": 1}
     sub.refresh_from_db()
     assert sub.token_grant == "" and "refused" in sub.events.get(kind="token").message
