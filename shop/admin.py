@@ -10,8 +10,10 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
 from payments.models import PaymentAttempt
+from payments.selectors import route_names
+from payments.states import SUCCESSFUL
 
-from .forms import MoneyField, PercentField, check_address
+from .forms import MoneyField, PercentField, check_address, check_details_for_route
 from .models import EmailNotification, Order, OrderLine, Product, UpsellOffer, currency_refusal
 from .pricing import format_interval, format_minor, format_percent
 
@@ -95,7 +97,21 @@ class OrderAdminForm(forms.ModelForm):
         check_address(self, cleaned, "shipping", ("first_name", "last_name"))
         if not cleaned.get("billing_same_as_shipping"):
             check_address(self, cleaned, "billing", ("billing_first_name", "billing_last_name"))
+        # And as the order's payment route takes them (a street longer than Klarna's 99 characters would make
+        # its next renewal refused: probe I I2), for the details changed here.
+        for route in self._routes():
+            check_details_for_route(self, cleaned, route, same_billing=bool(cleaned.get("billing_same_as_shipping")),
+                                    only=set(self.changed_data))
         return cleaned
+
+    def _routes(self) -> set[str]:
+        """The routes whose providers receive this order's details: those of its payments that went through,
+        else the route the shopper chose last."""
+        if self.instance.pk is None:
+            return set()
+        paid = set(PaymentAttempt.objects.filter(order_id=self.instance.pk, status__in=sorted(SUCCESSFUL))
+                   .values_list("route", flat=True))
+        return (paid or {self.instance.route}) & set(route_names())  # a route since switched off checks nothing
 
 
 @admin.register(Product)

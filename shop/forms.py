@@ -166,16 +166,21 @@ def check_route_details(form, cleaned, *, same_billing: bool):
     line in which it finds no house number, a line longer than its spec allows), said on the field, so the
     form and the route agree and no order is placed that the route would then refuse (probe G F6, F7; I I5)."""
     route = getattr(form, "routes", {}).get(cleaned.get("route"))
-    if route is None:
-        return
+    if route is not None:
+        check_details_for_route(form, cleaned, route.key, same_billing=same_billing)
+
+
+def check_details_for_route(form, cleaned, route_key: str, *, same_billing: bool, only=None):
+    """check_route_details for the route `route_key`; `only`: the form fields to judge (admin judges only the
+    details it changes), None for all."""
     shipping = _form_address(cleaned, DETAIL_FIELDS["shipping"])
     billing = shipping if same_billing else _form_address(cleaned, DETAIL_FIELDS["billing"])
-    for problem in route_detail_problems(route.key, shipping=shipping, billing=billing,
+    for problem in route_detail_problems(route_key, shipping=shipping, billing=billing,
                                          email=cleaned.get("email") or ""):
         # With one address for both, a billing problem is the shipping field's.
         where = "shipping" if same_billing and problem.address == "billing" else problem.address
         name = DETAIL_FIELDS[where][problem.field]
-        if name not in form.errors:
+        if name not in form.errors and (only is None or name in only):
             form.add_error(name, problem.message)
 
 

@@ -454,3 +454,26 @@ def test_a_renewal_only_authorized_keeps_when_its_authorization_lapses(klarna, c
                         if o["order_id"] == attempt.provider_reference)
     assert attempt.status == Status.AUTHORIZED and attempt.authorization_expires_at is not None
     assert abs((attempt.authorization_expires_at - parse_datetime(klarna_order["expires_at"])).total_seconds()) < 60
+
+
+def test_an_address_corrected_in_admin_is_checked_as_the_orders_route_takes_it(klarna, client, admin_client):
+    """Probe I I2's start: admin saved a 104-character street on an order paid with Klarna (Klarna takes 99), and
+    the next renewal was refused. The correction is refused on the field, as checkout refuses it; other details
+    of the order can still be corrected."""
+    from django.urls import reverse
+
+    from shop.models import Order
+    from tests.integration.admin_forms import order_change_form
+
+    sub = subscribe(klarna, client)
+    order = Order.objects.get(pk=sub.order_id)
+    url = reverse("admin:shop_order_change", args=[order.pk])
+    data = {**order_change_form(), **{name: getattr(order, name) for name in (
+        "email", "phone", "first_name", "last_name", "shipping_line1", "shipping_line2", "shipping_postcode",
+        "shipping_city", "shipping_country")}}
+    street = "Burgemeester van Roijensingel Noordzijde tegenover de Oude Kerk en naast het Stadhuis van Amsterdam 1234"
+    refused = admin_client.post(url, dict(data, shipping_line1=street))
+    assert refused.status_code == 200 and "Klarna takes at most 99 characters" in refused.content.decode()
+    order.refresh_from_db()
+    assert order.shipping_line1 != street
+    assert admin_client.post(url, dict(data, phone="+31 6 9999 0000")).status_code == 302
