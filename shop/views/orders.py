@@ -85,12 +85,14 @@ def order_confirmation(request, token):
     if order.status in UNPAID_FINAL:
         return redirect(order_url(order, "shop:order_failed"))
     here = _settle_cart(request, order)
+    refund = selectors.order_refund(order) if order.is_paid else None
     return render(request, "shop/order_confirmation.html", {
         "order": order,
+        "refund": refund,
         "status_url": order_url(order),
         # One-click extras only for the browser that placed the order (see views.upsells), each with the
         # signed terms its form posts back.
-        "offers": upsell_offers_shown(order) if order.is_paid and here else [],
+        "offers": upsell_offers_shown(order) if order.is_paid and here and not refund else [],
         "upsells": upsells_of(order),
         "upsell_status_url": reverse("shop:upsell_status", args=[token]),
         "token": token,

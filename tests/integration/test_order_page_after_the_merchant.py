@@ -82,6 +82,10 @@ def test_a_refunded_order_says_it_was_refunded_in_full(emulator, client, route):
     assert f"Your payment of €\u00a0{attempt.amount / 100:.2f} was refunded in full." in html
     assert "Your payment was received" not in html and "We will send a confirmation" not in html
     assert 'id="pay-order"' not in html
+    # The thanks page, opened again from the browser's history, says so too.
+    thanks = client.get(order_url(attempt.order, "shop:order_confirmation")).content.decode()
+    assert f"Your payment of €\u00a0{attempt.amount / 100:.2f} was refunded in full." in thanks
+    assert "A confirmation is on its way" not in thanks
 
 
 @pytest.mark.parametrize("route", sorted(PAY))
@@ -97,3 +101,5 @@ def test_a_partly_refunded_order_says_how_much_was_refunded(emulator, client, ro
     assert "Your payment was received on" in html
     assert "€\u00a012.90 of it was refunded to you" in html
     assert "We will send a confirmation" not in html and 'id="pay-order"' not in html
+    thanks = client.get(order_url(attempt.order, "shop:order_confirmation")).content.decode()
+    assert "€\u00a012.90 of it was refunded to you" in thanks and "A confirmation is on its way" not in thanks
