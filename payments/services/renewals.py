@@ -342,18 +342,22 @@ def _open_charge(subscription_id, *, force=False, past_due_only=False):
         return SubscriptionCharge.objects.select_related("subscription", "attempt__order").get(pk=charge.pk)
 
 
+def _try_failed(charge, exc, source, reason) -> None:
+    """The cycle's try failed (`exc`, the provider's answer): its attempt, and the charge's count of failures,
+    which keys the next try (_charge_token). In the caller's transaction."""
+    transition(charge.attempt.pk, Status.FAILED, source=source, message=str(exc)[:500], failure_reason=reason)
+    SubscriptionCharge.objects.filter(pk=charge.pk).update(failures=charge.failures + 1, last_failure=str(exc)[:255])
+
+
 def _refused(charge, exc, source) -> str:
     """The provider refused the shop's request itself (a field it cannot take, the shop's credentials), not the
     subscriber's payment (probe I I2: a street too long for Klarna was "declined", and the subscriber mailed to
     check their card). The cycle's try failed and the subscription waits past due, so the beat does not send the
     same request again every run; no email goes to the subscriber; the history tells the merchant what to
     correct before "Retry" (or dunning) asks again."""
-    sub, attempt = charge.subscription, charge.attempt
+    sub = charge.subscription
     with transaction.atomic():
-        transition(attempt.pk, Status.FAILED, source=source, message=str(exc)[:500],
-                   failure_reason="Renewal refused by the provider: the shop's request (see the history)")
-        SubscriptionCharge.objects.filter(pk=charge.pk).update(failures=charge.failures + 1,
-                                                               last_failure=str(exc)[:255])
+        _try_failed(charge, exc, source, "Renewal refused by the provider: the shop's request (see the history)")
         subscription_transition(sub.pk, "past_due", source=source,
                                 message=f"Cycle {charge.billing_cycle} not charged: the provider refused the shop's "
                                         f"request ({exc}). Nothing is wrong with the subscriber's payment: correct "
@@ -363,7 +367,7 @@ def _refused(charge, exc, source) -> str:
 
 
 def _declined(charge, exc, source) -> str:
-    sub, attempt = charge.subscription, charge.attempt
+    sub = charge.subscription
     gone = isinstance(exc, TokenRevoked)
     with transaction.atomic():
         if gone and Subscription.objects.select_for_update().filter(
@@ -372,10 +376,7 @@ def _declined(charge, exc, source) -> str:
             # charged and nothing is wrong with their payment method.
             _close_cancelled(charge, source)
             return "skipped"
-        transition(attempt.pk, Status.FAILED, source=source, message=str(exc)[:500],
-                   failure_reason="Renewal declined by the payment provider")
-        SubscriptionCharge.objects.filter(pk=charge.pk).update(failures=charge.failures + 1,
-                                                               last_failure=str(exc)[:255])
+        _try_failed(charge, exc, source, "Renewal declined by the payment provider")
         if gone:
             _stop_for_token(sub, source, f"The provider will not charge this subscriber's token any more "
                                          f"({exc.code}); the subscription stopped. Contact the subscriber.")
