@@ -140,8 +140,8 @@ class PaymentAttemptAdmin(ReadOnlyAdmin):
         # figures (probe I I8).
         pk = int(object_id) if str(object_id).isdigit() and len(str(object_id)) < 19 else None
         attempt = PaymentAttempt.objects.filter(pk=pk).first() if pk else None
-        if attempt is not None:
-            provider_figures_book(attempt, source="admin")
+        if attempt is not None and attempt.kind != PaymentAttempt.Kind.UPSELL:
+            provider_figures_book(provider_order(attempt), source="admin")
         return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="order management")

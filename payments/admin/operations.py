@@ -131,10 +131,10 @@ def operation_view(model_admin, request, pk, name):
         messages.error(request, "That action is not available.")
         return redirect(reverse("admin:payments_paymentattempt_changelist"))
     attempt = get_object_or_404(PaymentAttempt, pk=pk)
-    if request.method == "GET" and provider_figures_book(attempt, source="admin"):
-        attempt.refresh_from_db()  # captured or refunded in the provider's dashboard: the figures shown below
     title, form_class, run = OPERATIONS[name]
     order = provider_order(attempt) if attempt.kind != PaymentAttempt.Kind.UPSELL else None
+    if request.method == "GET" and order is not None and provider_figures_book(order, source="admin"):
+        attempt.refresh_from_db()  # captured or refunded in the provider's dashboard: the figures shown below
     # A stale page or a hand-typed URL: the action is not open to this payment now; nothing runs.
     refusal = (None if order is not None and name in {op.value for op in operations_allowed(attempt, order)}
                else f"{title} is not possible for this payment now.")

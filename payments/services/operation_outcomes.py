@@ -223,21 +223,16 @@ def operations_reconcile(*, now=None, older_than=None, limit=200) -> int:
     return settled
 
 
-def provider_figures_book(attempt, *, source="provider") -> bool:
-    """Book what the provider's order shows beyond our books: a capture or refund the merchant made in the
-    provider's own dashboard, which no notification reports (Klarna Payments sends none for them: probe I I8,
-    admin said "captured € 0.00" on the page whose confirmation read "€ 1.00 captured"). Run when admin shows
-    the payment, from the read it makes anyway. Nothing while an operation of ours is under way on it (that one
-    books its own effect); never lowers the books (provider_order_book). Returns whether it booked."""
-    if attempt.kind == PaymentAttempt.Kind.UPSELL or attempt.status not in (Status.AUTHORIZED, Status.CAPTURED,
-                                                                             Status.PARTIALLY_REFUNDED):
-        return False
-    if PaymentOperation.objects.filter(attempt__order_id=attempt.order_id,
-                                       result=PaymentOperation.Result.PENDING).exists():
-        return False
-    order = provider_order(attempt)
+def provider_figures_book(order: ProviderOrder, *, source="provider") -> bool:
+    """Book what the provider's order (`order`, as admin read it to show the payment) shows beyond our books: a
+    capture or refund the merchant made in the provider's own dashboard, which no notification reports (Klarna
+    Payments sends none for them: probe I I8, admin said "captured € 0.00" on the page whose confirmation read
+    "€ 1.00 captured"). Nothing while an operation of ours is under way on the order (that one books its own
+    effect); never lowers the books (provider_order_book). Returns whether it booked."""
     head = order.head
     if not order.from_provider or (order.captured <= head.captured_amount and order.refunded <= head.refunded_amount):
+        return False
+    if PaymentOperation.objects.filter(attempt__order_id=head.order_id, result=PaymentOperation.Result.PENDING).exists():
         return False
     provider_order_book(order, source=source, message=(
         f"Booked from the provider's order: {order.money(order.captured)} captured and {order.money(order.refunded)} "
