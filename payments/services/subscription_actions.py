@@ -62,9 +62,9 @@ def _still_due(sub, action, due) -> None:
     from .operation_outcomes import in_flight_for
 
     if sub.next_renewal_at != due:
-        now_due = timezone.localtime(sub.next_renewal_at).strftime("%d %b %Y %H:%M") if sub.next_renewal_at else "none"
+        now_due = f"{timezone.localtime(sub.next_renewal_at):%Y-%m-%d %H:%M}" if sub.next_renewal_at else "none"
         raise SubscriptionActionError(
-            f"this page was for the renewal due {timezone.localtime(due):%d %b %Y %H:%M}, and the next one is now "
+            f"this page was for the renewal due {timezone.localtime(due):%Y-%m-%d %H:%M}, and the next one is now "
             f"due {now_due} (renewed, retried or moved since the page was shown): nothing was charged")
     if sub.events.filter(kind="confirmed", payload__action=action, payload__due=due.isoformat(),
                          created_at__gte=timezone.now() - in_flight_for()).exists():
