@@ -74,21 +74,26 @@ def action_page(model_admin, request, obj, *, title, form_class, run, template, 
             return redirect(change_url)
         if runs:  # a form we never issued (a page from before keys, a script): nothing runs, confirm again
             messages.warning(request, "Nothing was done yet: confirm this form (again) to run it.")
-        confirming, stated = statement is not None, statement(form.cleaned_data) if statement else None
-        if isinstance(stated, Stated):
-            form = _carrying(form_class, request.POST, form, stated.carried)
+        if statement is not None:
+            confirming, stated = True, _stated(statement, form.cleaned_data)
+            if stated.carried:
+                form = _carrying(form_class, request.POST, form, stated.carried)
     elif statement is not None and not inputs:
-        confirming, stated = True, statement({})
-        if isinstance(stated, Stated):
+        confirming, stated = True, _stated(statement, {})
+        if stated.carried:
             form = form_class(initial=stated.carried)
-    if isinstance(stated, Stated):
-        stated = stated.text
     return TemplateResponse(request, template, {
         **model_admin.admin_site.each_context(request), "title": title, "form": form, "opts": obj._meta,
-        "confirming": confirming, "statement": stated, "moves_money": statement is not None,
+        "confirming": confirming, "statement": stated.text if stated else None, "moves_money": statement is not None,
         "confirmed_name": CONFIRMED, "confirmation_name": CONFIRMATION, "confirmation_key": new_confirmation_key(),
         **context,
     })
+
+
+def _stated(statement, data) -> Stated:
+    """What `statement` says of `data`: a sentence, or a Stated that also fills in inputs left empty."""
+    said = statement(data)
+    return said if isinstance(said, Stated) else Stated(said)
 
 
 def _carrying(form_class, data, form, carried):
