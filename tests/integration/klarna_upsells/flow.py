@@ -28,3 +28,22 @@ def capture_from_admin(admin_client, attempt) -> str:
     url = reverse("admin:payments_paymentattempt_operation", args=[attempt.pk, "capture"])
     page = confirm(admin_client, url, {"amount": "", "tracking_number": "", "carrier": ""}, follow=True)
     return " ".join(re.findall(r'<li class="(?:success|error|warning|info)">(.*?)</li>', page.content.decode(), re.S))
+
+
+def after_the_first_read(monkeypatch, meanwhile) -> list:
+    """Klarna's order is read as usual, and right after the first read `meanwhile()` runs: what happens at that
+    moment elsewhere (a merchant's click, an upsell's worker). Returns the list that then holds None and what
+    `meanwhile` returned (None alone while it runs)."""
+    from payments.providers.klarna_payments.client import KlarnaClient
+
+    read_order, happened = KlarnaClient.read_order, []
+
+    def read_then(self, order_id):
+        answer = read_order(self, order_id)
+        if not happened:
+            happened.append(None)
+            happened.append(meanwhile())
+        return answer
+
+    monkeypatch.setattr(KlarnaClient, "read_order", read_then)
+    return happened

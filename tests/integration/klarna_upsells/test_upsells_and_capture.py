@@ -5,6 +5,7 @@ import pytest
 
 from payments.models import Upsell
 from tests.integration.klarna_upsells.flow import (
+    after_the_first_read,
     assert_klarna_holds_what_the_shop_booked,
     capture_from_admin,
     klarna_order_of,
@@ -23,22 +24,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_a_capture_clicked_while_an_upsell_is_being_added_says_so_and_does_nothing(paid, client, emulator, queued,
                                                                                     admin_client, monkeypatch):
     from payments.models import PaymentOperation
-    from payments.providers.klarna_payments.client import KlarnaClient
     from payments.services.upsells import upsell_charge
 
     order, attempt, offer = paid
     assert accept(client, order, offer).status_code == 303
     upsell = Upsell.objects.get()
-    read_order, said = KlarnaClient.read_order, []
-
-    def read_then_the_merchant_captures(self, order_id):
-        answer = read_order(self, order_id)
-        if not said:  # the upsell's charge has read the order and is about to raise its authorization
-            said.append(None)
-            said.append(capture_from_admin(admin_client, attempt))
-        return answer
-
-    monkeypatch.setattr(KlarnaClient, "read_order", read_then_the_merchant_captures)
+    # The upsell's charge has read the order and is about to raise its authorization: the merchant captures.
+    said = after_the_first_read(monkeypatch, lambda: capture_from_admin(admin_client, attempt))
     assert upsell_charge(upsell_id=upsell.pk).state == "added"
     monkeypatch.undo()
     assert "being added to this order" in said[1] and "try again in a moment" in said[1], said
@@ -90,23 +82,14 @@ def test_a_capture_of_everything_left_that_an_upsell_outran_captures_nothing_and
     """"Capture everything left" read the order, an upsell was added, and only then was the capture claimed:
     it captured the old figure, leaving the extra uncaptured, and said "done"."""
     from payments.models import PaymentOperation
-    from payments.providers.klarna_payments.client import KlarnaClient
     from payments.services.order_management import OperationRefused, payment_capture
     from payments.services.upsells import upsell_charge
 
     order, attempt, offer = paid
     assert accept(client, order, offer).status_code == 303
     upsell = Upsell.objects.get()
-    read_order, meanwhile = KlarnaClient.read_order, []
-
-    def read_then_the_upsell_lands(self, order_id):
-        answer = read_order(self, order_id)
-        if not meanwhile:  # the capture's first read: everything left, before its claim
-            meanwhile.append(None)
-            meanwhile.append(upsell_charge(upsell_id=upsell.pk).state)
-        return answer
-
-    monkeypatch.setattr(KlarnaClient, "read_order", read_then_the_upsell_lands)
+    # The capture's first read (everything left), before its claim: the upsell lands.
+    meanwhile = after_the_first_read(monkeypatch, lambda: upsell_charge(upsell_id=upsell.pk).state)
     with pytest.raises(OperationRefused, match="changed meanwhile") as refused:
         payment_capture(attempt_id=attempt.pk)
     monkeypatch.undo()
