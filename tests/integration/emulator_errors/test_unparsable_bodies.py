@@ -13,7 +13,6 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from tests.emulator_process import EmulatorProcess
 from tests.integration.emulator_multisafepay.helpers import ORDER
 
 SESSION = requests.Session()
@@ -32,21 +31,8 @@ ACCOUNT = quote("krn:partner:global:account:test:EMULATOR", safe="")
 NEXT_HEADERS = {"Authorization": "Bearer emulator-token", "X-29next-API-Version": "2024-04-01"}
 
 
-@pytest.fixture(scope="module")
-def emu():
-    process = EmulatorProcess().start(env={"EMULATOR_RATE_LIMIT": "0", "EMULATOR_NEXT_WEBHOOK_TARGET": "",
-                                           "EMULATOR_REQUEST_LOG_FILE": "", "EMULATOR_CLOCK_TICK_SECONDS": "0"})
-    yield process
-    process.stop()
-
-
-@pytest.fixture(autouse=True)
-def _reset(emu):
-    emu.reset()
-
-
-def post(emu, path, body, headers, method="POST"):
-    return SESSION.request(method, emu.url + path, data=body, timeout=30,
+def post(emulator, path, body, headers, method="POST"):
+    return SESSION.request(method, emulator.url + path, data=body, timeout=30,
                            headers={"Content-Type": "application/json", **headers})
 
 
@@ -56,8 +42,8 @@ def post(emu, path, body, headers, method="POST"):
     ("/klarna/ordermanagement/v1/orders/nosuch/captures", "POST"),
     ("/klarna/customer-token/v1/tokens/nosuch/order", "POST"),
 ])
-def test_klarna_v1_answers_bad_request(emu, name, path, method):
-    answer = post(emu, path, BODIES[name], {"Authorization": KLARNA_AUTH})
+def test_klarna_v1_answers_bad_request(emulator, name, path, method):
+    answer = post(emulator, path, BODIES[name], {"Authorization": KLARNA_AUTH})
     assert answer.status_code in (400, 404), answer.text  # unknown order/token may be found out first
     body = answer.json()
     assert body["error_code"] in ("BAD_REQUEST", "NO_SUCH_ORDER", "TOKEN_NOT_FOUND"), body
@@ -68,28 +54,28 @@ def test_klarna_v1_answers_bad_request(emu, name, path, method):
 
 @pytest.mark.parametrize("name", sorted(BODIES))
 @pytest.mark.parametrize("check", [False, True])
-def test_klarna_v1_under_an_idempotency_key(emu, name, check):
-    emu.control("PATCH", "/_emulator/config", {"klarna": {"idempotency_body_check": check}})
+def test_klarna_v1_under_an_idempotency_key(emulator, name, check):
+    emulator.control("PATCH", "/_emulator/config", {"klarna": {"idempotency_body_check": check}})
     headers = {"Authorization": KLARNA_AUTH, "Klarna-Idempotency-Key": f"key-{name}-{check}"}
-    answer = post(emu, "/klarna/payments/v1/sessions", BODIES[name], headers)
+    answer = post(emulator, "/klarna/payments/v1/sessions", BODIES[name], headers)
     assert (answer.status_code, answer.json()["error_code"]) == (400, "BAD_REQUEST"), answer.text
 
 
 @pytest.mark.parametrize("name", sorted(BODIES))
-def test_klarna_sdk_routes_do_not_crash(emu, name):
+def test_klarna_sdk_routes_do_not_crash(emulator, name):
     """The SDK's dialog routes: authorize always answers 200 (the SDK reads the outcome inside), summary
     404 for a body that names no session."""
-    authorize = post(emu, "/klarna/sdk/authorize", BODIES[name], {})
+    authorize = post(emulator, "/klarna/sdk/authorize", BODIES[name], {})
     assert (authorize.status_code, authorize.json()["approved"]) == (200, False), authorize.text
-    assert post(emu, "/klarna/sdk/summary", BODIES[name], {}).status_code == 404
+    assert post(emulator, "/klarna/sdk/summary", BODIES[name], {}).status_code == 404
 
 
 @pytest.mark.parametrize("name", sorted(BODIES))
 @pytest.mark.parametrize("path", [f"/klarna-global/v2/accounts/{ACCOUNT}/payment/authorize",
                                   "/klarna-global/v2/notification/webhooks",
                                   "/klarna-global/v2/notification/signing-keys"])
-def test_klarna_v2_answers_its_validation_error(emu, name, path):
-    answer = post(emu, path, BODIES[name], {"Authorization": GLOBAL_AUTH})
+def test_klarna_v2_answers_its_validation_error(emulator, name, path):
+    answer = post(emulator, path, BODIES[name], {"Authorization": GLOBAL_AUTH})
     assert answer.status_code == 400, answer.text
     body = answer.json()
     assert (body["error_type"], body["error_code"]) == ("INPUT_ERROR", "VALIDATION_ERROR"), body
@@ -100,13 +86,13 @@ def test_klarna_v2_answers_its_validation_error(emu, name, path):
 @pytest.mark.parametrize("path,method", [("/multisafepay/v1/json/orders", "POST"),
                                          ("/multisafepay/v1/json/orders/{id}", "PATCH"),
                                          ("/multisafepay/v1/json/orders/{id}/refunds", "POST")])
-def test_multisafepay_answers_1000(emu, name, path, method):
+def test_multisafepay_answers_1000(emulator, name, path, method):
     headers = {"api_key": "msp-emulator-api-key"}
     if "{id}" in path:  # an order that exists: an unknown one is found out before the body is read
-        created = post(emu, "/multisafepay/v1/json/orders", json.dumps(ORDER).encode(), headers)
+        created = post(emulator, "/multisafepay/v1/json/orders", json.dumps(ORDER).encode(), headers)
         assert created.status_code == 200, created.text
         path = path.format(id=ORDER["order_id"])
-    answer = post(emu, path, BODIES[name], headers, method)
+    answer = post(emulator, path, BODIES[name], headers, method)
     assert answer.status_code == 400, answer.text
     assert answer.json() == {"success": False, "data": {}, "error_code": 1000,
                              "error_info": "Invalid JSON in request body"}
@@ -114,14 +100,14 @@ def test_multisafepay_answers_1000(emu, name, path, method):
 
 @pytest.mark.parametrize("name", sorted(BODIES))
 @pytest.mark.parametrize("path", ["/next/api/admin/orders/", "/next/api/admin/webhooks/"])
-def test_next_answers_drf_parse_error(emu, name, path):
-    answer = post(emu, path, BODIES[name], NEXT_HEADERS)
+def test_next_answers_drf_parse_error(emulator, name, path):
+    answer = post(emulator, path, BODIES[name], NEXT_HEADERS)
     assert answer.status_code == 400, answer.text
     assert list(answer.json()) == ["detail"]
     assert answer.json()["detail"].startswith("JSON parse error - ")
 
 
 @pytest.mark.parametrize("name", sorted(BODIES))
-def test_control_api_answers_400(emu, name):
-    answer = post(emu, "/_emulator/config", BODIES[name], {}, "PATCH")
+def test_control_api_answers_400(emulator, name):
+    answer = post(emulator, "/_emulator/config", BODIES[name], {}, "PATCH")
     assert answer.status_code == 400, answer.text

@@ -8,25 +8,15 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.emulator_process import EmulatorProcess
-
 SESSION = requests.Session()
 SESSION.trust_env = False
-
-
-@pytest.fixture(scope="module")
-def emu():
-    process = EmulatorProcess().start(env={"EMULATOR_RATE_LIMIT": "0", "EMULATOR_NEXT_WEBHOOK_TARGET": "",
-                                           "EMULATOR_REQUEST_LOG_FILE": "", "EMULATOR_CLOCK_TICK_SECONDS": "0"})
-    yield process
-    process.stop()
 
 
 @pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
 @pytest.mark.parametrize("path", ["/klarna/payments/v1/nosuch", "/klarna/nosuch",
                                   "/klarna/ordermanagement/v1/orders/x/nosuch"])
-def test_klarna_v1_answers_not_found(emu, path, method):
-    answer = SESSION.request(method, emu.url + path, timeout=10)
+def test_klarna_v1_answers_not_found(emulator, path, method):
+    answer = SESSION.request(method, emulator.url + path, timeout=10)
     assert answer.status_code == 404
     body = answer.json()
     assert body["error_code"] == "NOT_FOUND"
@@ -37,8 +27,8 @@ def test_klarna_v1_answers_not_found(emu, path, method):
 @pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
 @pytest.mark.parametrize("path", ["/klarna-global/v2/nosuch", "/klarna-global/nosuch",
                                   "/klarna-global/v2/notification/nosuch"])
-def test_klarna_v2_answers_resource_not_found(emu, path, method):
-    answer = SESSION.request(method, emu.url + path, timeout=10)
+def test_klarna_v2_answers_resource_not_found(emulator, path, method):
+    answer = SESSION.request(method, emulator.url + path, timeout=10)
     assert answer.status_code == 404
     body = answer.json()
     assert (body["error_type"], body["error_code"]) == ("RESOURCE_ERROR", "RESOURCE_NOT_FOUND")
@@ -49,8 +39,8 @@ def test_klarna_v2_answers_resource_not_found(emu, path, method):
 @pytest.mark.parametrize("method", ["GET", "POST", "DELETE"])
 @pytest.mark.parametrize("path", ["/multisafepay/v1/json/nosuch", "/multisafepay/nosuch",
                                   "/multisafepay/v1/json/orders/x/nosuch"])
-def test_multisafepay_answers_its_envelope(emu, path, method):
-    answer = SESSION.request(method, emu.url + path, timeout=10)
+def test_multisafepay_answers_its_envelope(emulator, path, method):
+    answer = SESSION.request(method, emulator.url + path, timeout=10)
     assert answer.status_code == 404
     body = answer.json()
     assert (body["success"], body["data"]) == (False, {})
@@ -58,6 +48,6 @@ def test_multisafepay_answers_its_envelope(emu, path, method):
 
 
 @pytest.mark.parametrize("path", ["/next/api/admin/nosuch/", "/nosuch", "/klarnax/nosuch"])
-def test_next_and_foreign_paths_keep_drf(emu, path):
-    answer = SESSION.get(emu.url + path, timeout=10)
+def test_next_and_foreign_paths_keep_drf(emulator, path):
+    answer = SESSION.get(emulator.url + path, timeout=10)
     assert (answer.status_code, answer.json()) == (404, {"detail": "Not found."})
