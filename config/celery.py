@@ -53,6 +53,11 @@ app.conf.beat_schedule = {
         "task": "payments.tasks.issue_customer_tokens",
         "schedule": crontab(minute="*/5"),
     },
+    # Captures and refunds the merchant made in the dashboard of a provider that sends no message about them.
+    "book-dashboard-operations": {
+        "task": "payments.tasks.book_dashboard_operations",
+        "schedule": crontab(minute=41),
+    },
     # Retry past-due subscriptions on the dunning schedule, then cancel them.
     "dunning": {
         "task": "payments.tasks.run_dunning",

@@ -86,6 +86,14 @@ def issue_customer_tokens():
 
 
 @shared_task(acks_late=True)
+def book_dashboard_operations():
+    """Captures and refunds made in a silent provider's own dashboard, read and booked (hourly)."""
+    from .services.provider_figures import authorizations_book_dashboard
+
+    return authorizations_book_dashboard()
+
+
+@shared_task(acks_late=True)
 def reapply_webhook(delivery_id):
     from .services.inbound import inbound_apply
 

@@ -68,6 +68,10 @@ class Capabilities:
     operations: frozenset[Operation] = frozenset()
     # A capture may take part of what is left; False when the provider captures only the whole authorization.
     partial_capture: bool = True
+    # The merchant can capture or refund in the provider's own dashboard and the provider sends the shop no
+    # message about it (Klarna Payments: no notification for order management done in its portal). The shop
+    # then reads such payments' orders now and then to book what was done there (services.provider_figures).
+    silent_dashboard_operations: bool = False
     # An open payment session can be rewritten with a changed cart, so the order stays revisable.
     session_updates: bool = False
     # The start call is keyed by the attempt: sent again, it replays the provider's first answer. A start

@@ -34,7 +34,7 @@ def test_one_hour_runs_each_job_as_often_as_beat_would():
             runs[name] = runs.get(name, 0) + 1
     assert runs == {"reconcile-stuck-payments": 12, "reconcile-upsells": 12, "send-pending-emails": 12,
                     "issue-customer-tokens": 12, "charge-due-subscriptions": 6, "check-due-subscriptions": 4, "dunning": 1,
-                    "reconcile-subscriptions": 1, "align-subscription-prices": 4}
+                    "reconcile-subscriptions": 1, "align-subscription-prices": 4, "book-dashboard-operations": 1}
 
 
 def test_a_late_tick_catches_up_each_job_once():

@@ -72,6 +72,8 @@ class KlarnaPaymentsAdapter(CustomerTokens, PaymentAdapter):
         renewals=Renewals.SHOP,
         upsell=UpsellKind.RAISE_AUTHORIZATION,
         operations=frozenset(Operation),
+        # Captures and refunds made in Klarna's merchant portal reach the shop by no notification.
+        silent_dashboard_operations=True,
         session_updates=True,
         markets=MARKETS,
     )
