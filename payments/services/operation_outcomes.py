@@ -224,17 +224,30 @@ def operations_reconcile(*, now=None, older_than=None, limit=200) -> int:
 
 
 def provider_figures_book(order: ProviderOrder, *, source="provider") -> bool:
-    """Book what the provider's order (`order`, as admin read it to show the payment) shows beyond our books: a
-    capture or refund the merchant made in the provider's own dashboard, which no notification reports (Klarna
-    Payments sends none for them: probe I I8, admin said "captured € 0.00" on the page whose confirmation read
-    "€ 1.00 captured"). Nothing while an operation of ours is under way on the order (that one books its own
-    effect); never lowers the books (provider_order_book). Returns whether it booked."""
+    """Book what the provider's order (`order`, as admin or the hourly sweep read it) shows beyond our books,
+    done by the merchant in the provider's own dashboard and reported by no notification (Klarna Payments sends
+    none for them: probe I I8, admin said "captured € 0.00" on the page whose confirmation read "€ 1.00
+    captured"): a capture or refund, or an authorization ended there (cancelled before any capture, or the rest
+    released after one) while we still show it held. Nothing while an operation of ours is under way on the
+    order (that one books its own effect); never lowers the books (provider_order_book). Returns whether it
+    booked."""
     head = order.head
-    if not order.from_provider or (order.captured <= head.captured_amount and order.refunded <= head.refunded_amount):
+    if not order.from_provider:
+        return False
+    ended = head.status == Status.AUTHORIZED and order.remaining == 0 and (
+        order.captured > 0 or order.status == Status.CANCELLED)
+    if not ended and order.captured <= head.captured_amount and order.refunded <= head.refunded_amount:
         return False
     if PaymentOperation.objects.filter(attempt__order_id=head.order_id, result=PaymentOperation.Result.PENDING).exists():
         return False
+    if ended and order.captured == 0:
+        _settle(order, source=source, cancelled=True, after=order, message=(
+            f"Authorization of {order.money(order.total)} cancelled at the provider (its dashboard), reported by no "
+            "message"))
+        _stop_withdrawn_subscriptions(head, source=source)
+        return True
     provider_order_book(order, source=source, message=(
         f"Booked from the provider's order: {order.money(order.captured)} captured and {order.money(order.refunded)} "
-        f"refunded in all, done at the provider (its dashboard) and reported by no message"))
+        f"refunded in all{', nothing left authorized' if ended else ''}, done at the provider (its dashboard) and "
+        "reported by no message"))
     return True

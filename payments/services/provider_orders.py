@@ -29,6 +29,8 @@ class ProviderOrder:
     read_failed: bool = False
     # When the provider ends the authorization, as it reports it now (None when it does not say).
     expires_at: datetime | None = None
+    # The payment's status as the provider reports it now (a payments.states.Status value); "" from our books.
+    status: str = ""
 
     def money(self, amount: int) -> str:
         return format_minor(amount, self.head.currency)
@@ -59,5 +61,5 @@ def provider_order(attempt, *, read_back: bool = True) -> ProviderOrder:
         if payment is not None and payment.captured is not None:
             return ProviderOrder(head, tuple(members), payment.order_total or total, payment.captured,
                                  payment.refunded or 0, payment.remaining or 0, True,
-                                 expires_at=payment.authorization_expires_at)
+                                 expires_at=payment.authorization_expires_at, status=payment.status)
     return ProviderOrder(head, tuple(members), total, captured, refunded, max(remaining, 0), False, failed)

@@ -103,3 +103,34 @@ def test_two_runs_at_once_do_not_read_the_same_payments(authorized):
     assert authorizations_book_dashboard() == {"read": 0, "booked": 0}
     cache.delete(provider_figures.RUNNING_KEY)
     assert authorizations_book_dashboard() == {"read": 1, "booked": 1}
+
+
+def test_an_order_cancelled_in_the_portal_is_booked_cancelled(authorized):
+    in_klarnas_portal(authorized, "cancel", None)
+
+    assert authorizations_book_dashboard()["booked"] == 1
+    authorized.refresh_from_db()
+    authorized.order.refresh_from_db()
+    assert authorized.status == Status.CANCELLED and authorized.captured_amount == 0
+    assert authorized.order.status == "cancelled"
+    assert "cancelled at the provider" in authorized.events.filter(kind="note").last().message
+    assert authorizations_book_dashboard() == {"read": 0, "booked": 0}
+
+
+def test_the_rest_released_in_the_portal_after_a_capture_leaves_the_payment_captured(authorized):
+    in_klarnas_portal(authorized, "captures", {"captured_amount": 100})
+    assert authorizations_book_dashboard()["booked"] == 1
+    in_klarnas_portal(authorized, "release-remaining-authorization", None)
+
+    assert authorizations_book_dashboard()["booked"] == 1
+    authorized.refresh_from_db()
+    assert authorized.status == Status.CAPTURED and authorized.captured_amount == 100
+    assert "nothing left authorized" in authorized.events.filter(kind="note").last().message
+
+
+def test_an_expired_authorization_is_not_called_cancelled(emulator, authorized):
+    emulator.control("POST", "/_emulator/clock/advance", json={"days": 60})  # Klarna lets it lapse
+    assert get_adapter("klarna_payments").fetch_payment(authorized.provider_reference).status == "expired"
+    assert authorizations_book_dashboard()["booked"] == 0
+    authorized.refresh_from_db()
+    assert authorized.status == Status.AUTHORIZED
