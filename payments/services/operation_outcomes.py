@@ -234,8 +234,10 @@ def provider_figures_book(order: ProviderOrder, *, source="provider") -> bool:
     head = order.head
     if not order.from_provider:
         return False
+    # The provider's own status too, not only its remaining amount: a route that left `remaining` out would
+    # otherwise read as an authorization ended.
     ended = head.status == Status.AUTHORIZED and order.remaining == 0 and (
-        order.captured > 0 or order.status == Status.CANCELLED)
+        (order.captured > 0 and order.status == Status.CAPTURED) or (order.captured == 0 and order.status == Status.CANCELLED))
     if not ended and order.captured <= head.captured_amount and order.refunded <= head.refunded_amount:
         return False
     if PaymentOperation.objects.filter(attempt__order_id=head.order_id, result=PaymentOperation.Result.PENDING).exists():
