@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from .models import PaymentAttempt, PaymentOperation, Upsell
+from .models import PaymentAttempt, PaymentEvent, PaymentOperation, Upsell
 from .orders import order_book
 from .providers.registry import enabled_routes, get_adapter
 from .providers.types import Address, DetailProblem, UpsellKind
@@ -58,17 +58,27 @@ def route_names() -> dict[str, str]:
 
 def cancelled_by_shop(order_id) -> bool:
     """Whether the merchant cancelled a payment of this order at its provider (admin's "Cancel
-    authorization"): the shop withdrew the order, so it takes no new payment."""
+    authorization", or a void in the provider's dashboard): the shop withdrew the order, so it takes no
+    new payment."""
     return withdrawn_payment_of(order_id) is not None
 
 
 def withdrawn_payment_of(order_id, *, besides=None) -> int | None:
-    """The id of an order's payment the merchant cancelled at its provider (other than `besides`), or None."""
+    """The id of an order's payment the merchant cancelled at its provider (other than `besides`), or None.
+
+    From admin (a cancel operation done), or in the provider's own dashboard (MultiSafepay's Control panel
+    voids an authorization): a read-back then moves a payment that was already paid to cancelled. A shopper
+    can only back out before approving, so a cancel after a success is never theirs (probe A: such an
+    order said "Cancelled by you" and offered "Pay for this order" again), just as a refund made there is
+    booked as the merchant's. Two reads at most, and only for an order that is cancelled."""
     cancels = PaymentOperation.objects.filter(attempt__order_id=order_id, kind=PaymentOperation.Kind.CANCEL,
                                               result=PaymentOperation.Result.DONE)
+    voided = PaymentEvent.objects.filter(attempt__order_id=order_id, kind=PaymentEvent.Kind.TRANSITION,
+                                         to_status=Status.CANCELLED, from_status__in=SUCCESSFUL)
     if besides is not None:
-        cancels = cancels.exclude(attempt_id=besides)
-    return cancels.values_list("attempt_id", flat=True).first()
+        cancels, voided = cancels.exclude(attempt_id=besides), voided.exclude(attempt_id=besides)
+    found = cancels.values_list("attempt_id", flat=True).first()
+    return found if found is not None else voided.values_list("attempt_id", flat=True).first()
 
 
 def newer_checkout_exists(attempt) -> bool:

@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from payments.exceptions import OrderCancelledByShop
 from payments.services import order_management as om
 from payments.services.payment_start import payment_start
 from payments.states import Status
@@ -103,3 +104,31 @@ def test_a_partly_refunded_order_says_how_much_was_refunded(emulator, client, ro
     assert "We will send a confirmation" not in html and 'id="pay-order"' not in html
     thanks = client.get(order_url(attempt.order, "shop:order_confirmation")).content.decode()
     assert "€\u00a012.90 of it was refunded to you" in thanks and "A confirmation is on its way" not in thanks
+
+
+def test_an_authorization_voided_in_the_providers_dashboard_is_the_shops_withdrawal(emulator, client):
+    """A paid MultiSafepay order whose authorization the merchant voided in MultiSafepay's Control panel
+    (the notification reports `void`): the page said "Cancelled by you", "You cancelled the payment at
+    Klarna" and offered "Pay for this order", so the shopper, who had paid, was told they had cancelled
+    and could pay again for an order the merchant had withdrawn. A cancel after the authorization is the
+    merchant's, wherever it was clicked, as a refund made there is booked like an admin refund."""
+    from tests.integration.multisafepay_flow import notification
+
+    attempt = pay_multisafepay(emulator, client)
+    emulator.control("POST", f"/_emulator/multisafepay/orders/{attempt.reference}/status",
+                     {"status": "void", "financial_status": "void"})
+    path, body, headers = notification(attempt, body=b'{"order_id": "%s", "status": "void", '
+                                                     b'"financial_status": "void"}' % attempt.reference.encode())
+    assert client.post(path, body, content_type="application/json", headers=headers).status_code == 200
+    attempt.refresh_from_db()
+    assert attempt.status == Status.CANCELLED
+    order = attempt.order
+    order.refresh_from_db()
+    assert order.status == "cancelled"
+
+    html = client.get(order_url(order)).content.decode()
+    assert status_of(html) == "Cancelled by the shop"
+    assert "Cancelled by you" not in html and "You cancelled" not in html
+    assert 'id="pay-order"' not in html
+    with pytest.raises(OrderCancelledByShop):
+        payment_start(order=order, route="multisafepay")
