@@ -81,6 +81,19 @@ def withdrawn_payment_of(order_id, *, besides=None) -> int | None:
     return found if found is not None else voided.values_list("attempt_id", flat=True).first()
 
 
+def lapsed_payment_of(order_id) -> int | None:
+    """The id of the order's newest checkout payment when it was approved and then expired (an authorization
+    the merchant did not capture in time: MultiSafepay's `expired`, Klarna's after 28 days), else None. Such a
+    payment was neither declined nor left unfinished by the shopper, and the order's pages say so. Two reads."""
+    newest = (PaymentAttempt.objects.filter(order_id=order_id, kind=PaymentAttempt.Kind.CHECKOUT)
+              .order_by("-created_at", "-pk").values_list("pk", "status").first())
+    if newest is None or newest[1] != Status.EXPIRED:
+        return None
+    lapsed = PaymentEvent.objects.filter(attempt_id=newest[0], kind=PaymentEvent.Kind.TRANSITION,
+                                         to_status=Status.EXPIRED, from_status__in=SUCCESSFUL).exists()
+    return newest[0] if lapsed else None
+
+
 def newer_checkout_exists(attempt) -> bool:
     """Whether a checkout attempt was started on `attempt`'s order after it."""
     return PaymentAttempt.objects.filter(order_id=attempt.order_id, kind=PaymentAttempt.Kind.CHECKOUT,

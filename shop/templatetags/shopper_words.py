@@ -18,6 +18,7 @@ ORDER_WORDS = {"pending": "Awaiting payment", "paid": "Paid", "payment_failed": 
                "cancelled": "Cancelled by you"}
 REVIEW = "Awaiting Klarna's review"
 WITHDRAWN = "Cancelled by the shop"
+LAPSED = "Authorization lapsed"
 
 
 def in_review(attempt) -> bool:
@@ -37,14 +38,17 @@ def attempt_words(attempt, withdrawn_id=None) -> str:
 
 
 @register.simple_tag
-def order_words(order, attempts=(), withdrawn=False, refund=None) -> str:
-    """`{% order_words order attempts withdrawn=... refund=... %}`: the order's status, or the review when a
-    payment is in one; a cancelled order the shop withdrew is the shop's cancellation; a paid order whose
-    payment was refunded (shop.selectors.order_refund) is refunded, in full or in part."""
+def order_words(order, attempts=(), withdrawn=False, refund=None, lapsed=None) -> str:
+    """`{% order_words order attempts withdrawn=... refund=... lapsed=... %}`: the order's status, or the review
+    when a payment is in one; a cancelled order the shop withdrew is the shop's cancellation; a paid order whose
+    payment was refunded (shop.selectors.order_refund) is refunded, in full or in part; an unpaid one whose
+    approved payment ran out uncaptured (payments.selectors.lapsed_payment_of) lapsed, it was not declined."""
     if order.status == "pending" and any(in_review(a) for a in attempts):
         return REVIEW
     if order.status == "paid" and refund is not None:
         return ATTEMPT_WORDS["refunded" if refund.in_full else "partially_refunded"]
     if order.status == "cancelled" and withdrawn:
         return WITHDRAWN
+    if order.status == "payment_failed" and lapsed:
+        return LAPSED
     return ORDER_WORDS.get(order.status, order.get_status_display())

@@ -17,7 +17,13 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from payments.selectors import cancelled_by_shop, route_names, upsells_of, withdrawn_payment_of
+from payments.selectors import (
+    cancelled_by_shop,
+    lapsed_payment_of,
+    route_names,
+    upsells_of,
+    withdrawn_payment_of,
+)
 from payments.services.upsell_terms import upsell_offers_shown
 
 from .. import selectors
@@ -66,6 +72,8 @@ def order_status(request, token):
     # Withdrawn by the shop (admin cancelled its payment): said as the shop's doing, with no way to pay, as
     # the failure page says it (and payment_start refuses it).
     withdrawn_id = withdrawn_payment_of(order.pk) if order.status == Order.Status.CANCELLED else None
+    # Approved, then not captured in time: not a decline, and not the shopper's doing.
+    lapsed_id = lapsed_payment_of(order.pk) if order.status == Order.Status.PAYMENT_FAILED else None
     return render(request, "shop/order_status.html", {
         "order": order,
         "subscriptions": [(sub, subscription_url(sub)) for sub in order.subscriptions.all()],
@@ -75,6 +83,7 @@ def order_status(request, token):
         "withdrawn": withdrawn_id is not None,
         "refund": selectors.order_refund(order) if order.is_paid else None,
         "withdrawn_id": withdrawn_id,
+        "lapsed_id": lapsed_id,
         "pay_url": None if order.is_paid or withdrawn_id is not None else order_url(order, "shop:order_failed"),
     })
 
@@ -124,6 +133,8 @@ def order_failed(request, token):
         "in_progress": selectors.payment_in_progress(order),
         # Withdrawn by the shop: no "try again" (payment_start refuses it too).
         "closed": order.status == Order.Status.CANCELLED and cancelled_by_shop(order.pk),
+        # Approved, then not captured in time: neither "declined" nor "your cart is still here" (it was taken).
+        "lapsed": order.status == Order.Status.PAYMENT_FAILED and lapsed_payment_of(order.pk) is not None,
         "form": RetryForm(routes=routes, initial={"route": order.route}),
         "route_notes": route_notes,
         "retry_url": order_url(order, "shop:order_retry"),

@@ -132,3 +132,49 @@ def test_an_authorization_voided_in_the_providers_dashboard_is_the_shops_withdra
     assert 'id="pay-order"' not in html
     with pytest.raises(OrderCancelledByShop):
         payment_start(order=order, route="multisafepay")
+
+
+def test_an_authorization_that_lapsed_unshipped_is_not_called_declined(emulator, client):
+    """A paid MultiSafepay order the merchant did not ship within Klarna's 28 days: MultiSafepay reports the
+    authorization `expired`. The shopper, who had been approved and paid, was told "Payment declined",
+    "The payment was declined. Nothing was charged." and, on the failure page, "The payment was declined or
+    cancelled ... your cart is still here" (it was not: the paid order had taken it). It lapsed: say so."""
+    from tests.integration.multisafepay_flow import notification
+
+    attempt = pay_multisafepay(emulator, client)
+    emulator.control("POST", f"/_emulator/multisafepay/orders/{attempt.reference}/status",
+                     {"status": "expired", "financial_status": "expired"})
+    path, body, headers = notification(attempt, body=b'{"order_id": "%s", "status": "expired", '
+                                                     b'"financial_status": "expired"}' % attempt.reference.encode())
+    assert client.post(path, body, content_type="application/json", headers=headers).status_code == 200
+    attempt.refresh_from_db()
+    assert attempt.status == Status.EXPIRED
+    order = attempt.order
+    order.refresh_from_db()
+    assert order.status == "payment_failed"
+
+    html = client.get(order_url(order)).content.decode()
+    assert status_of(html) == "Authorization lapsed"
+    assert "declined" not in html.lower() and "Not completed in time" not in html
+    assert "authorization ran out before the order was shipped" in html
+    assert 'id="pay-order"' in html  # nothing is charged: the order can still be paid
+    failed = client.get(order_url(order, "shop:order_failed")).content.decode()
+    assert "authorization ran out before the order was shipped" in failed
+    assert "declined" not in failed.lower().split("payment method")[0] and "cart is still here" not in failed
+
+
+def test_a_checkout_never_completed_in_time_still_says_so(emulator, client):
+    """The lapse words are only for a payment that had been approved: one that expired at the provider
+    before the shopper finished keeps "Not completed in time"."""
+    order = make_order(route="multisafepay")
+    attempt = payment_start(order=order, route="multisafepay")
+    emulator.control("POST", f"/_emulator/multisafepay/orders/{attempt.reference}/status",
+                     {"status": "expired", "financial_status": "expired"})
+    from tests.integration.multisafepay_flow import notification
+    path, body, headers = notification(attempt, body=b'{"order_id": "%s", "status": "expired", '
+                                                     b'"financial_status": "expired"}' % attempt.reference.encode())
+    assert client.post(path, body, content_type="application/json", headers=headers).status_code == 200
+    attempt.refresh_from_db()
+    assert attempt.status == Status.EXPIRED
+    html = client.get(order_url(order)).content.decode()
+    assert "Not completed in time" in html and "Authorization lapsed" not in html
