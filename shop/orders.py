@@ -213,7 +213,7 @@ def _renewal(initial: Order, billing_cycle: int, amount: int, wanted: list[_Rene
 def order_revise(*, order_id: int, cart: Cart, details: dict, route: str) -> Order:
     """Rewrite an unpaid order from the current cart and details (the shopper went back and changed
     something), keeping its number. Locks the order; the caller has checked that it may be rewritten
-    (payments' revisable_order_id).
+    (payments' previous_order_read).
 
     Raises CartError for an empty cart. Lines are replaced and totals recomputed in one transaction.
     """
@@ -261,6 +261,30 @@ def _with_route_details(order: Order, details: dict) -> Order:
     return order
 
 
+def _previous_starts_learned(previous) -> None:
+    """A changed cart becomes a new order while the shopper's previous one keeps its contents; but if that
+    one's payment start went unanswered (probe A: approved at Klarna, the answer lost), the new order would
+    charge the same goods again. Its answer is learned first, under the start's own key. `previous` is
+    payments' PreviousOrder. Raises OrderAlreadyPaid when the previous order turns out paid (the shopper is
+    sent to it), StartAnswerLost while it is still unknown; either carries that order as `exc.order`."""
+    from payments.exceptions import OrderAlreadyPaid, PaymentError
+    from payments.services.payment_start import unanswered_starts_learn
+
+    order = Order.objects.get(payment_attempts__pk=previous.unanswered[0])
+    try:
+        unanswered_starts_learn(attempt_ids=previous.unanswered)
+    except PaymentError as exc:
+        exc.order = order
+        raise
+    order.refresh_from_db(fields=["status"])
+    if order.is_paid:
+        paid = OrderAlreadyPaid(f"order {order.number} was paid by a start whose answer had been lost")
+        paid.shopper_message = (f"Your payment for order {order.number} went through after all, so nothing more "
+                                "was charged. Anything else in your cart is still there.")
+        paid.order = order
+        raise paid
+
+
 def checkout_submit(*, cart: Cart, details: dict, route: str, previous_number: str = ""):
     """The checkout form's one service: place the order (or rewrite the shopper's previous unpaid one, when
     no provider can still charge its old contents) and start its payment. Returns the payment attempt,
@@ -270,11 +294,12 @@ def checkout_submit(*, cart: Cart, details: dict, route: str, previous_number: s
     Raises CartError for an empty cart; a PaymentError from starting the payment carries the placed order
     as `exc.order`, so the shopper lands on that order's failure page with a retry.
     """
-    from payments.services.payment_start import payment_begin, payment_send, payment_start, revisable_order_id
+    from payments.services.payment_start import payment_begin, payment_send, payment_start, previous_order_read
 
     from .payment_orders import order_details
 
-    previous_id = revisable_order_id(Order.objects.filter(number=previous_number)) if previous_number else None
+    previous = previous_order_read(Order.objects.filter(number=previous_number)) if previous_number else None
+    previous_id = previous.revisable_id if previous else None
     again = None
     if previous_id is not None:
         again = order_revise(order_id=previous_id, cart=cart, details=details, route=route)
@@ -282,6 +307,8 @@ def checkout_submit(*, cart: Cart, details: dict, route: str, previous_number: s
         again = _same_unpaid_order(previous_number, cart, details)
         if again is not None:
             again = _with_route_details(again, details)
+    if again is None and previous is not None and previous.unanswered:
+        _previous_starts_learned(previous)
     if again is not None:
         # The shopper's previous unpaid order, rewritten, or submitted again unchanged (a second tab, the back
         # button): a new attempt on it supersedes the open one, and a page still paid in an old tab is undone

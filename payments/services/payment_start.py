@@ -4,6 +4,7 @@ The route answers with one explicit outcome (payments.providers.types): Redirect
 Declined. This module acts on the outcome and never asks which route it holds.
 """
 import logging
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
@@ -147,6 +148,15 @@ def payment_send(attempt, details: OrderDetails | None = None, *, source="checko
                    failure_reason=exc.shopper_message)
         raise
     return _apply_outcome(attempt, outcome) or PaymentAttempt.objects.get(pk=attempt.pk)
+
+
+def unanswered_starts_learn(*, attempt_ids) -> None:
+    """Send each of the attempts `attempt_ids` (an order's unanswered starts) again under its own key and act on the answer the
+    provider replays, as the order's own retry does first: before the shopper's next checkout places another
+    order, whose payment would charge the same goods a second time if the lost one had gone through. Raises
+    StartAnswerLost while a start is still unanswered (and what payment_send raises for a refused one, but a
+    decline: nothing was charged). Idempotent: an answered start is no longer created, so it is not sent again."""
+    _learn_answers(PaymentAttempt.objects.filter(pk__in=attempt_ids, status=Status.CREATED).order_by("pk"))
 
 
 def unanswered_starts(order_id):
@@ -301,20 +311,36 @@ def _update_session(adapter, attempt) -> PaymentAttempt:
     return PaymentAttempt.objects.select_related("order").get(pk=attempt.pk)
 
 
-def revisable_order_id(orders) -> int | None:
-    """The id of the order `orders` names (a queryset of one order, e.g. by its number) when it may be
-    rewritten, else None. An unpaid order may be rewritten only while no provider can still take money for
-    its old contents: every pending attempt must be on a route whose session we rewrite before any payment
-    is placed. One query: the unpaid order LEFT JOINed with its attempts, cheaper than two reads and than an
-    EXISTS subquery (which costs the ORM more to build than the round trip it saves)."""
+@dataclass(frozen=True)
+class PreviousOrder:
+    """What a new checkout must know of the shopper's previous unpaid order (previous_order_read)."""
+
+    revisable_id: int | None  # the order, when it may be rewritten from the new cart
+    unanswered: tuple[int, ...] = ()  # its checkout attempts whose start went unanswered (start_replays)
+
+
+def previous_order_read(orders) -> PreviousOrder:
+    """The order `orders` names (a queryset of one order, e.g. by its number): its id when it may be rewritten,
+    and its unanswered starts, which may have charged. An unpaid order may be rewritten only while no provider
+    can still take money for its old contents: every pending attempt must be on a route whose session we
+    rewrite before any payment is placed. One query: the unpaid order LEFT JOINed with its attempts, cheaper
+    than two reads and than an EXISTS subquery (which costs the ORM more to build than the round trip it
+    saves)."""
     # A cancelled order is closed (the merchant may have withdrawn it): a new checkout makes a new order.
     rows = list(orders.exclude(status__in=[OrderPaymentStatus.PAID, OrderPaymentStatus.CANCELLED]).values_list(
         "pk", "payment_attempts__route", "payment_attempts__status", "payment_attempts__provider_reference",
-        "payment_attempts__redirect_url"))
+        "payment_attempts__redirect_url", "payment_attempts__pk", "payment_attempts__kind"))
     if not rows:
-        return None
-    attempts = [row[1:] for row in rows if row[1] is not None]
-    return rows[0][0] if _rewritable(attempts) else None
+        return PreviousOrder(None)
+    attempts = [row[1:5] for row in rows if row[1] is not None]
+    unanswered = tuple(row[5] for row in rows if row[1] is not None and row[2] == Status.CREATED
+                       and row[6] == PaymentAttempt.Kind.CHECKOUT and route_can(row[1], "start_replays"))
+    return PreviousOrder(rows[0][0] if _rewritable(attempts) else None, unanswered)
+
+
+def revisable_order_id(orders) -> int | None:
+    """The id of the order `orders` names when it may be rewritten, else None (previous_order_read)."""
+    return previous_order_read(orders).revisable_id
 
 
 def _rewritable(attempts) -> bool:

@@ -372,3 +372,39 @@ def test_a_start_in_flight_that_another_retry_finds_under_the_lock_is_never_supe
     in_flight.refresh_from_db()
     assert in_flight.status == Status.AUTHORIZED and PaymentAttempt.objects.count() == 1
     assert len(klarna_transactions(klarna)) == 1
+
+
+def test_a_changed_cart_after_a_lost_answer_learns_it_before_another_order_is_charged(klarna, client):
+    """Probe A: the authorize of a checkout was approved at Klarna but its answer was lost; the shopper, told
+    the outcome is not known yet, went back, added a mug and checked out again. The changed cart became a
+    new order (the first keeps its contents) and was approved too, and reconcile then found the first one
+    approved: two paid orders, the candle bought twice, neither a duplicate the shop would undo (and Klarna
+    v2 payments cannot be undone from the shop). The first start's answer is now learned, under its own key,
+    before another order is placed: it was approved, so its order is paid and the shopper is sent to it."""
+    import re
+
+    from django.urls import reverse
+
+    from tests.integration.storefront.helpers import add, checkout_data
+
+    def checkout(email):
+        html = client.get(reverse("shop:checkout")).content.decode()
+        page = dict(re.findall(r'<input type="hidden" name="(shown_total|submission)" value="([^"]*)"', html))
+        return client.post(reverse("shop:checkout"), {**checkout_data(route=ROUTE, email=email), **page})
+
+    add(client, make_product(price=2450))
+    lose_authorize_answers(klarna)
+    first = checkout("anna+approved@example.com")
+    assert first.status_code == 303
+    order = Order.objects.get()
+    assert PaymentAttempt.objects.get().status == Status.CREATED  # approved at Klarna, not known here
+    klarna.control("DELETE", "/_emulator/faults")
+
+    add(client, make_product(price=1850))
+    second = checkout("anna+approved@example.com")
+    assert second.status_code == 303
+    assert Order.objects.count() == 1, "a second order was placed while the first one's payment was unknown"
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    assert len(klarna_transactions(klarna)) == 1
+    assert order.number in second["Location"]  # to that order, whose pages say it is paid
