@@ -94,6 +94,23 @@ def lapsed_payment_of(order_id) -> int | None:
     return newest[0] if lapsed else None
 
 
+def in_review_ids(attempts) -> frozenset[int]:
+    """The ids among `attempts` (one order's, as read) that their provider holds for review, so the shopper is
+    told so and not to pay again: pending with a provider payment named, on our own pages (Klarna's order
+    placed from our widget, fraud status pending), or, for a shopper sent to the provider's own page, once
+    the provider said it holds the payment (payment_confirm's REVIEW_NOTE). A reference named when the shopper
+    was sent there (MultiSafepay's order, Klarna v2's payment request) says nothing about a review: the shopper
+    may not have paid yet (probe A: such an order read "Awaiting Klarna's review"). One read at most, only
+    when a pending payment was sent off the shop."""
+    from .services.payment_confirm import REVIEW_NOTE
+
+    pending = [a for a in attempts if a.status == Status.PENDING and a.provider_reference]
+    off_site = [a.pk for a in pending if a.redirect_url and not a.redirect_url.startswith(settings.SHOP_BASE_URL)]
+    held = set(PaymentEvent.objects.filter(attempt_id__in=off_site, dedupe_key=REVIEW_NOTE)
+               .values_list("attempt_id", flat=True)) if off_site else set()
+    return frozenset(a.pk for a in pending if a.pk not in off_site or a.pk in held)
+
+
 def newer_checkout_exists(attempt) -> bool:
     """Whether a checkout attempt was started on `attempt`'s order after it."""
     return PaymentAttempt.objects.filter(order_id=attempt.order_id, kind=PaymentAttempt.Kind.CHECKOUT,

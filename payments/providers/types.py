@@ -254,6 +254,10 @@ class ProviderPayment:
     # left to refund. The route reports `refunded` as the whole captured amount then.
     charged_back: bool = False
     authorization_expires_at: datetime | None = None
+    # Still pending because the provider holds it for review after the shopper finished there (MultiSafepay's
+    # `uncleared`), not because the shopper has yet to pay: the shopper is told so (payments.selectors.
+    # in_review_ids), and told not to pay again.
+    in_review: bool = False
     raw: dict = field(default_factory=dict, compare=False, repr=False)
 
 

@@ -17,6 +17,9 @@ from ..providers.types import ProviderPayment
 from ..signals import checkout_paid, send_on_commit
 from ..states import SUCCESSFUL, Status, record_event, transition
 
+# The ledger note (its dedupe key) saying the provider holds an attempt for review (selectors.in_review_ids).
+REVIEW_NOTE = "provider-review"
+
 APPLICABLE = {
     "authorized": Status.AUTHORIZED,
     "captured": Status.CAPTURED,
@@ -93,6 +96,10 @@ def payment_confirm(*, attempt_id=None, attempt=None, payment: ProviderPayment, 
         record_event(attempt.pk, kind="note", source=source, payload=payment.raw,
                      dedupe_key=f"{dedupe_key}:undecided" if dedupe_key else None,
                      message=f"Provider reports {payment.provider_reference} as {payment.status}")
+        if payment.in_review:
+            # Once per attempt: what tells the shopper's pages it is held for review, not still to be paid.
+            record_event(attempt.pk, kind="note", source=source, dedupe_key=REVIEW_NOTE,
+                         message="The provider holds this payment for review after the shopper finished there")
         return None
     learned = _learned(attempt, payment) if target in SUCCESSFUL else {}
     result = transition(attempt, target, source=source, dedupe_key=dedupe_key, payload=payment.raw,

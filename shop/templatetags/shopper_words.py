@@ -21,29 +21,28 @@ WITHDRAWN = "Cancelled by the shop"
 LAPSED = "Authorization lapsed"
 
 
-def in_review(attempt) -> bool:
-    """Pending with a provider payment already named: the provider holds it for review (fraud check)."""
-    return attempt.status == "pending" and bool(attempt.provider_reference)
-
-
-@register.filter
-def attempt_words(attempt, withdrawn_id=None) -> str:
-    """`{{ attempt|attempt_words }}` → 'Paid', 'Declined', "Awaiting Klarna's review";
-    `{{ attempt|attempt_words:withdrawn_id }}` names the payment the merchant cancelled as the shop's doing."""
-    if in_review(attempt):
+@register.simple_tag
+def attempt_words(attempt, withdrawn_id=None, lapsed_id=None, review_ids=()) -> str:
+    """`{% attempt_words attempt withdrawn_id=... lapsed_id=... review_ids=... %}` → 'Paid', 'Declined',
+    "Awaiting Klarna's review" for a payment its provider holds for review (payments.selectors.in_review_ids);
+    the payment the merchant cancelled is the shop's doing, one that ran out uncaptured lapsed."""
+    if attempt.pk in review_ids:
         return REVIEW
     if attempt.status == "cancelled" and withdrawn_id is not None and attempt.pk == withdrawn_id:
         return WITHDRAWN
+    if attempt.status == "expired" and lapsed_id is not None and attempt.pk == lapsed_id:
+        return LAPSED
     return ATTEMPT_WORDS.get(attempt.status, attempt.get_status_display())
 
 
 @register.simple_tag
-def order_words(order, attempts=(), withdrawn=False, refund=None, lapsed=None) -> str:
-    """`{% order_words order attempts withdrawn=... refund=... lapsed=... %}`: the order's status, or the review
-    when a payment is in one; a cancelled order the shop withdrew is the shop's cancellation; a paid order whose
-    payment was refunded (shop.selectors.order_refund) is refunded, in full or in part; an unpaid one whose
-    approved payment ran out uncaptured (payments.selectors.lapsed_payment_of) lapsed, it was not declined."""
-    if order.status == "pending" and any(in_review(a) for a in attempts):
+def order_words(order, withdrawn=False, refund=None, lapsed=None, review=False) -> str:
+    """`{% order_words order withdrawn=... refund=... lapsed=... review=... %}`: the order's status, or the review
+    when its provider holds a payment for one; a cancelled order the shop withdrew is the shop's cancellation; a
+    paid order whose payment was refunded (shop.selectors.order_refund) is refunded, in full or in part; an
+    unpaid one whose approved payment ran out uncaptured (payments.selectors.lapsed_payment_of) lapsed, it was
+    not declined."""
+    if order.status == "pending" and review:
         return REVIEW
     if order.status == "paid" and refund is not None:
         return ATTEMPT_WORDS["refunded" if refund.in_full else "partially_refunded"]

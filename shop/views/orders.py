@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from payments.selectors import (
     cancelled_by_shop,
+    in_review_ids,
     lapsed_payment_of,
     route_names,
     upsells_of,
@@ -32,7 +33,6 @@ from ..cart import Cart
 from ..forms import RetryForm
 from ..links import order_url, subscription_url
 from ..models import Order
-from ..templatetags.shopper_words import in_review
 from .checkout import offered_routes, start_payment_and_redirect
 
 # Orders the thank-you page has nothing to thank for: the shopper belongs on the try-again page.
@@ -79,7 +79,7 @@ def order_status(request, token):
         "subscriptions": [(sub, subscription_url(sub)) for sub in order.subscriptions.all()],
         "attempts": [(attempt, names.get(attempt.route, attempt.route))
                      for attempt in order.payment_attempts.all()],
-        "attempt_rows": list(order.payment_attempts.all()),
+        "review_ids": in_review_ids(order.payment_attempts.all()) if order.status == Order.Status.PENDING else (),
         "withdrawn": withdrawn_id is not None,
         "refund": selectors.order_refund(order) if order.is_paid else None,
         "withdrawn_id": withdrawn_id,
@@ -108,7 +108,7 @@ def order_confirmation(request, token):
         "subscriptions": [(sub, subscription_url(sub)) for sub in order.subscriptions.all()],
         "payment_method": route_names().get(order.route, order.route),
         "status_json_url": reverse("shop:order_status_json", args=[token]),
-        "in_review": any(in_review(a) for a in order.payment_attempts.all()) if not order.is_paid else False,
+        "in_review": bool(in_review_ids(order.payment_attempts.all())) if not order.is_paid else False,
     })
 
 

@@ -93,6 +93,32 @@ def test_coming_back_before_deciding_shows_the_order_status(msp, client):
     assert forged.status_code == 400
 
 
+def test_an_order_still_to_be_paid_at_msp_is_not_said_to_be_in_klarnas_review(msp, client):
+    """Probe A: a shopper back from MultiSafepay's page before paying there (or who left it) read "Awaiting
+    Klarna's review" on the order's page and, on its confirmation page, "Klarna is reviewing your payment ...
+    there is no need to pay again": the order number MultiSafepay holds was taken for a payment under review.
+    Only MultiSafepay's word that it holds the payment (`uncleared`) is a review."""
+    import re
+
+    place_order(client)
+    attempt = latest_attempt()
+    client.get(return_url(attempt) + f"?transactionid={attempt.reference}")
+    html = client.get(order_url(attempt.order)).content.decode()
+    assert re.search(r'id="order-status">Awaiting payment<', html)
+    assert "review" not in html and "Waiting for you at Klarna" in html
+    thanks = client.get(order_url(attempt.order, "shop:order_confirmation")).content.decode()
+    assert "Klarna is reviewing" not in thanks
+
+    msp.control("POST", "/_emulator/multisafepay/scenario", json={"outcome": "pending"})
+    back = come_back(client, msp, attempt)  # paid at MultiSafepay, which holds it for review (uncleared)
+    attempt.refresh_from_db()
+    assert attempt.status == Status.PENDING, back
+    html = client.get(order_url(attempt.order)).content.decode()
+    assert re.search(r'id="order-status">Awaiting Klarna&#x27;s review<', html)
+    thanks = client.get(order_url(attempt.order, "shop:order_confirmation")).content.decode()
+    assert "Klarna is reviewing your payment" in thanks
+
+
 def test_coming_back_again_after_paying_confirms_the_payment(msp, client):
     """Probe C finding 2: the shopper came back once before deciding (the order still undecided at
     MultiSafepay), then paid; with the notification late, the second return must read the order again and

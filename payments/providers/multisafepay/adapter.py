@@ -350,7 +350,8 @@ class MultiSafepayAdapter(PaymentAdapter):
             status=str(status or Status.PENDING), amount=amount, currency=str(order.get("currency") or ""),
             reference=clean_text(order.get("order_id") or "", limit=64), order_total=amount, captured=captured,
             refunded=refunded, remaining=amount if status == Status.AUTHORIZED else 0, charged_back=charged_back,
-            authorization_expires_at=expires, raw=order,
+            authorization_expires_at=expires, in_review=str(order.get("status") or "").lower() == "uncleared",
+            raw=order,
         )
 
     # --- order management (MultiSafepay has no idempotency key; see the module docstring) ----------
