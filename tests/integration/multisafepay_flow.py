@@ -66,3 +66,13 @@ def notification(attempt, *, body=None, stamp=None, key=None, query=None):
     params = query if query is not None else f"transactionid={attempt.reference}&timestamp={stamp}"
     path = f"{urlparse(notification_url(attempt)).path}?{params}"
     return path, raw, {"Auth": sign(key or settings.MULTISAFEPAY_API_KEY, raw, stamp)}
+
+
+def msp_reports(emulator, client, attempt, status):
+    """MultiSafepay moves the order to `status` (its own status and financial status alike) and notifies the shop,
+    as its Control panel or its own clock would; the notification must be accepted."""
+    emulator.control("POST", f"/_emulator/multisafepay/orders/{attempt.reference}/status",
+                     {"status": status, "financial_status": status})
+    body = json.dumps({"order_id": attempt.reference, "status": status, "financial_status": status}).encode()
+    path, raw, headers = notification(attempt, body=body)
+    assert client.post(path, raw, content_type="application/json", headers=headers).status_code == 200

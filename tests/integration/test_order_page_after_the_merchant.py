@@ -11,7 +11,7 @@ from payments.states import Status
 from shop.links import order_url
 from tests.factories import make_order
 from tests.integration.klarna_flow import pay_with_klarna
-from tests.integration.multisafepay_flow import come_back
+from tests.integration.multisafepay_flow import come_back, msp_reports
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -112,14 +112,8 @@ def test_an_authorization_voided_in_the_providers_dashboard_is_the_shops_withdra
     Klarna" and offered "Pay for this order", so the shopper, who had paid, was told they had cancelled
     and could pay again for an order the merchant had withdrawn. A cancel after the authorization is the
     merchant's, wherever it was clicked, as a refund made there is booked like an admin refund."""
-    from tests.integration.multisafepay_flow import notification
-
     attempt = pay_multisafepay(emulator, client)
-    emulator.control("POST", f"/_emulator/multisafepay/orders/{attempt.reference}/status",
-                     {"status": "void", "financial_status": "void"})
-    path, body, headers = notification(attempt, body=b'{"order_id": "%s", "status": "void", '
-                                                     b'"financial_status": "void"}' % attempt.reference.encode())
-    assert client.post(path, body, content_type="application/json", headers=headers).status_code == 200
+    msp_reports(emulator, client, attempt, "void")
     attempt.refresh_from_db()
     assert attempt.status == Status.CANCELLED
     order = attempt.order
@@ -139,14 +133,8 @@ def test_an_authorization_that_lapsed_unshipped_is_not_called_declined(emulator,
     authorization `expired`. The shopper, who had been approved and paid, was told "Payment declined",
     "The payment was declined. Nothing was charged." and, on the failure page, "The payment was declined or
     cancelled ... your cart is still here" (it was not: the paid order had taken it). It lapsed: say so."""
-    from tests.integration.multisafepay_flow import notification
-
     attempt = pay_multisafepay(emulator, client)
-    emulator.control("POST", f"/_emulator/multisafepay/orders/{attempt.reference}/status",
-                     {"status": "expired", "financial_status": "expired"})
-    path, body, headers = notification(attempt, body=b'{"order_id": "%s", "status": "expired", '
-                                                     b'"financial_status": "expired"}' % attempt.reference.encode())
-    assert client.post(path, body, content_type="application/json", headers=headers).status_code == 200
+    msp_reports(emulator, client, attempt, "expired")
     attempt.refresh_from_db()
     assert attempt.status == Status.EXPIRED
     order = attempt.order
@@ -168,12 +156,7 @@ def test_a_checkout_never_completed_in_time_still_says_so(emulator, client):
     before the shopper finished keeps "Not completed in time"."""
     order = make_order(route="multisafepay")
     attempt = payment_start(order=order, route="multisafepay")
-    emulator.control("POST", f"/_emulator/multisafepay/orders/{attempt.reference}/status",
-                     {"status": "expired", "financial_status": "expired"})
-    from tests.integration.multisafepay_flow import notification
-    path, body, headers = notification(attempt, body=b'{"order_id": "%s", "status": "expired", '
-                                                     b'"financial_status": "expired"}' % attempt.reference.encode())
-    assert client.post(path, body, content_type="application/json", headers=headers).status_code == 200
+    msp_reports(emulator, client, attempt, "expired")
     attempt.refresh_from_db()
     assert attempt.status == Status.EXPIRED
     html = client.get(order_url(order)).content.decode()
